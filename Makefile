@@ -1,0 +1,87 @@
+# The two commands a newcomer needs: `make demo` (the main local job) and `make test` (every check).
+# Both bootstrap the virtualenvs from the pinned requirement files by themselves.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
+PIP_FLAGS := --quiet --disable-pip-version-check --no-input
+
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-west-2
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help venv demo test lint format typecheck validate checkov build pytest unit integration infra \
+        bench lock clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+# The stamp is newer than the lock once installed, so an up-to-date venv costs nothing.
+$(STAMP): requirements/dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) -r requirements/dev.txt
+	@touch $@
+
+# checkov pins an old boto3 that conflicts with SAM CLI and moto, so it lives in its own venv.
+$(CHECKOV_STAMP): requirements/checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/checkov.txt
+	@touch $@
+
+venv: $(STAMP) ## create or update .venv from the pinned requirements
+
+demo: $(STAMP) ## run the main local job: events through the validator against a local AWS stand-in
+	$(PY) -m tools.demo
+
+test: lint typecheck validate checkov build pytest ## every check: lint, types, template, build, tests
+
+lint: $(STAMP) ## ruff (lint and format check)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP) ## apply ruff fixes and formatting
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+typecheck: $(STAMP) ## mypy, strict on the layer package and the functions
+	$(PY) -m mypy
+
+validate: $(STAMP) ## sam validate --lint (cfn-lint, offline)
+	$(PY) -m samcli validate --lint --template template.yaml
+
+checkov: $(CHECKOV_STAMP) ## checkov on the template, offline; every skip carries its reason in .checkov.yaml
+	$(CHECKOV_VENV)/bin/python -m checkov.main --config-file .checkov.yaml --skip-download --quiet --compact
+
+build: $(STAMP) ## sam build (arm64 wheels for the layer, cross-platform) and report the layer size
+	$(PY) -m samcli build --template template.yaml
+	@du -sh .aws-sam/build/SharedLayer | awk '{print "shared layer unzipped: " $$1}'
+
+pytest: $(STAMP) ## unit, integration and infra tests
+	$(PY) -m pytest
+
+unit: $(STAMP) ## unit tests only (no network)
+	$(PY) -m pytest tests/unit
+
+integration: $(STAMP) ## integration tests only (moto)
+	$(PY) -m pytest tests/integration
+
+bench: $(STAMP) ## benchmarks, printed as ratios against baselines measured in the same run
+	$(PY) -m bench
+
+lock: ## re-resolve requirements/*.txt from requirements/*.in (needs the package index)
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install $(PIP_FLAGS) -r requirements/dev.in
+	.venv-lock/bin/pip freeze --exclude-editable > requirements/dev.txt
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install $(PIP_FLAGS) -r requirements/checkov.in
+	.venv-lock/bin/pip freeze --exclude-editable > requirements/checkov.txt
+	rm -rf .venv-lock
+
+clean: ## remove build output and caches (keeps the venvs)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

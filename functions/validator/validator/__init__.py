@@ -1,0 +1,1 @@
+"""The validator: the ingestion edge behind ``POST /v1/events``."""

@@ -1,0 +1,33 @@
+"""Where a request's write key is found: the conventions Segment, RudderStack and others use."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+
+from signal_platform.errors import AuthenticationError
+
+
+def write_key_from_headers(headers: Mapping[str, str]) -> str:
+    """The write key from ``x-api-key``, or the user name of HTTP Basic auth (password ignored).
+
+    API Gateway HTTP APIs (payload v2) deliver header names in lower case.
+    """
+    api_key = headers.get("x-api-key", "").strip()
+    if api_key:
+        return api_key
+    authorization = headers.get("authorization", "").strip()
+    if not authorization:
+        raise AuthenticationError("missing write key: send it as the HTTP Basic user name or in x-api-key")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        raise AuthenticationError("unsupported authorization scheme: use HTTP Basic or x-api-key")
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise AuthenticationError("the Basic credentials are not valid base64") from exc
+    user, _, _password = decoded.partition(":")
+    if not user:
+        raise AuthenticationError("missing write key: the Basic user name is empty")
+    return user

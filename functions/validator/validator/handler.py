@@ -1,0 +1,87 @@
+"""Lambda entry point of ``POST /v1/events``: parse at the edge, call the ingestor, answer."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from signal_platform import codec
+from signal_platform.errors import SignalPlatformError
+from signal_platform.observability import logger, metrics, tracer
+from signal_platform.timeutil import utc_now
+from validator import api, dependencies
+from validator.ingest import IngestAnswer, IngestRequest
+
+# Time kept back from the Lambda deadline to answer the client after the last PutEvents retry.
+ANSWER_MARGIN_SECONDS = 1.5
+
+app = APIGatewayHttpResolver(serializer=lambda body: codec.dumps(body).decode())
+
+
+def _respond(answer: api.HttpAnswer) -> Response[Any]:
+    return Response(
+        status_code=answer.status,
+        content_type=content_types.APPLICATION_JSON,
+        body=answer.body,
+        headers=answer.headers,
+    )
+
+
+def _record(answer: IngestAnswer) -> None:
+    counts = answer.counts
+    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=counts.received)
+    metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=counts.accepted)
+    metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=counts.rejected)
+    metrics.add_metric(name="EventsRetry", unit=MetricUnit.Count, value=counts.retry)
+    metrics.add_metric(name="BusEntries", unit=MetricUnit.Count, value=answer.bus_entries)
+    metrics.add_metric(name="PutEventsCalls", unit=MetricUnit.Count, value=answer.put_events_calls)
+    if counts.retry:
+        logger.warning(
+            "events not forwarded", retry=counts.retry, failure=answer.failure, error_codes=answer.error_codes
+        )
+
+
+@app.post("/v1/events")
+def post_events() -> Response[Any]:
+    event = app.current_event
+    context: LambdaContext = app.lambda_context
+    remaining = context.get_remaining_time_in_millis() / 1000
+    request = IngestRequest(
+        body=event.body,
+        is_base64=event.is_base64_encoded,
+        headers=event.headers,
+        request_id=event.request_context.request_id,
+        received_at=utc_now(),
+        deadline=time.monotonic() + remaining - ANSWER_MARGIN_SECONDS,
+    )
+    answer = dependencies.ingestor().ingest(request)
+    _record(answer)
+    return _respond(api.ingest_answer(answer))
+
+
+@app.exception_handler(SignalPlatformError)
+def on_platform_error(error: SignalPlatformError) -> Response[Any]:
+    answer = api.error_answer(error, app.current_event.request_context.request_id)
+    log = logger.error if answer.status >= 500 else logger.info
+    log("request refused", status=answer.status, code=error.code, reason=str(error))
+    metrics.add_metric(name=f"Requests{answer.status}", unit=MetricUnit.Count, value=1)
+    return _respond(answer)
+
+
+@app.exception_handler(Exception)
+def on_unexpected_error(error: Exception) -> Response[Any]:
+    logger.exception("unexpected error")
+    metrics.add_metric(name="Requests500", unit=MetricUnit.Count, value=1)
+    return _respond(api.unexpected_answer(app.current_event.request_context.request_id))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,45 @@
+"""The validator's typed settings, read from the environment once per container."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from signal_platform import settings as env
+
+ENTRY_SOURCE = "signals.ingest"
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorSettings:
+    region: str
+    ingress_bus_name: str
+    global_endpoint_id: str | None
+    sources_table_name: str
+    signing_key_secret_arn: str | None
+    signing_key_parameter_name: str | None
+    max_signals_per_entry: int
+    max_event_bytes: int
+    max_events_per_request: int
+    max_body_bytes: int
+    max_future_skew: timedelta
+    max_event_age: timedelta
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> ValidatorSettings:
+        return cls(
+            region=env.required(environ, "AWS_REGION"),
+            ingress_bus_name=env.required(environ, "INGRESS_BUS_NAME"),
+            global_endpoint_id=env.optional(environ, "GLOBAL_ENDPOINT_ID"),
+            sources_table_name=env.required(environ, "SOURCES_TABLE_NAME"),
+            signing_key_secret_arn=env.optional(environ, "SIGNING_KEY_SECRET_ARN"),
+            signing_key_parameter_name=env.optional(environ, "SIGNING_KEY_PARAMETER_NAME"),
+            max_signals_per_entry=env.integer(environ, "MAX_SIGNALS_PER_ENTRY", 50, minimum=1, maximum=500),
+            max_event_bytes=env.integer(environ, "MAX_EVENT_BYTES", 32 * 1024, minimum=256, maximum=1024 * 1024),
+            max_events_per_request=env.integer(environ, "MAX_EVENTS_PER_REQUEST", 500, minimum=1, maximum=500),
+            max_body_bytes=env.integer(environ, "MAX_BODY_BYTES", 1024 * 1024, minimum=1024, maximum=6 * 1024 * 1024),
+            max_future_skew=timedelta(seconds=env.integer(environ, "MAX_FUTURE_SKEW_SECONDS", 3600)),
+            max_event_age=timedelta(seconds=env.integer(environ, "MAX_EVENT_AGE_SECONDS", 7 * 24 * 3600, minimum=60)),
+        )

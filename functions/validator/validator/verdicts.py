@@ -1,0 +1,155 @@
+"""Per-event verdicts (pure): schema, identity, size and time checks for each event of a request.
+
+Every rejection carries its reasons (code, JSON path, message); the full schema error list is
+computed only for events that fail the compiled validator's fast ``is_valid``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from signal_platform import codec
+from signal_platform.schema_registry import FieldError, SchemaRegistry
+from signal_platform.signal_batches import EncodedSignal
+from signal_platform.timeutil import format_rfc3339, parse_rfc3339
+
+Verdict = Literal["accepted", "rejected", "retry"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_event_bytes: int
+    max_future_skew: timedelta
+    max_event_age: timedelta
+
+
+@dataclass(slots=True)
+class EventResult:
+    index: int
+    event_id: str | None
+    verdict: Verdict
+    errors: tuple[FieldError, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {"index": self.index, "event_id": self.event_id, "verdict": self.verdict}
+        if self.errors:
+            answer["errors"] = [
+                {"code": error.code, "path": error.path, "message": error.message} for error in self.errors
+            ]
+        return answer
+
+
+@dataclass(slots=True)
+class Judgement:
+    """The results in request order, and the accepted events encoded for the bus."""
+
+    results: list[EventResult] = field(default_factory=list)
+    signals: list[EncodedSignal] = field(default_factory=list)
+
+
+def _reject(index: int, event_id: str | None, code: str, path: str, message: str) -> EventResult:
+    return EventResult(index, event_id, "rejected", (FieldError(code, path, message),))
+
+
+def derived_time(occurred: datetime, sent: datetime | None, received: datetime) -> datetime:
+    """Client clock skew corrected: ``received - (sent - occurred)``; ``occurred`` without ``sent_at``."""
+    return occurred if sent is None else received - (sent - occurred)
+
+
+class EventJudge:
+    def __init__(self, registry: SchemaRegistry, limits: Limits) -> None:
+        self._registry = registry
+        self._limits = limits
+
+    def judge(
+        self, events: Sequence[Any], *, source_id: str, received_at: datetime, batch_sent_at: str | None
+    ) -> Judgement:
+        judgement = Judgement()
+        seen: set[str] = set()
+        batch_sent = parse_rfc3339(batch_sent_at) if batch_sent_at else None
+        for index, event in enumerate(events):
+            result, signal = self._judge_one(index, event, seen, source_id, received_at, batch_sent)
+            judgement.results.append(result)
+            if signal is not None:
+                judgement.signals.append(signal)
+        return judgement
+
+    def _judge_one(
+        self,
+        index: int,
+        event: Any,
+        seen: set[str],
+        source_id: str,
+        received_at: datetime,
+        batch_sent: datetime | None,
+    ) -> tuple[EventResult, EncodedSignal | None]:
+        if not isinstance(event, dict):
+            return _reject(index, None, "not_an_object", "$", "an event must be a JSON object"), None
+        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+        if event_id is not None:
+            if event_id in seen:
+                return _reject(
+                    index, event_id, "duplicate_event_id", "$.event_id", "event_id repeats an earlier event"
+                ), None
+            seen.add(event_id)
+        event_type, version = event.get("event_type"), event.get("schema_version")
+        if not isinstance(event_type, str) or not self._registry.has_type(event_type):
+            return _reject(
+                index, event_id, "unknown_event_type", "$.event_type", f"unknown event type {event_type!r}"
+            ), None
+        if not isinstance(version, str) or not self._registry.has_version(event_type, version):
+            return _reject(
+                index,
+                event_id,
+                "unknown_schema_version",
+                "$.schema_version",
+                f"{event_type} has no schema version {version!r}",
+            ), None
+        if not self._registry.is_valid(event):
+            return EventResult(index, event_id, "rejected", tuple(self._registry.errors(event))), None
+        if event["source"] != source_id:
+            return _reject(
+                index, event_id, "source_mismatch", "$.source", f"source must be the write key's {source_id!r}"
+            ), None
+        return self._check_time_and_size(index, event, received_at, batch_sent)
+
+    def _check_time_and_size(
+        self, index: int, event: dict[str, Any], received_at: datetime, batch_sent: datetime | None
+    ) -> tuple[EventResult, EncodedSignal | None]:
+        event_id: str = event["event_id"]
+        try:
+            occurred = parse_rfc3339(event["occurred_at"])
+            sent = parse_rfc3339(event["sent_at"]) if "sent_at" in event else batch_sent
+        except ValueError as exc:
+            return _reject(index, event_id, "invalid_timestamp", "$.occurred_at", str(exc)), None
+        derived = derived_time(occurred, sent, received_at)
+        if derived - received_at > self._limits.max_future_skew:
+            return _reject(
+                index,
+                event_id,
+                "occurred_at_in_future",
+                "$.occurred_at",
+                f"occurred_at is more than {self._limits.max_future_skew} ahead of the server clock",
+            ), None
+        if received_at - derived > self._limits.max_event_age:
+            return _reject(
+                index,
+                event_id,
+                "occurred_at_too_old",
+                "$.occurred_at",
+                f"occurred_at is more than {self._limits.max_event_age} old",
+            ), None
+        body = codec.canonical({**event, "derived_at": format_rfc3339(derived)})
+        if len(body) > self._limits.max_event_bytes:
+            return _reject(
+                index,
+                event_id,
+                "event_too_large",
+                "$",
+                f"the event is {len(body)} bytes, over the {self._limits.max_event_bytes}-byte limit",
+            ), None
+        signal = EncodedSignal(event_id, event["event_type"], event["source"], body)
+        return EventResult(index, event_id, "accepted"), signal

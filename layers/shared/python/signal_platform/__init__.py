@@ -1,0 +1,1 @@
+"""Shared code of the customer-signal platform: contracts, schema registry, AWS clients, signing."""

@@ -1,0 +1,128 @@
+"""PutEvents with retries of only the failed entries, bounded by a deadline.
+
+Whole-call errors and per-entry errors are retried with exponential backoff and full jitter until
+the deadline (the caller's remaining Lambda time less a margin); whatever is still not delivered
+is returned, so the caller can answer ``retry`` for exactly those signals.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from signal_platform import aws_clients
+from signal_platform.backoff import full_jitter_delay
+from signal_platform.signal_batches import BusEntry, calls
+
+FailureKind = Literal["throttled", "unavailable"]
+
+_THROTTLING: Final = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+)
+# Entry errors that no retry can fix; they still end as `retry` verdicts (nothing is dropped) and
+# are logged loudly by the caller, because they mean a deployment or code fault.
+PERMANENT_ENTRY_ERRORS: Final = frozenset(
+    {"MalformedDetail", "InvalidArgument", "AccessDeniedException", "NotAuthorizedForSourceException"}
+)
+
+
+@dataclass(slots=True)
+class PublishOutcome:
+    delivered: list[BusEntry] = field(default_factory=list)
+    undelivered: list[BusEntry] = field(default_factory=list)
+    failure: FailureKind | None = None
+    calls: int = 0
+    attempts: int = 0
+    error_codes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    base_delay: float = 0.05
+    max_delay: float = 2.0
+    max_attempts: int = 8
+
+
+class BusPublisher:
+    def __init__(
+        self,
+        *,
+        endpoint_id: str | None = None,
+        policy: RetryPolicy = RetryPolicy(),
+        client: Callable[[], Any] = lambda: aws_clients.client("events"),
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._endpoint_id = endpoint_id or None
+        self._policy = policy
+        self._client = client
+        self._sleep = sleep
+        self._clock = clock
+        self._rand = rand
+
+    def publish(self, entries: Sequence[BusEntry], *, deadline: float) -> PublishOutcome:
+        """Deliver ``entries``; ``deadline`` is a ``clock()`` value after which no retry starts."""
+        outcome = PublishOutcome()
+        permanent: list[BusEntry] = []
+        pending = list(entries)
+        while pending:
+            outcome.attempts += 1
+            failed: list[BusEntry] = []
+            for call in calls(pending):
+                failed.extend(self._put(call, outcome, permanent))
+            pending = failed
+            if not pending:
+                break
+            delay = full_jitter_delay(
+                outcome.attempts, base=self._policy.base_delay, cap=self._policy.max_delay, rand=self._rand
+            )
+            if outcome.attempts >= self._policy.max_attempts or self._clock() + delay >= deadline:
+                break
+            self._sleep(delay)
+        outcome.undelivered = permanent + pending
+        if not outcome.undelivered:
+            outcome.failure = None
+        return outcome
+
+    def _put(
+        self, call: list[BusEntry], outcome: PublishOutcome, permanent: list[BusEntry]
+    ) -> list[BusEntry]:
+        """One PutEvents call; returns the entries to try again and records what happened."""
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
+
+        request: dict[str, Any] = {"Entries": [entry.entry for entry in call]}
+        if self._endpoint_id:
+            request["EndpointId"] = self._endpoint_id
+        outcome.calls += 1
+        try:
+            response = self._client().put_events(**request)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
+            self._note(outcome, code)
+            return call
+        except BotoCoreError as exc:
+            self._note(outcome, type(exc).__name__)
+            return call
+        retry: list[BusEntry] = []
+        for entry, result in zip(call, response.get("Entries", []), strict=True):
+            code = result.get("ErrorCode")
+            if code is None:
+                outcome.delivered.append(entry)
+                continue
+            self._note(outcome, code)
+            if code in PERMANENT_ENTRY_ERRORS:
+                permanent.append(entry)
+            else:
+                retry.append(entry)
+        return retry
+
+    @staticmethod
+    def _note(outcome: PublishOutcome, code: str) -> None:
+        outcome.error_codes[code] = outcome.error_codes.get(code, 0) + 1
+        # The last failure decides the answer: throttling asks the client to slow down (429),
+        # anything else is an outage of the bus (503).
+        outcome.failure = "throttled" if code in _THROTTLING else "unavailable"

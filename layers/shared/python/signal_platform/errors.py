@@ -1,0 +1,86 @@
+"""The project's error hierarchy.
+
+Each error knows whether retrying can help; the HTTP status each maps to lives in one place, the
+validator's ``api`` module, never in the code that raises.
+"""
+
+from __future__ import annotations
+
+
+class SignalPlatformError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+    code = "internal_error"
+    retryable = False
+
+
+class ConfigurationError(SignalPlatformError):
+    """A required setting is missing or malformed: a deployment fault, not the caller's."""
+
+    code = "configuration_error"
+
+
+# --- request-level problems: the caller's input; never forwarded, never a 5xx -------------------
+
+
+class RequestError(SignalPlatformError):
+    """The whole request is refused before any event is looked at."""
+
+
+class MalformedRequestError(RequestError):
+    code = "malformed_request"
+
+
+class UnsupportedMediaTypeError(RequestError):
+    code = "unsupported_media_type"
+
+
+class PayloadTooLargeError(RequestError):
+    code = "payload_too_large"
+
+
+class AuthenticationError(RequestError):
+    """No write key, a malformed one, an unknown source or a wrong key."""
+
+    code = "unauthenticated"
+
+
+class ForbiddenSourceError(RequestError):
+    """The key is right but the source may not send (disabled)."""
+
+    code = "forbidden"
+
+
+# --- downstream problems: retryable by the caller with the same event_ids -----------------------
+
+
+class DependencyError(SignalPlatformError):
+    """An AWS dependency failed; a resend with the same event_ids is safe."""
+
+    code = "dependency_unavailable"
+    retryable = True
+
+
+class BusThrottledError(DependencyError):
+    code = "throttled"
+
+
+class BusUnavailableError(DependencyError):
+    code = "bus_unavailable"
+
+
+class SourceRegistryUnavailableError(DependencyError):
+    code = "source_registry_unavailable"
+
+
+class SigningKeyUnavailableError(DependencyError):
+    code = "signing_key_unavailable"
+
+
+# --- contract problems on the way through the pipeline ------------------------------------------
+
+
+class SignatureError(SignalPlatformError):
+    """A signal batch whose signature is missing or does not match its content."""
+
+    code = "bad_signature"

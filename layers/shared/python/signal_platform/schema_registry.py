@@ -1,0 +1,138 @@
+"""The versioned event schema registry.
+
+Layout (draft-07 JSON Schema files, shipped inside this package and linked at the repo's top level):
+
+- ``schemas/contracts/<name>/<MODEL-REVISION-ADDITION>.json``: platform contracts (the client
+  envelope, the signal batch on the buses);
+- ``schemas/events/<event_type>/<MODEL-REVISION-ADDITION>.json``: the ``data`` of each event type.
+
+Validators are compiled lazily, once per container, per (event type, version): the envelope with
+that type's ``data`` schema inlined, so the common path is one ``is_valid`` call per event.
+The full error list is produced only for events that fail it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import total_ordering
+from pathlib import Path
+from typing import Any, Final
+
+import jsonschema_rs
+
+from signal_platform import codec
+
+SCHEMA_ROOT: Final = Path(__file__).parent / "schemas"
+ENVELOPE_VERSION: Final = "1-0-0"
+_SCHEMAVER = re.compile(r"^([1-9][0-9]*)-(0|[1-9][0-9]*)-(0|[1-9][0-9]*)\Z")  # ASCII, no trailing "\n"
+
+
+@total_ordering
+@dataclass(frozen=True, slots=True)
+class SchemaVer:
+    """``MODEL-REVISION-ADDITION``: MODEL breaks all history, REVISION some, ADDITION none."""
+
+    model: int
+    revision: int
+    addition: int
+
+    @classmethod
+    def parse(cls, text: str) -> SchemaVer:
+        match = _SCHEMAVER.match(text)
+        if match is None:
+            raise ValueError(f"not a SchemaVer MODEL-REVISION-ADDITION: {text!r}")
+        return cls(int(match[1]), int(match[2]), int(match[3]))
+
+    def __str__(self) -> str:
+        return f"{self.model}-{self.revision}-{self.addition}"
+
+    def __lt__(self, other: SchemaVer) -> bool:
+        return (self.model, self.revision, self.addition) < (other.model, other.revision, other.addition)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One reason an event was refused: where (a JSON path) and why."""
+
+    code: str
+    path: str
+    message: str
+
+
+def _json_path(parts: list[str | int]) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def load_schema(path: Path) -> dict[str, Any]:
+    schema: dict[str, Any] = codec.loads(path.read_bytes())
+    return schema
+
+
+class SchemaRegistry:
+    """Event types and versions found under ``root``, with validators compiled on first use."""
+
+    def __init__(self, root: Path = SCHEMA_ROOT) -> None:
+        self._root = root
+        self._envelope = load_schema(root / "contracts" / "envelope" / f"{ENVELOPE_VERSION}.json")
+        self._versions: dict[str, frozenset[str]] = {
+            type_dir.name: frozenset(p.stem for p in type_dir.glob("*.json"))
+            for type_dir in sorted((root / "events").iterdir())
+            if type_dir.is_dir()
+        }
+        self._validators: dict[tuple[str, str], Any] = {}
+
+    @property
+    def event_types(self) -> dict[str, frozenset[str]]:
+        return dict(self._versions)
+
+    def has_type(self, event_type: str) -> bool:
+        return event_type in self._versions
+
+    def has_version(self, event_type: str, version: str) -> bool:
+        return version in self._versions.get(event_type, ())
+
+    def data_schema(self, event_type: str, version: str) -> dict[str, Any]:
+        return load_schema(self._root / "events" / event_type / f"{version}.json")
+
+    def contract(self, name: str, version: str) -> dict[str, Any]:
+        return load_schema(self._root / "contracts" / name / f"{version}.json")
+
+    def validator(self, event_type: str, version: str) -> Any:
+        """The compiled validator of a whole client event of this type and version."""
+        key = (event_type, version)
+        compiled = self._validators.get(key)
+        if compiled is None:
+            compiled = self._compile(event_type, version)
+            self._validators[key] = compiled
+        return compiled
+
+    def _compile(self, event_type: str, version: str) -> Any:
+        data_schema = self.data_schema(event_type, version)
+        data_schema.pop("$schema", None)
+        data_schema.pop("$id", None)
+        data_schema.pop("examples", None)
+        schema = dict(self._envelope)
+        schema.pop("$id", None)
+        schema["properties"] = {
+            **self._envelope["properties"],
+            "event_type": {"const": event_type},
+            "schema_version": {"const": version},
+            "data": data_schema,
+        }
+        return jsonschema_rs.Draft7Validator(schema, validate_formats=True, offline=True)
+
+    def is_valid(self, event: dict[str, Any]) -> bool:
+        """Fast path: only for events whose type and version are known (see ``has_version``)."""
+        return bool(self.validator(event["event_type"], event["schema_version"]).is_valid(event))
+
+    def errors(self, event: dict[str, Any]) -> list[FieldError]:
+        """Every schema error of a known-type event, as JSON path + message."""
+        validator = self.validator(event["event_type"], event["schema_version"])
+        return [
+            FieldError("schema_violation", _json_path(list(error.instance_path)), error.message)
+            for error in validator.iter_errors(event)
+        ]

@@ -1,0 +1,31 @@
+"""Typed settings read from the environment, validated once, with errors that name the variable."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from signal_platform.errors import ConfigurationError
+
+
+def required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+def optional(env: Mapping[str, str], name: str) -> str | None:
+    return env.get(name, "").strip() or None
+
+
+def integer(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ConfigurationError(f"environment variable {name}={value} is outside [{minimum}, {maximum}]")
+    return value

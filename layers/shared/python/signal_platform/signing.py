@@ -1,0 +1,89 @@
+"""HMAC-SHA256 signatures on signal batches, with the key kept in Secrets Manager or SSM.
+
+The signature covers the canonical bytes (``codec.canonical``) of the batch without its
+``signature`` field, so any hop that parses the batch can re-derive the bytes and verify them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from signal_platform import aws_clients
+from signal_platform.errors import ConfigurationError, SigningKeyUnavailableError
+
+SIGNATURE_PREFIX: Final = "v1="
+SIGNATURE_LENGTH: Final = len(SIGNATURE_PREFIX) + 64
+
+
+def sign(key: bytes, payload: bytes) -> str:
+    return SIGNATURE_PREFIX + hmac.new(key, payload, hashlib.sha256).hexdigest()
+
+
+def verify(key: bytes, payload: bytes, signature: object) -> bool:
+    if not isinstance(signature, str) or not signature.startswith(SIGNATURE_PREFIX):
+        return False
+    return hmac.compare_digest(sign(key, payload), signature)
+
+
+class SigningKeyProvider:
+    """Reads the signing key once and caches it for ``ttl_seconds`` (so a rotation is picked up).
+
+    When a refresh fails, the cached key keeps serving for up to ``stale_grace_seconds``: a brief
+    Secrets Manager hiccup must not stop ingestion.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret_arn: str | None = None,
+        parameter_name: str | None = None,
+        ttl_seconds: float = 300.0,
+        stale_grace_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if bool(secret_arn) == bool(parameter_name):
+            raise ConfigurationError("set exactly one of SIGNING_KEY_SECRET_ARN or SIGNING_KEY_PARAMETER_NAME")
+        self._secret_arn = secret_arn
+        self._parameter_name = parameter_name
+        self._ttl = ttl_seconds
+        self._grace = stale_grace_seconds
+        self._clock = clock
+        self._key: bytes | None = None
+        self._fetched_at = 0.0
+
+    def key(self) -> bytes:
+        now = self._clock()
+        if self._key is not None and now - self._fetched_at < self._ttl:
+            return self._key
+        try:
+            fresh = self._fetch()
+        except SigningKeyUnavailableError:
+            if self._key is not None and now - self._fetched_at < self._ttl + self._grace:
+                return self._key
+            raise
+        self._key, self._fetched_at = fresh, now
+        return fresh
+
+    def _fetch(self) -> bytes:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy, see aws_clients
+
+        try:
+            if self._secret_arn:
+                response: dict[str, Any] = aws_clients.client("secretsmanager").get_secret_value(
+                    SecretId=self._secret_arn
+                )
+                value = response.get("SecretString")
+            else:
+                response = aws_clients.client("ssm").get_parameter(
+                    Name=self._parameter_name, WithDecryption=True
+                )
+                value = response["Parameter"]["Value"]
+        except (ClientError, BotoCoreError) as exc:
+            raise SigningKeyUnavailableError(f"cannot read the signing key: {exc}") from exc
+        if not value:
+            raise SigningKeyUnavailableError("the signing key is empty")
+        return str(value).encode()

@@ -1,0 +1,138 @@
+"""Sending sources and their write keys.
+
+A write key is ``<source_id>.<secret>``; the sources table keeps only the SHA-256 of the secret
+(the secret is 32 random bytes, so a fast hash is enough: there is nothing to brute-force), and
+the comparison is constant-time. Lookups are cached in memory, misses briefly too, so a flood of
+bad keys cannot hammer DynamoDB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from signal_platform import aws_clients
+from signal_platform.errors import (
+    AuthenticationError,
+    ForbiddenSourceError,
+    SourceRegistryUnavailableError,
+)
+
+SOURCE_ID_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_SECRET_BYTES: Final = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    source_id: str
+    key_hash: str
+    enabled: bool
+    description: str = ""
+
+    def as_item(self) -> dict[str, Any]:
+        return {
+            "source_id": {"S": self.source_id},
+            "key_hash": {"S": self.key_hash},
+            "enabled": {"BOOL": self.enabled},
+            "description": {"S": self.description},
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Source:
+        return cls(
+            source_id=item["source_id"]["S"],
+            key_hash=item["key_hash"]["S"],
+            enabled=item.get("enabled", {"BOOL": False})["BOOL"],
+            description=item.get("description", {"S": ""})["S"],
+        )
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_write_key(source_id: str, description: str = "") -> tuple[str, Source]:
+    """A fresh key for ``source_id`` and the record to store; the key itself is never stored."""
+    if not SOURCE_ID_PATTERN.match(source_id):
+        raise ValueError(f"source id must match {SOURCE_ID_PATTERN.pattern}: {source_id!r}")
+    secret = secrets.token_urlsafe(_SECRET_BYTES)
+    return f"{source_id}.{secret}", Source(source_id, hash_secret(secret), True, description)
+
+
+def split_write_key(write_key: str) -> tuple[str, str]:
+    source_id, dot, secret = write_key.partition(".")
+    if not dot or not secret or not SOURCE_ID_PATTERN.match(source_id):
+        raise AuthenticationError("the write key is malformed")
+    return source_id, secret
+
+
+class SourceRegistry:
+    """Authenticates write keys against the sources table."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        ttl_seconds: float = 60.0,
+        miss_ttl_seconds: float = 10.0,
+        client: Callable[[], Any] = lambda: aws_clients.client("dynamodb"),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._table = table_name
+        self._ttl = ttl_seconds
+        self._miss_ttl = miss_ttl_seconds
+        self._client = client
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Source | None]] = {}
+
+    def authenticate(self, write_key: str) -> Source:
+        source_id, secret = split_write_key(write_key)
+        source = self._lookup(source_id)
+        if source is None or not hmac.compare_digest(source.key_hash, hash_secret(secret)):
+            raise AuthenticationError("unknown source or wrong write key")
+        if not source.enabled:
+            raise ForbiddenSourceError(f"source {source_id!r} is disabled")
+        return source
+
+    def register(self, source: Source) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
+
+        try:
+            self._client().put_item(
+                TableName=self._table,
+                Item=source.as_item(),
+                ConditionExpression="attribute_not_exists(source_id)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ValueError(f"source {source.source_id!r} already exists") from exc
+            raise SourceRegistryUnavailableError(f"cannot write the sources table: {exc}") from exc
+        except BotoCoreError as exc:
+            raise SourceRegistryUnavailableError(f"cannot write the sources table: {exc}") from exc
+
+    def _lookup(self, source_id: str) -> Source | None:
+        now = self._clock()
+        cached = self._cache.get(source_id)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        source = self._read(source_id)
+        self._cache[source_id] = (now + (self._ttl if source else self._miss_ttl), source)
+        return source
+
+    def _read(self, source_id: str) -> Source | None:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
+
+        try:
+            response = self._client().get_item(
+                TableName=self._table, Key={"source_id": {"S": source_id}}, ConsistentRead=False
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise SourceRegistryUnavailableError(f"cannot read the sources table: {exc}") from exc
+        item = response.get("Item")
+        return Source.from_item(item) if item else None
