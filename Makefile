@@ -23,9 +23,10 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 # The stamp is newer than the lock once installed, so an up-to-date venv costs nothing.
-$(STAMP): requirements/dev.txt
+$(STAMP): requirements/dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) -r requirements/dev.txt
+	$(PY) tools/dev_paths.py
 	@touch $@
 
 # checkov pins an old boto3 that conflicts with SAM CLI and moto, so it lives in its own venv.

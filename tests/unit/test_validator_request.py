@@ -1,0 +1,120 @@
+"""Request-level parsing: write keys, media type, gzip with a cap, JSON and the request shape."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+
+import pytest
+
+from signal_platform import errors
+from validator.auth import write_key_from_headers
+from validator.body import check_media_type, decompress, parse_document, raw_body
+
+
+def _basic(user: str, password: str = "") -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-api-key": "web.secret"}, "web.secret"),
+        ({"authorization": _basic("web.secret")}, "web.secret"),
+        ({"authorization": _basic("web.secret", "ignored")}, "web.secret"),
+        ({"authorization": _basic("from-basic"), "x-api-key": "from-header"}, "from-header"),
+    ],
+)
+def test_write_key_from_headers_supported_forms_found(headers: dict[str, str], expected: str) -> None:
+    assert write_key_from_headers(headers) == expected
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"authorization": "Bearer abc"}, {"authorization": "Basic !!!"}, {"authorization": _basic("")}],
+    ids=["none", "bearer", "bad-base64", "empty-user"],
+)
+def test_write_key_from_headers_missing_or_malformed_unauthenticated(headers: dict[str, str]) -> None:
+    with pytest.raises(errors.AuthenticationError):
+        write_key_from_headers(headers)
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON"])
+def test_check_media_type_json_accepted(content_type: str) -> None:
+    check_media_type({"content-type": content_type})
+
+
+@pytest.mark.parametrize("headers", [{}, {"content-type": "text/plain"}, {"content-type": "application/x-ndjson"}])
+def test_check_media_type_other_unsupported(headers: dict[str, str]) -> None:
+    with pytest.raises(errors.UnsupportedMediaTypeError):
+        check_media_type(headers)
+
+
+def test_raw_body_over_cap_too_large() -> None:
+    with pytest.raises(errors.PayloadTooLargeError):
+        raw_body("x" * 1025, is_base64=False, max_bytes=1024)
+
+
+@pytest.mark.parametrize(("body", "is_base64"), [(None, False), ("", False), ("%%%", True)])
+def test_raw_body_empty_or_bad_base64_malformed(body: str | None, is_base64: bool) -> None:
+    with pytest.raises(errors.MalformedRequestError):
+        raw_body(body, is_base64=is_base64, max_bytes=1024)
+
+
+def test_decompress_gzip_round_trip() -> None:
+    payload = b'{"events": []}' * 10
+    assert decompress(gzip.compress(payload), "gzip", max_bytes=1024) == payload
+
+
+def test_decompress_gzip_bomb_stops_at_cap() -> None:
+    # GIVEN 50 MB of zeros compressed to a few tens of KB
+    bomb = gzip.compress(b"0" * 50_000_000)
+    # WHEN / THEN it is refused as too large without inflating it all
+    with pytest.raises(errors.PayloadTooLargeError):
+        decompress(bomb, "gzip", max_bytes=1024 * 1024)
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"not gzip at all", errors.MalformedRequestError),
+        (gzip.compress(b"x" * 1000)[:-12], errors.MalformedRequestError),
+    ],
+    ids=["corrupt", "truncated"],
+)
+def test_decompress_bad_gzip_malformed(data: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        decompress(data, "gzip", max_bytes=1024 * 1024)
+
+
+def test_decompress_unknown_encoding_unsupported() -> None:
+    with pytest.raises(errors.UnsupportedMediaTypeError):
+        decompress(b"x", "br", max_bytes=1024)
+
+
+def test_parse_document_single_event_is_a_batch_of_one() -> None:
+    document = parse_document(b'{"event_id": "a"}', max_events=500)
+    assert (document.events, document.sent_at) == ([{"event_id": "a"}], None)
+
+
+def test_parse_document_batch_with_sent_at() -> None:
+    document = parse_document(b'{"events": [1, 2], "sent_at": "2026-11-26T12:00:00Z"}', max_events=500)
+    assert (document.events, document.sent_at) == ([1, 2], "2026-11-26T12:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"{not json", errors.MalformedRequestError),
+        (b"[1, 2]", errors.MalformedRequestError),
+        (b'{"events": []}', errors.MalformedRequestError),
+        (b'{"events": {}}', errors.MalformedRequestError),
+        (b'{"events": [1], "sent_at": 5}', errors.MalformedRequestError),
+        (b'{"events": [1], "sent_at": "yesterday"}', errors.MalformedRequestError),
+        (b'{"events": [1, 2, 3]}', errors.PayloadTooLargeError),
+    ],
+    ids=["not-json", "array", "empty-batch", "events-not-array", "sent-at-number", "sent-at-text", "too-many"],
+)
+def test_parse_document_bad_shape_refused(body: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        parse_document(body, max_events=2)

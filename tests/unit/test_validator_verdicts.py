@@ -1,0 +1,155 @@
+"""Per-event verdicts: every rejection reason, the skew correction and the first-wins duplicate rule."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from signal_platform import codec
+from signal_platform.schema_registry import SchemaRegistry
+from tests.http_events import page_view
+from validator.verdicts import EventJudge, Limits, derived_time
+
+RECEIVED = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+LIMITS = Limits(max_event_bytes=1536, max_future_skew=timedelta(hours=1), max_event_age=timedelta(days=7))
+
+
+@pytest.fixture(scope="module")
+def judge() -> EventJudge:
+    return EventJudge(SchemaRegistry(), LIMITS)
+
+
+def _judge_one(judge: EventJudge, event: Any, batch_sent_at: str | None = None) -> dict[str, Any]:
+    judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=batch_sent_at)
+    return judgement.results[0].as_dict()
+
+
+def _at(delta: timedelta) -> str:
+    return (RECEIVED + delta).isoformat().replace("+00:00", "Z")
+
+
+def test_judge_valid_event_accepted_and_encoded_once() -> None:
+    # GIVEN a valid page_view from the authenticated source
+    event = page_view(occurred=RECEIVED - timedelta(seconds=3))
+    judge = EventJudge(SchemaRegistry(), LIMITS)
+    # WHEN it is judged
+    judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
+    # THEN it is accepted and its signal is the event plus derived_at, canonically serialised
+    assert judgement.results[0].as_dict() == {"index": 0, "event_id": event["event_id"], "verdict": "accepted"}
+    (signal,) = judgement.signals
+    assert codec.loads(signal.body) == {**event, "derived_at": "2026-11-26T11:59:57.000Z"}
+    assert signal.body == codec.canonical(codec.loads(signal.body))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code", "path"),
+    [
+        (lambda e: e.update(event_type="teleport"), "unknown_event_type", "$.event_type"),
+        (lambda e: e.pop("event_type"), "unknown_event_type", "$.event_type"),
+        (lambda e: e.update(schema_version="9-0-0"), "unknown_schema_version", "$.schema_version"),
+        (lambda e: e.update(source="someone-else"), "source_mismatch", "$.source"),
+        (lambda e: e.update(occurred_at=_at(timedelta(hours=2))), "occurred_at_in_future", "$.occurred_at"),
+        (lambda e: e.update(occurred_at=_at(-timedelta(days=8))), "occurred_at_too_old", "$.occurred_at"),
+        (lambda e: e["data"].update(page_title="x" * 5000), "schema_violation", "$.data.page_title"),
+        (lambda e: e["context"].update(user_agent="u" * 1000, session_id="s" * 128), "event_too_large", "$"),
+    ],
+    ids=["unknown-type", "missing-type", "unknown-version", "other-source", "future", "too-old", "schema", "size"],
+)
+def test_judge_bad_event_rejected_with_reason(judge: EventJudge, mutate: Any, code: str, path: str) -> None:
+    # GIVEN a valid event with one defect
+    event = page_view(occurred=RECEIVED - timedelta(seconds=3))
+    mutate(event)
+    # WHEN it is judged
+    result = _judge_one(judge, event)
+    # THEN it is rejected with that reason at that path
+    assert result["verdict"] == "rejected"
+    assert (result["errors"][0]["code"], result["errors"][0]["path"]) == (code, path)
+
+
+def test_judge_schema_errors_lists_every_error(judge: EventJudge) -> None:
+    # GIVEN an event with three schema defects
+    event = page_view(occurred=RECEIVED)
+    event["data"]["page_type"] = "spaceship"
+    event["data"]["page_url"] = 42
+    event["unexpected"] = True
+    # WHEN it is judged
+    result = _judge_one(judge, event)
+    # THEN all three are reported with JSON paths
+    paths = sorted(error["path"] for error in result["errors"])
+    assert paths == ["$", "$.data.page_type", "$.data.page_url"]
+    assert all(error["code"] == "schema_violation" and error["message"] for error in result["errors"])
+
+
+def test_judge_not_an_object_rejected_without_event_id(judge: EventJudge) -> None:
+    # GIVEN / WHEN a batch member that is not an object
+    result = _judge_one(judge, ["not", "an", "event"])
+    # THEN it is rejected, and no event_id is invented
+    assert result == {
+        "index": 0,
+        "event_id": None,
+        "verdict": "rejected",
+        "errors": [{"code": "not_an_object", "path": "$", "message": "an event must be a JSON object"}],
+    }
+
+
+def test_judge_repeated_event_id_first_wins_later_rejected(judge: EventJudge) -> None:
+    # GIVEN two events with the same event_id and one distinct
+    first = page_view(occurred=RECEIVED)
+    repeat = {**first, "data": {**first["data"], "page_title": "other"}}
+    other = page_view(occurred=RECEIVED)
+    # WHEN judged in one request
+    judgement = judge.judge([first, repeat, other], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
+    # THEN the first is accepted, the repeat rejected, and only two signals are forwarded
+    verdicts = [(r.verdict, r.errors[0].code if r.errors else None) for r in judgement.results]
+    assert verdicts == [("accepted", None), ("rejected", "duplicate_event_id"), ("accepted", None)]
+    assert [s.event_id for s in judgement.signals] == [first["event_id"], other["event_id"]]
+
+
+def test_judge_sent_at_corrects_client_clock_skew(judge: EventJudge) -> None:
+    # GIVEN a client whose clock is 3 days behind: it says it sent 10 s after the event occurred
+    skewed_occurred = RECEIVED - timedelta(days=3)
+    event = page_view(occurred=skewed_occurred, sent_at=_at(-timedelta(days=3) + timedelta(seconds=10)))
+    # WHEN judged
+    judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
+    # THEN it is accepted with derived_at = received_at - (sent_at - occurred_at)
+    assert judgement.results[0].verdict == "accepted"
+    assert codec.loads(judgement.signals[0].body)["derived_at"] == "2026-11-26T11:59:50.000Z"
+
+
+def test_judge_batch_sent_at_applies_to_events_without_their_own(judge: EventJudge) -> None:
+    # GIVEN a clock 2 hours ahead: occurred_at looks like the future, the batch sent_at explains it
+    event = page_view(occurred=RECEIVED + timedelta(hours=2))
+    # WHEN judged with and without the batch's sent_at
+    with_sent = _judge_one(judge, event, batch_sent_at=_at(timedelta(hours=2, seconds=1)))
+    without_sent = _judge_one(judge, event)
+    # THEN only the corrected one passes
+    assert with_sent["verdict"] == "accepted"
+    assert without_sent["errors"][0]["code"] == "occurred_at_in_future"
+
+
+@pytest.mark.parametrize(
+    ("occurred", "sent", "expected"),
+    [
+        (RECEIVED, None, RECEIVED),
+        (RECEIVED - timedelta(hours=5), RECEIVED - timedelta(hours=5) + timedelta(seconds=2), RECEIVED - timedelta(seconds=2)),
+        (RECEIVED + timedelta(minutes=30), RECEIVED + timedelta(minutes=31), RECEIVED - timedelta(minutes=1)),
+    ],
+)
+def test_derived_time_formula(occurred: datetime, sent: datetime | None, expected: datetime) -> None:
+    assert derived_time(occurred, sent, RECEIVED) == expected
+
+
+def test_judge_results_keep_request_order_and_indexes(judge: EventJudge) -> None:
+    # GIVEN good and bad events interleaved
+    events = [page_view(occurred=RECEIVED), {"event_type": "nope"}, page_view(occurred=RECEIVED), 7]
+    # WHEN judged
+    judgement = judge.judge(events, source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
+    # THEN one result per event, in order, with its index
+    assert [(r.index, r.verdict) for r in judgement.results] == [
+        (0, "accepted"),
+        (1, "rejected"),
+        (2, "accepted"),
+        (3, "rejected"),
+    ]
