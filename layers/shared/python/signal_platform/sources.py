@@ -24,7 +24,7 @@ from signal_platform.errors import (
     SourceRegistryUnavailableError,
 )
 
-SOURCE_ID_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+SOURCE_ID_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _SECRET_BYTES: Final = 32
 
 
@@ -59,7 +59,7 @@ def hash_secret(secret: str) -> str:
 
 def new_write_key(source_id: str, description: str = "") -> tuple[str, Source]:
     """A fresh key for ``source_id`` and the record to store; the key itself is never stored."""
-    if not SOURCE_ID_PATTERN.match(source_id):
+    if not SOURCE_ID_PATTERN.fullmatch(source_id):
         raise ValueError(f"source id must match {SOURCE_ID_PATTERN.pattern}: {source_id!r}")
     secret = secrets.token_urlsafe(_SECRET_BYTES)
     return f"{source_id}.{secret}", Source(source_id, hash_secret(secret), True, description)
@@ -67,7 +67,7 @@ def new_write_key(source_id: str, description: str = "") -> tuple[str, Source]:
 
 def split_write_key(write_key: str) -> tuple[str, str]:
     source_id, dot, secret = write_key.partition(".")
-    if not dot or not secret or not SOURCE_ID_PATTERN.match(source_id):
+    if not dot or not secret or not SOURCE_ID_PATTERN.fullmatch(source_id):
         raise AuthenticationError("the write key is malformed")
     return source_id, secret
 
