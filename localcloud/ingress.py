@@ -18,7 +18,7 @@ INGRESS_SOURCE = "signals.ingest"
 class IngressNames:
     bus: str = "signals-ingress"
     sources_table: str = "signals-sources"
-    signing_secret: str = "signals-signing-key"
+    signing_key_secret_name: str = "signals-signing-key"  # noqa: S105 - a name, not a secret
     tap_queue: str = "signals-ingress-tap"
 
 
@@ -45,8 +45,7 @@ class IngressStack:
             messages = batch.get("Messages", [])
             if not messages:
                 return received
-            for message in messages:
-                received.append(codec.loads(message["Body"]))
+            received.extend(codec.loads(message["Body"]) for message in messages)
             self.sqs.delete_message_batch(
                 QueueUrl=self.tap_queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
@@ -61,13 +60,15 @@ def create_ingress(session: Any, signing_key: str, names: IngressNames | None = 
         AttributeDefinitions=[{"AttributeName": "source_id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    secret_arn = session.client("secretsmanager").create_secret(Name=names.signing_secret, SecretString=signing_key)[
-        "ARN"
-    ]
+    secret_arn = session.client("secretsmanager").create_secret(
+        Name=names.signing_key_secret_name, SecretString=signing_key
+    )["ARN"]
     events, sqs = session.client("events"), session.client("sqs")
     events.create_event_bus(Name=names.bus)
     queue_url = sqs.create_queue(QueueName=names.tap_queue)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     events.put_rule(
         Name="tap", EventBusName=names.bus, EventPattern=codec.dumps({"source": [INGRESS_SOURCE]}).decode()
     )

@@ -18,10 +18,12 @@ from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.timeutil import format_rfc3339
 
 USER_AGENTS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/18.1 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15",
     "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
 )
 
@@ -66,7 +68,9 @@ class TrafficGenerator:
 
     def invalid(self, source: str, now: datetime) -> TrafficEvent:
         event = self.valid(source, now)
-        defect = self._rng.choice(("unknown_event_type", "schema_violation", "occurred_at_in_future", "source_mismatch"))
+        defect = self._rng.choice(
+            ("unknown_event_type", "schema_violation", "occurred_at_in_future", "source_mismatch")
+        )
         if defect == "unknown_event_type":
             event["event_type"] = "teleport"
         elif defect == "schema_violation":
@@ -77,7 +81,9 @@ class TrafficGenerator:
             event["source"] = "someone-else"
         return TrafficEvent(event, defect)
 
-    def mix(self, source: str, now: datetime, count: int, invalid_share: float = 0.1) -> Iterator[TrafficEvent]:
+    def mix(
+        self, source: str, now: datetime, count: int, invalid_share: float = 0.1
+    ) -> Iterator[TrafficEvent]:
         for _ in range(count):
             if self._rng.random() < invalid_share:
                 yield self.invalid(source, now)

@@ -65,7 +65,9 @@ def http_api_event(
     }
 
 
-def page_view(source: str = "web-shop", *, occurred: datetime | None = None, **overrides: Any) -> dict[str, Any]:
+def page_view(
+    source: str = "web-shop", *, occurred: datetime | None = None, **overrides: Any
+) -> dict[str, Any]:
     """A realistic page_view 1-0-0 event of about 0.7 KB."""
     moment = occurred or datetime.now(UTC) - timedelta(seconds=5)
     event: dict[str, Any] = {

@@ -100,26 +100,35 @@ def run(events_per_request: int, requests: int) -> int:
             batch = list(traffic.mix("web-shop", utc_now(), events_per_request, invalid_share=0.25))
             if number == requests and len(batch) > 1:  # a resend within the request: first one wins
                 batch.append(type(batch[0])(dict(batch[0].event), "duplicate_event_id"))
-            response = lambda_handler(_request(codec.dumps({"events": [t.event for t in batch]}), write_key), DemoContext())
+            response = lambda_handler(
+                _request(codec.dumps({"events": [t.event for t in batch]}), write_key), DemoContext()
+            )
             answer = codec.loads(response["body"])
             for sent, result in zip(batch, answer["results"], strict=True):
                 reason = ", ".join(f"{e['code']} at {e['path']}" for e in result.get("errors", []))
-                print(f"{number:>3} {result['index']:>3}  {sent.event['event_type']:<12} {result['verdict']:<9} {reason}")
+                event_type = sent.event["event_type"]
+                print(f"{number:>3} {result['index']:>3}  {event_type:<12} {result['verdict']:<9} {reason}")
                 if result["verdict"] == "accepted":
                     accepted.append(result["event_id"])
             print(f"    -> HTTP {response['statusCode']}  counts {answer['counts']}")
 
         bus_events = stack.drain_tap()
         arrived = Counter(signal["event_id"] for event in bus_events for signal in event["detail"]["signals"])
-        print(f"\ningress bus: {len(bus_events)} signal batches (EventBridge entries) carrying {sum(arrived.values())} signals")
+        signals = sum(arrived.values())
+        print(f"\ningress bus: {len(bus_events)} signal batches (EventBridge entries), {signals} signals")
         for event in bus_events:
             detail = event["detail"]
-            print(f"  batch {detail['batch_id']}  {event['detail-type']:<12} {len(detail['signals']):>3} signals  signed {detail['signature'][:15]}...")
+            size = len(detail["signals"])
+            signature = detail["signature"][:15]
+            kind = event["detail-type"]
+            print(f"  batch {detail['batch_id']}  {kind:<12} {size:>3} signals  signed {signature}...")
         duplicates = sorted(event_id for event_id, times in arrived.items() if times > 1)
         missing = sorted(set(accepted) - set(arrived))
         unexpected = sorted(set(arrived) - set(accepted))
-        print(f"\naccepted {len(accepted)}, arrived {len(arrived)}, duplicates {len(duplicates)}, "
-              f"missing {len(missing)}, unexpected {len(unexpected)}")
+        print(
+            f"\naccepted {len(accepted)}, arrived {len(arrived)}, duplicates {len(duplicates)}, "
+            f"missing {len(missing)}, unexpected {len(unexpected)}"
+        )
         if duplicates or missing or unexpected:
             print("FAILED: the bus does not hold exactly the accepted events once each", file=sys.stderr)
             return 1

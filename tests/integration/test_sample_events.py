@@ -40,7 +40,9 @@ def test_sample_event_runs_through_its_handler(
     assert len(ingress.forwarded_signals()) == forwarded
 
 
-def test_invalid_batch_sample_lists_every_reason(ingress: IngressPlatform, lambda_context: FakeLambdaContext) -> None:
+def test_invalid_batch_sample_lists_every_reason(
+    ingress: IngressPlatform, lambda_context: FakeLambdaContext
+) -> None:
     response = lambda_handler(load_event("validator-invalid-batch.json"), lambda_context)
     results = codec.loads(response["body"])["results"]
     codes = [[error["code"] for error in result.get("errors", [])] for result in results]
@@ -55,4 +57,6 @@ def test_invalid_batch_sample_lists_every_reason(ingress: IngressPlatform, lambd
 
 def test_env_vars_file_names_the_validator_settings() -> None:
     env = codec.loads((EVENTS_DIR / "env.json").read_bytes())
-    assert {"INGRESS_BUS_NAME", "SOURCES_TABLE_NAME", "SIGNING_KEY_SECRET_ARN"} <= set(env["ValidatorFunction"])
+    assert {"INGRESS_BUS_NAME", "SOURCES_TABLE_NAME", "SIGNING_KEY_SECRET_ARN"} <= set(
+        env["ValidatorFunction"]
+    )

@@ -16,7 +16,9 @@ from tests.integration.conftest import SIGNING_KEY, IngressPlatform
 from validator.handler import lambda_handler
 
 
-def _post(ingress: IngressPlatform, context: FakeLambdaContext, events: list[Any], **kwargs: Any) -> dict[str, Any]:
+def _post(
+    ingress: IngressPlatform, context: FakeLambdaContext, events: list[Any], **kwargs: Any
+) -> dict[str, Any]:
     kwargs.setdefault("write_key", ingress.write_key)
     response = lambda_handler(http_api_event(batch_body(events), **kwargs), context)
     response["json"] = codec.loads(response["body"])
@@ -39,17 +41,25 @@ class FlakyEvents:
         if passing:
             self.real.put_events(Entries=passing)
         results = [
-            {"ErrorCode": "InternalFailure", "ErrorMessage": "injected"} if index in failed else {"EventId": f"e{index}"}
+            {"ErrorCode": "InternalFailure", "ErrorMessage": "injected"}
+            if index in failed
+            else {"EventId": f"e{index}"}
             for index in range(len(request["Entries"]))
         ]
         return {"FailedEntryCount": len(failed), "Entries": results}
 
 
-def _install(monkeypatch: pytest.MonkeyPatch, plan: Callable[[int, list[dict[str, Any]]], Any]) -> FlakyEvents:
+def _install(
+    monkeypatch: pytest.MonkeyPatch, plan: Callable[[int, list[dict[str, Any]]], Any]
+) -> FlakyEvents:
     real = aws_clients.client("events")
     flaky = FlakyEvents(real, plan)
     original = aws_clients.client
-    monkeypatch.setattr(aws_clients, "client", lambda service, region=None: flaky if service == "events" else original(service, region))
+    monkeypatch.setattr(
+        aws_clients,
+        "client",
+        lambda service, region=None: flaky if service == "events" else original(service, region),
+    )
     return flaky
 
 
@@ -57,7 +67,9 @@ def _throttled() -> ClientError:
     return ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutEvents")
 
 
-def test_valid_batch_forwarded_exactly_once_and_signed(ingress: IngressPlatform, lambda_context: FakeLambdaContext) -> None:
+def test_valid_batch_forwarded_exactly_once_and_signed(
+    ingress: IngressPlatform, lambda_context: FakeLambdaContext
+) -> None:
     # GIVEN 120 valid page views (more than one signal batch)
     events = [page_view() for _ in range(120)]
     # WHEN they are posted
@@ -66,7 +78,9 @@ def test_valid_batch_forwarded_exactly_once_and_signed(ingress: IngressPlatform,
     assert response["statusCode"] == 200
     assert response["json"]["counts"] == {"received": 120, "accepted": 120, "rejected": 0, "retry": 0}
     forwarded = ingress.forwarded()
-    assert [s["event_id"] for e in forwarded for s in e["detail"]["signals"]] == [e["event_id"] for e in events]
+    assert [s["event_id"] for e in forwarded for s in e["detail"]["signals"]] == [
+        e["event_id"] for e in events
+    ]
     assert len(forwarded) == 3  # 50 + 50 + 20 with MAX_SIGNALS_PER_ENTRY=50
     for bus_event in forwarded:
         detail = bus_event["detail"]
@@ -75,7 +89,9 @@ def test_valid_batch_forwarded_exactly_once_and_signed(ingress: IngressPlatform,
         assert signing.verify(SIGNING_KEY.encode(), unsigned_bytes(detail), detail["signature"])
 
 
-def test_partly_invalid_batch_forwards_only_valid(ingress: IngressPlatform, lambda_context: FakeLambdaContext) -> None:
+def test_partly_invalid_batch_forwards_only_valid(
+    ingress: IngressPlatform, lambda_context: FakeLambdaContext
+) -> None:
     # GIVEN two good events around three bad ones
     good = [page_view(), page_view()]
     bad_schema = page_view()
@@ -86,12 +102,18 @@ def test_partly_invalid_batch_forwards_only_valid(ingress: IngressPlatform, lamb
     # THEN 207 with per-event verdicts, and only the good ones reach the bus
     assert response["statusCode"] == 207
     assert [r["verdict"] for r in response["json"]["results"]] == [
-        "accepted", "rejected", "rejected", "accepted", "rejected"
+        "accepted",
+        "rejected",
+        "rejected",
+        "accepted",
+        "rejected",
     ]
     assert [s["event_id"] for s in ingress.forwarded_signals()] == [e["event_id"] for e in good]
 
 
-def test_all_invalid_batch_is_400_and_nothing_forwarded(ingress: IngressPlatform, lambda_context: FakeLambdaContext) -> None:
+def test_all_invalid_batch_is_400_and_nothing_forwarded(
+    ingress: IngressPlatform, lambda_context: FakeLambdaContext
+) -> None:
     response = _post(ingress, lambda_context, [{"event_type": "teleport"}, 5])
     assert response["statusCode"] == 400
     assert response["json"]["counts"]["rejected"] == 2
@@ -105,7 +127,9 @@ def test_gzip_body_accepted(ingress: IngressPlatform, lambda_context: FakeLambda
     assert len(ingress.forwarded_signals()) == 3
 
 
-def test_identical_resend_gives_identical_batches(ingress: IngressPlatform, lambda_context: FakeLambdaContext) -> None:
+def test_identical_resend_gives_identical_batches(
+    ingress: IngressPlatform, lambda_context: FakeLambdaContext
+) -> None:
     # GIVEN a request sent twice (a client retry after a lost answer)
     events = [page_view() for _ in range(60)]
     _post(ingress, lambda_context, events)
@@ -147,7 +171,11 @@ def test_throttled_calls_retried_until_delivered(
 @pytest.mark.parametrize(
     ("failure", "status", "retry_after"),
     [
-        (lambda: ClientError({"Error": {"Code": "InternalException", "Message": "down"}}, "PutEvents"), 503, "30"),
+        (
+            lambda: ClientError({"Error": {"Code": "InternalException", "Message": "down"}}, "PutEvents"),
+            503,
+            "30",
+        ),
         (_throttled, 429, "5"),
     ],
     ids=["outage", "throttling"],

@@ -374,15 +374,33 @@ def test_event_error_codes_compared_with_verdicts_source_are_equal() -> None:
     assert set(documented) == emitted
 
 
-def test_error_codes_compared_with_platform_errors_are_equal() -> None:
-    # GIVEN every error code the platform defines, but signatures: the validator signs, never verifies
-    defined = {cls.code for cls in _error_classes()} - {errors.SignatureError.code}
+def _validator_error_codes() -> set[str]:
+    """Codes of the errors raised on the validator's path: its package and the layer modules it calls."""
+    layer = Path(errors.__file__).parent
+    sources = [*(PROJECT_ROOT / "functions" / "validator" / "validator").glob("*.py")] + [
+        layer / f"{name}.py" for name in ("sources", "signing", "settings", "bus_publisher")
+    ]
+    raised = {name for path in sources for name in re.findall(r"raise (\w+Error)\(", path.read_text())}
+    by_name = {cls.__name__: cls for cls in _error_classes()}
+    request_errors = {cls.code for cls in _error_classes() if issubclass(cls, errors.RequestError)}
+    # Every request-level error, what the path raises, what the throttling outcome maps to, and the
+    # catch-all for an unexpected fault.
+    return (
+        request_errors
+        | {by_name[name].code for name in raised if name in by_name}
+        | {errors.BusThrottledError.code, errors.BusUnavailableError.code, errors.SignalPlatformError.code}
+    )
+
+
+def test_error_codes_compared_with_what_the_validator_raises_are_equal() -> None:
+    # GIVEN every error code the validator's path can answer with
+    answerable = _validator_error_codes()
     # WHEN the documented request-level error codes are listed
     error_object = _spec()["components"]["schemas"]["Error"]["properties"]["error"]
     documented = error_object["properties"]["code"]["enum"]
     # THEN both sets are the same
     assert len(documented) == len(set(documented))
-    assert set(documented) == defined
+    assert set(documented) == answerable
 
 
 # --- response examples ----------------------------------------------------------------------------

@@ -39,12 +39,16 @@ def test_write_key_from_headers_missing_or_malformed_unauthenticated(headers: di
         write_key_from_headers(headers)
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON"])
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON"]
+)
 def test_check_media_type_json_accepted(content_type: str) -> None:
     check_media_type({"content-type": content_type})
 
 
-@pytest.mark.parametrize("headers", [{}, {"content-type": "text/plain"}, {"content-type": "application/x-ndjson"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"content-type": "text/plain"}, {"content-type": "application/x-ndjson"}]
+)
 def test_check_media_type_other_unsupported(headers: dict[str, str]) -> None:
     with pytest.raises(errors.UnsupportedMediaTypeError):
         check_media_type(headers)
@@ -113,7 +117,15 @@ def test_parse_document_batch_with_sent_at() -> None:
         (b'{"events": [1], "sent_at": "yesterday"}', errors.MalformedRequestError),
         (b'{"events": [1, 2, 3]}', errors.PayloadTooLargeError),
     ],
-    ids=["not-json", "array", "empty-batch", "events-not-array", "sent-at-number", "sent-at-text", "too-many"],
+    ids=[
+        "not-json",
+        "array",
+        "empty-batch",
+        "events-not-array",
+        "sent-at-number",
+        "sent-at-text",
+        "too-many",
+    ],
 )
 def test_parse_document_bad_shape_refused(body: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):

@@ -37,7 +37,11 @@ def test_judge_valid_event_accepted_and_encoded_once() -> None:
     # WHEN it is judged
     judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
     # THEN it is accepted and its signal is the event plus derived_at, canonically serialised
-    assert judgement.results[0].as_dict() == {"index": 0, "event_id": event["event_id"], "verdict": "accepted"}
+    assert judgement.results[0].as_dict() == {
+        "index": 0,
+        "event_id": event["event_id"],
+        "verdict": "accepted",
+    }
     (signal,) = judgement.signals
     assert codec.loads(signal.body) == {**event, "derived_at": "2026-11-26T11:59:57.000Z"}
     assert signal.body == codec.canonical(codec.loads(signal.body))
@@ -55,7 +59,16 @@ def test_judge_valid_event_accepted_and_encoded_once() -> None:
         (lambda e: e["data"].update(page_title="x" * 5000), "schema_violation", "$.data.page_title"),
         (lambda e: e["context"].update(user_agent="u" * 1000, session_id="s" * 128), "event_too_large", "$"),
     ],
-    ids=["unknown-type", "missing-type", "unknown-version", "other-source", "future", "too-old", "schema", "size"],
+    ids=[
+        "unknown-type",
+        "missing-type",
+        "unknown-version",
+        "other-source",
+        "future",
+        "too-old",
+        "schema",
+        "size",
+    ],
 )
 def test_judge_bad_event_rejected_with_reason(judge: EventJudge, mutate: Any, code: str, path: str) -> None:
     # GIVEN a valid event with one defect
@@ -100,7 +113,9 @@ def test_judge_repeated_event_id_first_wins_later_rejected(judge: EventJudge) ->
     repeat = {**first, "data": {**first["data"], "page_title": "other"}}
     other = page_view(occurred=RECEIVED)
     # WHEN judged in one request
-    judgement = judge.judge([first, repeat, other], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
+    judgement = judge.judge(
+        [first, repeat, other], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None
+    )
     # THEN the first is accepted, the repeat rejected, and only two signals are forwarded
     verdicts = [(r.verdict, r.errors[0].code if r.errors else None) for r in judgement.results]
     assert verdicts == [("accepted", None), ("rejected", "duplicate_event_id"), ("accepted", None)]
@@ -133,7 +148,11 @@ def test_judge_batch_sent_at_applies_to_events_without_their_own(judge: EventJud
     ("occurred", "sent", "expected"),
     [
         (RECEIVED, None, RECEIVED),
-        (RECEIVED - timedelta(hours=5), RECEIVED - timedelta(hours=5) + timedelta(seconds=2), RECEIVED - timedelta(seconds=2)),
+        (
+            RECEIVED - timedelta(hours=5),
+            RECEIVED - timedelta(hours=5) + timedelta(seconds=2),
+            RECEIVED - timedelta(seconds=2),
+        ),
         (RECEIVED + timedelta(minutes=30), RECEIVED + timedelta(minutes=31), RECEIVED - timedelta(minutes=1)),
     ],
 )
@@ -153,3 +172,23 @@ def test_judge_results_keep_request_order_and_indexes(judge: EventJudge) -> None
         (2, "accepted"),
         (3, "rejected"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "derived_at"),
+    [
+        ("2026-11-26T11:59:00.250Z", "2026-11-26T11:59:00.250Z"),
+        ("2026-11-26T13:59:00+02:00", "2026-11-26T11:59:00.000Z"),
+        ("2026-11-26T11:59:00Z", "2026-11-26T11:59:00.000Z"),
+        ("2026-11-26T11:59:00.123456Z", "2026-11-26T11:59:00.123Z"),
+    ],
+)
+def test_judge_derived_at_is_utc_with_milliseconds(
+    judge: EventJudge, occurred_at: str, derived_at: str
+) -> None:
+    # GIVEN an event whose occurred_at has another form or offset
+    event = page_view(occurred_at=occurred_at)
+    # WHEN judged
+    judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
+    # THEN derived_at is the same instant in one canonical form
+    assert codec.loads(judgement.signals[0].body)["derived_at"] == derived_at

@@ -68,19 +68,19 @@ def parse_document(data: bytes, *, max_events: int) -> EventsDocument:
     except codec.JSONDecodeError as exc:
         raise MalformedRequestError(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
-        raise MalformedRequestError("the body must be a JSON object: one event, or {\"events\": [...]}")
+        raise MalformedRequestError('the body must be a JSON object: one event, or {"events": [...]}')
     if "events" not in document:
         return EventsDocument([document], None)
     events, sent_at = document["events"], document.get("sent_at")
     if not isinstance(events, list) or not events:
-        raise MalformedRequestError("\"events\" must be a non-empty array")
+        raise MalformedRequestError('"events" must be a non-empty array')
     if len(events) > max_events:
         raise PayloadTooLargeError(f"a batch holds at most {max_events} events, got {len(events)}")
     if sent_at is not None:
         if not isinstance(sent_at, str):
-            raise MalformedRequestError("\"sent_at\" must be an RFC 3339 timestamp")
+            raise MalformedRequestError('"sent_at" must be an RFC 3339 timestamp')
         try:
             parse_rfc3339(sent_at)
         except ValueError as exc:
-            raise MalformedRequestError(f"\"sent_at\" is not an RFC 3339 timestamp: {exc}") from exc
+            raise MalformedRequestError(f'"sent_at" is not an RFC 3339 timestamp: {exc}') from exc
     return EventsDocument(events, sent_at)

@@ -53,7 +53,7 @@ def post_events() -> Response[Any]:
     remaining = context.get_remaining_time_in_millis() / 1000
     request = IngestRequest(
         body=event.body,
-        is_base64=event.is_base64_encoded,
+        is_base64=bool(event.is_base64_encoded),
         headers=event.headers,
         request_id=event.request_context.request_id,
         received_at=utc_now(),
@@ -64,7 +64,7 @@ def post_events() -> Response[Any]:
     return _respond(api.ingest_answer(answer))
 
 
-@app.exception_handler(SignalPlatformError)
+@app.exception_handler(SignalPlatformError)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
 def on_platform_error(error: SignalPlatformError) -> Response[Any]:
     answer = api.error_answer(error, app.current_event.request_context.request_id)
     log = logger.error if answer.status >= 500 else logger.info
@@ -73,8 +73,8 @@ def on_platform_error(error: SignalPlatformError) -> Response[Any]:
     return _respond(answer)
 
 
-@app.exception_handler(Exception)
-def on_unexpected_error(error: Exception) -> Response[Any]:
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def on_unexpected_error(_error: Exception) -> Response[Any]:
     logger.exception("unexpected error")
     metrics.add_metric(name="Requests500", unit=MetricUnit.Count, value=1)
     return _respond(api.unexpected_answer(app.current_event.request_context.request_id))

@@ -34,7 +34,12 @@ class Counts:
     retry: int
 
     def as_dict(self) -> dict[str, int]:
-        return {"received": self.received, "accepted": self.accepted, "rejected": self.rejected, "retry": self.retry}
+        return {
+            "received": self.received,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "retry": self.retry,
+        }
 
 
 @dataclass(frozen=True, slots=True)

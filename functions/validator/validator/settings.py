@@ -37,9 +37,17 @@ class ValidatorSettings:
             signing_key_secret_arn=env.optional(environ, "SIGNING_KEY_SECRET_ARN"),
             signing_key_parameter_name=env.optional(environ, "SIGNING_KEY_PARAMETER_NAME"),
             max_signals_per_entry=env.integer(environ, "MAX_SIGNALS_PER_ENTRY", 50, minimum=1, maximum=500),
-            max_event_bytes=env.integer(environ, "MAX_EVENT_BYTES", 32 * 1024, minimum=256, maximum=1024 * 1024),
-            max_events_per_request=env.integer(environ, "MAX_EVENTS_PER_REQUEST", 500, minimum=1, maximum=500),
-            max_body_bytes=env.integer(environ, "MAX_BODY_BYTES", 1024 * 1024, minimum=1024, maximum=6 * 1024 * 1024),
+            max_event_bytes=env.integer(
+                environ, "MAX_EVENT_BYTES", 32 * 1024, minimum=256, maximum=1024 * 1024
+            ),
+            max_events_per_request=env.integer(
+                environ, "MAX_EVENTS_PER_REQUEST", 500, minimum=1, maximum=500
+            ),
+            max_body_bytes=env.integer(
+                environ, "MAX_BODY_BYTES", 1024 * 1024, minimum=1024, maximum=6 * 1024 * 1024
+            ),
             max_future_skew=timedelta(seconds=env.integer(environ, "MAX_FUTURE_SKEW_SECONDS", 3600)),
-            max_event_age=timedelta(seconds=env.integer(environ, "MAX_EVENT_AGE_SECONDS", 7 * 24 * 3600, minimum=60)),
+            max_event_age=timedelta(
+                seconds=env.integer(environ, "MAX_EVENT_AGE_SECONDS", 7 * 24 * 3600, minimum=60)
+            ),
         )

@@ -54,6 +54,14 @@ def _reject(index: int, event_id: str | None, code: str, path: str, message: str
     return EventResult(index, event_id, "rejected", (FieldError(code, path, message),))
 
 
+def _derived_text(occurred_at: str, derived: datetime, sent: datetime | None) -> str:
+    """``derived`` as RFC 3339 UTC with milliseconds; without skew correction a client timestamp that
+    already has that form is reused, which saves the formatting (~2 us) on the common path."""
+    if sent is None and len(occurred_at) == 24 and occurred_at[19] == "." and occurred_at[23] == "Z":
+        return occurred_at
+    return format_rfc3339(derived)
+
+
 def derived_time(occurred: datetime, sent: datetime | None, received: datetime) -> datetime:
     """Client clock skew corrected: ``received - (sent - occurred)``; ``occurred`` without ``sent_at``."""
     return occurred if sent is None else received - (sent - occurred)
@@ -77,7 +85,7 @@ class EventJudge:
                 judgement.signals.append(signal)
         return judgement
 
-    def _judge_one(
+    def _judge_one(  # noqa: PLR0911 - one early return per rejection reason
         self,
         index: int,
         event: Any,
@@ -112,7 +120,11 @@ class EventJudge:
             return EventResult(index, event_id, "rejected", tuple(self._registry.errors(event))), None
         if event["source"] != source_id:
             return _reject(
-                index, event_id, "source_mismatch", "$.source", f"source must be the write key's {source_id!r}"
+                index,
+                event_id,
+                "source_mismatch",
+                "$.source",
+                f"source must be the write key's {source_id!r}",
             ), None
         return self._check_time_and_size(index, event, received_at, batch_sent)
 
@@ -142,7 +154,7 @@ class EventJudge:
                 "$.occurred_at",
                 f"occurred_at is more than {self._limits.max_event_age} old",
             ), None
-        body = codec.canonical({**event, "derived_at": format_rfc3339(derived)})
+        body = codec.canonical({**event, "derived_at": _derived_text(event["occurred_at"], derived, sent)})
         if len(body) > self._limits.max_event_bytes:
             return _reject(
                 index,

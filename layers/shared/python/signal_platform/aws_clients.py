@@ -11,7 +11,7 @@ import os
 from functools import cache
 from typing import Any
 
-_RETRIES = {"max_attempts": 3, "mode": "standard"}
+_RETRIES: Any = {"max_attempts": 3, "mode": "standard"}
 
 
 def _endpoint_url(service: str) -> str | None:
@@ -24,7 +24,8 @@ def client(service: str, region: str | None = None) -> Any:
     import boto3  # noqa: PLC0415 - deferred: boto3 costs most of a cold start and is only needed on use
     from botocore.config import Config  # noqa: PLC0415
 
-    return boto3.session.Session().client(
+    session: Any = boto3.session.Session()  # the service name is dynamic, so the typed overloads do not apply
+    return session.client(
         service,
         region_name=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
         endpoint_url=_endpoint_url(service),

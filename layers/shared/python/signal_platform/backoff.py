@@ -9,5 +9,9 @@ from collections.abc import Callable
 def full_jitter_delay(
     attempt: int, *, base: float, cap: float, rand: Callable[[], float] = random.random
 ) -> float:
-    """Seconds to sleep before retry ``attempt`` (1-based): uniform in [0, min(cap, base * 2**attempt))."""
-    return rand() * min(cap, base * (2 ** (attempt - 1)))
+    """Seconds to sleep after failed ``attempt`` (1-based).
+
+    Uniform in [0, min(cap, base * 2**(attempt-1))).
+    """
+    # The exponent is bounded so that a long retry loop cannot overflow before the cap applies.
+    return rand() * min(cap, base * 2.0 ** min(attempt - 1, 32))

@@ -67,15 +67,16 @@ class BusPublisher:
     def publish(self, entries: Sequence[BusEntry], *, deadline: float) -> PublishOutcome:
         """Deliver ``entries``; ``deadline`` is a ``clock()`` value after which no retry starts."""
         outcome = PublishOutcome()
-        permanent: list[BusEntry] = []
-        pending = list(entries)
-        while pending:
+        given_up: list[tuple[BusEntry, str]] = []
+        failed: list[tuple[BusEntry, str]] = [(entry, "") for entry in entries]
+        while failed:
             outcome.attempts += 1
-            failed: list[BusEntry] = []
+            pending = [entry for entry, _ in failed]
+            failed = []
             for call in calls(pending):
-                failed.extend(self._put(call, outcome, permanent))
-            pending = failed
-            if not pending:
+                for entry, code in self._put(call, outcome):
+                    (given_up if code in PERMANENT_ENTRY_ERRORS else failed).append((entry, code))
+            if not failed:
                 break
             delay = full_jitter_delay(
                 outcome.attempts, base=self._policy.base_delay, cap=self._policy.max_delay, rand=self._rand
@@ -83,15 +84,16 @@ class BusPublisher:
             if outcome.attempts >= self._policy.max_attempts or self._clock() + delay >= deadline:
                 break
             self._sleep(delay)
-        outcome.undelivered = permanent + pending
-        if not outcome.undelivered:
-            outcome.failure = None
+        undelivered = given_up + failed
+        outcome.undelivered = [entry for entry, _ in undelivered]
+        if undelivered:
+            # Throttling asks the client to slow down (429); anything else is an outage (503).
+            throttled = all(code in _THROTTLING for _, code in undelivered)
+            outcome.failure = "throttled" if throttled else "unavailable"
         return outcome
 
-    def _put(
-        self, call: list[BusEntry], outcome: PublishOutcome, permanent: list[BusEntry]
-    ) -> list[BusEntry]:
-        """One PutEvents call; returns the entries to try again and records what happened."""
+    def _put(self, call: list[BusEntry], outcome: PublishOutcome) -> list[tuple[BusEntry, str]]:
+        """One PutEvents call; returns the entries that failed, each with its error code."""
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
 
         request: dict[str, Any] = {"Entries": [entry.entry for entry in call]}
@@ -101,28 +103,19 @@ class BusPublisher:
         try:
             response = self._client().put_events(**request)
         except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
-            self._note(outcome, code)
-            return call
+            return self._failed(outcome, call, str(exc.response.get("Error", {}).get("Code", "ClientError")))
         except BotoCoreError as exc:
-            self._note(outcome, type(exc).__name__)
-            return call
-        retry: list[BusEntry] = []
+            return self._failed(outcome, call, type(exc).__name__)
+        failures: list[tuple[BusEntry, str]] = []
         for entry, result in zip(call, response.get("Entries", []), strict=True):
             code = result.get("ErrorCode")
             if code is None:
                 outcome.delivered.append(entry)
-                continue
-            self._note(outcome, code)
-            if code in PERMANENT_ENTRY_ERRORS:
-                permanent.append(entry)
             else:
-                retry.append(entry)
-        return retry
+                failures.extend(self._failed(outcome, [entry], code))
+        return failures
 
     @staticmethod
-    def _note(outcome: PublishOutcome, code: str) -> None:
-        outcome.error_codes[code] = outcome.error_codes.get(code, 0) + 1
-        # The last failure decides the answer: throttling asks the client to slow down (429),
-        # anything else is an outage of the bus (503).
-        outcome.failure = "throttled" if code in _THROTTLING else "unavailable"
+    def _failed(outcome: PublishOutcome, entries: list[BusEntry], code: str) -> list[tuple[BusEntry, str]]:
+        outcome.error_codes[code] = outcome.error_codes.get(code, 0) + len(entries)
+        return [(entry, code) for entry in entries]

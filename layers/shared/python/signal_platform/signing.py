@@ -17,6 +17,7 @@ from signal_platform.errors import ConfigurationError, SigningKeyUnavailableErro
 
 SIGNATURE_PREFIX: Final = "v1="
 SIGNATURE_LENGTH: Final = len(SIGNATURE_PREFIX) + 64
+STALE_RETRY_SECONDS: Final = 30.0
 
 
 def sign(key: bytes, payload: bytes) -> str:
@@ -46,7 +47,9 @@ class SigningKeyProvider:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if bool(secret_arn) == bool(parameter_name):
-            raise ConfigurationError("set exactly one of SIGNING_KEY_SECRET_ARN or SIGNING_KEY_PARAMETER_NAME")
+            raise ConfigurationError(
+                "set exactly one of SIGNING_KEY_SECRET_ARN or SIGNING_KEY_PARAMETER_NAME"
+            )
         self._secret_arn = secret_arn
         self._parameter_name = parameter_name
         self._ttl = ttl_seconds
@@ -54,18 +57,22 @@ class SigningKeyProvider:
         self._clock = clock
         self._key: bytes | None = None
         self._fetched_at = 0.0
+        self._refresh_at = 0.0
 
     def key(self) -> bytes:
         now = self._clock()
-        if self._key is not None and now - self._fetched_at < self._ttl:
+        if self._key is not None and now < self._refresh_at:
             return self._key
         try:
             fresh = self._fetch()
         except SigningKeyUnavailableError:
             if self._key is not None and now - self._fetched_at < self._ttl + self._grace:
+                # Serve the cached key and wait before asking again, so an outage of the key store
+                # does not add its timeouts to every request.
+                self._refresh_at = now + min(self._ttl, STALE_RETRY_SECONDS)
                 return self._key
             raise
-        self._key, self._fetched_at = fresh, now
+        self._key, self._fetched_at, self._refresh_at = fresh, now, now + self._ttl
         return fresh
 
     def _fetch(self) -> bytes:

@@ -1,0 +1,73 @@
+"""Printing: aligned tables, ratios against baselines, and the final target summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of the summary; ``ok`` is informational (timings are never asserted), None: no target."""
+
+    target: str
+    measured: str
+    ok: bool | None
+
+
+def us(ns: float) -> str:
+    return f"{ns / 1000:,.2f}"
+
+
+def ms(ns: float) -> str:
+    return f"{ns / 1_000_000:,.1f}"
+
+
+def ratio(measured: float, baseline: float) -> str:
+    """``measured / baseline``, with the speed-up or slow-down spelled out."""
+    if measured <= 0 or baseline <= 0:
+        return "n/a"
+    if measured == baseline:
+        return "baseline"
+    value = measured / baseline
+    if value < 1:
+        return f"{value:.3f}x ({baseline / measured:,.1f}x faster)"
+    return f"{value:.2f}x slower"
+
+
+def title(text: str) -> None:
+    print()
+    print(text)
+    print("=" * len(text))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Left-aligned first column, right-aligned others, one header rule."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        first, *rest = (str(cell) for cell in cells)
+        parts = [first.ljust(widths[0])] + [
+            cell.rjust(width) for cell, width in zip(rest, widths[1:], strict=True)
+        ]
+        return " | ".join(parts).rstrip()
+
+    print(line(headers))
+    print("-+-".join("-" * width for width in widths))
+    for row in rows:
+        print(line(row))
+
+
+def note(text: str) -> None:
+    print(f"  note: {text}")
+
+
+def summary(checks: Sequence[Check]) -> None:
+    title("Summary (ok? is informational: timings are never asserted)")
+    table(("target", "measured", "ok?"), [(c.target, c.measured, _verdict(c.ok)) for c in checks])
+
+
+def _verdict(ok: bool | None) -> str:
+    if ok is None:
+        return "-"
+    return "yes" if ok else "NO"
