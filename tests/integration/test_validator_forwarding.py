@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from botocore.exceptions import ClientError
 
 from signal_platform import aws_clients, codec, signing
+from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import unsigned_bytes
 from tests.conftest import FakeLambdaContext
 from tests.http_events import batch_body, http_api_event, page_view
@@ -231,3 +233,19 @@ def test_sources_table_unreachable_is_503(
     response = _post(ingress, lambda_context, [page_view()])
     assert response["statusCode"] == 503
     assert response["json"]["error"]["retryable"] is True
+
+
+def test_forwarded_batches_match_the_signal_batch_contract(
+    ingress: IngressPlatform, lambda_context: FakeLambdaContext
+) -> None:
+    # GIVEN the published contract of the ingress bus
+    contract = jsonschema_rs.Draft7Validator(
+        SchemaRegistry().contract("signal_batch", "1-0-0"), validate_formats=True
+    )
+    # WHEN a mixed request is forwarded
+    _post(ingress, lambda_context, [page_view() for _ in range(3)])
+    # THEN every Detail the bus carries satisfies it
+    details = [event["detail"] for event in ingress.forwarded()]
+    assert details
+    for detail in details:
+        assert contract.is_valid(detail), [e.message for e in contract.iter_errors(detail)]
