@@ -138,7 +138,7 @@ class EventJudge:
         except ValueError as exc:
             return _reject(index, event_id, "invalid_timestamp", "$.occurred_at", str(exc)), None
         derived = derived_time(occurred, sent, received_at)
-        if derived - received_at > self._limits.max_future_skew:
+        if derived > received_at + self._limits.max_future_skew:
             return _reject(
                 index,
                 event_id,
@@ -146,7 +146,7 @@ class EventJudge:
                 "$.occurred_at",
                 f"occurred_at is more than {self._limits.max_future_skew} ahead of the server clock",
             ), None
-        if received_at - derived > self._limits.max_event_age:
+        if derived < received_at - self._limits.max_event_age:
             return _reject(
                 index,
                 event_id,
