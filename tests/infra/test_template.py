@@ -27,6 +27,11 @@ SAMCONFIG_PATH = ROOT / "samconfig.toml"
 LAYER_REQUIREMENTS = ROOT / "layers" / "shared" / "requirements.txt"
 DEV_REQUIREMENTS = ROOT / "requirements" / "dev.txt"
 CHECKOV_CONFIG = ROOT / ".checkov.yaml"
+FUNCTIONS_MAKEFILE = ROOT / "functions" / "Makefile"
+ENRICHMENT_REQUIREMENTS = ROOT / "functions" / "enrichment" / "requirements.txt"
+SCHEMAS_DIR = ROOT / "layers" / "shared" / "python" / "signal_platform" / "schemas"
+EVENT_SCHEMAS_DIR = SCHEMAS_DIR / "events"
+ENRICHED_BATCH_SCHEMA = SCHEMAS_DIR / "contracts" / "enriched_batch" / "1-0-0.json"
 
 VALIDATOR_ENV_VARS = {
     "INGRESS_BUS_NAME",
@@ -40,8 +45,102 @@ VALIDATOR_ENV_VARS = {
     "MAX_EVENTS_PER_REQUEST",
     "MAX_BODY_BYTES",
 }
+ENRICHMENT_ENV_VARS = {
+    "DATA_PLATFORM_BUS_NAME",
+    "IDEMPOTENCY_TABLE_NAME",
+    "IDEMPOTENCY_EXPIRY_SECONDS",
+    "QUARANTINE_BUCKET_NAME",
+    "SIGNING_KEY_SECRET_ARN",
+    "MAX_SIGNALS_PER_ENTRY",
+    "STORE_RAW_IP",
+}
+S3_WRITER_ENV_VARS = {"LAKE_BUCKET_NAME", "LAKE_PREFIX", "BAD_PREFIX"}
 POWERTOOLS_ENV_VARS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
-EXPECTED_OUTPUTS = {"ApiUrl", "IngressBusArn", "SourcesTableName", "SigningKeySecretArn", "SharedLayerArn"}
+PLATFORM_KEY_ARN = {"Fn::GetAtt": ["PlatformKey", "Arn"]}
+# The edge: deployed in every Region. Everything else is the processing pipeline (docs/adr/0002).
+EDGE_RESOURCES = {
+    "PlatformKey",
+    "PlatformKeyAlias",
+    "SharedLayer",
+    "IngressBus",
+    "SourcesTable",
+    "SigningKeySecret",
+    "IngestApiAccessLogs",
+    "IngestApi",
+    "ValidatorLogGroup",
+    "ValidatorFunction",
+    "AlarmTopic",
+    "ValidatorErrorsAlarm",
+}
+PARTNER_RESOURCES = {
+    "PartnerConnection",
+    "PartnerApiDestination",
+    "PartnerPipeDlq",
+    "PartnerPipeLogGroup",
+    "PartnerPipeRole",
+    "PartnerPipe",
+    "PartnerPipeDlqAlarm",
+    "PartnerPipeFailuresAlarm",
+}
+# Identity-policy actions that AWS authorizes only on Resource "*" (no resource-level permission).
+WILDCARD_RESOURCE_ALLOWED = {
+    "kinesis:ListStreams": "lists the account's streams: no resource type in the authorization reference",
+    # Not inline: they come with the AWSXrayWriteOnlyAccess managed policy SAM attaches for Tracing.
+    "xray:PutTraceSegments": "X-Ray has no resource-level permissions",
+    "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions",
+}
+PIPE_SOURCE_PARAMETERS = {
+    "StartingPosition",
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds",
+    "OnPartialBatchItemFailure",
+    "ParallelizationFactor",
+    "DeadLetterConfig",
+}
+# What the DLQ-hydrate function needs between "a batch went to a Pipe DLQ" and "its records expire".
+MIN_RETENTION_MARGIN_SECONDS = 24 * 3600
+LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
+MAX_ENTRY_BYTES = 64 * 1024  # one EventBridge billing chunk: the enrichment's batch size target
+GLUE_PARTITION_COLUMNS = {"event_type", "dt", "hour"}
+EXPECTED_OUTPUTS = {
+    "ApiUrl",
+    "IngressEventBusName",
+    "IngressBusArn",
+    "SourcesTableName",
+    "SigningKeySecretArn",
+    "SharedLayerArn",
+    "AlarmTopicArn",
+}
+# Outputs that exist only where the pipeline runs (Condition RunsProcessing / HasPartner).
+EXPECTED_PROCESSING_OUTPUTS = {
+    "DataPlatformEventBusName": "RunsProcessing",
+    "DataPlatformEventBusArn": "RunsProcessing",
+    "EnrichmentFunctionName": "RunsProcessing",
+    "S3WriterFunctionName": "RunsProcessing",
+    "IdempotencyTableName": "RunsProcessing",
+    "SignalStreamName": "RunsProcessing",
+    "SignalStreamArn": "RunsProcessing",
+    "LakeBucketName": "RunsProcessing",
+    "QuarantineBucketName": "RunsProcessing",
+    "AccessLogsBucketName": "RunsProcessing",
+    "LakeGlueDatabaseName": "RunsProcessing",
+    "LakeEventsTableName": "RunsProcessing",
+    "LakePipeName": "RunsProcessing",
+    "EnrichmentTargetDlqUrl": "RunsProcessing",
+    "EnrichmentTargetDlqArn": "RunsProcessing",
+    "EnrichmentFailureDlqUrl": "RunsProcessing",
+    "EnrichmentFailureDlqArn": "RunsProcessing",
+    "StreamTargetDlqUrl": "RunsProcessing",
+    "StreamTargetDlqArn": "RunsProcessing",
+    "LakePipeDlqUrl": "RunsProcessing",
+    "LakePipeDlqArn": "RunsProcessing",
+    "PartnerPipeName": "HasPartner",
+    "PartnerApiDestinationArn": "HasPartner",
+    "PartnerPipeDlqUrl": "HasPartner",
+    "PartnerPipeDlqArn": "HasPartner",
+}
 SECRET_LIKE = re.compile(r"secret|password|token|apikey|credential", re.IGNORECASE)
 CONFIG_ENV_REGIONS = {"default": "us-west-2", "primary": "us-west-2", "secondary": "us-east-1"}
 
@@ -148,6 +247,121 @@ def _pins(path: Path) -> dict[str, str]:
     return pins
 
 
+def _branches(value: Any) -> list[Any]:
+    """Both outcomes of an Fn::If (AWS::NoValue dropped); any other value as a one-item list."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        _, when_true, when_false = value["Fn::If"]
+        return [v for branch in (when_true, when_false) for v in _branches(branch)]
+    if value == {"Ref": "AWS::NoValue"}:
+        return []
+    return [value]
+
+
+def _flat(value: Any) -> list[Any]:
+    """A policy's Action/Resource value as a flat list, Fn::If branches expanded."""
+    return [item for entry in _as_list(value) for item in _branches(entry)]
+
+
+def _identity_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(owner, statement) for every identity-policy statement: function Policies and IAM roles/policies."""
+    for name, resource in resources.items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function":
+            for statement in _statements(properties):
+                yield name, statement
+        elif resource["Type"] == "AWS::IAM::Role":
+            for policy in properties.get("Policies", []):
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    yield name, statement
+        elif resource["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
+            for statement in properties["PolicyDocument"]["Statement"]:
+                yield name, statement
+
+
+def _role_statements(resources: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    return [statement for owner, statement in _identity_statements(resources) if owner == role]
+
+
+def _grants(statements: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """action -> resources it is granted on, over a list of Allow statements."""
+    granted: dict[str, list[Any]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        for action in _flat(statement["Action"]):
+            granted.setdefault(action, []).extend(_flat(statement["Resource"]))
+    return granted
+
+
+def _getatt_target(value: Any) -> str:
+    """The logical id behind a {"Fn::GetAtt": [id, attr]} or {"Ref": id}."""
+    if "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    return str(value["Ref"])
+
+
+def _parameter_bounds(template: dict[str, Any], value: Any) -> tuple[int, int, int]:
+    """(lowest, default, highest) a numeric property can take: a literal, or a Ref to a parameter."""
+    if isinstance(value, int):
+        return value, value, value
+    parameter = template["Parameters"][value["Ref"]]
+    return int(parameter["MinValue"]), int(parameter["Default"]), int(parameter["MaxValue"])
+
+
+def _bucket_policies(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        _getatt_target(policy["Properties"]["Bucket"]): policy["Properties"]["PolicyDocument"]
+        for policy in _of_type(resources, "AWS::S3::BucketPolicy").values()
+    }
+
+
+def _queue_policies(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    documents = {}
+    for policy in _of_type(resources, "AWS::SQS::QueuePolicy").values():
+        for queue in policy["Properties"]["Queues"]:
+            documents[_getatt_target(queue)] = policy["Properties"]["PolicyDocument"]
+    return documents
+
+
+def _alarms_on(resources: dict[str, Any], metric: str, dimension_value: Any) -> list[dict[str, Any]]:
+    return [
+        alarm["Properties"]
+        for alarm in _of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["MetricName"] == metric
+        and any(d["Value"] == dimension_value for d in alarm["Properties"]["Dimensions"])
+    ]
+
+
+def _glue_type_fields(glue_type: str) -> set[str] | None:
+    """Field names of a flat Glue struct<a:string,b:string> type; None for a scalar type."""
+    match = re.fullmatch(r"struct<(.*)>", glue_type)
+    if not match:
+        return None
+    return {field.split(":", 1)[0] for field in match.group(1).split(",")}
+
+
+def _resolve_local_ref(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """Follow "#/..." $refs inside one schema document."""
+    while "$ref" in node:
+        reference = node["$ref"]
+        assert reference.startswith("#/"), f"only local $refs are followed here, got {reference}"
+        target: Any = schema
+        for part in reference[2:].split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _enriched_signal_schema() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The enriched batch schema and, inside it, the schema of ONE signal (the `signals` items)."""
+    assert ENRICHED_BATCH_SCHEMA.is_file(), (
+        f"{ENRICHED_BATCH_SCHEMA.relative_to(ROOT)} does not exist yet: the Glue table's columns are "
+        "checked against it"
+    )
+    schema = json.loads(ENRICHED_BATCH_SCHEMA.read_text(encoding="utf-8"))
+    signals = _resolve_local_ref(schema, schema["properties"]["signals"])
+    return schema, _resolve_local_ref(schema, signals["items"])
+
+
 # -------------------- globals
 
 
@@ -220,7 +434,7 @@ def test_functions_makefile_build_has_matching_make_target(resources):
         for name, res in resources.items()
         if res.get("Metadata", {}).get("BuildMethod") == "makefile"
     }
-    assert {"SharedLayer", "ValidatorFunction"} <= built.keys()
+    assert {"SharedLayer", "ValidatorFunction", "EnrichmentFunction", "S3WriterFunction"} <= built.keys()
 
     for name, resource in built.items():
         properties = resource["Properties"]
@@ -341,14 +555,16 @@ def test_condition_global_endpoint_driven_by_empty_parameter(template):
     assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "GlobalEndpointId"}, ""]}]}
 
 
-def test_translated_role_only_expected_managed_policies(translated):
-    # GIVEN the role SAM generates for the validator
-    role = translated["Resources"]["ValidatorFunctionRole"]["Properties"]
+@pytest.mark.parametrize("function", ["ValidatorFunction", "EnrichmentFunction", "S3WriterFunction"])
+def test_translated_role_only_expected_managed_policies(translated, function):
+    # GIVEN the role SAM generates for a function
+    role = translated["Resources"][f"{function}Role"]["Properties"]
 
     # WHEN its managed policies are listed
     managed = sorted(arn.rsplit("/", 1)[-1] for arn in role["ManagedPolicyArns"])
 
-    # THEN only basic logging and X-Ray writing come from AWS managed policies
+    # THEN only basic logging and X-Ray writing come from AWS managed policies (X-Ray's actions have
+    # no resource-level permissions: the one "*" the functions get, see WILDCARD_RESOURCE_ALLOWED)
     assert managed == ["AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"]
 
 
@@ -437,23 +653,40 @@ def test_log_groups_all_encrypted_with_retention(resources):
         assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["PlatformKey", "Arn"]}, name
 
 
-def test_platform_key_rotated_policy_root_and_logs_only(resources):
+def test_platform_key_policy_services_scoped_to_their_use(resources):
     # GIVEN the platform key
     properties = resources["PlatformKey"]["Properties"]
-    statements = properties["KeyPolicy"]["Statement"]
+    statements = {s["Sid"]: s for s in properties["KeyPolicy"]["Statement"]}
 
     # WHEN the principals of its key policy are collected
-    principals = [s["Principal"] for s in statements]
+    principals = [s["Principal"] for s in statements.values()]
 
-    # THEN rotation is on and only the account root and this Region's CloudWatch Logs are trusted
+    # THEN rotation is on; the account root (IAM delegation), this Region's CloudWatch Logs, EventBridge
+    # (rule DLQs) and CloudWatch (alarms to the encrypted topic) are the only principals
     assert properties["EnableKeyRotation"] is True
     assert principals == [
         {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
         {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}},
+        {"Service": "events.amazonaws.com"},
+        {"Service": "cloudwatch.amazonaws.com"},
     ]
-    logs_statement = statements[1]
-    assert "kms:*" not in _as_list(logs_statement["Action"])
+    # AND no service gets kms:* or key administration
+    service_statements = [s for s in statements.values() if "Service" in s["Principal"]]
+    for statement in service_statements:
+        assert all(
+            a.startswith(
+                ("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:ReEncrypt", "kms:DescribeKey")
+            )
+            for a in _as_list(statement["Action"])
+        ), statement["Sid"]
+    logs_statement = statements["CloudWatchLogsEncryptsThisAccountsLogGroups"]
     assert "kms:EncryptionContext:aws:logs:arn" in logs_statement["Condition"]["ArnLike"]
+    # AND EventBridge may use it only for rules on this stack's two buses
+    events_statement = statements["EventBridgeRulesWriteTheirEncryptedDeadLetterQueues"]
+    assert events_statement["Condition"]["ArnLike"]["aws:SourceArn"] == [
+        {"Fn::Sub": f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/${{{bus}}}/*"}
+        for bus in ("IngressBusName", "DataPlatformBusName")
+    ]
     assert _of_type(resources, "AWS::KMS::Alias")
 
 
@@ -615,3 +848,741 @@ def test_checkov_every_skip_has_reason_comment():
         reason = " ".join(reason_block)
         assert check_id in reason, f"{check_id} has no comment naming it"
         assert len(reason) > len(check_id) + 40, f"{check_id} has no real reason"
+
+
+def test_checkov_template_skips_name_a_check_and_a_reason(resources):
+    # GIVEN every resource-level checkov skip in the template's Metadata
+    skips = [
+        (name, skip)
+        for name, resource in resources.items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+
+    # WHEN / THEN each names one check and says why it does not apply to that resource
+    assert skips == [("AccessLogsBucket", skips[0][1])]
+    for name, skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), name
+        assert len(skip.get("comment", "")) > 40, f"{name}: {skip['id']} has no real reason"
+
+
+# -------------------- region role: edge everywhere, pipeline where events are processed
+
+
+def test_conditions_processing_runs_in_primary_or_active_active(template):
+    # GIVEN the conditions that decide the Region's role
+    conditions = template["Conditions"]
+
+    # WHEN / THEN processing runs in the primary Region, or everywhere with active-active
+    assert conditions["IsPrimaryRegion"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, {"Ref": "PrimaryRegion"}]}
+    assert conditions["IsActiveActive"] == {"Fn::Equals": [{"Ref": "ProcessingMode"}, "active-active"]}
+    assert conditions["RunsProcessing"] == {
+        "Fn::Or": [{"Condition": "IsPrimaryRegion"}, {"Condition": "IsActiveActive"}]
+    }
+    assert template["Parameters"]["ProcessingMode"]["Default"] == "active-archive"
+    # AND the partner exists only where processing runs and an endpoint is configured
+    assert conditions["HasPartner"] == {
+        "Fn::And": [
+            {"Condition": "RunsProcessing"},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "PartnerEndpointUrl"}, ""]}]},
+        ]
+    }
+
+
+def test_resources_outside_edge_deploy_only_where_processing_runs(resources):
+    for name, resource in resources.items():
+        # GIVEN a resource that is not part of the edge
+        if name in EDGE_RESOURCES:
+            # THEN an edge resource is unconditional (it exists in both Regions)
+            assert "Condition" not in resource, name
+            continue
+
+        # WHEN its condition is read
+        condition = resource.get("Condition")
+
+        # THEN the pipeline is conditional on processing, the partner on the partner condition
+        expected = "HasPartner" if name in PARTNER_RESOURCES else "RunsProcessing"
+        assert condition == expected, f"{name}: Condition {condition}, expected {expected}"
+
+
+# -------------------- rules on the buses
+
+
+def test_rules_every_target_retry_policy_and_own_sqs_dlq(resources):
+    # GIVEN every EventBridge rule of the template
+    rules = _of_type(resources, "AWS::Events::Rule")
+    assert rules.keys() == {"EnrichmentRule", "StreamRule"}
+    dlqs = []
+
+    for name, rule in rules.items():
+        for target in rule["Properties"]["Targets"]:
+            # WHEN a target's delivery settings are read
+            retry = target["RetryPolicy"]
+            dlq = _getatt_target(target["DeadLetterConfig"]["Arn"])
+
+            # THEN it retries by the shared parameters and dead-letters into an SQS queue
+            assert retry == {
+                "MaximumRetryAttempts": {"Ref": "RuleTargetMaximumRetryAttempts"},
+                "MaximumEventAgeInSeconds": {"Ref": "RuleTargetMaximumEventAgeSeconds"},
+            }, name
+            assert resources[dlq]["Type"] == "AWS::SQS::Queue", name
+            dlqs.append(dlq)
+
+    # AND no two targets share a DLQ (one message origin per queue)
+    assert len(dlqs) == len(set(dlqs))
+
+
+def test_rule_target_retry_parameters_within_eventbridge_limits(template):
+    # GIVEN the retry parameters of the rule targets
+    attempts = template["Parameters"]["RuleTargetMaximumRetryAttempts"]
+    age = template["Parameters"]["RuleTargetMaximumEventAgeSeconds"]
+
+    # WHEN / THEN every allowed value is one EventBridge accepts, and the defaults are its maximum
+    assert (attempts["MinValue"], attempts["MaxValue"], attempts["Default"]) == (0, 185, 185)
+    assert (age["MinValue"], age["MaxValue"], age["Default"]) == (60, 86400, 86400)
+
+
+def test_rule_dlq_policy_lets_only_its_rule_send(resources):
+    # GIVEN the queue policies and the rules
+    policies = _queue_policies(resources)
+
+    for rule_name, rule in _of_type(resources, "AWS::Events::Rule").items():
+        for target in rule["Properties"]["Targets"]:
+            # WHEN the target's DLQ policy is read
+            dlq = _getatt_target(target["DeadLetterConfig"]["Arn"])
+            (statement,) = policies[dlq]["Statement"]
+
+            # THEN EventBridge may SendMessage to it only on behalf of this rule
+            assert statement["Effect"] == "Allow"
+            assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+            assert statement["Action"] == "sqs:SendMessage"
+            assert statement["Resource"] == {"Fn::GetAtt": [dlq, "Arn"]}
+            assert statement["Condition"] == {
+                "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_name, "Arn"]}}
+            }
+
+
+def test_enrichment_rule_pattern_ingress_source_replays_included(resources):
+    # GIVEN the enrichment rule on the ingress bus
+    properties = resources["EnrichmentRule"]["Properties"]
+    condition, active_active, active_archive = properties["EventPattern"]["Fn::If"]
+
+    # WHEN / THEN it matches the ingress source; replays are NOT filtered out (archive replays are
+    # how batches that missed replication get processed; enrichment is idempotent on the batch id)
+    assert properties["EventBusName"] == {"Ref": "IngressBus"}
+    assert condition == "IsActiveActive"
+    assert active_archive == {"source": ["signals.ingest"]}
+    # AND with active-active each Region processes only the events it ingested itself
+    assert active_active == {"source": ["signals.ingest"], "region": [{"Ref": "AWS::Region"}]}
+    assert "replay-name" not in json.dumps(properties["EventPattern"])
+    # AND the target is the enrichment function, which the rule (and only it) may invoke
+    (target,) = properties["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["EnrichmentFunction", "Arn"]}
+    permission = resources["EnrichmentInvokePermission"]["Properties"]
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["EnrichmentRule", "Arn"]}
+
+
+def test_stream_rule_kinesis_target_partition_key_path_and_role(resources):
+    # GIVEN the rule on the data-platform bus
+    properties = resources["StreamRule"]["Properties"]
+    (target,) = properties["Targets"]
+
+    # WHEN / THEN enriched batches go to the stream, partitioned by the batch's partition key
+    assert properties["EventBusName"] == {"Ref": "DataPlatformBus"}
+    assert properties["EventPattern"] == {"source": ["signals.enriched"]}
+    assert target["Arn"] == {"Fn::GetAtt": ["SignalStream", "Arn"]}
+    assert target["KinesisParameters"] == {"PartitionKeyPath": "$.detail.partition_key"}
+    # AND EventBridge's role may only put records on that stream, encrypted with the platform key
+    assert target["RoleArn"] == {"Fn::GetAtt": ["StreamTargetRole", "Arn"]}
+    grants = _grants(_role_statements(resources, "StreamTargetRole"))
+    assert grants == {
+        "kinesis:PutRecord": [{"Fn::GetAtt": ["SignalStream", "Arn"]}],
+        "kinesis:PutRecords": [{"Fn::GetAtt": ["SignalStream", "Arn"]}],
+        "kms:GenerateDataKey": [PLATFORM_KEY_ARN],
+    }
+    trust = resources["StreamTargetRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "events.amazonaws.com"}]
+    assert trust[0]["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_rule_names_explicit_for_alarm_dimensions(resources):
+    for name, rule in _of_type(resources, "AWS::Events::Rule").items():
+        # GIVEN a rule's name, WHEN its InvocationsFailedToBeSentToDlq alarm is looked up
+        alarms = _alarms_on(resources, "InvocationsFailedToBeSentToDlq", rule["Properties"]["Name"])
+
+        # THEN the alarm exists (Ref of a rule on a custom bus is "bus|rule", so the name is explicit)
+        assert len(alarms) == 1, name
+        assert {"Name": "RuleName", "Value": rule["Properties"]["Name"]} in alarms[0]["Dimensions"]
+
+
+# -------------------- enrichment
+
+
+def test_enrichment_environment_all_setting_names_present(template):
+    # GIVEN the enrichment function with the Globals applied
+    variables = _effective_function(template, "EnrichmentFunction")["Environment"]["Variables"]
+
+    # WHEN / THEN every variable its settings read is set, resources by reference, knobs by parameter
+    assert variables.keys() >= ENRICHMENT_ENV_VARS | POWERTOOLS_ENV_VARS
+    assert variables["DATA_PLATFORM_BUS_NAME"] == {"Ref": "DataPlatformBus"}
+    assert variables["IDEMPOTENCY_TABLE_NAME"] == {"Ref": "IdempotencyTable"}
+    assert variables["IDEMPOTENCY_EXPIRY_SECONDS"] == {"Ref": "IdempotencyExpirySeconds"}
+    assert variables["QUARANTINE_BUCKET_NAME"] == {"Ref": "QuarantineBucket"}
+    assert variables["SIGNING_KEY_SECRET_ARN"] == {"Ref": "SigningKeySecret"}
+    assert variables["MAX_SIGNALS_PER_ENTRY"] == {"Ref": "MaxSignalsPerEntry"}
+    assert variables["STORE_RAW_IP"] == {"Ref": "StoreRawIp"}
+    assert template["Parameters"]["IdempotencyExpirySeconds"]["Default"] == 172800
+    assert template["Parameters"]["StoreRawIp"]["Default"] == "false"
+
+
+@pytest.mark.parametrize(
+    ("actions", "expected_resources"),
+    [
+        (["events:PutEvents"], [{"Fn::GetAtt": ["DataPlatformBus", "Arn"]}]),
+        (
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            [{"Fn::GetAtt": ["IdempotencyTable", "Arn"]}],
+        ),
+        (["s3:PutObject"], [{"Fn::Sub": "${QuarantineBucket.Arn}/quarantine/*"}]),
+        (["secretsmanager:GetSecretValue"], [{"Ref": "SigningKeySecret"}]),
+        (["kms:Decrypt", "kms:GenerateDataKey"], [PLATFORM_KEY_ARN]),
+        (["sqs:SendMessage"], [{"Fn::GetAtt": ["EnrichmentFailureDlq", "Arn"]}]),
+    ],
+)
+def test_enrichment_permissions_scoped_to_single_resource(template, actions, expected_resources):
+    # GIVEN the enrichment function's policies
+    function = _effective_function(template, "EnrichmentFunction")
+
+    # WHEN the statement granting the first action is found
+    statement = _statement_for(function, actions[0])
+
+    # THEN it grants exactly these actions on exactly these resources
+    assert sorted(_as_list(statement["Action"])) == sorted(actions)
+    assert _as_list(statement["Resource"]) == expected_resources
+
+
+def test_enrichment_async_failures_to_own_dlq_after_two_retries(resources):
+    # GIVEN Lambda's async invoke configuration of the enrichment function
+    config = resources["EnrichmentEventInvokeConfig"]["Properties"]
+
+    # WHEN / THEN Lambda retries twice, keeps events up to its 6 h maximum, then records the failure
+    # in a queue of its own (not the rule's DLQ: another message shape, another cause)
+    assert config["FunctionName"] == {"Ref": "EnrichmentFunction"}
+    assert config["Qualifier"] == "$LATEST"
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 21600
+    destination = _getatt_target(config["DestinationConfig"]["OnFailure"]["Destination"])
+    assert destination == "EnrichmentFailureDlq"
+    rule_dlq = _getatt_target(
+        resources["EnrichmentRule"]["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"]
+    )
+    assert rule_dlq == "EnrichmentTargetDlq" != destination
+
+
+def test_idempotency_table_key_id_ttl_expiration_on_demand_pitr_cmk(resources):
+    # GIVEN the idempotency table
+    properties = resources["IdempotencyTable"]["Properties"]
+
+    # WHEN / THEN it has the layout Powertools' DynamoDB persistence layer expects
+    assert properties["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert properties["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_enrichment_requirements_every_line_pinned_exactly():
+    # GIVEN the enrichment function's own requirements
+    lines = [
+        line.split("#", 1)[0].strip()
+        for line in ENRICHMENT_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
+    ]
+    requirements = [line for line in lines if line]
+
+    # WHEN / THEN each is pinned to one version (the Makefile installs them with --no-deps)
+    assert requirements
+    for requirement in requirements:
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+==[A-Za-z0-9_.!+-]+", requirement), requirement
+
+
+def test_functions_makefile_enrichment_installs_arm64_cp313_wheels():
+    # GIVEN the functions' Makefile
+    makefile = FUNCTIONS_MAKEFILE.read_text(encoding="utf-8")
+
+    # WHEN the enrichment target and the pip flags it uses are read
+    target = re.search(r"^build-EnrichmentFunction:\n((?:\t.*\n)+)", makefile, flags=re.MULTILINE)
+    assert target, "build-EnrichmentFunction has no recipe"
+
+    # THEN it installs requirements.txt as arm64 cp313 binary wheels into ARTIFACTS_DIR, then the package
+    assert target.group(1).splitlines() == [
+        "\t$(call install-requirements)",
+        "\t$(call copy-package,enrichment)",
+    ]
+    for flag in (
+        "--platform manylinux2014_aarch64",
+        "--platform manylinux_2_28_aarch64",
+        "--implementation cp",
+        "--python-version 3.13",
+        "--only-binary=:all:",
+        "--no-deps",
+    ):
+        assert flag in makefile, flag
+    assert '-r requirements.txt --target "$(ARTIFACTS_DIR)"' in makefile
+
+
+# -------------------- stream and Pipes
+
+
+def test_signal_stream_on_demand_default_kms_retention_parameter(template, resources):
+    # GIVEN the signal stream
+    properties = resources["SignalStream"]["Properties"]
+
+    # WHEN / THEN on demand by default (shards only when provisioned), encrypted, retention by parameter
+    assert properties["StreamModeDetails"] == {"StreamMode": {"Ref": "StreamMode"}}
+    assert template["Parameters"]["StreamMode"]["Default"] == "ON_DEMAND"
+    assert properties["ShardCount"] == {
+        "Fn::If": ["IsProvisionedStream", {"Ref": "StreamShardCount"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert properties["RetentionPeriodHours"] == {"Ref": "StreamRetentionHours"}
+    assert template["Parameters"]["StreamRetentionHours"]["Default"] == 168
+    assert resources["SignalStream"]["DeletionPolicy"] == "Retain"
+
+
+def test_pipes_every_source_parameter_explicit_bisect_and_own_dlq(resources):
+    # GIVEN every Pipe of the template
+    pipes = _of_type(resources, "AWS::Pipes::Pipe")
+    assert pipes.keys() == {"LakePipe", "PartnerPipe"}
+    dlqs = []
+
+    for name, pipe in pipes.items():
+        # WHEN its Kinesis source parameters are read
+        properties = pipe["Properties"]
+        parameters = properties["SourceParameters"]["KinesisStreamParameters"]
+
+        # THEN the stream is the source and every parameter is set, none left to a service default
+        assert properties["Source"] == {"Fn::GetAtt": ["SignalStream", "Arn"]}, name
+        assert parameters.keys() == PIPE_SOURCE_PARAMETERS, name
+        assert parameters["StartingPosition"] == "TRIM_HORIZON", name
+        assert parameters["OnPartialBatchItemFailure"] == "AUTOMATIC_BISECT", name
+        assert 0 <= parameters["MaximumRetryAttempts"] <= 185, f"{name}: retries must be finite"
+        assert 1 <= parameters["ParallelizationFactor"] <= 10, name
+        assert 0 <= parameters["MaximumBatchingWindowInSeconds"] <= 300, name
+        assert properties["DesiredState"] == "RUNNING", name
+        # AND failed batches go to an SQS DLQ of its own
+        dlq = _getatt_target(parameters["DeadLetterConfig"]["Arn"])
+        assert resources[dlq]["Type"] == "AWS::SQS::Queue", name
+        dlqs.append(dlq)
+        # AND errors are logged to an encrypted log group with retention
+        log_configuration = properties["LogConfiguration"]
+        assert log_configuration["Level"] == "ERROR", name
+        log_group = _getatt_target(log_configuration["CloudwatchLogsLogDestination"]["LogGroupArn"])
+        assert resources[log_group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+
+    assert len(dlqs) == len(set(dlqs))
+
+
+def test_pipes_max_record_age_below_stream_retention_with_margin(template, resources):
+    # GIVEN the stream's retention (hours) at its lowest allowed and its default value
+    retention_low, retention_default, _ = _parameter_bounds(
+        template, resources["SignalStream"]["Properties"]["RetentionPeriodHours"]
+    )
+
+    for name, pipe in _of_type(resources, "AWS::Pipes::Pipe").items():
+        # WHEN a Pipe's maximum record age is taken at its highest allowed and its default value
+        parameters = pipe["Properties"]["SourceParameters"]["KinesisStreamParameters"]
+        _, age_default, age_high = _parameter_bounds(template, parameters["MaximumRecordAgeInSeconds"])
+
+        # THEN even the worst combination leaves the records readable for a day after they are
+        # dead-lettered (-1 = "never too old" would defeat the DLQ-hydrate, so it is excluded)
+        assert age_high > 0 and age_default > 0, name
+        assert age_high + MIN_RETENTION_MARGIN_SECONDS <= retention_low * 3600, name
+        assert age_default + MIN_RETENTION_MARGIN_SECONDS <= retention_default * 3600, name
+
+
+def test_lake_pipe_batch_fits_synchronous_lambda_payload(resources):
+    # GIVEN the lake Pipe
+    properties = resources["LakePipe"]["Properties"]
+    parameters = properties["SourceParameters"]["KinesisStreamParameters"]
+
+    # WHEN the largest regular batch is computed (records of one billing chunk, base64 in the payload)
+    largest_batch_bytes = parameters["BatchSize"] * MAX_ENTRY_BYTES * 4 / 3
+
+    # THEN it fits one synchronous invoke of the S3 writer, which is called synchronously
+    assert largest_batch_bytes <= LAMBDA_SYNC_PAYLOAD_BYTES
+    assert properties["Target"] == {"Fn::GetAtt": ["S3WriterFunction", "Arn"]}
+    assert properties["TargetParameters"] == {
+        "LambdaFunctionParameters": {"InvocationType": "REQUEST_RESPONSE"}
+    }
+
+
+def test_partner_pipe_one_record_per_request_to_api_destination(resources):
+    # GIVEN the partner Pipe
+    properties = resources["PartnerPipe"]["Properties"]
+    parameters = properties["SourceParameters"]["KinesisStreamParameters"]
+
+    # WHEN / THEN one record per invocation (API destinations have no batch API) sent as-is
+    assert parameters["BatchSize"] == 1
+    assert parameters["MaximumBatchingWindowInSeconds"] == 0
+    assert properties["Target"] == {"Fn::GetAtt": ["PartnerApiDestination", "Arn"]}
+    assert properties["TargetParameters"]["InputTemplate"] == "<$.data>"
+
+
+def test_partner_connection_api_key_from_secrets_manager_no_default(template, resources):
+    # GIVEN the partner connection, API destination and their parameters
+    connection = resources["PartnerConnection"]["Properties"]
+    destination = resources["PartnerApiDestination"]["Properties"]
+    parameters = template["Parameters"]
+
+    # WHEN / THEN the key is an x-api-key header resolved from Secrets Manager at deploy time
+    assert connection["AuthorizationType"] == "API_KEY"
+    assert connection["AuthParameters"]["ApiKeyAuthParameters"] == {
+        "ApiKeyName": "x-api-key",
+        "ApiKeyValue": {
+            "Fn::Sub": "{{resolve:secretsmanager:${PartnerApiKeySecretName}:SecretString:api_key}}"
+        },
+    }
+    assert parameters["PartnerApiKeySecretName"]["Default"] == ""
+    assert parameters["PartnerEndpointUrl"]["Default"] == ""
+    # AND a stack WITH an endpoint must name the secret (CloudFormation Rules refuse the deploy)
+    rule = template["Rules"]["PartnerNeedsItsApiKeySecret"]
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "PartnerEndpointUrl"}, ""]}]}
+    assert rule["Assertions"][0]["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "PartnerApiKeySecretName"}, ""]}]
+    }
+    # AND the destination POSTs to the endpoint at the configured rate
+    assert destination["HttpMethod"] == "POST"
+    assert destination["InvocationEndpoint"] == {"Ref": "PartnerEndpointUrl"}
+    assert destination["InvocationRateLimitPerSecond"] == {"Ref": "PartnerInvocationRateLimitPerSecond"}
+    assert destination["ConnectionArn"] == {"Fn::GetAtt": ["PartnerConnection", "Arn"]}
+
+
+@pytest.mark.parametrize(
+    ("pipe", "role", "target_grant"),
+    [
+        (
+            "LakePipe",
+            "LakePipeRole",
+            ("lambda:InvokeFunction", [{"Fn::GetAtt": ["S3WriterFunction", "Arn"]}]),
+        ),
+        (
+            "PartnerPipe",
+            "PartnerPipeRole",
+            (
+                "events:InvokeApiDestination",
+                [
+                    {"Fn::GetAtt": ["PartnerApiDestination", "Arn"]},
+                    {"Fn::GetAtt": ["PartnerApiDestination", "ArnForPolicy"]},
+                ],
+            ),
+        ),
+    ],
+)
+def test_pipe_role_trusted_by_pipes_reads_stream_writes_dlq_calls_target(resources, pipe, role, target_grant):
+    # GIVEN a Pipe and its role
+    properties = resources[pipe]["Properties"]
+    role_properties = resources[role]["Properties"]
+    dlq = _getatt_target(properties["SourceParameters"]["KinesisStreamParameters"]["DeadLetterConfig"]["Arn"])
+    log_group = _getatt_target(properties["LogConfiguration"]["CloudwatchLogsLogDestination"]["LogGroupArn"])
+
+    # WHEN its trust policy and grants are read
+    (trust,) = role_properties["AssumeRolePolicyDocument"]["Statement"]
+    grants = _grants(_role_statements(resources, role))
+
+    # THEN only EventBridge Pipes of this account assume it
+    assert properties["RoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
+    assert trust["Principal"] == {"Service": "pipes.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    # AND it reads the stream, sends to its own DLQ, calls its own target, writes its own logs
+    stream = [{"Fn::GetAtt": ["SignalStream", "Arn"]}]
+    assert grants == {
+        "kinesis:DescribeStream": stream,
+        "kinesis:DescribeStreamSummary": stream,
+        "kinesis:GetRecords": stream,
+        "kinesis:GetShardIterator": stream,
+        "kinesis:ListShards": stream,
+        "kinesis:SubscribeToShard": stream,
+        "kinesis:ListStreams": ["*"],
+        "kms:Decrypt": [PLATFORM_KEY_ARN],
+        "kms:GenerateDataKey": [PLATFORM_KEY_ARN],
+        "sqs:SendMessage": [{"Fn::GetAtt": [dlq, "Arn"]}],
+        target_grant[0]: target_grant[1],
+        "logs:CreateLogStream": [{"Fn::GetAtt": [log_group, "Arn"]}],
+        "logs:PutLogEvents": [{"Fn::GetAtt": [log_group, "Arn"]}],
+    }
+
+
+# -------------------- S3 writer, lake, Glue
+
+
+def test_s3_writer_environment_and_write_only_to_its_prefixes(template):
+    # GIVEN the S3 writer with the Globals applied
+    function = _effective_function(template, "S3WriterFunction")
+    variables = function["Environment"]["Variables"]
+
+    # WHEN / THEN it knows the lake bucket and its two prefixes
+    assert variables.keys() >= S3_WRITER_ENV_VARS | POWERTOOLS_ENV_VARS
+    assert variables["LAKE_BUCKET_NAME"] == {"Ref": "LakeBucket"}
+    assert (variables["LAKE_PREFIX"], variables["BAD_PREFIX"]) == ("events", "bad")
+    # AND it may write and delete objects only under those prefixes, and use the platform key
+    assert _grants(list(_statements(function))) == {
+        "s3:PutObject": [{"Fn::Sub": "${LakeBucket.Arn}/events/*"}, {"Fn::Sub": "${LakeBucket.Arn}/bad/*"}],
+        "s3:DeleteObject": [
+            {"Fn::Sub": "${LakeBucket.Arn}/events/*"},
+            {"Fn::Sub": "${LakeBucket.Arn}/bad/*"},
+        ],
+        "kms:Decrypt": [PLATFORM_KEY_ARN],
+        "kms:GenerateDataKey": [PLATFORM_KEY_ARN],
+    }
+
+
+def test_buckets_every_bucket_tls_only_private_versioned_with_lifecycle(resources):
+    # GIVEN every bucket and the bucket policies
+    buckets = _of_type(resources, "AWS::S3::Bucket")
+    assert buckets.keys() == {"AccessLogsBucket", "QuarantineBucket", "LakeBucket"}
+    policies = _bucket_policies(resources)
+
+    for name, bucket in buckets.items():
+        # WHEN its policy's deny statements are read
+        properties = bucket["Properties"]
+        denies = [s for s in policies[name]["Statement"] if s["Effect"] == "Deny"]
+
+        # THEN every request without TLS is denied, on the bucket and on every object
+        assert {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [{"Fn::GetAtt": [name, "Arn"]}, {"Fn::Sub": f"${{{name}.Arn}}/*"}],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        } in denies, name
+        # AND it is private, versioned, ACL-free, with a lifecycle, and kept when the stack goes
+        assert set(properties["PublicAccessBlockConfiguration"].values()) == {True}, name
+        assert properties["VersioningConfiguration"] == {"Status": "Enabled"}, name
+        assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}, (
+            name
+        )
+        assert properties["LifecycleConfiguration"]["Rules"], name
+        assert bucket["DeletionPolicy"] == "Retain", name
+
+
+def test_buckets_with_data_access_logged_to_logs_bucket(resources):
+    for name in ("LakeBucket", "QuarantineBucket"):
+        # GIVEN a bucket holding signal data, WHEN its logging configuration is read
+        logging = resources[name]["Properties"]["LoggingConfiguration"]
+
+        # THEN S3 server access logs go to the logs bucket, under a prefix the logs bucket accepts
+        assert logging["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
+        assert logging["LogFilePrefix"].startswith("s3/")
+    delivery = next(
+        s for s in _bucket_policies(resources)["AccessLogsBucket"]["Statement"] if s["Effect"] == "Allow"
+    )
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Condition"]["ArnLike"]["aws:SourceArn"] == [
+        {"Fn::GetAtt": ["LakeBucket", "Arn"]},
+        {"Fn::GetAtt": ["QuarantineBucket", "Arn"]},
+    ]
+
+
+def test_glue_table_partition_projection_matches_lake_layout(resources):
+    # GIVEN the lake's Glue table
+    table = resources["LakeEventsTable"]["Properties"]["TableInput"]
+    parameters = table["Parameters"]
+
+    # WHEN / THEN partitions are projected (no crawler) onto the S3 writer's key layout
+    assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == [
+        ("event_type", "string"),
+        ("dt", "string"),
+        ("hour", "string"),
+    ]
+    assert parameters["projection.enabled"] == "true"
+    assert parameters["projection.event_type.type"] == "enum"
+    assert (parameters["projection.dt.type"], parameters["projection.dt.format"]) == ("date", "yyyy-MM-dd")
+    assert parameters["projection.dt.range"] == "2026-01-01,NOW"
+    assert (parameters["projection.dt.interval"], parameters["projection.dt.interval.unit"]) == ("1", "DAYS")
+    assert parameters["projection.hour.type"] == "integer"
+    assert (parameters["projection.hour.range"], parameters["projection.hour.digits"]) == ("0,23", "2")
+    assert parameters["storage.location.template"] == {
+        "Fn::Sub": "s3://${LakeBucket}/events/event_type=${!event_type}/dt=${!dt}/hour=${!hour}/"
+    }
+    storage = table["StorageDescriptor"]
+    assert storage["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert storage["Location"] == {"Fn::Sub": "s3://${LakeBucket}/events/"}
+    prefix = resources["S3WriterFunction"]["Properties"]["Environment"]["Variables"]["LAKE_PREFIX"]
+    assert storage["Location"]["Fn::Sub"].endswith(f"/{prefix}/")
+
+
+def test_glue_table_event_type_enum_equals_schema_registry_types(resources):
+    # GIVEN the event types of the schema registry (one folder per type)
+    registry_types = {path.name for path in EVENT_SCHEMAS_DIR.iterdir() if path.is_dir()}
+
+    # WHEN the table's enum projection is read
+    values = resources["LakeEventsTable"]["Properties"]["TableInput"]["Parameters"][
+        "projection.event_type.values"
+    ]
+
+    # THEN every registered type is queryable and nothing else is projected
+    assert set(values.split(",")) == registry_types
+
+
+def test_glue_table_columns_equal_enriched_signal_properties(resources):
+    # GIVEN the enriched signal's schema (contracts/enriched_batch: the items of `signals`)
+    batch_schema, signal = _enriched_signal_schema()
+    properties = signal["properties"]
+
+    # WHEN the table's columns are read
+    columns = {
+        c["Name"]: c["Type"]
+        for c in resources["LakeEventsTable"]["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
+    }
+
+    # THEN the columns are the signal's top-level properties minus the partition columns
+    assert set(columns) == set(properties) - GLUE_PARTITION_COLUMNS
+    # AND a struct column has the fields of the object it maps (free-form objects stay JSON text)
+    for name, glue_type in columns.items():
+        fields = _glue_type_fields(glue_type)
+        if fields is None:
+            continue
+        mapped = _resolve_local_ref(batch_schema, properties[name])
+        assert fields == set(mapped.get("properties", {})), name
+
+
+# -------------------- encryption, IAM, logs, alarms, outputs (all resources)
+
+
+def test_encryption_every_queue_bucket_table_stream_topic_uses_platform_key(resources):
+    # GIVEN every resource that stores data at rest
+    for name, queue in _of_type(resources, "AWS::SQS::Queue").items():
+        # WHEN / THEN queues: the platform key, 14 days to act on a dead letter
+        assert queue["Properties"]["KmsMasterKeyId"] == PLATFORM_KEY_ARN, name
+        assert queue["Properties"]["MessageRetentionPeriod"] == 1209600, name
+    for name, table in _of_type(resources, "AWS::DynamoDB::Table").items():
+        assert table["Properties"]["SSESpecification"] == {
+            "SSEEnabled": True,
+            "SSEType": "KMS",
+            "KMSMasterKeyId": PLATFORM_KEY_ARN,
+        }, name
+    for name, stream in _of_type(resources, "AWS::Kinesis::Stream").items():
+        assert stream["Properties"]["StreamEncryption"] == {
+            "EncryptionType": "KMS",
+            "KeyId": PLATFORM_KEY_ARN,
+        }, name
+    for name, topic in _of_type(resources, "AWS::SNS::Topic").items():
+        assert topic["Properties"]["KmsMasterKeyId"] == PLATFORM_KEY_ARN, name
+    for name, bucket in _of_type(resources, "AWS::S3::Bucket").items():
+        (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        if name == "AccessLogsBucket":
+            # the one exception: S3 server access log delivery documents only SSE-S3 on its destination
+            assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+            continue
+        assert rule == {
+            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": PLATFORM_KEY_ARN},
+            "BucketKeyEnabled": True,
+        }, name
+
+
+def test_iam_every_statement_named_actions_no_wildcard_resource_except_allowed(resources):
+    # GIVEN every identity-policy statement (functions' Policies, roles, policies)
+    statements = list(_identity_statements(resources))
+    assert len({owner for owner, _ in statements}) >= 6
+
+    for owner, statement in statements:
+        # WHEN its actions and resources are expanded
+        actions = _flat(statement["Action"])
+        resource_list = _flat(statement["Resource"])
+
+        # THEN it allows named API calls only, and "*" only for actions AWS authorizes on "*" alone
+        assert statement["Effect"] == "Allow", owner
+        assert all("*" not in action for action in actions), (owner, statement.get("Sid"))
+        if "*" in resource_list:
+            assert resource_list == ["*"], (owner, statement.get("Sid"))
+            assert set(actions) <= WILDCARD_RESOURCE_ALLOWED.keys(), (owner, statement.get("Sid"))
+
+
+def test_functions_every_function_own_log_group_with_retention_and_key(resources):
+    for name, function in _of_type(resources, "AWS::Serverless::Function").items():
+        # GIVEN a function, WHEN the log group its logging configuration names is looked up
+        log_group_name = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        log_group = resources[log_group_name]
+
+        # THEN it is a template-owned log group with retention and the platform key, same condition
+        assert log_group["Type"] == "AWS::Logs::LogGroup", name
+        assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+        assert log_group["Properties"]["KmsKeyId"] == PLATFORM_KEY_ARN, name
+        assert log_group.get("Condition") == function.get("Condition"), name
+
+
+def test_alarms_every_dlq_on_first_visible_message(resources):
+    for name in _of_type(resources, "AWS::SQS::Queue"):
+        # GIVEN a DLQ, WHEN its depth alarm is looked up
+        (alarm,) = _alarms_on(
+            resources, "ApproximateNumberOfMessagesVisible", {"Fn::GetAtt": [name, "QueueName"]}
+        )
+
+        # THEN one visible message notifies the alarm topic
+        assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+            "Maximum",
+            0,
+            "GreaterThanThreshold",
+        ), name
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+
+
+def test_alarms_every_function_errors_and_every_pipe_failures(resources):
+    for name in _of_type(resources, "AWS::Serverless::Function"):
+        # GIVEN a function, WHEN / THEN an Errors alarm notifies the topic
+        (alarm,) = _alarms_on(resources, "Errors", {"Ref": name})
+        assert alarm["Namespace"] == "AWS/Lambda", name
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+    for name in _of_type(resources, "AWS::Pipes::Pipe"):
+        # GIVEN a Pipe, WHEN / THEN an ExecutionFailed alarm notifies the topic
+        (alarm,) = _alarms_on(resources, "ExecutionFailed", {"Ref": name})
+        assert alarm["Namespace"] == "AWS/EventBridge/Pipes", name
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+    # AND events that could not even reach a DLQ page someone
+    (lost,) = _alarms_on(resources, "DestinationDeliveryFailures", {"Ref": "EnrichmentFunction"})
+    assert lost["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_alarms_same_condition_as_what_they_watch(resources):
+    for name, alarm in _of_type(resources, "AWS::CloudWatch::Alarm").items():
+        # GIVEN an alarm, WHEN the resources its dimensions reference are collected
+        watched = [
+            _getatt_target(d["Value"])
+            for d in alarm["Properties"]["Dimensions"]
+            if isinstance(d["Value"], dict)
+            and ("Ref" in d["Value"] or "Fn::GetAtt" in d["Value"])
+            and _getatt_target(d["Value"]) in resources
+        ]
+
+        # THEN it exists exactly where they exist
+        for target in watched:
+            assert alarm.get("Condition") == resources[target].get("Condition"), (name, target)
+
+
+def test_outputs_pipeline_names_present_with_their_condition(template):
+    # GIVEN / WHEN the outputs
+    outputs = template["Outputs"]
+
+    # THEN each pipeline output exists, only where its resource exists
+    for name, condition in EXPECTED_PROCESSING_OUTPUTS.items():
+        assert name in outputs, name
+        assert outputs[name].get("Condition") == condition, name
+    # AND no output shares a logical id with a parameter, condition or resource
+    assert not outputs.keys() & (
+        template["Parameters"].keys() | template["Conditions"].keys() | template["Resources"].keys()
+    )
+
+
+def test_samconfig_secondary_deploys_edge_only_in_active_archive(samconfig):
+    # GIVEN the secondary config-env
+    env = samconfig["secondary"]
+    overrides = dict(
+        item.split("=", 1) for item in _as_list(env["deploy"]["parameters"]["parameter_overrides"])
+    )
+
+    # WHEN its Region is compared with the primary Region it names
+    region = env["global"]["parameters"]["region"]
+
+    # THEN it is not the primary and runs active-archive: RunsProcessing is false there
+    assert region != overrides["PrimaryRegion"]
+    assert overrides["ProcessingMode"] == "active-archive"
