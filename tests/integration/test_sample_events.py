@@ -20,7 +20,7 @@ EXPECTED: dict[str, tuple[Any, int, int]] = {
     "validator-oversized-gzip.json": (lambda_handler, 413, 0),
     "validator-bad-key.json": (lambda_handler, 401, 0),
 }
-SAMPLES = sorted(path.name for path in EVENTS_DIR.glob("*.json") if path.name != "env.json")
+SAMPLES = sorted(path.name for path in EVENTS_DIR.glob("validator-*.json"))
 
 
 def test_every_sample_event_has_an_expectation() -> None:

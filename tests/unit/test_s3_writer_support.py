@@ -1,14 +1,19 @@
 """Builders for the S3 writer's tests (no tests here): enriched signals, EventBridge events on the
-Kinesis stream, and the Pipe's payload (a bare array of flat Kinesis records) around them."""
+Kinesis stream, the Pipe's payload (a bare array of flat Kinesis records) around them, and an
+in-memory object store with injectable failures."""
 
 from __future__ import annotations
 
 import base64
+import gzip
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from s3_writer.lake import PutRequest
 from signal_platform import codec
+from signal_platform.errors import LakeWriteError
 
 SHARD_ID = "shardId-000000000000"
 STREAM_ARN = "arn:aws:kinesis:us-west-2:123456789012:stream/signals-data-platform"
@@ -17,10 +22,6 @@ PIPE_ROLE_ARN = "arn:aws:iam::123456789012:role/signals-lake-pipe"
 BASE_SEQUENCE = 49656587465798458729356783712498412578390451387635154946
 SEQUENCE_STRIDE = 1_000_000
 ARRIVAL = 1764165802.157  # 2025-11-26T14:03:22.157Z
-USER_AGENT = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.4 Safari/605.1.15"
-)
 
 
 def sequence(index: int) -> str:
@@ -36,29 +37,18 @@ def signal(
     browser: str = "Safari",
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An enriched signal of about 1 KB, as the enrichment function puts it in a batch."""
+    """An enriched signal of about 1 KB, in the shape of contracts/enriched_batch/1-0-0."""
     return {
         "event_id": event_id or str(uuid.uuid4()),
         "event_type": event_type,
         "schema_version": "1-0-0",
+        "source": "web-storefront",
         "occurred_at": derived_at,
         "derived_at": derived_at,
         "received_at": "2025-11-26T14:03:22.157Z",
-        "source": "web-storefront",
+        "ingest_region": "us-west-2",
+        "request_id": "0f6d3c1e-2b7a-4e59-9c8d-7a1b2c3d4e5f",
         "partition_key": anonymous_id,
-        "context": {
-            "anonymous_id": anonymous_id,
-            "session_id": "sess_1764165801_7f3a",
-            "page": {
-                "url": "https://shop.example.com/products/trail-runner-2?color=blue",
-                "path": "/products/trail-runner-2",
-                "referrer": "https://www.google.com/",
-                "title": "Trail Runner 2 | Example Shop",
-            },
-            "user_agent": USER_AGENT,
-            "locale": "en-US",
-            "library": {"name": "signals-js", "version": "2.4.1"},
-        },
         "data": data
         if data is not None
         else {
@@ -67,15 +57,27 @@ def signal(
             "referrer_url": "https://www.google.com/",
             "page_type": "product",
         },
-        "enrichment": {
-            "user_agent": {
-                "browser": {"family": browser, "version": "17.4"},
-                "os": {"family": "Mac OS X", "version": "10.15.7"},
-                "device": {"family": "Mac", "type": "desktop"},
-            },
-            "ingest_region": "us-west-2",
-            "enriched_at": "2025-11-26T14:03:22.310Z",
+        "user": {"anonymous_id": anonymous_id, "session_id": "sess_1764165801_7f3a"},
+        "page": {
+            "host": "shop.example.com",
+            "path": "/products/trail-runner-2",
+            "referrer": "https://www.google.com/",
+            "title": "Trail Runner 2 | Example Shop",
+            "url": "https://shop.example.com/products/trail-runner-2?color=blue",
         },
+        "campaign": {"source": "google", "medium": "cpc", "name": "autumn_running_2025"},
+        "device": {
+            "browser_family": browser,
+            "browser_version": "17.4",
+            "device_brand": "Apple",
+            "device_family": "Mac",
+            "device_model": "Mac",
+            "os_family": "Mac OS X",
+            "os_version": "10.15.7",
+        },
+        "network": {"ip_prefix": "203.0.113.0/24"},
+        "locale": "en-US",
+        "library": {"name": "signals-js", "version": "2.4.1"},
     }
 
 
@@ -150,3 +152,41 @@ def event_ids(payload: Sequence[dict[str, Any]]) -> list[str]:
 
 def failures(*event_ids: str) -> dict[str, list[dict[str, str]]]:
     return {"batchItemFailures": [{"itemIdentifier": event_id} for event_id in event_ids]}
+
+
+class FakeStore:
+    """An in-memory bucket; ``fail_put`` / ``fail_delete`` decide per key whether the call fails."""
+
+    def __init__(
+        self,
+        *,
+        fail_put: Callable[[str], bool] = lambda key: False,
+        fail_delete: Callable[[str], bool] = lambda key: False,
+        crash_put: Callable[[str], bool] = lambda key: False,
+    ) -> None:
+        self.objects: dict[str, PutRequest] = {}
+        self.puts: list[str] = []
+        self.deletes: list[str] = []
+        self._fail_put, self._fail_delete, self._crash_put = fail_put, fail_delete, crash_put
+        self._lock = threading.Lock()
+
+    def put(self, request: PutRequest) -> None:
+        with self._lock:
+            self.puts.append(request.key)
+        if self._crash_put(request.key):
+            raise RuntimeError("a bug, not an S3 error")
+        if self._fail_put(request.key):
+            raise LakeWriteError(f"PutObject {request.key} failed: SlowDown")
+        with self._lock:
+            self.objects[request.key] = request
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self.deletes.append(key)
+        if self._fail_delete(key):
+            raise LakeWriteError(f"DeleteObject {key} failed: InternalError")
+        with self._lock:
+            self.objects.pop(key, None)
+
+    def lines(self, key: str) -> list[dict[str, Any]]:
+        return [codec.loads(line) for line in gzip.decompress(self.objects[key].body).splitlines()]

@@ -77,6 +77,12 @@ class SigningKeyUnavailableError(DependencyError):
     code = "signing_key_unavailable"
 
 
+class LakeWriteError(DependencyError):
+    """An S3 PutObject or DeleteObject on the data lake failed; the records are retried."""
+
+    code = "lake_write_failed"
+
+
 # --- contract problems on the way through the pipeline ------------------------------------------
 
 
@@ -84,3 +90,48 @@ class SignatureError(SignalPlatformError):
     """A signal batch whose signature is missing or does not match its content."""
 
     code = "bad_signature"
+
+
+class MalformedBatchError(SignalPlatformError):
+    """A correctly signed batch that breaks its contract (no batch id, no signals, no ingest metadata)."""
+
+    code = "malformed_batch"
+
+
+class MalformedSignalError(SignalPlatformError):
+    """One signal of a verified batch cannot be standardised; it is quarantined, its batch goes on."""
+
+    code = "malformed_signal"
+
+
+class QuarantineUnavailableError(DependencyError):
+    """The quarantine bucket cannot be written; the invocation is retried so nothing is dropped."""
+
+    code = "quarantine_unavailable"
+
+
+# --- dead letters: hydrating DLQ messages into the DLQ store and replaying them -----------------
+
+
+class StreamReadError(DependencyError):
+    """Kinesis GetShardIterator / GetRecords failed (throttled, unavailable, denied); the message is retried."""
+
+    code = "stream_read_failed"
+
+
+class RecordsUnreadableError(SignalPlatformError):
+    """The stream or shard is gone, or the start sequence number is refused: the records cannot come back."""
+
+    code = "records_unreadable"
+
+
+class DlqStoreError(DependencyError):
+    """An S3 call on the DLQ store failed; the DLQ message (or the replay of an object) is retried."""
+
+    code = "dlq_store_unavailable"
+
+
+class ReplayTargetError(DependencyError):
+    """The consumer a stored record is replayed to refused it or could not be reached."""
+
+    code = "replay_target_failed"

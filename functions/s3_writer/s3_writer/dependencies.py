@@ -1,0 +1,31 @@
+"""The S3 writer's collaborators, built once per container on first use (never at import)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from s3_writer.settings import S3WriterSettings
+from s3_writer.storage import LakeWriter
+from s3_writer.writer import BatchWriter
+
+
+def build_batch_writer(settings: S3WriterSettings) -> BatchWriter:
+    return BatchWriter(
+        LakeWriter(settings.lake_bucket_name),
+        lake_prefix=settings.lake_prefix,
+        bad_prefix=settings.bad_prefix,
+        gzip_level=settings.gzip_level,
+        concurrency=settings.write_concurrency,
+    )
+
+
+@cache
+def batch_writer() -> BatchWriter:
+    return build_batch_writer(S3WriterSettings.from_env())
+
+
+def reset() -> None:
+    """Forget the cached collaborators (tests change the environment between cases)."""
+    if batch_writer.cache_info().currsize:
+        batch_writer().close()
+    batch_writer.cache_clear()

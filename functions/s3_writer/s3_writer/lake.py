@@ -1,0 +1,163 @@
+"""The lake's layout (pure, no I/O): which objects one Pipe batch becomes, under which keys.
+
+- One NDJSON line per enriched signal, the signal object as-is; a repeated ``event_id`` within the
+  batch is dropped (the first wins).
+- Lines are grouped by partition: event type, ``dt`` and ``hour`` of ``derived_at`` (UTC), and the
+  shard (a Pipe batch comes from one shard; keying on it keeps a key unambiguous if one did not).
+- One gzip NDJSON object per group, under a key made only of what the batch holds:
+  ``<lake prefix>/event_type=<t>/dt=<yyyy-mm-dd>/hour=<hh>/<shardId>-<firstSeq>-<lastSeq>.json.gz``,
+  first/last being the lowest/highest sequence number among the records with a line in the group.
+  An identical retried batch therefore overwrites its own objects byte for byte.
+- A record that cannot be decoded becomes ``<bad prefix>/<yyyy>/<mm>/<dd>/<shardId>-<seq>.json``
+  (date of the record's arrival in the stream), holding the reason and the record as received.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final, NamedTuple, Protocol
+
+from s3_writer.records import PipeRecord, UndecodableRecordError, decode_signals
+from signal_platform import codec
+
+NDJSON: Final = "application/x-ndjson"
+JSON: Final = "application/json"
+GZIP: Final = "gzip"
+_GZIP_WBITS: Final = 16 + zlib.MAX_WBITS  # gzip container; zlib writes mtime 0, so bytes are deterministic
+
+
+@dataclass(frozen=True, slots=True)
+class PutRequest:
+    key: str
+    body: bytes
+    content_type: str
+    content_encoding: str | None
+    metadata: Mapping[str, str]
+
+
+class PlannedObject(Protocol):
+    """An object the batch becomes: its key, the records whose data it holds, and its bytes."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def records(self) -> Sequence[PipeRecord]: ...
+
+    def put_request(self, gzip_level: int) -> PutRequest: ...
+
+
+class Partition(NamedTuple):
+    event_type: str
+    dt: str
+    hour: str
+    shard_id: str
+
+
+@dataclass(slots=True)
+class LakeObject:
+    """The lines of one partition group, and the records (in delivery order) that contributed them."""
+
+    prefix: str
+    partition: Partition
+    lines: list[bytes] = field(default_factory=list)
+    records: list[PipeRecord] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        first = min(self.records, key=lambda record: record.position)
+        last = max(self.records, key=lambda record: record.position)
+        event_type, dt, hour, shard_id = self.partition
+        return (
+            f"{self.prefix}/event_type={event_type}/dt={dt}/hour={hour}/"
+            f"{shard_id}-{first.sequence_number}-{last.sequence_number}.json.gz"
+        )
+
+    def ndjson(self) -> bytes:
+        return b"\n".join(self.lines) + b"\n"
+
+    def put_request(self, gzip_level: int) -> PutRequest:
+        return PutRequest(
+            key=self.key,
+            body=zlib.compress(self.ndjson(), gzip_level, _GZIP_WBITS),
+            content_type=NDJSON,
+            content_encoding=GZIP,
+            metadata={"record-count": str(len(self.records)), "signal-count": str(len(self.lines))},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BadObject:
+    """One undecodable record, kept whole with the reason, for inspection and replay."""
+
+    prefix: str
+    record: PipeRecord
+    code: str
+    reason: str
+
+    @property
+    def records(self) -> Sequence[PipeRecord]:
+        return (self.record,)
+
+    @property
+    def key(self) -> str:
+        arrived = datetime.fromtimestamp(self.record.arrival, UTC)
+        return (
+            f"{self.prefix}/{arrived.year:04d}/{arrived.month:02d}/{arrived.day:02d}/"
+            f"{self.record.shard_id}-{self.record.sequence_number}.json"
+        )
+
+    def document(self) -> dict[str, object]:
+        return {"reason": {"code": self.code, "message": self.reason}, "record": dict(self.record.raw)}
+
+    def put_request(self, gzip_level: int) -> PutRequest:  # noqa: ARG002 - bad records stay plain JSON
+        return PutRequest(
+            key=self.key,
+            body=codec.dumps(self.document()),
+            content_type=JSON,
+            content_encoding=None,
+            metadata={"reason": self.code, "record-count": "1"},
+        )
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    lake_objects: list[LakeObject] = field(default_factory=list)
+    bad_objects: list[BadObject] = field(default_factory=list)
+    signals: int = 0
+    duplicates_dropped: int = 0
+
+    @property
+    def objects(self) -> list[PlannedObject]:
+        return [*self.lake_objects, *self.bad_objects]
+
+
+def plan_batch(records: Sequence[PipeRecord], *, lake_prefix: str, bad_prefix: str) -> BatchPlan:
+    """Every object the batch becomes; records are taken in delivery order (the first copy wins)."""
+    plan = BatchPlan()
+    groups: dict[Partition, LakeObject] = {}
+    seen: set[str] = set()
+    for record in records:
+        try:
+            signals = decode_signals(record)
+        except UndecodableRecordError as exc:
+            plan.bad_objects.append(BadObject(bad_prefix, record, exc.code, str(exc)))
+            continue
+        for signal in signals:
+            if signal.event_id in seen:
+                plan.duplicates_dropped += 1
+                continue
+            seen.add(signal.event_id)
+            partition = Partition(signal.event_type, signal.dt, signal.hour, record.shard_id)
+            group = groups.get(partition)
+            if group is None:
+                group = groups[partition] = LakeObject(lake_prefix, partition)
+            group.lines.append(signal.line)
+            if not group.records or group.records[-1] is not record:
+                group.records.append(record)
+            plan.signals += 1
+    plan.lake_objects = list(groups.values())
+    return plan

@@ -1,0 +1,53 @@
+"""``LakeWriter``: the S3 adapter of the lake (PutObject, DeleteObject), SDK errors as ``LakeWriteError``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from s3_writer.lake import PutRequest
+from signal_platform import aws_clients
+from signal_platform.errors import LakeWriteError
+
+
+def _error_code(exc: Exception) -> str:
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - lazy import, as the client itself
+
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    return type(exc).__name__
+
+
+class LakeWriter:
+    """Writes and deletes objects of one bucket; the S3 client is resolved on first use."""
+
+    def __init__(self, bucket: str, *, client: Callable[[], Any] = lambda: aws_clients.client("s3")) -> None:
+        self.bucket = bucket
+        self._client = client
+
+    def put(self, request: PutRequest) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
+
+        arguments: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": request.key,
+            "Body": request.body,
+            "ContentType": request.content_type,
+            "Metadata": dict(request.metadata),
+        }
+        if request.content_encoding:
+            arguments["ContentEncoding"] = request.content_encoding
+        try:
+            self._client().put_object(**arguments)
+        except (ClientError, BotoCoreError) as exc:
+            raise LakeWriteError(
+                f"PutObject s3://{self.bucket}/{request.key} failed: {_error_code(exc)}"
+            ) from exc
+
+    def delete(self, key: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
+
+        try:
+            self._client().delete_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise LakeWriteError(f"DeleteObject s3://{self.bucket}/{key} failed: {_error_code(exc)}") from exc

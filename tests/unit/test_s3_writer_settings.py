@@ -1,0 +1,47 @@
+"""The S3 writer's settings: required bucket, prefix defaults and checks, bounded tuning knobs."""
+
+from __future__ import annotations
+
+import pytest
+
+from s3_writer.settings import S3WriterSettings
+from signal_platform.errors import ConfigurationError
+
+
+def test_settings_defaults() -> None:
+    settings = S3WriterSettings.from_env({"LAKE_BUCKET_NAME": "signals-lake"})
+    assert settings == S3WriterSettings(
+        lake_bucket_name="signals-lake",
+        lake_prefix="events",
+        bad_prefix="bad",
+        gzip_level=6,
+        write_concurrency=8,
+    )
+
+
+def test_settings_prefixes_lose_surrounding_slashes() -> None:
+    settings = S3WriterSettings.from_env(
+        {"LAKE_BUCKET_NAME": "b", "LAKE_PREFIX": "/lake/events/", "BAD_PREFIX": "lake/bad/"}
+    )
+    assert (settings.lake_prefix, settings.bad_prefix) == ("lake/events", "lake/bad")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "LAKE_BUCKET_NAME"),
+        ({"LAKE_BUCKET_NAME": "b", "LAKE_PREFIX": "events/../x"}, "LAKE_PREFIX"),
+        ({"LAKE_BUCKET_NAME": "b", "BAD_PREFIX": "bad prefix"}, "BAD_PREFIX"),
+        (
+            {"LAKE_BUCKET_NAME": "b", "LAKE_PREFIX": "events", "BAD_PREFIX": "events/bad"},
+            "contain one another",
+        ),
+        ({"LAKE_BUCKET_NAME": "b", "GZIP_LEVEL": "11"}, "GZIP_LEVEL"),
+        ({"LAKE_BUCKET_NAME": "b", "WRITE_CONCURRENCY": "0"}, "WRITE_CONCURRENCY"),
+    ],
+)
+def test_settings_invalid_environment_raises_naming_the_variable(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        S3WriterSettings.from_env(environ)
