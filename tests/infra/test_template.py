@@ -32,6 +32,7 @@ ENRICHMENT_REQUIREMENTS = ROOT / "functions" / "enrichment" / "requirements.txt"
 SCHEMAS_DIR = ROOT / "layers" / "shared" / "python" / "signal_platform" / "schemas"
 EVENT_SCHEMAS_DIR = SCHEMAS_DIR / "events"
 ENRICHED_BATCH_SCHEMA = SCHEMAS_DIR / "contracts" / "enriched_batch" / "1-0-0.json"
+ENV_VARS_FILE = ROOT / "events" / "env.json"
 
 VALIDATOR_ENV_VARS = {
     "INGRESS_BUS_NAME",
@@ -57,6 +58,14 @@ ENRICHMENT_ENV_VARS = {
 S3_WRITER_ENV_VARS = {"LAKE_BUCKET_NAME", "LAKE_PREFIX", "BAD_PREFIX"}
 POWERTOOLS_ENV_VARS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 PLATFORM_KEY_ARN = {"Fn::GetAtt": ["PlatformKey", "Arn"]}
+# ONE signing key for both Regions (docs/adr/0003): created by the primary's stack, replicated to the
+# secondary, read by NAME everywhere, so every Region's functions carry the same string.
+SIGNING_KEY_SECRET_NAME = {"Fn::Sub": "customer-signals/${EnvironmentName}/signing-key"}
+SIGNING_KEY_SECRET_IAM_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    "customer-signals/${EnvironmentName}/signing-key-??????"
+}
+SIGNING_KEY_READERS = {"ValidatorFunction", "EnrichmentFunction"}
 # The edge: deployed in every Region. Everything else is the processing pipeline (docs/adr/0002).
 EDGE_RESOURCES = {
     "PlatformKey",
@@ -64,7 +73,6 @@ EDGE_RESOURCES = {
     "SharedLayer",
     "IngressBus",
     "SourcesTable",
-    "SigningKeySecret",
     "IngestApiAccessLogs",
     "IngestApi",
     "ValidatorLogGroup",
@@ -72,6 +80,8 @@ EDGE_RESOURCES = {
     "AlarmTopic",
     "ValidatorErrorsAlarm",
 }
+# Created by the primary Region's stack only (the secondary gets a replica from Secrets Manager).
+PRIMARY_ONLY_RESOURCES = {"SigningKeySecret"}
 PARTNER_RESOURCES = {
     "PartnerConnection",
     "PartnerApiDestination",
@@ -109,7 +119,7 @@ EXPECTED_OUTPUTS = {
     "IngressEventBusName",
     "IngressBusArn",
     "SourcesTableName",
-    "SigningKeySecretArn",
+    "SigningKeySecretName",
     "SharedLayerArn",
     "AlarmTopicArn",
 }
@@ -141,6 +151,10 @@ EXPECTED_PROCESSING_OUTPUTS = {
     "PartnerPipeDlqUrl": "HasPartner",
     "PartnerPipeDlqArn": "HasPartner",
 }
+# Outputs of resources only the primary's stack creates.
+EXPECTED_PRIMARY_OUTPUTS = {"SigningKeySecretArn": "IsPrimaryRegion"}
+# Keys of env.json the template does not set (sam local ignores them; kept for local tooling).
+ENV_JSON_EXTRA_VARS = {"AWS_ENDPOINT_URL"}
 SECRET_LIKE = re.compile(r"secret|password|token|apikey|credential", re.IGNORECASE)
 CONFIG_ENV_REGIONS = {"default": "us-west-2", "primary": "us-west-2", "secondary": "us-east-1"}
 
@@ -297,6 +311,43 @@ def _getatt_target(value: Any) -> str:
     if "Fn::GetAtt" in value:
         return str(value["Fn::GetAtt"][0])
     return str(value["Ref"])
+
+
+def _references(node: Any) -> set[str]:
+    """Logical ids a value refers to: Ref, Fn::GetAtt and ${Id} / ${Id.Attr} inside Fn::Sub."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(str(value[0]) if isinstance(value, list) else str(value).split(".", 1)[0])
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                found.update(name.split(".", 1)[0] for name in re.findall(r"\$\{([A-Za-z0-9:.]+)\}", text))
+                if isinstance(value, list):
+                    found.update(_references(value[1]))
+            else:
+                found.update(_references(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.update(_references(item))
+    return found
+
+
+def _substitute(value: dict[str, str], parameters: dict[str, str]) -> str:
+    """A one-argument Fn::Sub resolved with parameter values; fails on anything else it refers to."""
+
+    def lookup(match: re.Match[str]) -> str:
+        assert match.group(1) in parameters, f"{value}: ${{{match.group(1)}}} is not a given parameter"
+        return parameters[match.group(1)]
+
+    return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lookup, value["Fn::Sub"])
+
+
+def _overrides(samconfig: dict[str, Any], config_env: str) -> dict[str, str]:
+    items = _as_list(samconfig[config_env]["deploy"]["parameters"]["parameter_overrides"])
+    return dict(item.split("=", 1) for item in items)
 
 
 def _parameter_bounds(template: dict[str, Any], value: Any) -> tuple[int, int, int]:
@@ -457,7 +508,7 @@ def test_validator_environment_all_setting_names_present(template):
     assert variables["INGRESS_BUS_NAME"] == {"Ref": "IngressBusName"}
     assert variables["GLOBAL_ENDPOINT_ID"] == {"Ref": "GlobalEndpointId"}
     assert variables["SOURCES_TABLE_NAME"] == {"Ref": "SourcesTable"}
-    assert variables["SIGNING_KEY_SECRET_ARN"] == {"Ref": "SigningKeySecret"}
+    assert variables["SIGNING_KEY_SECRET_ARN"] == SIGNING_KEY_SECRET_NAME
     assert variables["MAX_EVENTS_PER_REQUEST"] == "500"
     assert variables["MAX_BODY_BYTES"] == "1048576"
 
@@ -508,7 +559,7 @@ def test_validator_policies_no_wildcard_action_or_resource(template):
     ("action", "expected_resource"),
     [
         ("dynamodb:GetItem", {"Fn::GetAtt": ["SourcesTable", "Arn"]}),
-        ("secretsmanager:GetSecretValue", {"Ref": "SigningKeySecret"}),
+        ("secretsmanager:GetSecretValue", SIGNING_KEY_SECRET_IAM_ARN),
         ("kms:Decrypt", {"Fn::GetAtt": ["PlatformKey", "Arn"]}),
     ],
 )
@@ -640,6 +691,106 @@ def test_signing_secret_generated_64_chars_cmk_encrypted(resources):
     # AND it outlives the stack: archived batches replayed later are verified with it
     assert resources["SigningKeySecret"]["DeletionPolicy"] == "Retain"
     assert resources["SigningKeySecret"]["UpdateReplacePolicy"] == "Retain"
+
+
+def test_signing_secret_created_only_in_primary_replicated_to_secondary(template, resources):
+    # GIVEN the signing key secret, the Region conditions and the platform key's alias
+    secret = resources["SigningKeySecret"]
+    conditions = template["Conditions"]
+    alias_name = resources["PlatformKeyAlias"]["Properties"]["AliasName"]
+
+    # WHEN its condition, name and replicas are read
+    replicas = secret["Properties"]["ReplicaRegions"]
+
+    # THEN only the stack in the primary Region creates it (the secondary's stack would make a 2nd key)
+    assert secret["Condition"] == "IsPrimaryRegion"
+    assert conditions["IsPrimaryRegion"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, {"Ref": "PrimaryRegion"}]}
+    # AND it has the fixed name every function reads, in both Regions
+    assert secret["Properties"]["Name"] == SIGNING_KEY_SECRET_NAME
+    # AND Secrets Manager replicates it to SecondaryRegion, encrypted there with that Region's platform
+    # key (same alias name: same template, same EnvironmentName); a single-Region stack skips it
+    assert replicas == {
+        "Fn::If": [
+            "HasSecondaryRegion",
+            [{"Region": {"Ref": "SecondaryRegion"}, "KmsKeyId": alias_name}],
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert alias_name == {"Fn::Sub": "alias/customer-signals-${EnvironmentName}"}
+    assert conditions["HasSecondaryRegion"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SecondaryRegion"}, {"Ref": "PrimaryRegion"}]}]
+    }
+
+
+def test_signing_secret_referenced_only_where_it_exists(template):
+    # GIVEN every resource and output that refers to the signing key secret
+    referrers = {
+        (section, name): entry
+        for section in ("Resources", "Outputs")
+        for name, entry in template[section].items()
+        if name != "SigningKeySecret" and "SigningKeySecret" in _references(entry)
+    }
+
+    # WHEN / THEN nothing that also exists in the secondary refers to it (functions read it by name);
+    # only the primary-only ARN output does, under the secret's own condition
+    assert set(referrers) == {("Outputs", "SigningKeySecretArn")}
+    assert referrers["Outputs", "SigningKeySecretArn"]["Condition"] == "IsPrimaryRegion"
+    # AND the name output, which needs no resource, exists in both Regions
+    assert template["Outputs"]["SigningKeySecretName"]["Value"] == SIGNING_KEY_SECRET_NAME
+    assert "Condition" not in template["Outputs"]["SigningKeySecretName"]
+
+
+def test_signing_key_every_reader_same_name_in_both_regions(template, resources, samconfig):
+    # GIVEN every function that reads the signing key (by variable or by permission)
+    functions = _of_type(resources, "AWS::Serverless::Function")
+    by_variable = {
+        name: _effective_function(template, name)["Environment"]["Variables"]["SIGNING_KEY_SECRET_ARN"]
+        for name in functions
+        if "SIGNING_KEY_SECRET_ARN" in _effective_function(template, name)["Environment"]["Variables"]
+    }
+    by_permission = {
+        owner
+        for owner, statement in _identity_statements(resources)
+        if "secretsmanager:GetSecretValue" in _flat(statement["Action"])
+    }
+    assert by_variable.keys() == by_permission == SIGNING_KEY_READERS
+
+    # WHEN the value is resolved with the primary's and the secondary's parameters
+    primary, secondary = _overrides(samconfig, "primary"), _overrides(samconfig, "secondary")
+    resolved = {
+        (name, config_env): _substitute(value, overrides)
+        for name, value in by_variable.items()
+        for config_env, overrides in (("primary", primary), ("secondary", secondary))
+    }
+
+    # THEN every reader gets the secret's NAME (no Region, account or ARN in it), the same string in
+    # both Regions: the primary's secret and the secondary's replica answer to it
+    assert all(value == SIGNING_KEY_SECRET_NAME for value in by_variable.values())
+    assert primary["EnvironmentName"] == secondary["EnvironmentName"]
+    assert set(resolved.values()) == {f"customer-signals/{primary['EnvironmentName']}/signing-key"}
+    # AND the name cannot be mistaken for a partial ARN (a name ending in "-" + 6 characters)
+    (name,) = set(resolved.values())
+    assert not re.search(r"-[A-Za-z0-9]{6}$", name)
+
+
+def test_signing_key_get_secret_value_only_on_name_scoped_arn(resources):
+    # GIVEN every identity-policy statement that grants secretsmanager:GetSecretValue
+    statements = [
+        (owner, statement)
+        for owner, statement in _identity_statements(resources)
+        if "secretsmanager:GetSecretValue" in _flat(statement["Action"])
+    ]
+    assert {owner for owner, _ in statements} == SIGNING_KEY_READERS
+
+    for owner, statement in statements:
+        # WHEN its actions and resources are read
+        grants = _grants([statement])
+
+        # THEN it grants GetSecretValue alone on this Region's copy of the signing key: the name plus
+        # exactly the 6 characters Secrets Manager appends (not other secrets sharing the prefix)
+        assert grants == {"secretsmanager:GetSecretValue": [SIGNING_KEY_SECRET_IAM_ARN]}, owner
+        # AND the function may decrypt with this Region's platform key (the replica's key)
+        assert PLATFORM_KEY_ARN in _grants(_role_statements(resources, owner))["kms:Decrypt"], owner
 
 
 def test_log_groups_all_encrypted_with_retention(resources):
@@ -895,6 +1046,10 @@ def test_resources_outside_edge_deploy_only_where_processing_runs(resources):
             # THEN an edge resource is unconditional (it exists in both Regions)
             assert "Condition" not in resource, name
             continue
+        if name in PRIMARY_ONLY_RESOURCES:
+            # AND what only the primary creates (the secondary gets a replica) is on IsPrimaryRegion
+            assert resource.get("Condition") == "IsPrimaryRegion", name
+            continue
 
         # WHEN its condition is read
         condition = resource.get("Condition")
@@ -1028,7 +1183,7 @@ def test_enrichment_environment_all_setting_names_present(template):
     assert variables["IDEMPOTENCY_TABLE_NAME"] == {"Ref": "IdempotencyTable"}
     assert variables["IDEMPOTENCY_EXPIRY_SECONDS"] == {"Ref": "IdempotencyExpirySeconds"}
     assert variables["QUARANTINE_BUCKET_NAME"] == {"Ref": "QuarantineBucket"}
-    assert variables["SIGNING_KEY_SECRET_ARN"] == {"Ref": "SigningKeySecret"}
+    assert variables["SIGNING_KEY_SECRET_ARN"] == SIGNING_KEY_SECRET_NAME
     assert variables["MAX_SIGNALS_PER_ENTRY"] == {"Ref": "MaxSignalsPerEntry"}
     assert variables["STORE_RAW_IP"] == {"Ref": "StoreRawIp"}
     assert template["Parameters"]["IdempotencyExpirySeconds"]["Default"] == 172800
@@ -1044,7 +1199,7 @@ def test_enrichment_environment_all_setting_names_present(template):
             [{"Fn::GetAtt": ["IdempotencyTable", "Arn"]}],
         ),
         (["s3:PutObject"], [{"Fn::Sub": "${QuarantineBucket.Arn}/quarantine/*"}]),
-        (["secretsmanager:GetSecretValue"], [{"Ref": "SigningKeySecret"}]),
+        (["secretsmanager:GetSecretValue"], [SIGNING_KEY_SECRET_IAM_ARN]),
         (["kms:Decrypt", "kms:GenerateDataKey"], [PLATFORM_KEY_ARN]),
         (["sqs:SendMessage"], [{"Fn::GetAtt": ["EnrichmentFailureDlq", "Arn"]}]),
     ],
@@ -1563,14 +1718,58 @@ def test_outputs_pipeline_names_present_with_their_condition(template):
     # GIVEN / WHEN the outputs
     outputs = template["Outputs"]
 
-    # THEN each pipeline output exists, only where its resource exists
-    for name, condition in EXPECTED_PROCESSING_OUTPUTS.items():
+    # THEN each pipeline (and primary-only) output exists, only where its resource exists
+    for name, condition in {**EXPECTED_PROCESSING_OUTPUTS, **EXPECTED_PRIMARY_OUTPUTS}.items():
         assert name in outputs, name
         assert outputs[name].get("Condition") == condition, name
     # AND no output shares a logical id with a parameter, condition or resource
     assert not outputs.keys() & (
         template["Parameters"].keys() | template["Conditions"].keys() | template["Resources"].keys()
     )
+
+
+def test_outputs_of_conditional_resources_carry_their_condition(template, resources):
+    for name, output in template["Outputs"].items():
+        # GIVEN an output, WHEN the conditional resources its value refers to are collected
+        conditions = {
+            resources[target]["Condition"]
+            for target in _references(output["Value"])
+            if target in resources and "Condition" in resources[target]
+        }
+
+        # THEN it exists only where they exist (a Ref to a resource that is not created fails the deploy)
+        assert len(conditions) <= 1, name
+        if conditions:
+            assert output.get("Condition") == next(iter(conditions)), name
+
+
+def test_env_json_every_function_has_the_template_variables(template, resources):
+    # GIVEN events/env.json (`sam local invoke --env-vars events/env.json`)
+    env_file = json.loads(ENV_VARS_FILE.read_text(encoding="utf-8"))
+    defaults = {name: str(parameter.get("Default", "")) for name, parameter in template["Parameters"].items()}
+
+    # WHEN it is compared with the functions of the template (Globals applied)
+    functions = _of_type(resources, "AWS::Serverless::Function")
+    assert env_file.keys() == functions.keys()
+
+    for function in functions:
+        variables = _effective_function(template, function)["Environment"]["Variables"]
+        entry = env_file[function]
+
+        # THEN every variable the template gives the function is there (sam local sets only those)
+        assert entry.keys() - ENV_JSON_EXTRA_VARS == variables.keys(), function
+        assert all(isinstance(value, str) for value in entry.values()), function
+        for variable, value in variables.items():
+            # AND literals and parameters have the template's (default) value; the signing key is
+            # the secret's name, as deployed; resources have a local name
+            if isinstance(value, str):
+                assert entry[variable] == value, (function, variable)
+            elif value == SIGNING_KEY_SECRET_NAME:
+                assert entry[variable] == _substitute(value, defaults), (function, variable)
+            elif "Ref" in value and value["Ref"] in defaults:
+                assert entry[variable] == defaults[value["Ref"]], (function, variable)
+            else:
+                assert entry[variable], (function, variable)
 
 
 def test_samconfig_secondary_deploys_edge_only_in_active_archive(samconfig):
