@@ -110,11 +110,23 @@ class QuarantineUnavailableError(DependencyError):
     code = "quarantine_unavailable"
 
 
+class BatchInProgressError(DependencyError):
+    """Another invocation is enriching the same batch right now; a later retry finds it done."""
+
+    code = "batch_in_progress"
+
+
+class IdempotencyStoreUnavailableError(DependencyError):
+    """The idempotency table cannot be read or written; the batch is retried, never enriched unguarded."""
+
+    code = "idempotency_store_unavailable"
+
+
 # --- dead letters: hydrating DLQ messages into the DLQ store and replaying them -----------------
 
 
 class StreamReadError(DependencyError):
-    """Kinesis GetShardIterator / GetRecords failed (throttled, unavailable, denied); the message is retried."""
+    """Kinesis GetShardIterator / GetRecords failed (throttled, unavailable, denied): retry the message."""
 
     code = "stream_read_failed"
 

@@ -3,17 +3,20 @@
 At 2 billion signals a day one entry per signal is over the PutEvents and rule-invocation quotas
 and costs $1 per million per bus hop; batches of a few dozen cut both by that factor. A batch:
 
-- holds signals of one event type from one source, in arrival order;
+- holds signals of one event type and one group key, in arrival order: the source on the ingress
+  bus (``by_source``), the partition key on the data-platform bus (``by_partition_key``, named in
+  the Detail by ``group_field``);
 - is at most ``max_entry_bytes`` (64 KB, one billing chunk) and at most ``max_signals`` signals;
   a single signal larger than the budget travels alone (EventBridge takes entries up to 1 MB);
 - has an id derived from its signals' ``event_id``s, so an identical resend gives identical batches;
-- carries ingestion metadata and an HMAC signature over its canonical bytes (``signing``).
+- carries the batch-level fields of its contract (ingestion metadata on the ingress bus) and, when a
+  signer is given, an HMAC signature over its canonical bytes (``signing``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -27,6 +30,8 @@ MAX_ENTRIES_PER_CALL: Final = 10
 MAX_CALL_BYTES: Final = 1024 * 1024
 _BATCH_ID_HEX: Final = 32
 _SEPARATOR: Final = b"\x1f"
+# Detail fields the batcher writes itself; contract-specific fields may not shadow them.
+_RESERVED_FIELDS: Final = frozenset({"batch_id", "event_type", "schema_version", "signals", "signature"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +52,16 @@ class IngestMetadata:
 
 @dataclass(frozen=True, slots=True)
 class EncodedSignal:
-    """One accepted signal, already serialised canonically (it is serialised exactly once)."""
+    """One accepted signal, already serialised canonically (it is serialised exactly once).
+
+    ``partition_key`` is set by the enrichment (the stable user/session key); the ingress leaves it empty.
+    """
 
     event_id: str
     event_type: str
     source: str
     body: bytes
+    partition_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +74,19 @@ class BusEntry:
     size: int
 
 
+GroupKey = Callable[[EncodedSignal], str]
+
+
+def by_source(signal: EncodedSignal) -> str:
+    return signal.source
+
+
+def by_partition_key(signal: EncodedSignal) -> str:
+    return signal.partition_key
+
+
 def batch_id_for(event_type: str, source: str, event_ids: Sequence[str]) -> str:
+    """32 hex chars from the event type, the group key (``source`` on the ingress) and the event ids."""
     digest = hashlib.blake2b(digest_size=_BATCH_ID_HEX // 2)
     digest.update(event_type.encode())
     digest.update(_SEPARATOR)
@@ -76,11 +97,13 @@ def batch_id_for(event_type: str, source: str, event_ids: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def group_in_arrival_order(signals: Sequence[EncodedSignal]) -> list[list[EncodedSignal]]:
-    """Signals grouped by (event type, source); groups and members keep first-arrival order."""
+def group_in_arrival_order(
+    signals: Sequence[EncodedSignal], key: GroupKey = by_source
+) -> list[list[EncodedSignal]]:
+    """Signals grouped by (event type, ``key``); groups and members keep first-arrival order."""
     groups: dict[tuple[str, str], list[EncodedSignal]] = {}
     for signal in signals:
-        groups.setdefault((signal.event_type, signal.source), []).append(signal)
+        groups.setdefault((signal.event_type, key(signal)), []).append(signal)
     return list(groups.values())
 
 
@@ -104,7 +127,13 @@ def chunk_by_size_and_count(
 
 
 class SignalBatcher:
-    """Packs accepted signals into signed PutEvents entries."""
+    """Packs signals into PutEvents entries, signed when a ``signer`` is given.
+
+    The defaults build the ingress contract (``signal_batch``: grouped by source, ``ingest``
+    metadata, signed). ``group_key`` / ``group_field`` / ``schema_version`` and the ``fields`` of
+    ``pack`` let another hop build its own contract with the same packing rules, e.g. the
+    enrichment's ``enriched_batch`` (grouped by partition key, named ``partition_key`` in the Detail).
+    """
 
     def __init__(
         self,
@@ -112,27 +141,43 @@ class SignalBatcher:
         bus_name: str,
         entry_source: str,
         max_signals: int,
-        signer: Callable[[bytes], str],
+        signer: Callable[[bytes], str] | None,
         max_entry_bytes: int = MAX_ENTRY_BYTES,
+        group_key: GroupKey = by_source,
+        group_field: str | None = None,
+        schema_version: str = BATCH_SCHEMA_VERSION,
     ) -> None:
         if max_signals < 1:
             raise ValueError("max_signals must be at least 1")
+        if group_field in _RESERVED_FIELDS:
+            raise ValueError(f"group_field {group_field!r} is a reserved Detail field")
         self._bus_name = bus_name
         self._entry_source = entry_source
         self._max_signals = max_signals
         self._signer = signer
         self._max_entry_bytes = max_entry_bytes
+        self._group_key = group_key
+        self._group_field = group_field
+        self._schema_version = schema_version
 
     def build(self, signals: Sequence[EncodedSignal], ingest: IngestMetadata) -> list[BusEntry]:
-        metadata = ingest.as_dict()
+        """The ingress contract: every batch carries the request's ingestion metadata."""
+        return self.pack(signals, {"ingest": ingest.as_dict()})
+
+    def pack(self, signals: Sequence[EncodedSignal], fields: Mapping[str, Any]) -> list[BusEntry]:
+        """Entries for ``signals``; ``fields`` are written into every Detail next to the batch's own."""
+        reserved = _RESERVED_FIELDS | {self._group_field} if self._group_field else _RESERVED_FIELDS
+        clash = reserved.intersection(fields)
+        if clash:
+            raise ValueError(f"fields {sorted(clash)} are written by the batcher itself")
+        signature_bytes = len(',"signature":""') + SIGNATURE_LENGTH if self._signer else 0
         entries: list[BusEntry] = []
-        for group in group_in_arrival_order(signals):
-            event_type, source = group[0].event_type, group[0].source
-            # Fixed bytes of every entry of this group: envelope, metadata, DetailType, Source.
+        for group in group_in_arrival_order(signals, self._group_key):
+            event_type, group_value = group[0].event_type, self._group_key(group[0])
+            # Fixed bytes of every entry of this group: envelope, fields, DetailType, Source.
             overhead = (
-                len(self._detail(event_type, "0" * _BATCH_ID_HEX, metadata, ()))
-                + len(',"signature":""')
-                + SIGNATURE_LENGTH
+                len(self._detail(event_type, "0" * _BATCH_ID_HEX, fields, group_value, ()))
+                + signature_bytes
                 + len(event_type.encode())
                 + len(self._entry_source)
             )
@@ -140,17 +185,23 @@ class SignalBatcher:
             for start, end in chunk_by_size_and_count(
                 sizes, overhead=overhead, budget=self._max_entry_bytes, max_count=self._max_signals
             ):
-                entries.append(self._entry(event_type, source, group[start:end], metadata))
+                entries.append(self._entry(event_type, group_value, group[start:end], fields))
         return entries
 
     def _entry(
-        self, event_type: str, source: str, members: Sequence[EncodedSignal], metadata: dict[str, str]
+        self, event_type: str, group_value: str, members: Sequence[EncodedSignal], fields: Mapping[str, Any]
     ) -> BusEntry:
         event_ids = tuple(signal.event_id for signal in members)
-        batch_id = batch_id_for(event_type, source, event_ids)
-        unsigned = self._detail(event_type, batch_id, metadata, members)
-        # Sorted keys put "signature" last, so appending it keeps the detail canonical.
-        detail = unsigned[:-1] + b',"signature":"' + self._signer(unsigned).encode() + b'"}'
+        batch_id = batch_id_for(event_type, group_value, event_ids)
+        unsigned = self._detail_dict(event_type, batch_id, fields, group_value, members)
+        detail = codec.canonical(unsigned)
+        if self._signer is not None:
+            signature = self._signer(detail)
+            if max(unsigned) < "signature":
+                # Sorted keys put "signature" last, so appending it keeps the detail canonical.
+                detail = detail[:-1] + b',"signature":"' + signature.encode() + b'"}'
+            else:
+                detail = codec.canonical({**unsigned, "signature": signature})
         return BusEntry(
             batch_id=batch_id,
             event_ids=event_ids,
@@ -163,19 +214,34 @@ class SignalBatcher:
             size=len(detail) + len(event_type.encode()) + len(self._entry_source),
         )
 
-    @staticmethod
     def _detail(
-        event_type: str, batch_id: str, metadata: dict[str, str], members: Sequence[EncodedSignal]
+        self,
+        event_type: str,
+        batch_id: str,
+        fields: Mapping[str, Any],
+        group_value: str,
+        members: Sequence[EncodedSignal],
     ) -> bytes:
-        return codec.canonical(
-            {
-                "batch_id": batch_id,
-                "event_type": event_type,
-                "ingest": metadata,
-                "schema_version": BATCH_SCHEMA_VERSION,
-                "signals": [codec.Fragment(signal.body) for signal in members],
-            }
-        )
+        return codec.canonical(self._detail_dict(event_type, batch_id, fields, group_value, members))
+
+    def _detail_dict(
+        self,
+        event_type: str,
+        batch_id: str,
+        fields: Mapping[str, Any],
+        group_value: str,
+        members: Sequence[EncodedSignal],
+    ) -> dict[str, Any]:
+        detail: dict[str, Any] = {
+            **fields,
+            "batch_id": batch_id,
+            "event_type": event_type,
+            "schema_version": self._schema_version,
+            "signals": [codec.Fragment(signal.body) for signal in members],
+        }
+        if self._group_field is not None:
+            detail[self._group_field] = group_value
+        return detail
 
 
 def unsigned_bytes(detail: dict[str, Any]) -> bytes:
