@@ -21,6 +21,8 @@ from cfnlint.decode import cfn_yaml
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
+from dlq_hydrate.settings import CONSUMER_NAME, REPLAYED_PREFIX, HydrateSettings
+
 ROOT = Path(__file__).parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
 SAMCONFIG_PATH = ROOT / "samconfig.toml"
@@ -33,6 +35,8 @@ SCHEMAS_DIR = ROOT / "layers" / "shared" / "python" / "signal_platform" / "schem
 EVENT_SCHEMAS_DIR = SCHEMAS_DIR / "events"
 ENRICHED_BATCH_SCHEMA = SCHEMAS_DIR / "contracts" / "enriched_batch" / "1-0-0.json"
 ENV_VARS_FILE = ROOT / "events" / "env.json"
+RUNBOOK = ROOT / "docs" / "runbook.md"
+DLQ_HYDRATE_DIR = ROOT / "functions" / "dlq_hydrate" / "dlq_hydrate"
 
 VALIDATOR_ENV_VARS = {
     "INGRESS_BUS_NAME",
@@ -56,6 +60,27 @@ ENRICHMENT_ENV_VARS = {
     "STORE_RAW_IP",
 }
 S3_WRITER_ENV_VARS = {"LAKE_BUCKET_NAME", "LAKE_PREFIX", "BAD_PREFIX"}
+DLQ_HYDRATE_ENV_VARS = {
+    "DLQ_STORE_BUCKET_NAME",
+    "DLQ_PREFIX",
+    "UNRECOVERABLE_PREFIX",
+    "UNPARSED_PREFIX",
+    "CONSUMER_BY_QUEUE",
+}
+# Every DLQ of the pipeline and the consumer its records belong to (the first level under dlq/ and
+# the replay tool's --consumer). The hydrate's own failure DLQ is the one DLQ nothing consumes.
+DLQ_CONSUMERS = {
+    "LakePipeDlq": "lake",
+    "PartnerPipeDlq": "partner",
+    "EnrichmentTargetDlq": "enrichment",
+    "EnrichmentFailureDlq": "enrichment-failure",
+    "StreamTargetDlq": "stream",
+}
+HYDRATE_FAILURE_DLQ = "DlqHydrateFailureDlq"
+# AWS: an SQS event source's queue visibility timeout at least 6 x the function timeout.
+SQS_VISIBILITY_PER_FUNCTION_TIMEOUT = 6
+# The replay tool looks back up to 400 days: nothing waiting for a replay may expire before.
+MIN_DLQ_STORE_RETENTION_DAYS = 400
 POWERTOOLS_ENV_VARS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 PLATFORM_KEY_ARN = {"Fn::GetAtt": ["PlatformKey", "Arn"]}
 # ONE signing key for both Regions (docs/adr/0003): created by the primary's stack, replicated to the
@@ -91,6 +116,9 @@ PARTNER_RESOURCES = {
     "PartnerPipe",
     "PartnerPipeDlqAlarm",
     "PartnerPipeFailuresAlarm",
+    "PartnerPipeDlqMessagesSentAlarm",
+    "PartnerPipeDlqAgeAlarm",
+    "DlqHydrateFromPartnerPipeDlq",
 }
 # Identity-policy actions that AWS authorizes only on Resource "*" (no resource-level permission).
 WILDCARD_RESOURCE_ALLOWED = {
@@ -150,6 +178,10 @@ EXPECTED_PROCESSING_OUTPUTS = {
     "PartnerApiDestinationArn": "HasPartner",
     "PartnerPipeDlqUrl": "HasPartner",
     "PartnerPipeDlqArn": "HasPartner",
+    "DlqStoreBucketName": "RunsProcessing",
+    "DlqHydrateFunctionName": "RunsProcessing",
+    "DlqHydrateFailureDlqUrl": "RunsProcessing",
+    "DlqHydrateFailureDlqArn": "RunsProcessing",
 }
 # Outputs of resources only the primary's stack creates.
 EXPECTED_PRIMARY_OUTPUTS = {"SigningKeySecretArn": "IsPrimaryRegion"}
@@ -373,12 +405,32 @@ def _queue_policies(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return documents
 
 
+def _alarm_metrics(properties: dict[str, Any]) -> list[dict[str, Any]]:
+    """The metrics an alarm watches: its single metric, or each MetricStat of its metric math."""
+    if "MetricName" in properties:
+        return [
+            {
+                "Namespace": properties["Namespace"],
+                "MetricName": properties["MetricName"],
+                "Dimensions": properties.get("Dimensions", []),
+            }
+        ]
+    return [
+        {"Dimensions": [], **query["MetricStat"]["Metric"]}
+        for query in properties["Metrics"]
+        if "MetricStat" in query
+    ]
+
+
 def _alarms_on(resources: dict[str, Any], metric: str, dimension_value: Any) -> list[dict[str, Any]]:
     return [
         alarm["Properties"]
         for alarm in _of_type(resources, "AWS::CloudWatch::Alarm").values()
-        if alarm["Properties"]["MetricName"] == metric
-        and any(d["Value"] == dimension_value for d in alarm["Properties"]["Dimensions"])
+        if any(
+            watched["MetricName"] == metric
+            and any(d["Value"] == dimension_value for d in watched["Dimensions"])
+            for watched in _alarm_metrics(alarm["Properties"])
+        )
     ]
 
 
@@ -485,7 +537,13 @@ def test_functions_makefile_build_has_matching_make_target(resources):
         for name, res in resources.items()
         if res.get("Metadata", {}).get("BuildMethod") == "makefile"
     }
-    assert {"SharedLayer", "ValidatorFunction", "EnrichmentFunction", "S3WriterFunction"} <= built.keys()
+    assert {
+        "SharedLayer",
+        "ValidatorFunction",
+        "EnrichmentFunction",
+        "S3WriterFunction",
+        "DlqHydrateFunction",
+    } <= built.keys()
 
     for name, resource in built.items():
         properties = resource["Properties"]
@@ -606,7 +664,9 @@ def test_condition_global_endpoint_driven_by_empty_parameter(template):
     assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "GlobalEndpointId"}, ""]}]}
 
 
-@pytest.mark.parametrize("function", ["ValidatorFunction", "EnrichmentFunction", "S3WriterFunction"])
+@pytest.mark.parametrize(
+    "function", ["ValidatorFunction", "EnrichmentFunction", "S3WriterFunction", "DlqHydrateFunction"]
+)
 def test_translated_role_only_expected_managed_policies(translated, function):
     # GIVEN the role SAM generates for a function
     role = translated["Resources"][f"{function}Role"]["Properties"]
@@ -1493,7 +1553,7 @@ def test_s3_writer_environment_and_write_only_to_its_prefixes(template):
 def test_buckets_every_bucket_tls_only_private_versioned_with_lifecycle(resources):
     # GIVEN every bucket and the bucket policies
     buckets = _of_type(resources, "AWS::S3::Bucket")
-    assert buckets.keys() == {"AccessLogsBucket", "QuarantineBucket", "LakeBucket"}
+    assert buckets.keys() == {"AccessLogsBucket", "QuarantineBucket", "LakeBucket", "DlqStoreBucket"}
     policies = _bucket_policies(resources)
 
     for name, bucket in buckets.items():
@@ -1521,7 +1581,7 @@ def test_buckets_every_bucket_tls_only_private_versioned_with_lifecycle(resource
 
 
 def test_buckets_with_data_access_logged_to_logs_bucket(resources):
-    for name in ("LakeBucket", "QuarantineBucket"):
+    for name in ("LakeBucket", "QuarantineBucket", "DlqStoreBucket"):
         # GIVEN a bucket holding signal data, WHEN its logging configuration is read
         logging = resources[name]["Properties"]["LoggingConfiguration"]
 
@@ -1535,6 +1595,7 @@ def test_buckets_with_data_access_logged_to_logs_bucket(resources):
     assert delivery["Condition"]["ArnLike"]["aws:SourceArn"] == [
         {"Fn::GetAtt": ["LakeBucket", "Arn"]},
         {"Fn::GetAtt": ["QuarantineBucket", "Arn"]},
+        {"Fn::GetAtt": ["DlqStoreBucket", "Arn"]},
     ]
 
 
@@ -1599,6 +1660,318 @@ def test_glue_table_columns_equal_enriched_signal_properties(resources):
             continue
         mapped = _resolve_local_ref(batch_schema, properties[name])
         assert fields == set(mapped.get("properties", {})), name
+
+
+# -------------------- DLQ store and hydrate (docs/dlq.md)
+
+
+def _hydrated_queues(resources: dict[str, Any]) -> set[str]:
+    """Every DLQ of the template except the hydrate's own failure DLQ: what the hydrate must consume."""
+    return {
+        name
+        for name in _of_type(resources, "AWS::SQS::Queue")
+        if name.endswith("Dlq") and name != HYDRATE_FAILURE_DLQ
+    }
+
+
+def _hydrate_mappings(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """queue logical id -> the event-source mapping resource that feeds it to the hydrate function."""
+    mappings = {}
+    for name, mapping in _of_type(resources, "AWS::Lambda::EventSourceMapping").items():
+        if mapping["Properties"]["FunctionName"] == {"Ref": "DlqHydrateFunction"}:
+            queue = _getatt_target(mapping["Properties"]["EventSourceArn"])
+            assert queue not in mappings, f"{queue} has two mappings ({name})"
+            mappings[queue] = mapping
+    return mappings
+
+
+def _resolve_queue_names(value: Any, queue_names: dict[str, str], conditions: dict[str, bool]) -> Any:
+    """A value built of Fn::Sub / Fn::If / Fn::GetAtt <queue>.QueueName, resolved for given names."""
+    if isinstance(value, str):
+        return value
+    if "Fn::GetAtt" in value:
+        queue, attribute = value["Fn::GetAtt"]
+        assert attribute == "QueueName", value
+        return queue_names[queue]
+    if "Fn::If" in value:
+        condition, when_true, when_false = value["Fn::If"]
+        return _resolve_queue_names(
+            when_true if conditions[condition] else when_false, queue_names, conditions
+        )
+    if "Fn::Sub" in value:
+        text, variables = value["Fn::Sub"]
+        resolved = {k: _resolve_queue_names(v, queue_names, conditions) for k, v in variables.items()}
+
+        def lookup(match: re.Match[str]) -> str:
+            assert match.group(1) in resolved, f"${{{match.group(1)}}} is not a variable of {value}"
+            return str(resolved[match.group(1)])
+
+        return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lookup, text)
+    raise AssertionError(f"unexpected intrinsic {value}")
+
+
+def _effective_parameters(
+    template: dict[str, Any], samconfig: dict[str, Any], config_env: str
+) -> dict[str, str]:
+    """Every parameter's value in a config-env: the template's defaults, overridden by samconfig."""
+    values = {name: str(parameter.get("Default", "")) for name, parameter in template["Parameters"].items()}
+    return {**values, **_overrides(samconfig, config_env)}
+
+
+def test_dlq_hydrate_consumes_every_dlq_with_partial_batch_failures(resources):
+    # GIVEN every DLQ of the template (queues named ...Dlq) but the hydrate's own failure DLQ
+    hydrated = _hydrated_queues(resources)
+    assert hydrated == DLQ_CONSUMERS.keys(), "a new DLQ needs a consumer name in DLQ_CONSUMERS"
+
+    # WHEN the event-source mappings of the hydrate function are collected
+    mappings = _hydrate_mappings(resources)
+
+    # THEN each DLQ has exactly one, in small batches, reporting per-message failures, enabled, with
+    # bounded concurrency, and existing exactly where its queue exists
+    assert mappings.keys() == hydrated
+    for queue, mapping in mappings.items():
+        properties = mapping["Properties"]
+        assert properties["BatchSize"] == 5, queue
+        assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"], queue
+        assert properties["Enabled"] is True, queue
+        assert properties["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "DlqHydrateMaximumConcurrency"}}
+        assert mapping.get("Condition") == resources[queue].get("Condition"), queue
+    # AND nothing consumes the failure DLQ (a human moves its messages back)
+    assert HYDRATE_FAILURE_DLQ not in mappings
+    assert not [
+        m
+        for m in _of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if _getatt_target(m["Properties"]["EventSourceArn"]) == HYDRATE_FAILURE_DLQ
+    ]
+    # AND no function uses SAM's SQS event: it would attach AWSLambdaSQSQueueExecutionRole (sqs:* on "*")
+    for name, function in _of_type(resources, "AWS::Serverless::Function").items():
+        events = function["Properties"].get("Events", {})
+        assert all(event["Type"] != "SQS" for event in events.values()), name
+
+
+def test_dlq_hydrate_queues_visibility_and_redrive_to_failure_dlq(template, resources):
+    # GIVEN the hydrate function's timeout and every DLQ it consumes
+    function = _effective_function(template, "DlqHydrateFunction")
+    timeout = function["Timeout"]
+    assert (timeout, function["MemorySize"]) == (300, 1024)
+
+    for queue in _hydrated_queues(resources):
+        # WHEN the queue's consumer settings are read
+        properties = resources[queue]["Properties"]
+
+        # THEN a message in flight stays invisible for 6 function timeouts (AWS's rule for SQS sources)
+        assert properties["VisibilityTimeout"] >= SQS_VISIBILITY_PER_FUNCTION_TIMEOUT * timeout, queue
+        # AND after 5 failed receives SQS moves it, unchanged, to the hydrate's failure DLQ
+        assert properties["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": [HYDRATE_FAILURE_DLQ, "Arn"]},
+            "maxReceiveCount": 5,
+        }, queue
+
+    # AND the failure DLQ is the end of the line: no redrive of its own, kept with the stack's data
+    failure_dlq = resources[HYDRATE_FAILURE_DLQ]
+    assert "RedrivePolicy" not in failure_dlq["Properties"]
+    assert failure_dlq["Condition"] == "RunsProcessing"
+    assert failure_dlq["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("has_partner", [True, False])
+def test_dlq_hydrate_consumer_by_queue_names_every_dlq(template, resources, has_partner):
+    # GIVEN the hydrate's CONSUMER_BY_QUEUE and queue names as CloudFormation generates them
+
+    variables = _effective_function(template, "DlqHydrateFunction")["Environment"]["Variables"]
+    queue_names = {
+        queue: f"customer-signals-prod-{queue}-1A2B3C4D5E6F" for queue in _hydrated_queues(resources)
+    }
+
+    # WHEN it is resolved with and without the partner pipe, and parsed by the function's settings
+    raw = _resolve_queue_names(
+        variables["CONSUMER_BY_QUEUE"], queue_names, {"HasPartner": has_partner, "RunsProcessing": True}
+    )
+    settings = HydrateSettings.from_env({"DLQ_STORE_BUCKET_NAME": "store", "CONSUMER_BY_QUEUE": raw})
+
+    # THEN it is valid JSON naming every DLQ that exists, each with its consumer; the partner's queue
+    # only when the partner pipe (and its queue) exists
+    expected = {
+        queue_names[queue]: consumer
+        for queue, consumer in DLQ_CONSUMERS.items()
+        if has_partner or resources[queue].get("Condition") != "HasPartner"
+    }
+    assert json.loads(raw) == expected
+    assert dict(settings.consumer_by_queue) == expected
+    assert all(CONSUMER_NAME.fullmatch(consumer) for consumer in expected.values())
+    assert len(set(expected.values())) == len(expected)
+
+
+def test_dlq_hydrate_environment_store_and_prefixes(template):
+    # GIVEN the hydrate function with the Globals applied
+
+    variables = _effective_function(template, "DlqHydrateFunction")["Environment"]["Variables"]
+
+    # WHEN / THEN every variable its settings read is set, the store by reference, the areas literally
+    assert variables.keys() >= DLQ_HYDRATE_ENV_VARS | POWERTOOLS_ENV_VARS
+    assert variables["DLQ_STORE_BUCKET_NAME"] == {"Ref": "DlqStoreBucket"}
+    prefixes = {name: variables[name] for name in ("DLQ_PREFIX", "UNRECOVERABLE_PREFIX", "UNPARSED_PREFIX")}
+    assert prefixes == {
+        "DLQ_PREFIX": "dlq",
+        "UNRECOVERABLE_PREFIX": "unrecoverable",
+        "UNPARSED_PREFIX": "unparsed",
+    }
+    # AND the function's own settings accept them (no area inside another, nor inside replayed/)
+    settings = HydrateSettings.from_env({"DLQ_STORE_BUCKET_NAME": "store", **prefixes})
+    assert (settings.dlq_prefix, settings.unrecoverable_prefix, settings.unparsed_prefix) == (
+        "dlq",
+        "unrecoverable",
+        "unparsed",
+    )
+    assert REPLAYED_PREFIX == "replayed"
+
+
+def test_dlq_hydrate_permissions_scoped_to_its_queues_stream_areas_and_key(template, resources):
+    # GIVEN the hydrate function's statements and what its code calls
+    grants = _grants(list(_statements(_effective_function(template, "DlqHydrateFunction"))))
+    reader = (DLQ_HYDRATE_DIR / "stream_reader.py").read_text(encoding="utf-8")
+    store = (DLQ_HYDRATE_DIR / "store.py").read_text(encoding="utf-8")
+    kinesis_calls = set(re.findall(r"kinesis\.([a-z_]+)\(", reader))
+    s3_calls = set(re.findall(r"_client\(\)\.([a-z_]+)\(", store))
+    assert kinesis_calls == {"get_shard_iterator", "get_records"}
+    assert s3_calls == {"put_object"}
+
+    # WHEN the grants are compared with the template's resources
+    queues = sorted(({"Fn::GetAtt": [q, "Arn"]} for q in _hydrated_queues(resources)), key=json.dumps)
+    stream = [{"Fn::GetAtt": ["SignalStream", "Arn"]}]
+    areas = [
+        {"Fn::Sub": f"${{DlqStoreBucket.Arn}}/{prefix}/*"} for prefix in ("dlq", "unrecoverable", "unparsed")
+    ]
+
+    # THEN it may receive from every DLQ (the mappings poll with its role), re-read the stream with
+    # the two calls the code makes, write the three areas (never replayed/, never read or delete),
+    # and use the platform key: nothing more, nothing on "*"
+    assert {action: sorted(resources_, key=json.dumps) for action, resources_ in grants.items()} == {
+        "sqs:ReceiveMessage": queues,
+        "sqs:DeleteMessage": queues,
+        "sqs:GetQueueAttributes": queues,
+        "kinesis:GetShardIterator": stream,
+        "kinesis:GetRecords": stream,
+        "s3:PutObject": sorted(areas, key=json.dumps),
+        "kms:Decrypt": [PLATFORM_KEY_ARN],
+        "kms:GenerateDataKey": [PLATFORM_KEY_ARN],
+    }
+    # AND the partner's queue only where it exists
+    sqs_statement = _statement_for(_effective_function(template, "DlqHydrateFunction"), "sqs:ReceiveMessage")
+    conditional = [r["Fn::If"] for r in _as_list(sqs_statement["Resource"]) if "Fn::If" in r]
+    assert conditional == [["HasPartner", {"Fn::GetAtt": ["PartnerPipeDlq", "Arn"]}, {"Ref": "AWS::NoValue"}]]
+
+
+def test_dlq_store_bucket_lifecycle_keeps_waiting_objects_expires_only_replayed(template, resources):
+    # GIVEN the DLQ store's lifecycle rules and the hydrate's store areas
+
+    bucket = resources["DlqStoreBucket"]
+    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    variables = resources["DlqHydrateFunction"]["Properties"]["Environment"]["Variables"]
+    waiting = {f"{variables[name]}/" for name in ("DLQ_PREFIX", "UNRECOVERABLE_PREFIX", "UNPARSED_PREFIX")}
+
+    # WHEN the rules that expire current objects are keyed by their prefix
+    expiring = {rule.get("Prefix"): rule["ExpirationInDays"] for rule in rules if "ExpirationInDays" in rule}
+
+    # THEN none expires the whole bucket, what waits for a replay is kept the long retention (never
+    # below the replay tool's 400-day look-back), and only replayed/ expires by its own parameter
+    assert None not in expiring and "" not in expiring
+    assert expiring == {
+        **{prefix: {"Ref": "DlqStoreRetentionDays"} for prefix in waiting},
+        f"{REPLAYED_PREFIX}/": {"Ref": "DlqReplayedRetentionDays"},
+    }
+    retention = template["Parameters"]["DlqStoreRetentionDays"]
+    assert retention["MinValue"] >= MIN_DLQ_STORE_RETENTION_DAYS
+    assert retention["Default"] >= MIN_DLQ_STORE_RETENTION_DAYS
+    # AND no expiring prefix reaches into another area (a replayed/ rule must not touch dlq/)
+    for prefix in expiring:
+        assert not any(other != prefix and other.startswith(prefix) for other in expiring), prefix
+    # AND it is encrypted with the platform key, versioned, TLS-only (all-bucket tests) and kept
+    assert bucket["Condition"] == "RunsProcessing"
+    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    assert _bucket_policies(resources)["DlqStoreBucket"]["Statement"][0]["Sid"] == "DenyInsecureTransport"
+
+
+@pytest.mark.parametrize("config_env", sorted(CONFIG_ENV_REGIONS))
+def test_alarms_pipe_dlq_age_fires_while_records_are_still_in_the_stream(
+    template, resources, samconfig, config_env
+):
+    # GIVEN the DLQs whose messages point at records in the stream: the Pipes' DLQs and the
+    # hydrate's failure DLQ (it receives their messages unchanged)
+    pipe_dlqs = {
+        _getatt_target(
+            pipe["Properties"]["SourceParameters"]["KinesisStreamParameters"]["DeadLetterConfig"]["Arn"]
+        )
+        for pipe in _of_type(resources, "AWS::Pipes::Pipe").values()
+    }
+    values = _effective_parameters(template, samconfig, config_env)
+    retention_seconds = int(values["StreamRetentionHours"]) * 3600
+    max_record_age = int(values["PipeMaximumRecordAgeSeconds"])
+
+    for queue in pipe_dlqs | {HYDRATE_FAILURE_DLQ}:
+        # WHEN its age alarm's metric math is evaluated with this config-env's parameters
+        (alarm,) = _alarms_on(
+            resources, "ApproximateAgeOfOldestMessage", {"Fn::GetAtt": [queue, "QueueName"]}
+        )
+        (expression,) = [q for q in alarm["Metrics"] if q.get("ReturnData")]
+        text = _substitute(expression["Expression"], values)
+        (age_id,) = [q["Id"] for q in alarm["Metrics"] if "MetricStat" in q]
+        percent_per_second = eval(text, {"__builtins__": {}}, {age_id: 1.0})  # noqa: S307 - our template
+        threshold_seconds = float(values["PipeDlqAgeAlarmPercent"]) / percent_per_second
+        highest_seconds = template["Parameters"]["PipeDlqAgeAlarmPercent"]["MaxValue"] / percent_per_second
+
+        # THEN it fires before retention ends, even for a record that was dead-lettered at the Pipes'
+        # maximum record age, at any allowed percentage; by default at half of that window
+        assert alarm["Threshold"] == {"Ref": "PipeDlqAgeAlarmPercent"}, queue
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold", queue
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], queue
+        assert 0 < threshold_seconds < retention_seconds, (config_env, queue)
+        assert threshold_seconds + max_record_age < retention_seconds, (config_env, queue)
+        assert highest_seconds + max_record_age < retention_seconds, (config_env, queue)
+    assert template["Parameters"]["PipeDlqAgeAlarmPercent"]["Default"] == 50
+
+
+def test_alarms_every_hydrated_dlq_on_first_message_sent(resources):
+    for queue in _hydrated_queues(resources):
+        # GIVEN a DLQ the hydrate drains within seconds (visible-message alarms rarely see a message)
+        # WHEN its NumberOfMessagesSent alarm is looked up
+        (alarm,) = _alarms_on(resources, "NumberOfMessagesSent", {"Fn::GetAtt": [queue, "QueueName"]})
+
+        # THEN the first message sent to it in a minute notifies the alarm topic
+        assert (alarm["Namespace"], alarm["Statistic"], alarm["Period"]) == ("AWS/SQS", "Sum", 60), queue
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold"), queue
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], queue
+
+
+@pytest.mark.parametrize(
+    ("metric", "threshold", "comparison"),
+    [
+        ("UnrecoverableRecords", 1, "GreaterThanOrEqualToThreshold"),
+        ("UnparsedMessages", 1, "GreaterThanOrEqualToThreshold"),
+        ("HydrateFailures", 0, "GreaterThanThreshold"),
+    ],
+)
+def test_alarms_dlq_hydrate_metrics_as_the_code_emits_them(
+    template, resources, metric, threshold, comparison
+):
+    # GIVEN the namespace and service name Powertools puts on the hydrate's EMF metrics
+    namespace = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    service = _effective_function(template, "DlqHydrateFunction")["Environment"]["Variables"][
+        "POWERTOOLS_SERVICE_NAME"
+    ]
+    handler = (DLQ_HYDRATE_DIR / "handler.py").read_text(encoding="utf-8")
+
+    # WHEN the alarm on the metric is looked up
+    (alarm,) = _alarms_on(resources, metric, service)
+
+    # THEN it watches the metric the handler emits, in the platform namespace with the one dimension
+    # Powertools adds (service), and notifies the alarm topic
+    assert f'name="{metric}"' in handler
+    assert alarm["Namespace"] == namespace
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": service}]
+    assert alarm["Statistic"] == "Sum"
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (threshold, comparison)
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
 
 
 # -------------------- encryption, IAM, logs, alarms, outputs (all resources)
@@ -1703,7 +2076,8 @@ def test_alarms_same_condition_as_what_they_watch(resources):
         # GIVEN an alarm, WHEN the resources its dimensions reference are collected
         watched = [
             _getatt_target(d["Value"])
-            for d in alarm["Properties"]["Dimensions"]
+            for metric in _alarm_metrics(alarm["Properties"])
+            for d in metric["Dimensions"]
             if isinstance(d["Value"], dict)
             and ("Ref" in d["Value"] or "Fn::GetAtt" in d["Value"])
             and _getatt_target(d["Value"]) in resources
@@ -1712,6 +2086,26 @@ def test_alarms_same_condition_as_what_they_watch(resources):
         # THEN it exists exactly where they exist
         for target in watched:
             assert alarm.get("Condition") == resources[target].get("Condition"), (name, target)
+
+
+def _markdown_anchors(markdown: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped (but - and _), spaces to hyphens."""
+    headings = re.findall(r"^#{1,6} +(.+?) *$", markdown, flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_alarms_every_description_links_an_existing_runbook_section(resources):
+    # GIVEN the runbook's section anchors
+    anchors = _markdown_anchors(RUNBOOK.read_text(encoding="utf-8"))
+
+    for name, alarm in _of_type(resources, "AWS::CloudWatch::Alarm").items():
+        # WHEN the runbook link of an alarm's description is read
+        links = re.findall(r"docs/runbook\.md#([A-Za-z0-9_-]+)", alarm["Properties"]["AlarmDescription"])
+
+        # THEN it names a section that exists (on-call follows it from the notification)
+        assert links, f"{name}: no docs/runbook.md#<section> in its description"
+        for link in links:
+            assert link in anchors, f"{name}: docs/runbook.md#{link} does not exist"
 
 
 def test_outputs_pipeline_names_present_with_their_condition(template):
