@@ -16,11 +16,11 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-west-2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help venv demo test lint format typecheck validate checkov build pytest unit integration infra \
-        bench lock clean
+.PHONY: help venv demo test lint format typecheck validate checkov build pytest unit integration \
+        e2e soak local bench lock clean
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 # The stamp is newer than the lock once installed, so an up-to-date venv costs nothing.
 $(STAMP): requirements/dev.txt pyproject.toml
@@ -37,7 +37,7 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 
 venv: $(STAMP) ## create or update .venv from the pinned requirements
 
-demo: $(STAMP) ## run the main local job: events through the validator against a local AWS stand-in
+demo: $(STAMP) ## the main local job: 10,000 events through the whole pipeline on the local cloud, lost = 0
 	$(PY) -m tools.demo
 
 test: lint typecheck validate checkov build pytest ## every check: lint, types, template, build, tests
@@ -63,7 +63,7 @@ build: $(STAMP) ## sam build (arm64 wheels for the layer, cross-platform) and re
 	$(PY) -m samcli build --template template.yaml
 	@du -sh .aws-sam/build/SharedLayer | awk '{print "shared layer unzipped: " $$1}'
 
-pytest: $(STAMP) ## unit, integration and infra tests
+pytest: $(STAMP) ## every test tier: unit, integration, infra, local cloud and end-to-end
 	$(PY) -m pytest
 
 unit: $(STAMP) ## unit tests only (no network)
@@ -71,6 +71,15 @@ unit: $(STAMP) ## unit tests only (no network)
 
 integration: $(STAMP) ## integration tests only (moto)
 	$(PY) -m pytest tests/integration
+
+e2e: $(STAMP) ## the local cloud: emulator tests, the pipeline end to end, 100 random fault schedules
+	$(PY) -m pytest tests/localcloud tests/e2e
+
+soak: $(STAMP) ## 1,000 random fault schedules through the local cloud; prints the seed of any failure
+	LOCALCLOUD_SCHEDULES=1000 $(PY) -m pytest tests/e2e -k property
+
+local: $(STAMP) ## keep the local cloud running: curl the API, point tools and sam local at it
+	$(PY) -m tools.local
 
 bench: $(STAMP) ## benchmarks, printed as ratios against baselines measured in the same run
 	$(PY) -m bench

@@ -1,4 +1,5 @@
-"""The local cloud: moto standing in for AWS, plus what moto lacks, for the demo and end-to-end tests.
+"""The local cloud: template.yaml running on one machine, moto standing in for AWS, plus what moto lacks.
 
-Nothing deployed imports this package; it imports the deployed code.
+``cloud.LocalCloud`` is the entry point (docs/local-cloud.md). Nothing deployed imports this package;
+it imports the deployed code.
 """

@@ -1,148 +1,153 @@
-"""`make demo`: good and bad events through the real validator handler against moto.
+"""`make demo`: the whole pipeline from template.yaml on this machine, and the proof that nothing is lost.
 
-Prints each event's verdict, then what arrived on the ingress bus, and checks the promise: exactly
-the accepted events arrive, once each. Exits non-zero when that does not hold.
+Starts the local cloud (moto in-process + the project's emulators, provisioned from template.yaml and
+the samconfig.toml config-env), sends a realistic mix of events (several registered sources, every
+event type, ~10% invalid, some requests resent) through the validator as HTTP API requests, waits
+until the pipeline is quiet, then balances the books: every accepted event must be in the lake (or
+in a DLQ), every rejected one must carry its reason. Exits 1 when anything is lost or unexplained.
+
+    python -m tools.demo [--events 10000] [--per-request 100] [--fault target:S3WriterFunction,times=3]
+                         [--chaos SEED] [--profile] [--config-env default]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import sys
-import uuid
-from collections import Counter
-from dataclasses import dataclass
-from typing import Any
+import time
+from pathlib import Path
 
-DEMO_REGION = "us-west-2"
-SIGNING_KEY = "local-demo-signing-key-not-a-secret"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _isolate_from_real_aws() -> None:
     """The demo must never reach an account: fake credentials before boto3 is imported."""
     os.environ.update(
         {
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_SESSION_TOKEN": "local",
-            "AWS_REGION": DEMO_REGION,
-            "AWS_DEFAULT_REGION": DEMO_REGION,
-            "POWERTOOLS_SERVICE_NAME": "validator",
-            "POWERTOOLS_METRICS_NAMESPACE": "CustomerSignalsLocal",
-            "POWERTOOLS_TRACE_DISABLED": "1",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-            "POWERTOOLS_METRICS_DISABLED": "1",
+            "AWS_ACCESS_KEY_ID": "localcloud",
+            "AWS_SECRET_ACCESS_KEY": "localcloud",
+            "AWS_SESSION_TOKEN": "localcloud",
+            "SAM_CLI_TELEMETRY": "0",
         }
     )
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         os.environ.pop(name, None)
 
 
-@dataclass
-class DemoContext:
-    """The parts of a Lambda context the handler uses."""
-
-    function_name: str = "validator"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{DEMO_REGION}:123456789012:function:validator"
-    aws_request_id: str = "demo"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-def _request(body: bytes, write_key: str) -> dict[str, Any]:
-    import base64  # noqa: PLC0415
-
-    return {
-        "version": "2.0",
-        "routeKey": "POST /v1/events",
-        "rawPath": "/v1/events",
-        "rawQueryString": "",
-        "headers": {
-            "content-type": "application/json",
-            "authorization": "Basic " + base64.b64encode(f"{write_key}:".encode()).decode(),
-        },
-        "requestContext": {
-            "http": {"method": "POST", "path": "/v1/events", "sourceIp": "198.51.100.7"},
-            "requestId": str(uuid.uuid4()),
-            "routeKey": "POST /v1/events",
-            "stage": "$default",
-        },
-        "body": body.decode(),
-        "isBase64Encoded": False,
-    }
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tools.demo", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000, help="events to send (default 10,000)")
+    parser.add_argument("--per-request", type=int, default=100, help="events per HTTP request (default 100)")
+    parser.add_argument(
+        "--invalid-share", type=float, default=0.1, help="share of invalid events (default 0.1)"
+    )
+    parser.add_argument("--resend-share", type=float, default=0.05, help="share of requests sent twice")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the traffic and of the cloud's jitter")
+    parser.add_argument(
+        "--fault", action="append", default=[], help="a fault, e.g. target:S3WriterFunction,times=3"
+    )
+    parser.add_argument(
+        "--chaos", type=int, help="add the random fault schedule of this seed (as the property test)"
+    )
+    parser.add_argument(
+        "--config-env", default="default", help="samconfig.toml config-env (default: default)"
+    )
+    parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument(
+        "--shards", type=int, default=4, help="shards of on-demand streams locally (default 4)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=90.0, help="real seconds to wait for the pipeline to settle"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the run and print where the time went"
+    )
+    return parser.parse_args(argv)
 
 
-def run(events_per_request: int, requests: int) -> int:
-    import boto3  # noqa: PLC0415
-    from moto import mock_aws  # noqa: PLC0415
+def run(args: argparse.Namespace) -> int:
+    from localcloud import chaos, faults, scenario  # noqa: PLC0415 - after the AWS isolation
+    from localcloud.cloud import CloudOptions, LocalCloud  # noqa: PLC0415
+    from localcloud.progress import Progress  # noqa: PLC0415
 
-    from localcloud.ingress import create_ingress  # noqa: PLC0415
-    from localcloud.traffic import TrafficGenerator  # noqa: PLC0415
-    from signal_platform import codec  # noqa: PLC0415
-    from signal_platform.sources import SourceRegistry, new_write_key  # noqa: PLC0415
-    from signal_platform.timeutil import utc_now  # noqa: PLC0415
-    from validator import dependencies  # noqa: PLC0415
-    from validator.handler import lambda_handler  # noqa: PLC0415
-
-    with mock_aws():
-        stack = create_ingress(boto3.session.Session(region_name=DEMO_REGION), SIGNING_KEY)
-        os.environ.update(stack.validator_environment())
-        dependencies.reset()
-        write_key, source = new_write_key("web-shop", "demo storefront")
-        SourceRegistry(stack.names.sources_table).register(source)
-        traffic = TrafficGenerator(dependencies.schema_registry())
-
-        accepted: list[str] = []
-        print(f"{'req':>3} {'#':>3}  {'event type':<12} {'verdict':<9} reason")
-        for number in range(1, requests + 1):
-            batch = list(traffic.mix("web-shop", utc_now(), events_per_request, invalid_share=0.25))
-            if number == requests and len(batch) > 1:  # a resend within the request: first one wins
-                batch.append(type(batch[0])(dict(batch[0].event), "duplicate_event_id"))
-            response = lambda_handler(
-                _request(codec.dumps({"events": [t.event for t in batch]}), write_key), DemoContext()
-            )
-            answer = codec.loads(response["body"])
-            for sent, result in zip(batch, answer["results"], strict=True):
-                reason = ", ".join(f"{e['code']} at {e['path']}" for e in result.get("errors", []))
-                event_type = sent.event["event_type"]
-                print(f"{number:>3} {result['index']:>3}  {event_type:<12} {result['verdict']:<9} {reason}")
-                if result["verdict"] == "accepted":
-                    accepted.append(result["event_id"])
-            print(f"    -> HTTP {response['statusCode']}  counts {answer['counts']}")
-
-        bus_events = stack.drain_tap()
-        arrived = Counter(signal["event_id"] for event in bus_events for signal in event["detail"]["signals"])
-        signals = sum(arrived.values())
-        print(f"\ningress bus: {len(bus_events)} signal batches (EventBridge entries), {signals} signals")
-        for event in bus_events:
-            detail = event["detail"]
-            size = len(detail["signals"])
-            signature = detail["signature"][:15]
-            kind = event["detail-type"]
-            print(f"  batch {detail['batch_id']}  {kind:<12} {size:>3} signals  signed {signature}...")
-        duplicates = sorted(event_id for event_id, times in arrived.items() if times > 1)
-        missing = sorted(set(accepted) - set(arrived))
-        unexpected = sorted(set(arrived) - set(accepted))
+    started = time.perf_counter()
+    options = CloudOptions(
+        template=args.template,
+        config_env=args.config_env,
+        seed=args.seed,
+        shards=args.shards,
+        faults=[faults.parse(spec) for spec in args.fault],
+    )
+    plan = scenario.Scenario(
+        events=args.events,
+        per_request=args.per_request,
+        invalid_share=args.invalid_share,
+        resend_share=args.resend_share,
+        seed=args.seed,
+        settle_timeout=args.timeout,
+    )
+    print("starting the local cloud from", args.template.name, "...", flush=True)
+    with LocalCloud(options) as cloud:
+        for line in cloud.summary():
+            print("  " + line)
+        print(f"  ready in {time.perf_counter() - started:.1f} s", flush=True)
+        requests = None
+        if args.chaos is not None:
+            schedule = chaos.random_schedule(args.chaos, cloud, base=plan)
+            cloud.faults.add(*schedule.faults)
+            plan, requests = schedule.scenario, schedule.requests
+            print("  chaos:", schedule.describe())
+        for fault in cloud.faults.active:
+            print("  fault:", fault)
+        progress = Progress(plan.events, "sending")
+        outcome = scenario.run(cloud, plan, requests=requests, on_request=progress.update)
+        progress.close()
+        skipped = getattr(cloud.clock, "skipped", 0.0)
+        state = "quiet" if outcome.settled else "NOT quiet"
         print(
-            f"\naccepted {len(accepted)}, arrived {len(arrived)}, duplicates {len(duplicates)}, "
-            f"missing {len(missing)}, unexpected {len(unexpected)}"
+            f"pipeline {state} {outcome.settle_seconds:.1f} s after the last request "
+            f"(the cloud clock skipped {skipped:,.0f} s of waiting: retries, batching windows)"
         )
-        if duplicates or missing or unexpected:
-            print("FAILED: the bus does not hold exactly the accepted events once each", file=sys.stderr)
+        if cloud.faults.fired:
+            print(
+                "faults fired:", ", ".join(f"{name} x{count}" for name, count in cloud.faults.fired.items())
+            )
+        report = outcome.report
+        print("\naccounting")
+        print(report.render())
+        print(f"\ntotal {time.perf_counter() - started:.1f} s")
+        if not outcome.settled or not report.ok:
+            lake, census = report.lake, report.census
+            first_lost = f"; first lost: {list(lake.lost[:5])}" if lake and lake.lost else ""
+            print(
+                f"FAILED: lost {report.lost}, unexpected {report.unexpected}, dropped {len(census.dropped)}, "
+                f"unreadable DLQ messages {sum(census.dlq_unreadable.values())}, settled {outcome.settled}"
+                f"{first_lost}",
+                file=sys.stderr,
+            )
             return 1
-        print("OK: exactly the accepted events arrived on the ingress bus, once each")
+        print("OK: every accepted event is in the lake or a DLQ, every rejected one has its reason; lost = 0")
         return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--events-per-request", type=int, default=12)
-    parser.add_argument("--requests", type=int, default=3)
-    args = parser.parse_args(argv)
+    args = _arguments(argv)
     _isolate_from_real_aws()
-    return run(args.events_per_request, args.requests)
+    if not args.profile:
+        return run(args)
+    from localcloud.profiling import StackSampler, summary  # noqa: PLC0415
+
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    with StackSampler() as sampler:
+        status = profiler.runcall(run, args)
+    wall = time.perf_counter() - started
+    print()
+    print(summary(pstats.Stats(profiler), sampler, wall))
+    return int(status)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+"""The local cloud's clock: virtual time that jumps over idle waits, or the wall clock.
+
+Retry backoff, batching windows, visibility timeouts and record ages of the emulators are measured on
+this clock. ``VirtualClock`` is the wall clock plus an offset: while work is flowing it advances with
+real time, and when everything waits (a 60 s Lambda retry delay, a 5 s batching window, a 24 h
+record age) the cloud moves the offset forward instead of sleeping, so a day of retries takes
+milliseconds and stays in the same order. ``WallClock`` is for the long-running `make local`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch, on this clock."""
+        ...
+
+    def wait_until(self, moment: float, *, at_most: float) -> None:
+        """Let time pass until ``moment`` (never more than ``at_most`` real seconds of sleeping)."""
+        ...
+
+
+class VirtualClock:
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += max(0.0, seconds)
+
+    def wait_until(self, moment: float, *, at_most: float) -> None:  # noqa: ARG002 - nothing to sleep
+        self.advance(moment - self.now())
+
+    @property
+    def skipped(self) -> float:
+        """Seconds of waiting the clock jumped over."""
+        return self._offset
+
+
+class WallClock:
+    def now(self) -> float:
+        return time.time()
+
+    def wait_until(self, moment: float, *, at_most: float) -> None:
+        time.sleep(max(0.0, min(at_most, moment - time.time())))

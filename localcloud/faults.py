@@ -1,0 +1,290 @@
+"""Fault injection: what fails, when, and for which events.
+
+- ``TargetFault``: a function, a rule target (``<Rule>/<TargetId>``), a stream (``<Stream>`` as the
+  target of a rule) or an API destination fails: ``times`` (the first N matching invocations),
+  ``window`` (seconds after the cloud started, on its clock), ``event_ids`` (only invocations carrying
+  one of them). ``mode="error"`` fails before the target runs (an invoke error, a throttle);
+  ``mode="timeout"`` lets a function run and then fails the invocation, as a Lambda timeout after the
+  side effects would.
+- ``SdkFault``: an AWS API call made by the project's code fails (``signal_platform.aws_clients`` is
+  wrapped): a ``ThrottlingException`` from PutEvents by default; ``per_entry`` makes PutEvents answer
+  with failed entries (``FailedEntryCount``) instead of an error.
+- ``RecordAging``: records of a stream look ``seconds`` older than they are (all, or those carrying
+  chosen event_ids), so ``MaximumRecordAgeInSeconds`` applies without waiting.
+- ``RegionOutage``: every AWS call of the project's code to that Region fails, and the emulators stop
+  delivering in it (the hook the multi-Region work builds on).
+
+``parse`` reads the CLI form: ``target:EnrichmentFunction,times=3``,
+``target:S3WriterFunction,window=0-30,mode=timeout``, ``target:PartnerApiDestination,ids=<id>|<id>``,
+``throttle:times=5`` (= ``sdk:events.put_events,times=5``), ``sdk:s3.put_object,times=2,code=InternalError``,
+``throttle:times=9,per_entry=true,function=EnrichmentFunction`` (only that function's calls),
+``age:SignalStream,seconds=90000``, ``region:us-west-2,window=10-70``.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Mode = Literal["error", "timeout"]
+Window = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class TargetFault:
+    target: str
+    times: int | None = None
+    window: Window | None = None
+    event_ids: frozenset[str] = frozenset()
+    mode: Mode = "error"
+    error: str = "InjectedFault"
+    message: str = "failure injected by the local cloud"
+
+
+@dataclass(frozen=True, slots=True)
+class SdkFault:
+    service: str = "events"
+    operation: str = "put_events"
+    times: int | None = None
+    window: Window | None = None
+    code: str = "ThrottlingException"
+    per_entry: bool = False
+    function: str | None = None  # only calls made by this function (logical id); None: anyone's
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAging:
+    stream: str
+    seconds: float
+    event_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class RegionOutage:
+    region: str
+    window: Window | None = None
+
+
+Fault = TargetFault | SdkFault | RecordAging | RegionOutage
+
+
+class FaultError(Exception):
+    """What an injected fault raises inside the local cloud (never reaches deployed code's types)."""
+
+    def __init__(self, fault: TargetFault | SdkFault, message: str) -> None:
+        super().__init__(message)
+        self.fault = fault
+
+
+@dataclass
+class Faults:
+    """The active faults; ``started_at`` anchors their windows on the cloud's clock."""
+
+    clock: Callable[[], float]
+    started_at: float = 0.0
+    seed: int = 0
+    _faults: list[Fault] = field(default_factory=list)
+    _fired: Counter[int] = field(default_factory=Counter)
+    fired: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # The function being invoked right now (set by the runtime), for SDK faults aimed at one function.
+    current_function: str | None = None
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def add(self, *faults: Fault) -> None:
+        with self._lock:
+            self._faults.extend(faults)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._fired.clear()
+            self.fired.clear()
+
+    @property
+    def active(self) -> tuple[Fault, ...]:
+        return tuple(self._faults)
+
+    def _in_window(self, window: Window | None) -> bool:
+        if window is None:
+            return True
+        elapsed = self.clock() - self.started_at
+        return window[0] <= elapsed < window[1]
+
+    def _take(self, index: int, fault: TargetFault | SdkFault, label: str) -> bool:
+        if fault.times is not None and self._fired[index] >= fault.times:
+            return False
+        self._fired[index] += 1
+        self.fired[label] += 1
+        return True
+
+    def target_fault(self, names: Iterable[str], carried: Callable[[], set[str]]) -> TargetFault | None:
+        """The fault that fails this invocation of a target known by ``names``, if any (and count it)."""
+        wanted = set(names)
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if not isinstance(fault, TargetFault) or fault.target not in wanted:
+                    continue
+                if not self._in_window(fault.window):
+                    continue
+                if fault.event_ids and not fault.event_ids & carried():
+                    continue
+                if self._take(index, fault, f"{fault.target}:{fault.mode}"):
+                    return fault
+        return None
+
+    def sdk_fault(self, service: str, operation: str, region: str | None) -> SdkFault | RegionOutage | None:
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if (
+                    isinstance(fault, RegionOutage)
+                    and fault.region == region
+                    and self._in_window(fault.window)
+                ):
+                    self.fired[f"region:{region}"] += 1
+                    return fault
+                if not isinstance(fault, SdkFault) or (fault.service, fault.operation) != (
+                    service,
+                    operation,
+                ):
+                    continue
+                if fault.function is not None and fault.function != self.current_function:
+                    continue
+                if self._in_window(fault.window) and self._take(index, fault, f"{service}.{operation}"):
+                    return fault
+        return None
+
+    def region_down(self, region: str) -> bool:
+        return any(
+            isinstance(fault, RegionOutage) and fault.region == region and self._in_window(fault.window)
+            for fault in self._faults
+        )
+
+    def record_age_offset(self, stream_names: Iterable[str], carried: Callable[[], set[str]]) -> float:
+        wanted = set(stream_names)
+        offset = 0.0
+        for fault in self._faults:
+            if (
+                isinstance(fault, RecordAging)
+                and fault.stream in wanted
+                and (not fault.event_ids or fault.event_ids & carried())
+            ):
+                offset = max(offset, fault.seconds)
+        return offset
+
+
+# ---------------------------------------------------------------------------- SDK wrapper
+class FaultyClient:
+    """An AWS client whose calls consult the faults first; everything else is the real client."""
+
+    def __init__(self, real: Any, service: str, region: str | None, faults: Faults) -> None:
+        self._real = real
+        self._service = service
+        self._region = region
+        self._faults = faults
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._real, name)
+        if name.startswith("_") or not callable(attribute) or name in ("can_paginate", "get_paginator"):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            fault = self._faults.sdk_fault(self._service, name, self._region or _client_region(self._real))
+            if fault is None:
+                return attribute(*args, **kwargs)
+            return _apply(fault, attribute, kwargs, self._faults.rng)
+
+        return call
+
+
+def _client_region(client: Any) -> str | None:
+    meta = getattr(client, "meta", None)
+    return getattr(meta, "region_name", None)
+
+
+def _apply(
+    fault: SdkFault | RegionOutage, call: Callable[..., Any], kwargs: dict[str, Any], rng: random.Random
+) -> Any:
+    from botocore.exceptions import ClientError, EndpointConnectionError  # noqa: PLC0415
+
+    if isinstance(fault, RegionOutage):
+        raise EndpointConnectionError(endpoint_url=f"https://{fault.region}.amazonaws.com (region outage)")
+    if fault.per_entry and "Entries" in kwargs:
+        entries = kwargs["Entries"]
+        failed = {index for index in range(len(entries)) if rng.random() < 0.5} or {0}
+        passing = [entry for index, entry in enumerate(entries) if index not in failed]
+        if passing:
+            call(**{**kwargs, "Entries": passing})
+        results = [
+            {"ErrorCode": fault.code, "ErrorMessage": "injected"}
+            if index in failed
+            else {"EventId": f"lc-{index}"}
+            for index in range(len(entries))
+        ]
+        return {"FailedEntryCount": len(failed), "Entries": results}
+    raise ClientError(
+        {"Error": {"Code": fault.code, "Message": "injected by the local cloud"}}, fault.operation
+    )
+
+
+class ClientFactory:
+    """Stands in for ``signal_platform.aws_clients.client``: the same cached clients, wrapped."""
+
+    def __init__(self, original: Any, faults: Faults) -> None:
+        self._original = original
+        self._faults = faults
+        self._wrapped: dict[tuple[str, str | None], FaultyClient] = {}
+
+    def __call__(self, service: str, region: str | None = None) -> Any:
+        key = (service, region)
+        if key not in self._wrapped:
+            self._wrapped[key] = FaultyClient(self._original(service, region), service, region, self._faults)
+        return self._wrapped[key]
+
+    def cache_clear(self) -> None:
+        self._wrapped.clear()
+        self._original.cache_clear()
+
+
+# ---------------------------------------------------------------------------- CLI form
+def _window(text: str) -> Window:
+    start, _, end = text.partition("-")
+    return float(start), float(end) if end else float("inf")
+
+
+def parse(spec: str) -> Fault:
+    kind, _, rest = spec.partition(":")
+    name, *pairs = rest.split(",") if rest else [""]
+    if "=" in name:  # no positional name, e.g. "throttle:times=5"
+        pairs, name = [name, *pairs], ""
+    options = dict(pair.split("=", 1) for pair in pairs if pair)
+    times = int(options["times"]) if "times" in options else None
+    window = _window(options["window"]) if "window" in options else None
+    ids = frozenset(filter(None, options.get("ids", "").split("|")))
+    if kind == "target":
+        mode = options.get("mode", "error")
+        if mode not in ("error", "timeout"):
+            raise ValueError(f"fault mode must be error or timeout, got {mode!r}")
+        return TargetFault(name, times=times, window=window, event_ids=ids, mode=mode)  # type: ignore[arg-type]
+    if kind in ("sdk", "throttle"):
+        service, _, operation = (name or "events.put_events").partition(".")
+        return SdkFault(
+            service,
+            operation,
+            times=times,
+            window=window,
+            code=options.get("code", "ThrottlingException"),
+            per_entry=options.get("per_entry", "false") == "true",
+            function=options.get("function"),
+        )
+    if kind == "age":
+        return RecordAging(name, float(options.get("seconds", "0")), ids)
+    if kind == "region":
+        return RegionOutage(name, window)
+    raise ValueError(f"unknown fault kind {kind!r} in {spec!r} (target, sdk, throttle, age, region)")

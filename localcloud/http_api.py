@@ -1,0 +1,204 @@
+"""The HTTP API locally: a request becomes the API Gateway HTTP API event (payload 2.0) of its route.
+
+Routes come from the translated template (the OpenAPI body SAM generates for AWS::Serverless::HttpApi),
+so ``POST /v1/events`` reaches the function the template wires to it. The function's answer is turned
+back into status, headers and body as API Gateway does; a function error is a 500
+``{"message":"Internal Server Error"}``, an unknown route a 404 ``{"message":"Not Found"}``.
+``ApiServer`` serves the same on 127.0.0.1 for `make local`.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from localcloud.runtime import FunctionRuntime, Invocation
+from localcloud.template import ACCOUNT_ID, HttpRoute
+from signal_platform import codec
+
+_TEXT_TYPES = ("application/json", "text/", "application/xml")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return codec.loads(self.body)
+
+
+def http_api_event(
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    *,
+    query: str = "",
+    request_id: str,
+    source_ip: str = "127.0.0.1",
+    api_id: str = "localcloud",
+) -> dict[str, Any]:
+    """The API Gateway HTTP API event (payload format 2.0) for one request."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    content_type = lowered.get("content-type", "")
+    textual = not lowered.get("content-encoding") and (
+        not content_type or content_type.startswith(_TEXT_TYPES)
+    )
+    if body is None:
+        text, is_base64 = None, False
+    elif textual:
+        try:
+            text, is_base64 = body.decode(), False
+        except UnicodeDecodeError:
+            text, is_base64 = base64.b64encode(body).decode(), True
+    else:
+        text, is_base64 = base64.b64encode(body).decode(), True
+    now = datetime.now(UTC)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": api_id,
+            "domainName": f"{api_id}.execute-api.localhost",
+            "domainPrefix": api_id,
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": request_id,
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": is_base64,
+    }
+    if text is not None:
+        event["body"] = text
+    return event
+
+
+def lambda_response(invocation: Invocation) -> HttpResponse:
+    """What API Gateway makes of the function's answer (payload 2.0 rules)."""
+    if not invocation.ok:
+        return HttpResponse(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+    answer = invocation.payload
+    if not isinstance(answer, dict) or "statusCode" not in answer:
+        return HttpResponse(200, {"content-type": "application/json"}, codec.dumps(answer))
+    body = answer.get("body") or ""
+    raw = base64.b64decode(body) if answer.get("isBase64Encoded") else str(body).encode()
+    headers = {str(key).lower(): str(value) for key, value in (answer.get("headers") or {}).items()}
+    return HttpResponse(int(answer["statusCode"]), headers, raw)
+
+
+class HttpApi:
+    def __init__(
+        self,
+        routes: tuple[HttpRoute, ...],
+        runtime: FunctionRuntime,
+        *,
+        seed: int = 0,
+        api_id: str = "localcloud",
+    ) -> None:
+        self._routes = {(route.method, route.path): route for route in routes}
+        self._runtime = runtime
+        self._rng = random.Random(seed)
+        self._api_id = api_id
+        self._lock = threading.Lock()
+
+    @property
+    def routes(self) -> list[HttpRoute]:
+        return list(self._routes.values())
+
+    def request(
+        self, method: str, target: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> HttpResponse:
+        parts = urlsplit(target)
+        route = self._routes.get((method.upper(), parts.path))
+        if route is None:
+            return HttpResponse(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+        with self._lock:
+            request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        event = http_api_event(
+            method.upper(),
+            parts.path,
+            body,
+            headers or {},
+            query=parts.query,
+            request_id=request_id,
+            api_id=self._api_id,
+        )
+        return lambda_response(self._runtime.invoke(route.function, event))
+
+
+class ApiServer:
+    """``HttpApi`` on 127.0.0.1 (threaded; invocations are serialised by the runtime's lock)."""
+
+    def __init__(
+        self, api: HttpApi, *, port: int = 0, on_request: Callable[[HttpResponse], None] | None = None
+    ) -> None:
+        self._api = api
+        self._port = port
+        self._on_request = on_request
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the API server is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> ApiServer:
+        api, on_request = self._api, self._on_request
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed ACK
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length", "0") or 0)
+                body = self.rfile.read(length) if length else None
+                response = api.request(self.command, self.path, body, dict(self.headers.items()))
+                if on_request is not None:
+                    on_request(response)
+                self.send_response(response.status)
+                for key, value in response.headers.items():
+                    if key != "content-length":
+                        self.send_header(key, value)
+                self.send_header("content-length", str(len(response.body)))
+                self.end_headers()
+                self.wfile.write(response.body)
+
+            do_POST = do_GET = do_PUT = do_DELETE = _serve  # noqa: N815
+
+            def log_message(self, *_args: Any) -> None:  # silence the access log
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="http-api", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

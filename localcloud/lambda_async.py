@@ -1,0 +1,134 @@
+"""Lambda's asynchronous invocation queue (what an EventBridge rule's Lambda target feeds).
+
+Per the Lambda documentation: a failed invocation is retried ``MaximumRetryAttempts`` times (default 2),
+about one minute before the first retry and two minutes before the second (here exactly 60 s and
+120 s, then 120 s, on the cloud's clock); an event older than ``MaximumEventAgeInSeconds`` (default
+6 h) is not tried again. Then the invocation record goes to the ``OnFailure`` destination
+(``{"version","timestamp","requestContext":{requestId,functionArn,condition,approximateInvokeCount},
+"requestPayload","responseContext":{statusCode,executedVersion,functionError},"responsePayload"}``,
+condition ``RetriesExhausted`` or ``EventAgeExceeded``) and the event itself to the function's
+``DeadLetterConfig`` queue (attributes RequestID, ErrorCode, ErrorMessage). With neither, the event
+is dropped, as AWS does; the accounting reports it as lost.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from localcloud.eventbridge import RuleTarget
+from localcloud.runtime import FunctionRuntime, FunctionSpec, Invocation
+from localcloud.services import Services, iso_millis
+
+RETRY_DELAYS: Final = (60.0, 120.0)
+
+
+@dataclass(order=True)
+class _Queued:
+    due: float
+    order: int
+    function: FunctionSpec = field(compare=False)
+    event: Any = field(compare=False)
+    enqueued: float = field(compare=False)
+    attempts: int = field(default=0, compare=False)
+
+
+class AsyncInvoker:
+    def __init__(self, services: Services, runtime: FunctionRuntime) -> None:
+        self._services = services
+        self._runtime = runtime
+        self._queue: list[_Queued] = []
+        self._order = itertools.count()
+        self.invocations = 0
+        self.failed_events = 0
+
+    def enqueue(self, function_reference: str, event: Any) -> None:
+        now = self._services.clock.now()
+        spec = self._runtime.function(function_reference)
+        heapq.heappush(self._queue, _Queued(now, next(self._order), spec, event, now))
+
+    def rule_sender(self, target: RuleTarget, payload: Any, event: dict[str, Any]) -> None:  # noqa: ARG002
+        """The EventBridge side: the event is accepted into the async queue."""
+        self.enqueue(target.arn, payload)
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def next_due(self) -> float | None:
+        return self._queue[0].due if self._queue else None
+
+    def pump(self) -> int:
+        now = self._services.clock.now()
+        work = 0
+        while self._queue and self._queue[0].due <= now:
+            item = heapq.heappop(self._queue)
+            self._run(item, now)
+            work += 1
+        return work
+
+    def _run(self, item: _Queued, now: float) -> None:
+        item.attempts += 1
+        self.invocations += 1
+        outcome = self._runtime.invoke(item.function.logical_id, item.event)
+        config = item.function.async_config
+        if outcome.ok:
+            if config.on_success:
+                self._services.send_to_queue(config.on_success, self._record(item, outcome, "Success"))
+            return
+        retries_left = item.attempts <= config.maximum_retry_attempts
+        delay = RETRY_DELAYS[min(item.attempts, len(RETRY_DELAYS)) - 1]
+        too_old = self._services.clock.now() + delay - item.enqueued > config.maximum_event_age
+        if retries_left and not too_old:
+            item.due = now + delay
+            item.order = next(self._order)
+            heapq.heappush(self._queue, item)
+            return
+        self._fail(item, outcome, "RetriesExhausted" if not retries_left else "EventAgeExceeded")
+
+    def _record(self, item: _Queued, outcome: Invocation, condition: str) -> dict[str, Any]:
+        response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if not outcome.ok:
+            response["functionError"] = "Unhandled"
+        payload = (
+            outcome.payload
+            if outcome.ok
+            else {
+                "errorMessage": outcome.error_message,
+                "errorType": outcome.error_type,
+                "requestId": outcome.request_id,
+                "stackTrace": [],
+            }
+        )
+        return {
+            "version": "1.0",
+            "timestamp": iso_millis(self._services.clock.now()),
+            "requestContext": {
+                "requestId": outcome.request_id,
+                "functionArn": f"{item.function.arn}:$LATEST",
+                "condition": condition,
+                "approximateInvokeCount": item.attempts,
+            },
+            "requestPayload": item.event,
+            "responseContext": response,
+            "responsePayload": payload,
+        }
+
+    def _fail(self, item: _Queued, outcome: Invocation, condition: str) -> None:
+        self.failed_events += 1
+        config = item.function.async_config
+        kept = False
+        if config.on_failure:
+            kept = self._services.send_to_queue(config.on_failure, self._record(item, outcome, condition))
+        if item.function.dead_letter_arn:
+            attributes = {
+                "RequestID": outcome.request_id,
+                "ErrorCode": "200",
+                "ErrorMessage": str(outcome.error_message or outcome.error_type),
+            }
+            kept = self._services.send_to_queue(item.function.dead_letter_arn, item.event, attributes) or kept
+        if not kept:
+            self._services.drop(
+                item.function.logical_id, f"async invocation {condition}, no destination", item.event
+            )

@@ -1,0 +1,512 @@
+"""EventBridge Pipes with a Kinesis source: the poller moto does not run.
+
+Per shard (``ParallelizationFactor`` is 1 locally: one batch in flight per shard, which keeps the
+per-shard order AWS keeps per partition key), from the Pipe's ``KinesisStreamParameters``:
+
+- **Batching**: a batch is sent when ``BatchSize`` records are waiting, or when
+  ``MaximumBatchingWindowInSeconds`` (times ``window_scale``) has passed since the first waiting
+  record arrived; a Lambda batch also stays under the 6 MB invocation payload.
+- **Ordering**: a shard never moves past a batch that is still failing.
+- **Failure** of a batch (an error, or ``batchItemFailures`` naming its first record): with
+  ``OnPartialBatchItemFailure: AUTOMATIC_BISECT`` and more than one record, it is split in half and
+  the halves are tried in order (splitting does not use up a retry); otherwise it is retried after a
+  backoff, at most ``MaximumRetryAttempts`` times (-1: until the records age out).
+- **Partial failure** (``batchItemFailures`` whose lowest record is not the first): the records
+  before it are done; the rest is retried (counting a retry). An empty, null or unknown
+  ``itemIdentifier`` fails the whole batch, as the Pipes documentation says.
+- **Age**: before each attempt, records older than ``MaximumRecordAgeInSeconds`` are taken out
+  (ages include ``RecordAging`` faults).
+- **Dead letters**: a batch that exhausted its retries (condition ``RetryAttemptsExhausted``) or
+  records that aged out (condition ``MaximumRecordAgeExceeded``; the name is not documented by AWS, verify)
+  become one message on the ``DeadLetterConfig`` queue in the Pipe shape: ``{"context":
+  {"partnerResourceArn","condition"},"version":"1.0","timestamp","KinesisBatchInfo":{"shardId",
+  "startSequenceNumber","endSequenceNumber","approximateArrivalOfFirstRecord",
+  "approximateArrivalOfLastRecord","batchSize","streamArn"}}``: metadata only.
+- **Targets**: a Lambda function gets the JSON array of flat records (``REQUEST_RESPONSE``; with
+  ``FIRE_AND_FORGET`` it goes to the async queue); an API destination gets one request per record,
+  its body the ``InputTemplate`` applied to the record (``<$.data>``: the record's data, parsed as
+  JSON as Pipes does); a failed request fails the batch from that record on.
+- ``FilterCriteria`` patterns are matched with moto's EventBridge pattern matcher; records that match
+  none are skipped, as Pipes does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from localcloud import jsonpath
+from localcloud.http_targets import ApiDestinationError, HttpSender
+from localcloud.provision import Resource
+from localcloud.runtime import FunctionRuntime
+from localcloud.services import Services, backoff, iso_millis
+from localcloud.signals import decode_text, event_ids
+from signal_platform import codec
+
+MAX_LAMBDA_PAYLOAD: Final = 6 * 1024 * 1024
+RETRY_BASE_SECONDS: Final = 1.0
+RETRY_CAP_SECONDS: Final = 60.0
+AGE_CONDITION: Final = "MaximumRecordAgeExceeded"
+RETRY_CONDITION: Final = "RetryAttemptsExhausted"
+_PLACEHOLDER: Final = re.compile(r"<(\$[^>]*)>")
+
+TargetKind = Literal["lambda", "api-destination"]
+
+
+@dataclass(frozen=True, slots=True)
+class PipeSpec:
+    logical_id: str
+    name: str
+    arn: str
+    role_arn: str
+    stream_arn: str
+    stream_name: str
+    stream_logical_id: str
+    starting_position: str
+    batch_size: int
+    window: float
+    maximum_retry_attempts: int
+    maximum_record_age: int
+    bisect: bool
+    dead_letter_arn: str | None
+    target_arn: str
+    target_kind: TargetKind
+    fire_and_forget: bool
+    input_template: str | None
+    filters: tuple[dict[str, Any], ...]
+    running: bool
+
+    @classmethod
+    def of(cls, pipe: Resource, services: Services) -> PipeSpec:
+        props = pipe.properties
+        source = (props.get("SourceParameters") or {}).get("KinesisStreamParameters")
+        if source is None:
+            raise ValueError(f"pipe {pipe.logical_id}: only Kinesis sources are emulated")
+        stream = services.stack.by_arn(str(props["Source"]))
+        if stream is None:
+            raise ValueError(f"pipe {pipe.logical_id}: its source {props['Source']} is not in the template")
+        target = str(props["Target"])
+        target_kind: TargetKind = "lambda" if ":lambda:" in target else "api-destination"
+        if target_kind == "api-destination" and ":api-destination/" not in target:
+            raise ValueError(
+                f"pipe {pipe.logical_id}: target {target} is not emulated (Lambda, API destination)"
+            )
+        target_params = props.get("TargetParameters") or {}
+        filters = (props.get("SourceParameters") or {}).get("FilterCriteria", {}).get("Filters", [])
+        return cls(
+            logical_id=pipe.logical_id,
+            name=str(pipe.ref),
+            arn=pipe.arn,
+            role_arn=str(props.get("RoleArn", "")),
+            stream_arn=stream.arn,
+            stream_name=str(stream.ref),
+            stream_logical_id=stream.logical_id,
+            starting_position=str(source.get("StartingPosition", "LATEST")),
+            batch_size=int(source.get("BatchSize", 100)),
+            window=float(source.get("MaximumBatchingWindowInSeconds", 0)),
+            maximum_retry_attempts=int(source.get("MaximumRetryAttempts", -1)),
+            maximum_record_age=int(source.get("MaximumRecordAgeInSeconds", -1)),
+            bisect=source.get("OnPartialBatchItemFailure") == "AUTOMATIC_BISECT",
+            dead_letter_arn=(source.get("DeadLetterConfig") or {}).get("Arn"),
+            target_arn=target,
+            target_kind=target_kind,
+            fire_and_forget=(target_params.get("LambdaFunctionParameters") or {}).get("InvocationType")
+            == "FIRE_AND_FORGET",
+            input_template=target_params.get("InputTemplate"),
+            filters=tuple(
+                json.loads(f["Pattern"]) if isinstance(f.get("Pattern"), str) else f.get("Pattern", {})
+                for f in filters
+            ),
+            running=props.get("DesiredState", "RUNNING") == "RUNNING",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecord:
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    arrival: float
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.shard_id}:{self.sequence_number}"
+
+    def flat(self, pipe: PipeSpec, region: str) -> dict[str, Any]:
+        """The record as a Pipe (or a Lambda ESM's ``kinesis`` part, flattened) hands it to targets."""
+        return {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": self.partition_key,
+            "sequenceNumber": self.sequence_number,
+            "data": base64.b64encode(self.data).decode(),
+            "approximateArrivalTimestamp": self.arrival,
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": self.event_id,
+            "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": pipe.role_arn,
+            "awsRegion": region,
+            "eventSourceARN": pipe.stream_arn,
+        }
+
+    def signal_ids(self) -> set[str]:
+        return set(event_ids(decode_text(self.data.decode(errors="replace"), base64_encoded=False)))
+
+
+@dataclass
+class _Batch:
+    records: list[StreamRecord]
+    due: float
+    attempts: int = 0
+
+
+class ShardReader:
+    """Reads one shard through GetShardIterator / GetRecords, from a starting position."""
+
+    def __init__(self, services: Services, stream_name: str, shard_id: str, starting_position: str) -> None:
+        self._services = services
+        self._stream = stream_name
+        self.shard_id = shard_id
+        self._iterator: str | None = services.client("kinesis").get_shard_iterator(
+            StreamName=stream_name, ShardId=shard_id, ShardIteratorType=starting_position
+        )["ShardIterator"]
+
+    def read(self, limit: int) -> list[StreamRecord]:
+        if self._iterator is None:
+            return []
+        answer = self._services.client("kinesis").get_records(ShardIterator=self._iterator, Limit=limit)
+        self._iterator = answer.get("NextShardIterator")
+        return [
+            StreamRecord(
+                shard_id=self.shard_id,
+                sequence_number=str(record["SequenceNumber"]),
+                partition_key=str(record["PartitionKey"]),
+                data=bytes(record["Data"]),
+                arrival=_epoch(record["ApproximateArrivalTimestamp"]),
+            )
+            for record in answer.get("Records", [])
+        ]
+
+
+def _epoch(moment: Any) -> float:
+    return moment.timestamp() if isinstance(moment, datetime) else float(moment)
+
+
+Deliver = Callable[[list[StreamRecord]], int | None]
+
+
+class ShardPoller:
+    """One shard of one pipe: buffer, batch in flight (and its bisected remainder), dead letters."""
+
+    def __init__(
+        self,
+        pipe: PipeSpec,
+        reader: ShardReader,
+        services: Services,
+        deliver: Deliver,
+        window_scale: float,
+        poll_interval: float | None,
+    ) -> None:
+        self.pipe = pipe
+        self._poll_interval = poll_interval
+        self._next_poll = 0.0
+        self._activity_seen = -1
+        self._reader = reader
+        self._services = services
+        self._deliver = deliver
+        self._window = pipe.window * window_scale
+        self._buffer: deque[StreamRecord] = deque()
+        self._work: deque[_Batch] = deque()
+        self._window_started: float | None = None
+        self._drained = False
+        self.invocations = 0
+        self.dead_letters = 0
+
+    def _stale(self) -> bool:
+        """True when the shard may hold records not read yet: never read empty, or puts since."""
+        return not self._drained or self._activity() != self._activity_seen
+
+    def _activity(self) -> int:
+        return self._services.stream_activity[self.pipe.stream_name, self._reader.shard_id]
+
+    def idle(self) -> bool:
+        return not self._buffer and not self._work and not self._stale()
+
+    def next_due(self) -> float | None:
+        if self._work:
+            return self._work[0].due
+        if self._buffer and self._window_started is not None:
+            return self._window_started + self._window
+        if self._stale():
+            return self._services.clock.now()
+        return None if self._poll_interval is None else self._next_poll
+
+    def pump(self) -> int:
+        now = self._services.clock.now()
+        if not self._work:
+            self._fill()
+            if not self._buffer:
+                self._window_started = None
+                return 0
+            if self._window_started is None:
+                self._window_started = now
+            if len(self._buffer) < self.pipe.batch_size and now < self._window_started + self._window:
+                return 0
+            self._work.append(_Batch(self._take(), now))
+            self._window_started = now if self._buffer else None
+        batch = self._work[0]
+        if batch.due > now:
+            return 0
+        self._attempt(batch, now)
+        return 1
+
+    def _fill(self) -> None:
+        """Read when the shard may have more (puts since the last empty read, or the poll interval)."""
+        wanted = self.pipe.batch_size - len(self._buffer)
+        now = self._services.clock.now()
+        polling_due = self._poll_interval is not None and now >= self._next_poll
+        if wanted <= 0 or not (self._stale() or polling_due):
+            return
+        activity = self._activity()
+        records = self._reader.read(wanted)
+        if self._poll_interval is not None:
+            self._next_poll = now + self._poll_interval
+        if not records:
+            self._drained, self._activity_seen = True, activity
+        self._buffer.extend(record for record in records if self._matches(record))
+
+    def _matches(self, record: StreamRecord) -> bool:
+        if not self.pipe.filters:
+            return True
+        from moto.events.models import EventPattern  # noqa: PLC0415 - moto's own matcher
+
+        view: Any = record_view(record, self.pipe, self._services.region)
+        return any(
+            EventPattern(json.dumps(pattern), pattern).matches_event(view) for pattern in self.pipe.filters
+        )
+
+    def _take(self) -> list[StreamRecord]:
+        batch: list[StreamRecord] = []
+        size = 2
+        while self._buffer and len(batch) < self.pipe.batch_size:
+            record_size = len(self._buffer[0].data) * 4 // 3 + 400  # base64 plus the record's fields
+            if batch and self.pipe.target_kind == "lambda" and size + record_size > MAX_LAMBDA_PAYLOAD:
+                break
+            batch.append(self._buffer.popleft())
+            size += record_size
+        return batch
+
+    def _age(self, record: StreamRecord, now: float) -> float:
+        offset = self._services.faults.record_age_offset(
+            (self.pipe.stream_logical_id, self.pipe.stream_name), record.signal_ids
+        )
+        return now - record.arrival + offset
+
+    def _attempt(self, batch: _Batch, now: float) -> None:
+        if self.pipe.maximum_record_age >= 0:
+            fresh = [
+                record for record in batch.records if self._age(record, now) <= self.pipe.maximum_record_age
+            ]
+            if len(fresh) < len(batch.records):
+                self._dead_letter_runs(batch.records, fresh, AGE_CONDITION)
+                batch.records = fresh
+                if not fresh:
+                    self._work.popleft()
+                    return
+        self.invocations += 1
+        failed_from = self._deliver(batch.records)
+        if failed_from is None:
+            self._work.popleft()
+            return
+        remaining = batch.records[failed_from:]
+        if failed_from == 0 and self.pipe.bisect and len(remaining) > 1:
+            middle = len(remaining) // 2
+            self._work.popleft()
+            self._work.appendleft(_Batch(remaining[middle:], now, batch.attempts))
+            self._work.appendleft(_Batch(remaining[:middle], now, batch.attempts))
+            return
+        batch.records = remaining
+        batch.attempts += 1
+        if 0 <= self.pipe.maximum_retry_attempts < batch.attempts:
+            self._work.popleft()
+            self._dead_letter(remaining, RETRY_CONDITION)
+            return
+        batch.due = now + backoff(
+            batch.attempts, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS, rng=self._services.rng
+        )
+
+    def _dead_letter_runs(
+        self, records: list[StreamRecord], kept: list[StreamRecord], condition: str
+    ) -> None:
+        kept_ids = {record.event_id for record in kept}
+        run: list[StreamRecord] = []
+        for record in records:
+            if record.event_id in kept_ids:
+                if run:
+                    self._dead_letter(run, condition)
+                run = []
+            else:
+                run.append(record)
+        if run:
+            self._dead_letter(run, condition)
+
+    def _dead_letter(self, records: list[StreamRecord], condition: str) -> None:
+        message = {
+            "context": {"partnerResourceArn": self.pipe.arn, "condition": condition},
+            "version": "1.0",
+            "timestamp": iso_millis(self._services.clock.now()),
+            "KinesisBatchInfo": {
+                "shardId": records[0].shard_id,
+                "startSequenceNumber": records[0].sequence_number,
+                "endSequenceNumber": records[-1].sequence_number,
+                "approximateArrivalOfFirstRecord": iso_millis(records[0].arrival),
+                "approximateArrivalOfLastRecord": iso_millis(records[-1].arrival),
+                "batchSize": len(records),
+                "streamArn": self.pipe.stream_arn,
+            },
+        }
+        if self.pipe.dead_letter_arn and self._services.send_to_queue(self.pipe.dead_letter_arn, message):
+            self.dead_letters += 1
+            return
+        reason = "no DeadLetterConfig" if not self.pipe.dead_letter_arn else "the DLQ could not be written"
+        self._services.drop(self.pipe.logical_id, f"{condition}, {reason}", message)
+
+
+class PipeEmulator:
+    """Every shard of one pipe; the target is invoked through the runtime or the HTTP sender."""
+
+    def __init__(
+        self,
+        spec: PipeSpec,
+        services: Services,
+        runtime: FunctionRuntime,
+        http: HttpSender | None,
+        enqueue_async: Callable[[str, Any], None],
+        window_scale: float = 1.0,
+        poll_interval: float | None = None,
+    ) -> None:
+        self.spec = spec
+        self._services = services
+        self._runtime = runtime
+        self._http = http
+        self._enqueue_async = enqueue_async
+        shards = services.client("kinesis").list_shards(StreamName=spec.stream_name)["Shards"]
+        self.pollers = [
+            ShardPoller(
+                spec,
+                ShardReader(services, spec.stream_name, shard["ShardId"], spec.starting_position),
+                services,
+                self._deliver,
+                window_scale,
+                poll_interval,
+            )
+            for shard in shards
+        ]
+
+    def pump(self) -> int:
+        if not self.spec.running or self._services.faults.region_down(self._services.region):
+            return 0
+        return sum(poller.pump() for poller in self.pollers)
+
+    def next_due(self) -> float | None:
+        if not self.spec.running:
+            return None
+        dues = [due for poller in self.pollers if (due := poller.next_due()) is not None]
+        return min(dues) if dues else None
+
+    def idle(self) -> bool:
+        return not self.spec.running or all(poller.idle() for poller in self.pollers)
+
+    @property
+    def dead_letters(self) -> int:
+        return sum(poller.dead_letters for poller in self.pollers)
+
+    @property
+    def invocations(self) -> int:
+        return sum(poller.invocations for poller in self.pollers)
+
+    # ------------------------------------------------------------ targets
+    def _deliver(self, records: list[StreamRecord]) -> int | None:
+        """Index of the first record that failed, or None when the whole batch succeeded."""
+        if self.spec.target_kind == "lambda":
+            return self._deliver_lambda(records)
+        return self._deliver_http(records)
+
+    def _deliver_lambda(self, records: list[StreamRecord]) -> int | None:
+        payload = [record.flat(self.spec, self._services.region) for record in records]
+        if self.spec.fire_and_forget:
+            self._enqueue_async(self.spec.target_arn, payload)
+            return None
+        outcome = self._runtime.invoke(self.spec.target_arn, payload)
+        if not outcome.ok:
+            return 0
+        return _first_failure(outcome.payload, records)
+
+    def _deliver_http(self, records: list[StreamRecord]) -> int | None:
+        if self._http is None:
+            raise RuntimeError("API destination target without an HTTP sender")
+        for index, record in enumerate(records):
+            view = record_view(record, self.spec, self._services.region)
+            fault = self._services.faults.target_fault(
+                (self._http.destination(self.spec.target_arn).logical_id, self.spec.logical_id),
+                record.signal_ids,
+            )
+            if fault is not None:
+                return index
+            body = apply_template(self.spec.input_template, view)
+            try:
+                self._http.send(self.spec.target_arn, body)
+            except ApiDestinationError:
+                return index
+        return None
+
+
+def record_view(record: StreamRecord, pipe: PipeSpec, region: str) -> dict[str, Any]:
+    """The record as filters and input templates see it: ``data`` parsed when it is JSON (as Pipes does)."""
+    view = record.flat(pipe, region)
+    parsed = decode_text(record.data.decode(errors="replace"), base64_encoded=False)
+    if parsed is not None:
+        view["data"] = parsed
+    return view
+
+
+def _first_failure(answer: Any, records: list[StreamRecord]) -> int | None:
+    """The lowest failed index from ``batchItemFailures``; a malformed answer fails the whole batch."""
+    if not isinstance(answer, dict):
+        return None
+    failures = answer.get("batchItemFailures")
+    if not failures:
+        return None
+    positions = {record.event_id: index for index, record in enumerate(records)}
+    indexes = []
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not isinstance(identifier, str) or identifier not in positions:
+            return 0
+        indexes.append(positions[identifier])
+    return min(indexes)
+
+
+def apply_template(template: str | None, view: dict[str, Any]) -> bytes:
+    """A Pipe ``InputTemplate``: ``<$.path>`` placeholders filled from the record (JSON values as JSON)."""
+    if template is None:
+        return codec.dumps(view)
+    whole = _PLACEHOLDER.fullmatch(template.strip())
+    if whole:
+        value = jsonpath.find(view, whole.group(1))
+        return codec.dumps(None if value is jsonpath.MISSING else value)
+
+    def fill(match: re.Match[str]) -> str:
+        value = jsonpath.find(view, match.group(1))
+        if value is jsonpath.MISSING:
+            return "null"
+        return value if isinstance(value, str) else codec.dumps(value).decode()
+
+    return _PLACEHOLDER.sub(fill, template).encode()

@@ -1,0 +1,111 @@
+"""What every emulator shares: the stack, the clock, the faults, AWS clients, DLQ writing, drops.
+
+``Dropped`` records what AWS itself would drop (an async invocation that fails with no on-failure
+destination, a rule target with no DLQ, a DLQ that cannot be written): the accounting counts these,
+so a configuration that loses events shows up as ``lost``, with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from localcloud.clock import Clock
+from localcloud.faults import Faults
+from localcloud.provision import Stack
+from signal_platform import codec
+
+log = logging.getLogger("localcloud")
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    where: str
+    reason: str
+    payload: Any
+
+
+def iso_millis(epoch: float) -> str:
+    """``2026-11-26T16:00:00.123Z``: the timestamp format of DLQ and destination records."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def backoff(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with equal jitter: between half and all of ``min(cap, base * 2**(n-1))``."""
+    ceiling = min(cap, base * 2.0 ** min(attempt - 1, 32))
+    return ceiling / 2 + rng.random() * ceiling / 2
+
+
+@dataclass
+class Services:
+    stack: Stack
+    clock: Clock
+    faults: Faults
+    session: Any
+    endpoint_url: str | None = None
+    seed: int = 0
+    dropped: list[Dropped] = field(default_factory=list)
+    # Puts per (stream, shard): a poller reads its drained shard again only after new puts there (or
+    # after its poll interval).
+    stream_activity: Counter[tuple[str, str]] = field(default_factory=Counter)
+    _clients: dict[str, Any] = field(default_factory=dict)
+    _queue_urls: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    @property
+    def region(self) -> str:
+        return self.stack.region
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url
+            )
+        return self._clients[service]
+
+    def queue_url(self, arn: str) -> str:
+        if arn not in self._queue_urls:
+            name = arn.rsplit(":", 1)[-1]
+            self._queue_urls[arn] = self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+        return self._queue_urls[arn]
+
+    def send_to_queue(self, arn: str, body: Any, attributes: dict[str, str] | None = None) -> bool:
+        """One message to the SQS queue ``arn`` (a DLQ or a destination); False when it cannot be written."""
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        if self.faults.region_down(self.region):
+            return False
+        request: dict[str, Any] = {
+            "QueueUrl": "",
+            "MessageBody": body if isinstance(body, str) else codec.dumps(body).decode(),
+        }
+        if attributes:
+            request["MessageAttributes"] = {
+                name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
+            }
+        try:
+            request["QueueUrl"] = self.queue_url(arn)
+            self.client("sqs").send_message(**request)
+        except (ClientError, BotoCoreError):
+            log.exception("cannot write to queue %s", arn)
+            return False
+        return True
+
+    def put_record(self, stream_name: str, data: bytes, partition_key: str) -> tuple[str, str]:
+        """PutRecord through the cloud, so the Pipe pollers know the shard has news; (shard id, sequence)."""
+        answer = self.client("kinesis").put_record(
+            StreamName=stream_name, Data=data, PartitionKey=partition_key
+        )
+        shard = str(answer["ShardId"])
+        self.stream_activity[stream_name, shard] += 1
+        return shard, str(answer["SequenceNumber"])
+
+    def drop(self, where: str, reason: str, payload: Any) -> None:
+        log.error("event dropped at %s: %s", where, reason)
+        self.dropped.append(Dropped(where, reason, payload))

@@ -1,0 +1,169 @@
+"""SQS -> Lambda event source mappings (AWS::Lambda::EventSourceMapping on a queue).
+
+Up to ``BatchSize`` messages (default 10) are received and handed to the function as
+``{"Records": [...]}`` in the SQS event shape (messageId, receiptHandle, body, attributes,
+messageAttributes, md5OfBody, eventSource, eventSourceARN, awsRegion). Success deletes the batch;
+with ``FunctionResponseTypes: [ReportBatchItemFailures]`` only the messages not named in
+``batchItemFailures`` are deleted (a malformed answer fails the whole batch). A failed message
+becomes visible again after the queue's VisibilityTimeout on the cloud's clock (it is held invisible
+in moto meanwhile, then released), and moto's redrive policy moves it to the DLQ once its receive
+count reaches ``maxReceiveCount``. ``MaximumBatchingWindowInSeconds`` and ``ScalingConfig`` are not
+emulated (batches go as soon as messages are there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Final
+
+from localcloud.provision import Resource
+from localcloud.runtime import FunctionRuntime
+from localcloud.services import Services
+
+HOLD_SECONDS: Final = 43200  # the real-time visibility that keeps a failed message aside
+
+
+@dataclass(frozen=True, slots=True)
+class SqsMappingSpec:
+    logical_id: str
+    queue_arn: str
+    function: str
+    batch_size: int
+    report_failures: bool
+    enabled: bool
+
+    @classmethod
+    def of(cls, mapping: Resource) -> SqsMappingSpec:
+        props = mapping.properties
+        return cls(
+            logical_id=mapping.logical_id,
+            queue_arn=str(props["EventSourceArn"]),
+            function=str(props["FunctionName"]),
+            batch_size=int(props.get("BatchSize", 10)),
+            report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+            enabled=str(props.get("Enabled", "true")).lower() != "false",
+        )
+
+
+class SqsMapping:
+    def __init__(self, spec: SqsMappingSpec, services: Services, runtime: FunctionRuntime) -> None:
+        self.spec = spec
+        self._services = services
+        self._runtime = runtime
+        self._held: list[tuple[float, str]] = []  # (visible again at, receipt handle)
+        self._url = services.queue_url(spec.queue_arn)
+        attributes = services.client("sqs").get_queue_attributes(
+            QueueUrl=self._url, AttributeNames=["VisibilityTimeout"]
+        )
+        self._visibility = float(attributes["Attributes"].get("VisibilityTimeout", 30))
+        self._empty = False
+        self.invocations = 0
+
+    def idle(self) -> bool:
+        return self._empty and not self._held
+
+    def next_due(self) -> float | None:
+        if not self.spec.enabled:
+            return None
+        dues = [moment for moment, _ in self._held]
+        if not self._empty:
+            dues.append(self._services.clock.now())
+        return min(dues) if dues else None
+
+    def pump(self) -> int:
+        if not self.spec.enabled:
+            return 0
+        now = self._services.clock.now()
+        self._release(now)
+        messages = self._receive()
+        self._empty = not messages
+        if not messages:
+            return 0
+        self.invocations += 1
+        outcome = self._runtime.invoke(self.spec.function, {"Records": [self._record(m) for m in messages]})
+        failed = self._failed(outcome.payload, messages) if outcome.ok else {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self._services.client("sqs").delete_message_batch(
+                QueueUrl=self._url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        self._held.extend(
+            (now + self._visibility, m["ReceiptHandle"]) for m in messages if m["MessageId"] in failed
+        )
+        return 1
+
+    def _receive(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        while len(messages) < self.spec.batch_size:
+            answer = self._services.client("sqs").receive_message(
+                QueueUrl=self._url,
+                MaxNumberOfMessages=min(10, self.spec.batch_size - len(messages)),
+                VisibilityTimeout=HOLD_SECONDS,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            received = answer.get("Messages", [])
+            if not received:
+                break
+            messages.extend(received)
+        return messages
+
+    def _release(self, now: float) -> None:
+        due = [handle for moment, handle in self._held if moment <= now]
+        if not due:
+            return
+        self._held = [(moment, handle) for moment, handle in self._held if moment > now]
+        self._services.client("sqs").change_message_visibility_batch(
+            QueueUrl=self._url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for i, handle in enumerate(due)
+            ],
+        )
+        self._empty = False
+
+    def _failed(self, answer: Any, messages: list[dict[str, Any]]) -> set[str]:
+        if (
+            not self.spec.report_failures
+            or not isinstance(answer, dict)
+            or not answer.get("batchItemFailures")
+        ):
+            return set()
+        ids = {m["MessageId"] for m in messages}
+        named = set()
+        for failure in answer["batchItemFailures"]:
+            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+            if not isinstance(identifier, str) or identifier not in ids:
+                return ids
+            named.add(identifier)
+        return named
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        attributes = message.get("Attributes", {})
+        body = message["Body"]
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": body,
+            "attributes": {
+                "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+                "SentTimestamp": attributes.get("SentTimestamp", "0"),
+                "SenderId": attributes.get("SenderId", "AIDAIENQZJOLO23YVJ4VO"),
+                "ApproximateFirstReceiveTimestamp": attributes.get("ApproximateFirstReceiveTimestamp", "0"),
+            },
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                    "dataType": value.get("DataType", "String"),
+                }
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's checksum
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.spec.queue_arn,
+            "awsRegion": self._services.region,
+        }

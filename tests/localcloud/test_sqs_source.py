@@ -1,0 +1,101 @@
+"""SQS -> Lambda event source mappings: batch size, the SQS event shape, partial batch responses, redrive."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.localcloud.conftest import Recorder, arn, function, queue, queue_messages, running
+
+
+def _resources(report_failures: bool = True) -> dict[str, Any]:
+    mapping: dict[str, Any] = {
+        "EventSourceArn": arn("Source"),
+        "FunctionName": {"Ref": "Consumer"},
+        "BatchSize": 10,
+    }
+    if report_failures:
+        mapping["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+    return {
+        "Redrive": queue(),
+        "Source": queue(
+            VisibilityTimeout=30,
+            RedrivePolicy={"deadLetterTargetArn": arn("Redrive"), "maxReceiveCount": 2},
+        ),
+        "Consumer": function("consumer"),
+        "Mapping": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": mapping},
+    }
+
+
+def _send(cloud: Any, bodies: list[str]) -> None:
+    sqs = cloud.services.client("sqs")
+    url = cloud.stack.get("Source").ref
+    for body in bodies:
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=body,
+            MessageAttributes={"kind": {"DataType": "String", "StringValue": "test"}},
+        )
+
+
+def test_messages_arrive_in_batches_of_batch_size_in_the_sqs_event_shape(tmp_path: Path) -> None:
+    consumer = Recorder()
+    with running(tmp_path, _resources(), handlers={"Consumer": consumer}) as cloud:
+        _send(cloud, [f"m{n}" for n in range(15)])
+        assert cloud.settle()
+        queue_arn = cloud.stack.get("Source").arn
+    assert [len(event["Records"]) for event in consumer.events] == [10, 5]
+    record = consumer.events[0]["Records"][0]
+    assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"] == queue_arn
+    assert record["awsRegion"] == "us-west-2"
+    assert record["messageAttributes"]["kind"]["stringValue"] == "test"
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert set(record) >= {"messageId", "receiptHandle", "body", "md5OfBody"}
+    assert sorted(r["body"] for e in consumer.events for r in e["Records"]) == sorted(
+        f"m{n}" for n in range(15)
+    )
+
+
+def test_reported_failures_come_back_after_the_visibility_timeout_then_go_to_the_redrive_dlq(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a consumer that always reports the message "bad" as failed
+    def answer(event: dict[str, Any], call: int) -> Any:
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "bad"
+            ]
+        }
+
+    consumer = Recorder(answer)
+    with running(tmp_path, _resources(), handlers={"Consumer": consumer}) as cloud:
+        started = cloud.clock.now()
+        _send(cloud, ["good", "bad"])
+        assert cloud.settle()
+        waited = cloud.clock.now() - started
+        dead = queue_messages(cloud, "Redrive")
+    # THEN "good" is delivered once; "bad" twice (maxReceiveCount 2), 30 s apart, then it is redriven
+    bodies = [r["body"] for e in consumer.events for r in e["Records"]]
+    assert bodies.count("good") == 1 and bodies.count("bad") == 2
+    assert waited >= 30
+    assert [m["Body"] for m in dead] == ["bad"]
+
+
+def test_without_report_batch_item_failures_an_error_fails_the_whole_batch(tmp_path: Path) -> None:
+    def answer(event: dict[str, Any], call: int) -> Any:
+        if call == 1:
+            raise RuntimeError("boom")
+        return {"batchItemFailures": [{"itemIdentifier": "ignored"}]}
+
+    consumer = Recorder(answer)
+    with running(tmp_path, _resources(report_failures=False), handlers={"Consumer": consumer}) as cloud:
+        _send(cloud, ["a", "b"])
+        assert cloud.settle()
+        assert queue_messages(cloud, "Redrive") == []
+        assert queue_messages(cloud, "Source") == []
+    assert [sorted(r["body"] for r in e["Records"]) for e in consumer.events] == [["a", "b"], ["a", "b"]]
+    assert (
+        json.loads(json.dumps(consumer.events[1]))["Records"][0]["attributes"]["ApproximateReceiveCount"]
+        == "2"
+    )
