@@ -39,17 +39,21 @@ class IngressStack:
 
     def drain_tap(self) -> list[dict[str, Any]]:
         """Every bus event the tap holds, removed from the queue."""
-        received: list[dict[str, Any]] = []
-        while True:
-            batch = self.sqs.receive_message(QueueUrl=self.tap_queue_url, MaxNumberOfMessages=10)
-            messages = batch.get("Messages", [])
-            if not messages:
-                return received
-            received.extend(codec.loads(message["Body"]) for message in messages)
-            self.sqs.delete_message_batch(
-                QueueUrl=self.tap_queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
+        return drain_queue(self.sqs, self.tap_queue_url)
+
+
+def drain_queue(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every message body a queue holds, parsed as JSON and removed from the queue."""
+    received: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return received
+        received.extend(codec.loads(message["Body"]) for message in messages)
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
 
 
 def create_ingress(session: Any, signing_key: str, names: IngressNames | None = None) -> IngressStack:

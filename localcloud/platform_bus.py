@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from localcloud.ingress import drain_queue
 from signal_platform import codec
 
 ENRICHED_SOURCE = "signals.enriched"
@@ -43,17 +44,7 @@ class PlatformStack:
 
     def drain_tap(self) -> list[dict[str, Any]]:
         """Every bus event the tap holds, removed from the queue."""
-        received: list[dict[str, Any]] = []
-        while True:
-            batch = self.sqs.receive_message(QueueUrl=self.tap_queue_url, MaxNumberOfMessages=10)
-            messages = batch.get("Messages", [])
-            if not messages:
-                return received
-            received.extend(codec.loads(message["Body"]) for message in messages)
-            self.sqs.delete_message_batch(
-                QueueUrl=self.tap_queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
+        return drain_queue(self.sqs, self.tap_queue_url)
 
     def quarantined(self) -> dict[str, Any]:
         """Every quarantined object: key -> (parsed body, S3 metadata)."""
