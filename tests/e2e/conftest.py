@@ -1,7 +1,7 @@
 """The whole pipeline from template.yaml with the real handlers, on the local cloud.
 
 One cloud serves the package (start-up costs seconds); each test gets it reset (stores and queues
-emptied, in-flight work and faults forgotten, functions kept warm). The tests skip, saying why, while
+emptied, in-flight work and faults forgotten, functions kept warm). The tests fail, saying why, when
 the template has no pipeline yet or a handler module does not exist yet.
 """
 
@@ -37,7 +37,7 @@ def _missing() -> str | None:
 def pipeline() -> Iterator[LocalCloud]:
     reason = _missing()
     if reason:
-        pytest.skip(reason)
+        pytest.fail(reason)
     with LocalCloud(CloudOptions(template=ROOT / "template.yaml")) as cloud:
         yield cloud
 

@@ -17,6 +17,7 @@ from localcloud.faults import RecordAging, SdkFault, TargetFault
 from localcloud.scenario import Outcome, Scenario
 from localcloud.traffic import TrafficGenerator, TrafficRequest
 from signal_platform.schema_registry import SchemaRegistry
+from tools import dlq
 
 SMALL = Scenario(
     events=120, per_request=40, invalid_share=0.1, resend_share=0.0, seed=11, sources=("web-shop", "ios-app")
@@ -223,3 +224,33 @@ def test_an_enrichment_retry_after_a_partial_put_events_leaves_no_duplicate_in_t
     outcome = _run(cloud, write_keys, replace(SMALL, sources=("web-shop",)), requests=_many_users(40))
     _no_loss(outcome)
     assert outcome.report.lake is not None and outcome.report.lake.duplicated == ()
+
+
+def test_a_partner_outage_is_hydrated_then_replayed_and_nothing_is_lost(
+    cloud: LocalCloud, write_keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a partner that refuses every request while the events flow
+    assert cloud.partner is not None
+    cloud.partner.failing = lambda body: True
+    outcome = _run(cloud, write_keys)
+    accepted = set(outcome.report.ledger.accepted)
+    # THEN every accepted signal is in the lake, and dead-lettered for the partner and hydrated
+    assert accepted <= set(outcome.report.census.lake)
+    assert outcome.report.census.dead_lettered("PartnerPipeDlq") == accepted
+    assert not cloud.partner.event_ids()
+    # WHEN the partner recovers and the DLQ store is replayed to it with the replay tool
+    cloud.partner.failing = lambda body: False
+    bucket = cloud.function_with_env("DLQ_STORE_BUCKET_NAME").environment["DLQ_STORE_BUCKET_NAME"]
+    monkeypatch.setenv("PARTNER_KEY", cloud.partner.api_key or "")
+    replay = [
+        *("--bucket", bucket, "replay", "--consumer", "partner", "--target", "http"),
+        *("--partner-url", cloud.partner.url, "--api-key-env", "PARTNER_KEY", "--no-progress"),
+    ]
+    exit_code = dlq.main(replay)
+    # THEN the partner holds every accepted signal exactly once, and a second replay sends nothing
+    assert exit_code == 0
+    received = cloud.partner.event_ids()
+    assert set(received) == accepted
+    assert all(times == 1 for times in received.values())
+    assert dlq.main(replay) == 0
+    assert cloud.partner.event_ids() == received
