@@ -169,12 +169,6 @@ def test_a_partner_that_rejects_a_record_gets_the_rest_and_the_record_is_dead_le
     assert poison not in census.partner and poison in census.lake
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the DLQ-hydrate keeps Lambda's async on-failure records (EnrichmentFailureDlq) whole under "
-    "unparsed/ ('unknown DLQ message shape') instead of storing the ingress event they carry "
-    "(functions/dlq_hydrate/dlq_hydrate/messages.py); nothing is lost, but replay cannot use them",
-)
 def test_the_hydrate_stores_enrichment_failures_as_events_not_as_unparsed_messages(
     cloud: LocalCloud, write_keys: dict[str, str]
 ) -> None:

@@ -1,5 +1,6 @@
 """The DLQ-hydrate handler against moto: the sample events, the exact shard and range, paging,
-reshards, redelivery, aged-out records, unknown shapes and partial batch failures."""
+reshards, redelivery, aged-out records, Lambda on-failure destination records, unknown shapes and
+partial batch failures."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from signal_platform import aws_clients, codec
 from signal_platform.errors import DlqStoreError
 from tests.conftest import REGION, FakeLambdaContext, load_event
 from tests.integration.test_dlq_support import (
+    BUCKET,
+    CONSUMERS,
     STREAM_ARN,
     DlqCloud,
     batch_info,
@@ -26,6 +29,7 @@ from tests.integration.test_dlq_support import (
     sqs_event,
     sqs_record,
 )
+from tools import dlq
 
 pytestmark = pytest.mark.integration
 
@@ -139,6 +143,125 @@ def test_rule_target_sample_keeps_the_whole_event_and_its_error_attributes(
     assert attributes["TARGET_ARN"].endswith(":function:signals-enrichment")
     assert "ERROR_MESSAGE" in attributes
     assert document["dlq"]["shape"] == "rule_target"
+
+
+ENRICHMENT_FAILURE_QUEUE = "signals-enrichment-failure-dlq"
+ENRICHMENT_FAILURE_KEY = (
+    "dlq/enrichment-failure/2026/11/26/10/web-shop/"
+    "20261126T102003000Z-3d1c9a52-8e7f-4b06-a2c4-91f0e5d7b3a8.json"
+)
+
+
+@pytest.fixture
+def enrichment_failure_queue(cloud: DlqCloud, monkeypatch: pytest.MonkeyPatch) -> str:
+    """CONSUMER_BY_QUEUE as the template sets it, with the enrichment's on-failure destination queue."""
+    consumers = {**CONSUMERS, ENRICHMENT_FAILURE_QUEUE: "enrichment-failure"}
+    monkeypatch.setenv("CONSUMER_BY_QUEUE", codec.dumps(consumers).decode())
+    dependencies.reset()
+    return ENRICHMENT_FAILURE_QUEUE
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "dlq-hydrate-pipe-dlq.json",
+        "dlq-hydrate-esm-on-failure.json",
+        "dlq-hydrate-rule-target-dlq.json",
+        "dlq-hydrate-enrichment-failure.json",
+    ],
+)
+def test_no_dlq_hydrate_sample_is_kept_as_unparsed(
+    cloud: DlqCloud, context: FakeLambdaContext, enrichment_failure_queue: str, name: str
+) -> None:
+    # GIVEN any sample DLQ message (the Kinesis ones without their stream: a manifest, not unparsed)
+    # WHEN the handler runs it
+    answer = lambda_handler(load_event(name), context)
+    # THEN it is acknowledged and nothing lands under unparsed/
+    assert answer == {"batchItemFailures": []}
+    assert cloud.keys("unparsed/") == []
+    assert cloud.keys()
+
+
+def test_enrichment_failure_sample_stores_the_event_it_carries_once(
+    cloud: DlqCloud,
+    context: FakeLambdaContext,
+    enrichment_failure_queue: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN the sample Lambda on-failure destination record of the enrichment function
+    event = load_event("dlq-hydrate-enrichment-failure.json")
+    body = body_of(event)
+    # WHEN the handler runs it
+    answer = lambda_handler(event, context)
+    # THEN the ingress event it carries is stored like a rule-target event, under "enrichment-failure",
+    # keyed by the event's time, source and id, with the failure context but not the stack trace
+    assert answer == {"batchItemFailures": []}
+    assert cloud.keys() == [ENRICHMENT_FAILURE_KEY]
+    document = cloud.read(ENRICHMENT_FAILURE_KEY)
+    assert document["event"] == body["requestPayload"]
+    assert document["replay"] == {"count": 0}
+    dlq_context = document["dlq"]
+    assert (dlq_context["consumer"], dlq_context["queue"], dlq_context["shape"]) == (
+        "enrichment-failure",
+        enrichment_failure_queue,
+        "async_invocation",
+    )
+    assert dlq_context["messageId"] == event["Records"][0]["messageId"]
+    failure = dlq_context["failure"]
+    assert failure["condition"] == "RetriesExhausted"
+    assert failure["approximateInvokeCount"] == 3
+    assert failure["functionArn"] == body["requestContext"]["functionArn"]
+    assert failure["errorType"] == "BusUnavailableError"
+    assert failure["errorMessage"] == body["responsePayload"]["errorMessage"]
+    assert "stackTrace" not in codec.dumps(document).decode()
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert metrics[-1]["AsyncFailureEventsStored"] == [1.0]
+    # WHEN SQS delivers the same message again, after the object was replayed once
+    document["replay"]["count"] = 1
+    cloud.s3.put_object(Bucket=BUCKET, Key=ENRICHMENT_FAILURE_KEY, Body=json.dumps(document).encode())
+    answer = lambda_handler(event, context)
+    # THEN there is still exactly one object, and its replay count was not reset
+    assert answer == {"batchItemFailures": []}
+    assert cloud.keys() == [ENRICHMENT_FAILURE_KEY]
+    assert cloud.read(ENRICHMENT_FAILURE_KEY)["replay"]["count"] == 1
+
+
+def test_enrichment_failure_event_is_replayed_onto_the_ingress_bus(
+    cloud: DlqCloud,
+    context: FakeLambdaContext,
+    enrichment_failure_queue: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN the sample on-failure record hydrated, and the ingress bus with a rule tapping into SQS
+    event = load_event("dlq-hydrate-enrichment-failure.json")
+    lambda_handler(event, context)
+    events = cloud.session.client("events")
+    events.create_event_bus(Name="signals-ingress")
+    tap = cloud.sqs.create_queue(QueueName="tap")["QueueUrl"]
+    tap_arn = cloud.sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(Name="all", EventBusName="signals-ingress", EventPattern='{"source": ["signals.ingest"]}')
+    events.put_targets(Rule="all", EventBusName="signals-ingress", Targets=[{"Id": "tap", "Arn": tap_arn}])
+    replay = ["--bucket", BUCKET, "replay", "--consumer", "enrichment-failure", "--no-progress", "--json"]
+    # WHEN it is replayed without naming the bus: the record names no rule, so the tool refuses
+    with pytest.raises(SystemExit, match="no default target"):
+        dlq.main(replay)
+    capsys.readouterr()
+    status = dlq.main([*replay, "--target", "bus", "--bus", "signals-ingress"])
+    summary = codec.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # THEN with --target bus --bus signals-ingress the same event is on the ingress bus again, and done
+    assert (status, summary["replayed"]) == (0, 1)
+    messages = cloud.sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10)["Messages"]
+    replayed = codec.loads(messages[0]["Body"])
+    original = body_of(event)["requestPayload"]
+    assert (replayed["detail"], replayed["detail-type"], replayed["source"]) == (
+        original["detail"],
+        original["detail-type"],
+        original["source"],
+    )
+    assert cloud.keys("dlq/") == []
+    assert cloud.keys("replayed/") == [f"replayed/{ENRICHMENT_FAILURE_KEY}"]
 
 
 # --- the exact shard, the exact range ---------------------------------------------------------------

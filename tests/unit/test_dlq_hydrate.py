@@ -162,3 +162,35 @@ def test_hydrate_many_records_concurrently_and_again_without_duplicates() -> Non
     assert (first.objects_created, first.objects_existing) == (50, 0)
     assert (second.objects_created, second.objects_existing) == (0, 50)
     assert len([key for key in store.objects if key.startswith("dlq/")]) == 50
+
+
+def test_hydrate_lambda_destination_record_stores_its_event_with_the_failure_context() -> None:
+    record: dict[str, Any] = load_event("dlq-hydrate-enrichment-failure.json")["Records"][0]
+    body = codec.loads(record["body"])
+    settings = HydrateSettings(
+        store_bucket_name="memory",
+        consumer_by_queue={"signals-enrichment-failure-dlq": "enrichment-failure"},
+    )
+    store = MemoryStore()
+    subject = Hydrator(settings, reader=ScriptedReader([]), store=store, now=lambda: NOW)
+    first = subject.hydrate(record, deadline=10.0)
+    second = subject.hydrate(record, deadline=10.0)
+    key = (
+        "dlq/enrichment-failure/2026/11/26/10/web-shop/"
+        "20261126T102003000Z-3d1c9a52-8e7f-4b06-a2c4-91f0e5d7b3a8.json"
+    )
+    assert list(store.objects) == [key]
+    assert (first.kind, first.consumer, first.records_recovered) == (
+        "async_invocation",
+        "enrichment-failure",
+        1,
+    )
+    assert (first.objects_created, second.objects_created, second.objects_existing) == (1, 0, 1)
+    document = store.json(key)
+    assert document["event"] == body["requestPayload"]
+    assert document["dlq"]["shape"] == "async_invocation"
+    assert document["dlq"]["failure"]["condition"] == "RetriesExhausted"
+    assert document["dlq"]["failure"]["errorType"] == "BusUnavailableError"
+    assert "stackTrace" not in document["dlq"]["failure"]
+    assert "message" not in document["dlq"]
+    assert document["replay"] == {"count": 0}

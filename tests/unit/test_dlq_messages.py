@@ -10,6 +10,7 @@ import pytest
 from dlq_hydrate import keys
 from dlq_hydrate.hydrate import range_problems
 from dlq_hydrate.messages import (
+    AsyncInvocationFailure,
     KinesisBatchFailure,
     RuleTargetFailure,
     UnparsedMessage,
@@ -67,6 +68,105 @@ def test_parse_message_rule_target_sample_keeps_the_body_bytes_and_attributes() 
         "RULE_ARN",
         "TARGET_ARN",
     }
+
+
+def enrichment_failure(**changes: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The sample Lambda on-failure record as an SQS record, its body changed by ``changes``."""
+    record = first_record("dlq-hydrate-enrichment-failure.json")
+    body = codec.loads(record["body"])
+    for name, value in changes.items():
+        if value is None:
+            del body[name]
+        else:
+            body[name] = value
+    return {**record, "body": codec.dumps(body).decode()}, body
+
+
+@pytest.mark.parametrize(("condition", "invokes"), [("RetriesExhausted", 3), ("EventAgeExceeded", 1)])
+def test_parse_message_lambda_destination_record_is_the_event_it_carries(
+    condition: str, invokes: int
+) -> None:
+    record, body = enrichment_failure()
+    body["requestContext"].update(condition=condition, approximateInvokeCount=invokes)
+    message = parse_message({**record, "body": codec.dumps(body).decode()})
+    assert isinstance(message, AsyncInvocationFailure)
+    assert codec.loads(message.body) == body["requestPayload"]
+    assert message.event_id == "3d1c9a52-8e7f-4b06-a2c4-91f0e5d7b3a8"
+    assert message.time == datetime(2026, 11, 26, 10, 20, 3, tzinfo=UTC)
+    assert message.partition_key == "web-shop"
+    assert message.failure == {
+        "condition": condition,
+        "approximateInvokeCount": invokes,
+        "functionArn": "arn:aws:lambda:us-west-2:123456789012:function:signals-enrichment:$LATEST",
+        "requestId": "e4b7c2d1-6f38-4a90-b5e1-0c9d8a7f6e52",
+        "timestamp": "2026-11-26T10:23:07.518Z",
+        "functionError": "Unhandled",
+        "errorType": "BusUnavailableError",
+        "errorMessage": body["responsePayload"]["errorMessage"],
+    }
+    assert "stackTrace" not in codec.dumps(message.failure).decode()
+    assert message.envelope.queue_name == "signals-enrichment-failure-dlq"
+
+
+def test_parse_message_lambda_destination_record_without_error_payload_keeps_what_it_has() -> None:
+    record, _ = enrichment_failure(responsePayload=None, responseContext=None)
+    message = parse_message(record)
+    assert isinstance(message, AsyncInvocationFailure)
+    assert message.failure["condition"] == "RetriesExhausted"
+    assert message.failure["errorType"] is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"requestPayload": None}, "the Lambda destination record has no requestPayload"),
+        ({"requestPayload": {"just": "a payload"}}, "the Lambda destination record's requestPayload is not"),
+        ({"requestPayload": "text"}, "the Lambda destination record's requestPayload is not"),
+    ],
+)
+def test_parse_message_lambda_destination_record_without_an_event_is_unparsed(
+    changes: dict[str, Any], reason: str
+) -> None:
+    record, _ = enrichment_failure(**changes)
+    message = parse_message(record)
+    assert isinstance(message, UnparsedMessage)
+    assert message.reason.startswith(reason)
+
+
+def test_parse_message_lambda_destination_record_with_an_invalid_event_time_is_unparsed() -> None:
+    _, body = enrichment_failure()
+    body["requestPayload"]["time"] = "later"
+    record, _ = enrichment_failure(requestPayload=body["requestPayload"])
+    message = parse_message(record)
+    assert isinstance(message, UnparsedMessage)
+    assert "time" in message.reason
+
+
+def test_parse_message_esm_on_failure_record_is_not_taken_for_a_destination_record() -> None:
+    # both have requestContext.condition and responseContext; the ESM's carries KinesisBatchInfo
+    # and no requestPayload
+    message = parse_message(first_record("dlq-hydrate-esm-on-failure.json"))
+    assert isinstance(message, KinesisBatchFailure)
+    record, body = enrichment_failure(requestPayload=None)
+    body["KinesisBatchInfo"] = codec.loads(first_record("dlq-hydrate-esm-on-failure.json")["body"])[
+        "KinesisBatchInfo"
+    ]
+    message = parse_message({**record, "body": codec.dumps(body).decode()})
+    assert isinstance(message, KinesisBatchFailure)
+    assert message.shape == "esm"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "dlq-hydrate-pipe-dlq.json",
+        "dlq-hydrate-esm-on-failure.json",
+        "dlq-hydrate-rule-target-dlq.json",
+        "dlq-hydrate-enrichment-failure.json",
+    ],
+)
+def test_parse_message_every_dlq_hydrate_sample_is_a_known_shape(name: str) -> None:
+    assert not isinstance(parse_message(first_record(name)), UnparsedMessage)
 
 
 def test_parse_message_kinesis_info_without_a_known_wrapper_is_still_hydrated() -> None:

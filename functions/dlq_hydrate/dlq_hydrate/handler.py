@@ -1,4 +1,5 @@
-"""Lambda entry point on every Pipe DLQ and rule-target DLQ: SQS batches in, DLQ-store objects out.
+"""Lambda entry point on every Pipe DLQ, rule-target DLQ and Lambda on-failure destination queue: SQS
+batches in, DLQ-store objects out.
 
 The SQS event-source mappings report partial failures (``ReportBatchItemFailures``): a message whose
 records could not be stored (S3 or Kinesis trouble) is answered as
@@ -25,6 +26,11 @@ from signal_platform.observability import logger, metrics, tracer
 
 # Time kept back from the Lambda deadline to write what was read and answer SQS (at most a quarter).
 WRITE_MARGIN_SECONDS: Final = 10.0
+METRIC_BY_KIND: Final = {
+    "kinesis_batch": "KinesisBatchesHydrated",
+    "rule_target": "RuleTargetEventsStored",
+    "async_invocation": "AsyncFailureEventsStored",
+}
 
 # Every message answers for itself, even when all of them fail: the answer lists them all, SQS
 # redrives exactly those, and the invocation does not count as an error for the whole batch.
@@ -42,8 +48,7 @@ def _record(outcome: HydrateOutcome) -> None:
             key=outcome.unparsed_key,
         )
         return
-    name = "KinesisBatchesHydrated" if outcome.kind == "kinesis_batch" else "RuleTargetEventsStored"
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=METRIC_BY_KIND[outcome.kind], unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="RecordsRecovered", unit=MetricUnit.Count, value=outcome.records_recovered)
     metrics.add_metric(name="DlqObjectsCreated", unit=MetricUnit.Count, value=outcome.objects_created)
     metrics.add_metric(name="DlqObjectsAlreadyStored", unit=MetricUnit.Count, value=outcome.objects_existing)

@@ -6,6 +6,9 @@
   mismatched range) also writes an ``unrecoverable`` manifest with the exact metadata and what was
   and was not found; the records that were found are stored all the same.
 - A rule-target failure: the whole EventBridge event with the error attributes, one object.
+- A Lambda asynchronous-invocation failure (an on-failure destination record): the EventBridge event
+  it carries (``requestPayload``), stored like a rule-target event, with the failure context
+  (condition, invoke count, function, error type and message) in ``dlq.failure``; one object.
 - Anything else: the whole SQS record under ``unparsed``.
 
 Only dependency failures (S3, Kinesis) raise: the message is then reported as failed and SQS
@@ -24,6 +27,7 @@ from typing import Any, Final, Literal
 
 from dlq_hydrate import keys
 from dlq_hydrate.messages import (
+    AsyncInvocationFailure,
     KinesisBatchFailure,
     RuleTargetFailure,
     UnparsedMessage,
@@ -36,7 +40,7 @@ from signal_platform import codec
 from signal_platform.errors import RecordsUnreadableError
 from signal_platform.timeutil import format_rfc3339, utc_now
 
-Kind = Literal["kinesis_batch", "rule_target", "unparsed"]
+Kind = Literal["kinesis_batch", "rule_target", "async_invocation", "unparsed"]
 # A manifest lists the keys it recovered up to this many (a 10,000-record batch would be ~1 MB).
 MAX_MANIFEST_KEYS: Final = 1_000
 
@@ -114,8 +118,8 @@ class Hydrator:
         received_at = format_rfc3339(self._now())
         if isinstance(message, KinesisBatchFailure):
             return self._kinesis(message, received_at, deadline)
-        if isinstance(message, RuleTargetFailure):
-            return self._rule_target(message, received_at)
+        if isinstance(message, RuleTargetFailure | AsyncInvocationFailure):
+            return self._event(message, received_at)
         return self._unparsed(message, received_at)
 
     def close(self) -> None:
@@ -123,7 +127,7 @@ class Hydrator:
             self._executor.shutdown(wait=True)
             self._executor = None
 
-    # --- the three shapes ----------------------------------------------------------------------
+    # --- the shapes -------------------------------------------------------------------------
 
     def _kinesis(self, failure: KinesisBatchFailure, received_at: str, deadline: float) -> HydrateOutcome:
         envelope, batch = failure.envelope, failure.batch
@@ -174,18 +178,18 @@ class Hydrator:
             )
         return outcome
 
-    def _rule_target(self, failure: RuleTargetFailure, received_at: str) -> HydrateOutcome:
+    def _event(self, failure: RuleTargetFailure | AsyncInvocationFailure, received_at: str) -> HydrateOutcome:
         envelope = failure.envelope
         consumer = self._settings.consumer_for(envelope.queue_name)
-        outcome = HydrateOutcome("rule_target", consumer, envelope.message_id, expected_records=1)
+        kind: Kind = "rule_target" if isinstance(failure, RuleTargetFailure) else "async_invocation"
+        outcome = HydrateOutcome(kind, consumer, envelope.message_id, expected_records=1)
         key = keys.record_key(
             self._settings.dlq_prefix, consumer, failure.time, failure.partition_key, failure.event_id
         )
-        document = {
-            "event": codec.Fragment(failure.body),
-            "dlq": {**envelope.context(consumer, received_at), "shape": "rule_target"},
-            "replay": {"count": 0},
-        }
+        dlq: dict[str, Any] = {**envelope.context(consumer, received_at), "shape": kind}
+        if isinstance(failure, AsyncInvocationFailure):
+            dlq["failure"] = dict(failure.failure)
+        document = {"event": codec.Fragment(failure.body), "dlq": dlq, "replay": {"count": 0}}
         self._create_all([(key, codec.dumps(document))], outcome)
         outcome.records_recovered = 1
         return outcome

@@ -6,6 +6,10 @@
   ``KinesisBatchInfo``). The records themselves must be re-read from the stream.
 - **Rule-target failures**: EventBridge puts the whole event in the body and the reason in the SQS
   message attributes ``ERROR_CODE``, ``ERROR_MESSAGE``, ``RULE_ARN``, ``TARGET_ARN`` (and more).
+- **Lambda asynchronous-invocation failures**: the on-failure destination record of a function an
+  EventBridge rule invokes (``requestContext`` with a ``condition``, ``responseContext``,
+  ``responsePayload`` and the original event as ``requestPayload``; no ``KinesisBatchInfo``). The
+  event is kept like a rule-target event, the failure context beside it.
 - Anything else is **unparsed**: kept whole, counted, never dropped.
 """
 
@@ -93,13 +97,25 @@ class RuleTargetFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class AsyncInvocationFailure:
+    """A Lambda destination record: the event it carries (re-serialised) and why it failed."""
+
+    envelope: Envelope
+    body: bytes
+    event_id: str
+    time: datetime
+    partition_key: str | None
+    failure: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class UnparsedMessage:
     envelope: Envelope
     raw: Mapping[str, Any]
     reason: str
 
 
-DlqMessage = KinesisBatchFailure | RuleTargetFailure | UnparsedMessage
+DlqMessage = KinesisBatchFailure | RuleTargetFailure | AsyncInvocationFailure | UnparsedMessage
 
 
 class _NotThisShapeError(ValueError):
@@ -195,18 +211,66 @@ def _partition_key(detail: Any) -> str | None:
     return source if isinstance(source, str) and source else None
 
 
-def _rule_target(envelope: Envelope, body: str, event: Mapping[str, Any]) -> RuleTargetFailure:
+def _event_id_and_time(event: Mapping[str, Any]) -> tuple[str, datetime]:
     event_id, time = event.get("id"), parse_timestamp(event.get("time"))
     if not isinstance(event_id, str) or not event_id:
         raise _NotThisShapeError("the EventBridge event has no id")
     if time is None:
         raise _NotThisShapeError(f"the EventBridge event's time is not RFC 3339: {event.get('time')!r}")
+    return event_id, time
+
+
+def _rule_target(envelope: Envelope, body: str, event: Mapping[str, Any]) -> RuleTargetFailure:
+    event_id, time = _event_id_and_time(event)
     return RuleTargetFailure(
         envelope=envelope,
         body=body.encode(),
         event_id=event_id,
         time=time,
         partition_key=_partition_key(event.get("detail")),
+    )
+
+
+def _is_destination_record(message: Mapping[str, Any]) -> bool:
+    """Lambda's on-failure record of an asynchronous invocation (with or without its payload)."""
+    context = message.get("requestContext")
+    return (
+        isinstance(context, Mapping)
+        and "condition" in context
+        and ("requestPayload" in message or "responseContext" in message)
+    )
+
+
+def _async_invocation(envelope: Envelope, message: Mapping[str, Any]) -> AsyncInvocationFailure:
+    if "requestPayload" not in message:
+        raise _NotThisShapeError("the Lambda destination record has no requestPayload")
+    event = message["requestPayload"]
+    if not isinstance(event, Mapping) or not event.keys() >= _EVENT_FIELDS:
+        raise _NotThisShapeError("the Lambda destination record's requestPayload is not an EventBridge event")
+    event_id, time = _event_id_and_time(event)
+    context: Mapping[str, Any] = message["requestContext"]
+    response = message.get("responsePayload")
+    response = response if isinstance(response, Mapping) else {}
+    response_context = message.get("responseContext")
+    response_context = response_context if isinstance(response_context, Mapping) else {}
+    failure = {
+        "condition": context.get("condition"),
+        "approximateInvokeCount": context.get("approximateInvokeCount"),
+        "functionArn": context.get("functionArn"),
+        "requestId": context.get("requestId"),
+        "timestamp": message.get("timestamp"),
+        "functionError": response_context.get("functionError"),
+        # The stack trace is left out: it names code paths, not the event, and can be long.
+        "errorType": response.get("errorType"),
+        "errorMessage": response.get("errorMessage"),
+    }
+    return AsyncInvocationFailure(
+        envelope=envelope,
+        body=codec.dumps(event),
+        event_id=event_id,
+        time=time,
+        partition_key=_partition_key(event.get("detail")),
+        failure=failure,
     )
 
 
@@ -219,7 +283,9 @@ def parse_message(record: Mapping[str, Any]) -> DlqMessage:
         return UnparsedMessage(envelope, record, str(error))
 
 
-def _classify(envelope: Envelope, record: Mapping[str, Any]) -> KinesisBatchFailure | RuleTargetFailure:
+def _classify(
+    envelope: Envelope, record: Mapping[str, Any]
+) -> KinesisBatchFailure | RuleTargetFailure | AsyncInvocationFailure:
     body = record.get("body")
     if not isinstance(body, str):
         raise _NotThisShapeError("the SQS record has no string body")
@@ -233,6 +299,8 @@ def _classify(envelope: Envelope, record: Mapping[str, Any]) -> KinesisBatchFail
         return KinesisBatchFailure(
             envelope, _shape(message), message, _batch_info(message["KinesisBatchInfo"])
         )
+    if _is_destination_record(message):
+        return _async_invocation(envelope, message)
     if message.keys() >= _EVENT_FIELDS:
         return _rule_target(envelope, body, message)
     raise _NotThisShapeError("unknown DLQ message shape")
