@@ -49,13 +49,7 @@ from tools.dlq_progress import Pacer, ProgressBar
 from tools.dlq_store import ChangedMeanwhileError, ReplayStore, StoredObject
 from tools.dlq_targets import BusTarget, HttpTarget, LakeTarget, Target
 
-TARGET_BY_CONSUMER: Final = {
-    "partner": "http",
-    "lake": "lake",
-    "enrichment": "bus",
-    "enrichment-failure": "bus",  # Lambda failure records carry no RULE_ARN: pass --bus
-    "stream": "bus",
-}
+TARGET_BY_CONSUMER: Final = {"partner": "http", "lake": "lake", "enrichment": "bus", "stream": "bus"}
 # Up to two weeks of hours are listed hour by hour (exact prefixes); longer windows day by day.
 MAX_HOUR_PREFIXES: Final = 14 * 24
 MAX_DAY_PREFIXES: Final = 400
