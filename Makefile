@@ -50,7 +50,7 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-typecheck: $(STAMP) ## mypy, strict on the layer package and the functions
+typecheck: $(STAMP) ## mypy, strict on the layer package, the functions, the local cloud and the tools
 	$(PY) -m mypy
 
 validate: $(STAMP) ## sam validate --lint (cfn-lint, offline)
