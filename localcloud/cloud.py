@@ -176,6 +176,7 @@ class LocalCloud:
         self.services = Services(
             self.stack, self.clock, self.faults, self.session, self.endpoint_url, options.seed
         )
+        self.faults.listeners.append(self.services.observe)
         self.functions: dict[str, FunctionSpec] = function_specs(self.stack, self.loaded.code_dirs)
         extra = dict(FAKE_CREDENTIALS)
         if self.endpoint_url:
@@ -264,11 +265,12 @@ class LocalCloud:
     def _start_pollers(self) -> None:
         services = self.services
         self.pipes, self.sqs_mappings = [], []
+        # With the wall clock (make local) shards and queues are also polled every second, as Pipes and
+        # Lambda do, so what anyone writes (the AWS CLI) is seen; otherwise only after writes the cloud
+        # sees (the emulators' own, and the project code's through its wrapped clients).
+        poll = 1.0 if self.options.wall_clock else None
         for pipe in self.stack.of_type("AWS::Pipes::Pipe"):
             spec = PipeSpec.of(pipe, services)
-            # With the wall clock (make local) shards are also polled every second, as Pipes does, so
-            # records put by anyone (the AWS CLI) are seen; otherwise only after the emulator's own puts.
-            poll = 1.0 if self.options.wall_clock else None
             self.pipes.append(
                 PipeEmulator(
                     spec,
@@ -283,7 +285,9 @@ class LocalCloud:
         for mapping in self.stack.of_type("AWS::Lambda::EventSourceMapping"):
             source = str(mapping.properties.get("EventSourceArn", ""))
             if ":sqs:" in source:
-                self.sqs_mappings.append(SqsMapping(SqsMappingSpec.of(mapping), services, self.runtime))
+                self.sqs_mappings.append(
+                    SqsMapping(SqsMappingSpec.of(mapping), services, self.runtime, poll_interval=poll)
+                )
             else:
                 log.warning(
                     "not emulated locally: event source mapping %s from %s", mapping.logical_id, source
@@ -359,6 +363,7 @@ class LocalCloud:
         self.faults.clear()
         self.services.dropped.clear()
         self.services.stream_activity.clear()
+        self.services.queue_activity.clear()
         self.inbox.drain()
         s3, sqs, kinesis = (self.services.client(name) for name in ("s3", "sqs", "kinesis"))
         from localcloud.provision import CREATORS  # noqa: PLC0415

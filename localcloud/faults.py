@@ -93,6 +93,8 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # The function being invoked right now (set by the runtime), for SDK faults aimed at one function.
     current_function: str | None = None
+    # Told of every call of the project's code that went through: (service, operation, request, answer).
+    listeners: list[Callable[[str, str, dict[str, Any], Any], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -196,9 +198,14 @@ class FaultyClient:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             fault = self._faults.sdk_fault(self._service, name, self._region or _client_region(self._real))
-            if fault is None:
-                return attribute(*args, **kwargs)
-            return _apply(fault, attribute, kwargs, self._faults.rng)
+            answer = (
+                attribute(*args, **kwargs)
+                if fault is None
+                else _apply(fault, attribute, kwargs, self._faults.rng)
+            )
+            for listener in self._faults.listeners:
+                listener(self._service, name, kwargs, answer)
+            return answer
 
         return call
 

@@ -52,8 +52,11 @@ class Services:
     # Puts per (stream, shard): a poller reads its drained shard again only after new puts there (or
     # after its poll interval).
     stream_activity: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Messages sent per queue URL: an SQS mapping receives again from an empty queue only after news.
+    queue_activity: Counter[str] = field(default_factory=Counter)
     _clients: dict[str, Any] = field(default_factory=dict)
     _queue_urls: dict[str, str] = field(default_factory=dict)
+    _queue_attributes: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -64,16 +67,33 @@ class Services:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self.session.client(
-                service, region_name=self.region, endpoint_url=self.endpoint_url
-            )
+            client = self.session.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+            if service == "sqs":
+                # Sends through the cloud's own client (emulators, tests, tools) wake the SQS mappings:
+                # they re-read a drained queue only after news.
+                for operation in ("SendMessage", "SendMessageBatch"):
+                    client.meta.events.register(f"provide-client-params.sqs.{operation}", self._note_send)
+            self._clients[service] = client
         return self._clients[service]
+
+    def _note_send(self, params: dict[str, Any], **_: Any) -> None:
+        if "QueueUrl" in params:
+            self.queue_activity[str(params["QueueUrl"])] += 1
 
     def queue_url(self, arn: str) -> str:
         if arn not in self._queue_urls:
             name = arn.rsplit(":", 1)[-1]
             self._queue_urls[arn] = self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
         return self._queue_urls[arn]
+
+    def queue_attributes(self, url: str) -> dict[str, str]:
+        """A queue's VisibilityTimeout and RedrivePolicy (kept: a reset re-creates queues identically)."""
+        if url not in self._queue_attributes:
+            answer = self.client("sqs").get_queue_attributes(
+                QueueUrl=url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
+            )
+            self._queue_attributes[url] = dict(answer["Attributes"])
+        return self._queue_attributes[url]
 
     def send_to_queue(self, arn: str, body: Any, attributes: dict[str, str] | None = None) -> bool:
         """One message to the SQS queue ``arn`` (a DLQ or a destination); False when it cannot be written."""
@@ -105,6 +125,16 @@ class Services:
         shard = str(answer["ShardId"])
         self.stream_activity[stream_name, shard] += 1
         return shard, str(answer["SequenceNumber"])
+
+    def observe(self, service: str, operation: str, request: dict[str, Any], answer: Any) -> None:
+        """A call of the project's code went through: note writes the pollers must not miss."""
+        if service == "sqs" and operation.startswith("send_message") and "QueueUrl" in request:
+            self.queue_activity[str(request["QueueUrl"])] += 1
+        elif service == "kinesis" and operation == "put_record" and isinstance(answer, dict):
+            self.stream_activity[str(request.get("StreamName", "")), str(answer.get("ShardId"))] += 1
+        elif service == "kinesis" and operation == "put_records" and isinstance(answer, dict):
+            for record in answer.get("Records", []):
+                self.stream_activity[str(request.get("StreamName", "")), str(record.get("ShardId"))] += 1
 
     def drop(self, where: str, reason: str, payload: Any) -> None:
         log.error("event dropped at %s: %s", where, reason)

@@ -14,6 +14,7 @@ emulated (batches go as soon as messages are there).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -47,28 +48,44 @@ class SqsMappingSpec:
 
 
 class SqsMapping:
-    def __init__(self, spec: SqsMappingSpec, services: Services, runtime: FunctionRuntime) -> None:
+    def __init__(
+        self,
+        spec: SqsMappingSpec,
+        services: Services,
+        runtime: FunctionRuntime,
+        *,
+        poll_interval: float | None = None,
+    ) -> None:
         self.spec = spec
         self._services = services
         self._runtime = runtime
         self._held: list[tuple[float, str]] = []  # (visible again at, receipt handle)
         self._url = services.queue_url(spec.queue_arn)
-        attributes = services.client("sqs").get_queue_attributes(
-            QueueUrl=self._url, AttributeNames=["VisibilityTimeout"]
-        )
-        self._visibility = float(attributes["Attributes"].get("VisibilityTimeout", 30))
+        attributes = services.queue_attributes(self._url)
+        self._visibility = float(attributes.get("VisibilityTimeout", 30))
+        redrive = json.loads(attributes.get("RedrivePolicy") or "{}").get("deadLetterTargetArn")
+        self._redrive_url = services.queue_url(redrive) if redrive else None
+        self._poll_interval = poll_interval
+        self._next_poll = 0.0
         self._empty = False
+        self._activity_seen = -1
         self.invocations = 0
 
+    def _stale(self) -> bool:
+        """True when the queue may hold messages: never read empty, or messages sent to it since."""
+        return not self._empty or self._services.queue_activity[self._url] != self._activity_seen
+
     def idle(self) -> bool:
-        return self._empty and not self._held
+        return not self._stale() and not self._held
 
     def next_due(self) -> float | None:
         if not self.spec.enabled:
             return None
         dues = [moment for moment, _ in self._held]
-        if not self._empty:
+        if self._stale():
             dues.append(self._services.clock.now())
+        elif self._poll_interval is not None:
+            dues.append(self._next_poll)
         return min(dues) if dues else None
 
     def pump(self) -> int:
@@ -76,9 +93,18 @@ class SqsMapping:
             return 0
         now = self._services.clock.now()
         self._release(now)
+        polling_due = self._poll_interval is not None and now >= self._next_poll
+        if not (self._stale() or polling_due):
+            return 0
+        activity = self._services.queue_activity[self._url]
         messages = self._receive()
+        if self._poll_interval is not None:
+            self._next_poll = now + self._poll_interval
+        if self._redrive_url is not None:  # moto redrives on receive: the DLQ may have news
+            self._services.queue_activity[self._redrive_url] += 1
         self._empty = not messages
         if not messages:
+            self._activity_seen = activity
             return 0
         self.invocations += 1
         outcome = self._runtime.invoke(self.spec.function, {"Records": [self._record(m) for m in messages]})

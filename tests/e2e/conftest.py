@@ -33,6 +33,13 @@ def _missing() -> str | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def _fresh_clients() -> Iterator[None]:
+    """Overrides the root conftest's: here the cloud owns the functions' AWS clients (a warm container
+    keeps its clients; a cold reset makes new ones)."""
+    yield
+
+
 @pytest.fixture(scope="package")
 def pipeline() -> Iterator[LocalCloud]:
     reason = _missing()

@@ -99,3 +99,17 @@ def test_without_report_batch_item_failures_an_error_fails_the_whole_batch(tmp_p
         json.loads(json.dumps(consumer.events[1]))["Records"][0]["attributes"]["ApproximateReceiveCount"]
         == "2"
     )
+
+
+def test_a_message_sent_after_the_queue_was_drained_is_still_delivered(tmp_path: Path) -> None:
+    # GIVEN a mapping that has read its queue empty (it re-reads a drained queue only after news)
+    consumer = Recorder()
+    with running(tmp_path, _resources(), handlers={"Consumer": consumer}) as cloud:
+        _send(cloud, ["first"])
+        assert cloud.settle()
+        # WHEN another message arrives later, through the cloud's own client
+        cloud.wait(600)
+        _send(cloud, ["second"])
+        assert cloud.settle()
+    # THEN it is delivered too
+    assert [r["body"] for e in consumer.events for r in e["Records"]] == ["first", "second"]
