@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -201,6 +202,7 @@ class LocalCloud:
         self._wall_started = time.perf_counter()
 
     def _start_moto(self) -> None:
+        self._kinesis_on_the_cloud_clock()
         if self.options.server_port is None:
             from moto import mock_aws  # noqa: PLC0415
 
@@ -217,6 +219,21 @@ class LocalCloud:
         self._exits.callback(server.stop)
         host, port = server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+
+    def _kinesis_on_the_cloud_clock(self) -> None:
+        """moto stamps a record's ApproximateArrivalTimestamp with its own ``utcnow``; the Pipes measure
+        record age on the cloud clock. One clock for both, or once the virtual clock has skipped a day
+        every later record would look a day old and age out."""
+        from unittest import mock  # noqa: PLC0415
+
+        import moto.kinesis.models  # noqa: PLC0415
+
+        clock = self.clock
+
+        def utcnow() -> datetime:
+            return datetime.fromtimestamp(clock.now(), UTC).replace(tzinfo=None)
+
+        self._exits.enter_context(mock.patch.object(moto.kinesis.models, "utcnow", utcnow))
 
     def _wrap_project_clients(self) -> None:
         from signal_platform import aws_clients  # noqa: PLC0415

@@ -272,6 +272,24 @@ def test_records_older_than_maximum_record_age_go_to_the_dlq_without_an_invocati
     assert body["KinesisBatchInfo"]["batchSize"] == 1
 
 
+def test_record_age_is_measured_on_the_cloud_clock_so_a_skipped_day_does_not_age_new_records(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a cloud whose clock has jumped over two days of waiting (retries that ran out, say)
+    writer = Recorder()
+    with running(
+        tmp_path, _resources(), handlers={"Writer": writer}, parameters=PARAMETERS, overrides={"MaxAge": "60"}
+    ) as cloud:
+        cloud.wait(2 * 86400)
+        # WHEN a record is put now
+        _put(cloud, ["fresh"])
+        assert cloud.settle()
+        dead = queue_messages(cloud, "Dlq")
+    # THEN it is a second old, not two days: delivered, not dead-lettered for its age
+    assert [_values(batch) for batch in writer.events] == [["fresh"]]
+    assert dead == []
+
+
 def test_injected_target_fault_counts_as_a_failed_invocation(tmp_path: Path) -> None:
     writer = Recorder()
     fault = TargetFault("Writer", times=2)
