@@ -381,6 +381,7 @@ class LocalCloud:
         self.services.dropped.clear()
         self.services.stream_activity.clear()
         self.services.queue_activity.clear()
+        self.services.message_sources.clear()
         self.inbox.drain()
         s3, sqs, kinesis = (self.services.client(name) for name in ("s3", "sqs", "kinesis"))
         from localcloud.provision import CREATORS  # noqa: PLC0415

@@ -54,6 +54,9 @@ class Services:
     stream_activity: Counter[tuple[str, str]] = field(default_factory=Counter)
     # Messages sent per queue URL: an SQS mapping receives again from an empty queue only after news.
     queue_activity: Counter[str] = field(default_factory=Counter)
+    # The queue each message an SQS mapping received came from (SQS remembers it for a redriven
+    # message; moto does not), so a message move task can send DLQ messages back.
+    message_sources: dict[str, str] = field(default_factory=dict)
     _clients: dict[str, Any] = field(default_factory=dict)
     _queue_urls: dict[str, str] = field(default_factory=dict)
     _queue_attributes: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -116,6 +119,36 @@ class Services:
             log.exception("cannot write to queue %s", arn)
             return False
         return True
+
+    def move_messages_back(self, arn: str) -> tuple[int, int]:
+        """SQS StartMessageMoveTask without a destination: every message of the DLQ ``arn`` goes back to
+        the queue it was redriven from. (moved, left in the DLQ because their source is unknown)."""
+        sqs, url = self.client("sqs"), self.queue_url(arn)
+        moved, unknown = 0, []
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=600,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                source = self.message_sources.get(message["MessageId"])
+                if source is None:
+                    unknown.append(message["ReceiptHandle"])
+                    continue
+                request: dict[str, Any] = {"QueueUrl": source, "MessageBody": message["Body"]}
+                if message.get("MessageAttributes"):
+                    request["MessageAttributes"] = message["MessageAttributes"]
+                sqs.send_message(**request)
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                moved += 1
+        for handle in unknown:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+        return moved, len(unknown)
 
     def put_record(self, stream_name: str, data: bytes, partition_key: str) -> tuple[str, str]:
         """PutRecord through the cloud, so the Pipe pollers know the shard has news; (shard id, sequence)."""

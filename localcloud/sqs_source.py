@@ -133,6 +133,8 @@ class SqsMapping:
             received = answer.get("Messages", [])
             if not received:
                 break
+            for message in received:
+                self._services.message_sources[message["MessageId"]] = self._url
             messages.extend(received)
         return messages
 

@@ -14,6 +14,7 @@ import pytest
 from localcloud import scenario
 from localcloud.cloud import LocalCloud
 from localcloud.faults import RecordAging, SdkFault, TargetFault
+from localcloud.recovery import recover
 from localcloud.scenario import Outcome, Scenario
 from localcloud.traffic import TrafficGenerator, TrafficRequest
 from signal_platform.schema_registry import SchemaRegistry
@@ -248,3 +249,33 @@ def test_a_partner_outage_is_hydrated_then_replayed_and_nothing_is_lost(
     assert all(times == 1 for times in received.values())
     assert dlq.main(replay) == 0
     assert cloud.partner.event_ids() == received
+
+
+def test_the_runbook_recovery_after_a_lake_and_hydrate_outage_leaves_every_event_in_the_lake_once(
+    cloud: LocalCloud, write_keys: dict[str, str]
+) -> None:
+    # GIVEN the lake writer and the DLQ-hydrate both down for longer than every retry
+    outage = (0.0, 300_000.0)
+    cloud.faults.add(
+        TargetFault("S3WriterFunction", window=outage), TargetFault("DlqHydrateFunction", window=outage)
+    )
+    outcome = _run(cloud, write_keys)
+    accepted, census = set(outcome.report.ledger.accepted), outcome.report.census
+    # THEN nothing reached the lake, and the Pipe's DLQ messages sit, unhydrated, in the hydrate's own DLQ
+    assert not census.lake and not census.hydrated
+    assert census.dead_lettered_for("LakePipe") == accepted
+    stranded = census.dlq_messages["DlqHydrateFailureDlq"]
+    assert stranded > 0
+    # WHEN the runbook's recovery runs: faults gone, DLQ moved back, hydrated, replayed with the tool
+    recovery = recover(cloud)
+    after = cloud.report(outcome.report.ledger).census
+    # THEN every message was moved back and hydrated, the lake replay sent everything, and the lake
+    # holds every accepted event exactly once, with no DLQ or store object left waiting
+    assert recovery.ok, recovery.output
+    assert recovery.moved == {"DlqHydrateFailureDlq": stranded}
+    assert recovery.replays == {"lake": 0}
+    assert set(after.lake) == accepted
+    assert all(copies == 1 for copies in after.lake.values())
+    assert set(after.replayed) == accepted
+    assert not any(after.dlq.values()) and not any(after.hydrated.values())
+    assert set(after.partner) == accepted

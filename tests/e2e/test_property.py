@@ -1,5 +1,7 @@
 """The no-loss property: under random fault schedules, every accepted event ends in the lake exactly once
-or in a DLQ; every rejected event has its reason; nothing else appears.
+or in a DLQ; every rejected event has its reason; nothing else appears. Then, once the faults are gone
+and the DLQ store is replayed as the runbook says (``localcloud.recovery``), every accepted event is in
+the lake exactly once and at the partner, and no DLQ and no store object is left.
 
 Schedules come from seeds (``localcloud.chaos``): ``LOCALCLOUD_SCHEDULES`` of them (default 100),
 starting at ``LOCALCLOUD_SEED_BASE`` (default 1); ``LOCALCLOUD_SEED=<n>`` runs that one schedule only.
@@ -16,8 +18,10 @@ import os
 import pytest
 
 from localcloud import scenario
+from localcloud.accounting import Report
 from localcloud.chaos import Schedule, random_schedule
 from localcloud.cloud import LocalCloud
+from localcloud.recovery import Recovery, recover, undelivered
 from localcloud.scenario import Outcome
 
 
@@ -26,6 +30,10 @@ def _seeds() -> list[int]:
         return [int(os.environ["LOCALCLOUD_SEED"])]
     base = int(os.environ.get("LOCALCLOUD_SEED_BASE", "1"))
     return list(range(base, base + int(os.environ.get("LOCALCLOUD_SCHEDULES", "100"))))
+
+
+def _tolerated_lake_copies(schedule: Schedule, lake_writer: str | None) -> bool:
+    return bool(lake_writer and schedule.times_out_after_success(lake_writer))
 
 
 def violations(outcome: Outcome, schedule: Schedule, lake_writer: str | None) -> list[str]:
@@ -42,11 +50,7 @@ def violations(outcome: Outcome, schedule: Schedule, lake_writer: str | None) ->
                 f"{consumer.sink}: {len(consumer.unexpected)} signals no client was told were accepted"
             )
     lake = report.lake
-    if (
-        lake is not None
-        and lake.duplicated
-        and not (lake_writer and schedule.times_out_after_success(lake_writer))
-    ):
+    if lake is not None and lake.duplicated and not _tolerated_lake_copies(schedule, lake_writer):
         found.append(f"lake: {len(lake.duplicated)} signals more than once")
     known = set(report.ledger.accepted) | report.ledger.retry
     found.extend(
@@ -67,6 +71,18 @@ def violations(outcome: Outcome, schedule: Schedule, lake_writer: str | None) ->
     return found
 
 
+def violations_after_recovery(
+    report: Report, recovery: Recovery, schedule: Schedule, lake_writer: str | None
+) -> list[str]:
+    """After the replay nothing waits in a DLQ: every accepted event is delivered or set aside."""
+    found = [] if recovery.ok else [f"{recovery.describe()}: {recovery.stranded=}, {recovery.settled=}"]
+    found.extend(undelivered(report))
+    lake = report.lake
+    if lake is not None and lake.duplicated and not _tolerated_lake_copies(schedule, lake_writer):
+        found.append(f"lake: {len(lake.duplicated)} signals more than once after the replay")
+    return found
+
+
 @pytest.mark.parametrize("seed", _seeds())
 def test_no_loss_property(warm_cloud: LocalCloud, warm_keys: dict[str, str], seed: int) -> None:
     cloud = warm_cloud
@@ -79,7 +95,18 @@ def test_no_loss_property(warm_cloud: LocalCloud, warm_keys: dict[str, str], see
     outcome = scenario.run(cloud, schedule.scenario, requests=schedule.requests, write_keys=warm_keys)
     # THEN the books balance
     found = violations(outcome, schedule, lake_writer)
+    rerun = f"\n  rerun: LOCALCLOUD_SEED={seed} python -m pytest tests/e2e -k property\n"
+    assert not found, f"{schedule.describe()}\n  " + "\n  ".join(found) + rerun + outcome.report.render()
+    # WHEN the faults are gone and an operator moves the DLQs back and replays the DLQ store
+    recovery = recover(cloud)
+    # THEN every accepted event is in the lake exactly once and at the partner, and no DLQ holds any
+    after = cloud.report(outcome.report.ledger)
+    found = violations_after_recovery(after, recovery, schedule, lake_writer)
     assert not found, (
-        f"{schedule.describe()}\n  " + "\n  ".join(found) + f"\n  rerun: LOCALCLOUD_SEED={seed} "
-        "python -m pytest tests/e2e -k property\n" + outcome.report.render()
+        f"{schedule.describe()}\n  {recovery.describe()}\n  "
+        + "\n  ".join(found)
+        + rerun
+        + after.render()
+        + "\n"
+        + recovery.output
     )

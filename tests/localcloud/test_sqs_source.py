@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from localcloud.accounting import StoreReader
 from tests.localcloud.conftest import Recorder, arn, function, queue, queue_messages, running
 
 
@@ -113,3 +114,41 @@ def test_a_message_sent_after_the_queue_was_drained_is_still_delivered(tmp_path:
         assert cloud.settle()
     # THEN it is delivered too
     assert [r["body"] for e in consumer.events for r in e["Records"]] == ["first", "second"]
+
+
+def test_a_message_move_task_sends_redriven_messages_back_to_their_source_queue(tmp_path: Path) -> None:
+    # GIVEN a message the consumer failed until it was redriven to the DLQ
+    failing = True
+
+    def answer(event: dict[str, Any], call: int) -> Any:
+        if failing:
+            raise RuntimeError("consumer down")
+        return None
+
+    consumer = Recorder(answer)
+    with running(tmp_path, _resources(), handlers={"Consumer": consumer}) as cloud:
+        _send(cloud, ["late"])
+        assert cloud.settle()
+        redrive = cloud.stack.get("Redrive").arn
+        assert [m["Body"] for m in StoreReader(cloud.services).peek_queue(redrive)] == ["late"]
+        # WHEN the consumer is fixed and the DLQ is moved back (StartMessageMoveTask, no destination)
+        failing = False
+        moved = cloud.services.move_messages_back(redrive)
+        assert cloud.settle()
+        left = queue_messages(cloud, "Redrive")
+    # THEN the message went back to its source queue, with its attributes, and was consumed
+    assert moved == (1, 0)
+    assert left == []
+    last = consumer.events[-1]["Records"]
+    assert [r["body"] for r in last] == ["late"]
+    assert last[0]["messageAttributes"]["kind"]["stringValue"] == "test"
+    assert len(consumer.events) == 3  # two failed receives (maxReceiveCount 2), then the moved message
+
+
+def test_a_message_move_task_leaves_messages_whose_source_it_does_not_know(tmp_path: Path) -> None:
+    with running(tmp_path, _resources(), handlers={"Consumer": Recorder()}) as cloud:
+        cloud.services.client("sqs").send_message(QueueUrl=cloud.stack.get("Redrive").ref, MessageBody="x")
+        moved = cloud.services.move_messages_back(cloud.stack.get("Redrive").arn)
+        left = queue_messages(cloud, "Redrive")
+    assert moved == (0, 1)
+    assert [m["Body"] for m in left] == ["x"]

@@ -1,0 +1,154 @@
+"""After an incident, what docs/runbook.md has an operator do once the cause is fixed, run against the
+local cloud:
+
+1. the last-resort queues (a queue that is only ever a redrive target, e.g. the DLQ-hydrate's own
+   DLQ) are moved back to the queues their messages came from (SQS StartMessageMoveTask), and the
+   DLQ-hydrate stores them;
+2. every consumer's objects in the DLQ store are replayed with the replay tool (``tools.dlq``), each
+   to its own target: the partner over HTTP, the lake through the S3 writer's handler, a rule
+   target's events back onto the bus of its rule;
+3. the pipeline carries the replayed events to the end.
+
+The no-loss property test runs this after every fault schedule: what was dead-lettered must then be
+in the lake exactly once, like everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass
+from io import StringIO
+from typing import Any
+
+from localcloud.accounting import Report
+from localcloud.cloud import LocalCloud
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    moved: dict[str, int]  # last-resort queue (logical id) -> messages moved back
+    stranded: dict[str, int]  # last-resort queue -> messages left there (source unknown)
+    replays: dict[str, int]  # consumer -> the replay tool's exit status (0: all sent, none poison)
+    output: str  # what the replay tool printed
+    settled: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.settled and not any(self.stranded.values()) and not any(self.replays.values())
+
+    def describe(self) -> str:
+        moved = ", ".join(f"{queue} {count} moved back" for queue, count in self.moved.items() if count)
+        replays = ", ".join(f"{consumer} exit {code}" for consumer, code in self.replays.items())
+        return f"recovery: {moved or 'nothing to move back'}; replays: {replays or 'none'}"
+
+
+def recover(cloud: LocalCloud) -> Recovery:
+    """Clear the faults, move last-resort messages back, replay the DLQ store, and settle."""
+    from tools import dlq  # noqa: PLC0415 - the operator's tool; only recovery needs it
+
+    cloud.faults.clear()
+    moved, stranded = {}, {}
+    for logical_id, arn in _last_resort_queues(cloud):
+        moved[logical_id], stranded[logical_id] = cloud.services.move_messages_back(arn)
+    settled = cloud.settle()
+    hydrate = cloud.function_with_env("DLQ_STORE_BUCKET_NAME")
+    bucket = hydrate.environment["DLQ_STORE_BUCKET_NAME"]
+    prefix = hydrate.environment.get("DLQ_PREFIX", "dlq")
+    replays, printed = {}, StringIO()
+    for consumer in _stored_consumers(cloud, bucket, prefix):
+        arguments = [
+            *("--bucket", bucket, "--dlq-prefix", prefix, "replay", "--consumer", consumer, "--no-progress"),
+            *_target_arguments(cloud, hydrate.environment, consumer),
+        ]
+        with redirect_stdout(printed), _restored_environment("LAKE_BUCKET_NAME"):
+            replays[consumer] = dlq.main(arguments)
+    settled = cloud.settle() and settled
+    return Recovery(moved, stranded, replays, printed.getvalue(), settled)
+
+
+def undelivered(report: Report) -> list[str]:
+    """What is still undone after a recovery: accepted events in neither a sink nor set aside (bad
+    records, quarantine), DLQ messages and stored objects still waiting, objects no replay can send."""
+    census, found = report.census, []
+    accepted, aside = set(report.ledger.accepted), set(census.bad) | set(census.quarantine)
+    sinks = {
+        balance.sink: census.lake if balance.sink == "lake" else census.partner for balance in report.balances
+    }
+    for sink, signals in sinks.items():
+        missing = accepted - set(signals) - aside
+        if missing:
+            found.append(f"{sink}: {len(missing)} accepted events missing after the replay")
+    waiting = {name: len(ids) for name, ids in census.dlq.items() if ids}
+    waiting.update({f"store ({name})": len(ids) for name, ids in census.hydrated.items() if ids})
+    if waiting:
+        found.append(f"still dead-lettered after the replay: {waiting}")
+    left = +(census.unparsed + census.unrecoverable)
+    if left:
+        found.append(f"store objects the replay cannot send: {dict(left)}")
+    return found
+
+
+def _last_resort_queues(cloud: LocalCloud) -> Iterator[tuple[str, str]]:
+    """Queues named as another queue's redrive DLQ (nothing consumes them: a human moves them back)."""
+    queues = cloud.stack.of_type("AWS::SQS::Queue")
+    targets = set()
+    for queue in queues:
+        policy = cloud.services.queue_attributes(queue.ref).get("RedrivePolicy")
+        if policy:
+            targets.add(str(json.loads(policy)["deadLetterTargetArn"]))
+    yield from ((queue.logical_id, queue.arn) for queue in queues if queue.arn in targets)
+
+
+def _stored_consumers(cloud: LocalCloud, bucket: str, prefix: str) -> list[str]:
+    answer = cloud.services.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/", Delimiter="/")
+    return sorted(entry["Prefix"][len(prefix) + 1 :].strip("/") for entry in answer.get("CommonPrefixes", []))
+
+
+def _target_arguments(cloud: LocalCloud, environment: Any, consumer: str) -> list[str]:
+    """The replay tool's target options for ``consumer``, as an operator would pass them."""
+    from tools.dlq import TARGET_BY_CONSUMER  # noqa: PLC0415
+
+    kind = TARGET_BY_CONSUMER.get(consumer)
+    if kind == "http" and cloud.partner is not None:
+        secret = str(cloud.loaded.parameters.get("PartnerApiKeySecretName", ""))
+        return ["--target", "http", "--partner-url", cloud.partner.url, "--api-key-secret", secret]
+    if kind == "lake":
+        lake = cloud.function_with_env("LAKE_BUCKET_NAME").environment["LAKE_BUCKET_NAME"]
+        return ["--target", "lake", "--lake-bucket", lake]
+    if kind == "bus":  # the bus of the rule that failed: in each message's RULE_ARN
+        return ["--target", "bus"]
+    bus, region = _bus_of_failed_function(cloud, environment, consumer)
+    return ["--target", "bus", "--bus", bus, "--region", region]
+
+
+def _bus_of_failed_function(cloud: LocalCloud, environment: Any, consumer: str) -> tuple[str, str]:
+    """A Lambda async failure record holds the event the function got: it goes back onto the bus of
+    the rule that invokes the function whose OnFailure destination is this consumer's queue."""
+    from tools.dlq_targets import bus_of  # noqa: PLC0415
+
+    consumers = json.loads(environment.get("CONSUMER_BY_QUEUE", "{}"))
+    queue_name = next(name for name, named in consumers.items() if named == consumer)
+    function = next(
+        spec
+        for spec in cloud.functions.values()
+        if (spec.async_config.on_failure or "").rsplit(":", 1)[-1] == queue_name
+    )
+    rule = next(target for target in cloud.eventbridge.targets if target.arn == function.arn)
+    region, bus = bus_of(rule.rule_arn)
+    return bus, region
+
+
+@contextmanager
+def _restored_environment(name: str) -> Iterator[None]:
+    """The replay tool's lake target sets ``name`` for the S3 writer's handler; keep it to the call."""
+    before = os.environ.get(name)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
