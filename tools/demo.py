@@ -7,7 +7,11 @@ until the pipeline is quiet, then balances the books: every accepted event must 
 in a DLQ), every rejected one must carry its reason. Exits 1 when anything is lost or unexplained.
 
     python -m tools.demo [--events 10000] [--per-request 100] [--fault target:S3WriterFunction,times=3]
-                         [--chaos SEED] [--profile] [--config-env default]
+                         [--chaos SEED] [--recover] [--profile] [--config-env default]
+
+``--recover`` then does what the runbook says once the faults are fixed (``localcloud.recovery``):
+moves the last-resort DLQ back, replays the DLQ store with ``tools.dlq``, and balances the books
+again, now without DLQs: every accepted event must be in the lake and at the partner.
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ import pstats
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from localcloud.accounting import Ledger
+    from localcloud.cloud import LocalCloud
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +60,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--chaos", type=int, help="add the random fault schedule of this seed (as the property test)"
+    )
+    parser.add_argument(
+        "--recover",
+        action="store_true",
+        help="afterwards clear the faults, replay the DLQ store as the runbook says, and check again",
     )
     parser.add_argument(
         "--config-env", default="default", help="samconfig.toml config-env (default: default)"
@@ -130,7 +144,27 @@ def run(args: argparse.Namespace) -> int:
             )
             return 1
         print("OK: every accepted event is in the lake or a DLQ, every rejected one has its reason; lost = 0")
-        return 0
+        return _recover(cloud, report.ledger) if args.recover else 0
+
+
+def _recover(cloud: LocalCloud, ledger: Ledger) -> int:
+    from localcloud.recovery import recover, undelivered  # noqa: PLC0415
+
+    print(
+        "\nrecovery: faults cleared, DLQs moved back, the DLQ store replayed with tools.dlq ...", flush=True
+    )
+    recovery = recover(cloud)
+    print(recovery.output.rstrip())
+    print(recovery.describe())
+    report = cloud.report(ledger)
+    print("\naccounting after the recovery")
+    print(report.render())
+    problems = undelivered(report) + ([] if recovery.ok else [recovery.describe()])
+    if problems:
+        print("FAILED after the recovery: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    print("OK: after the replay every accepted event is in the lake and at the partner; no DLQ holds any")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
