@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from io import StringIO
-from typing import Any
 
 from localcloud.accounting import Report
 from localcloud.cloud import LocalCloud
@@ -107,12 +106,18 @@ def _stored_consumers(cloud: LocalCloud, bucket: str, prefix: str) -> list[str]:
     return sorted(entry["Prefix"][len(prefix) + 1 :].strip("/") for entry in answer.get("CommonPrefixes", []))
 
 
-def _target_arguments(cloud: LocalCloud, environment: Any, consumer: str) -> list[str]:
+class RecoveryError(Exception):
+    """The DLQ store holds records the recovery cannot name a target for."""
+
+
+def _target_arguments(cloud: LocalCloud, environment: Mapping[str, str], consumer: str) -> list[str]:
     """The replay tool's target options for ``consumer``, as an operator would pass them."""
     from tools.dlq import TARGET_BY_CONSUMER  # noqa: PLC0415
 
     kind = TARGET_BY_CONSUMER.get(consumer)
-    if kind == "http" and cloud.partner is not None:
+    if kind == "http":
+        if cloud.partner is None:
+            raise RecoveryError(f"{consumer!r} records are stored, but this cloud runs no partner")
         secret = str(cloud.loaded.parameters.get("PartnerApiKeySecretName", ""))
         return ["--target", "http", "--partner-url", cloud.partner.url, "--api-key-secret", secret]
     if kind == "lake":
@@ -124,19 +129,31 @@ def _target_arguments(cloud: LocalCloud, environment: Any, consumer: str) -> lis
     return ["--target", "bus", "--bus", bus, "--region", region]
 
 
-def _bus_of_failed_function(cloud: LocalCloud, environment: Any, consumer: str) -> tuple[str, str]:
+def _bus_of_failed_function(
+    cloud: LocalCloud, environment: Mapping[str, str], consumer: str
+) -> tuple[str, str]:
     """A Lambda async failure record holds the event the function got: it goes back onto the bus of
     the rule that invokes the function whose OnFailure destination is this consumer's queue."""
     from tools.dlq_targets import bus_of  # noqa: PLC0415
 
     consumers = json.loads(environment.get("CONSUMER_BY_QUEUE", "{}"))
-    queue_name = next(name for name, named in consumers.items() if named == consumer)
+    queue_name = next((name for name, named in consumers.items() if named == consumer), None)
     function = next(
-        spec
-        for spec in cloud.functions.values()
-        if (spec.async_config.on_failure or "").rsplit(":", 1)[-1] == queue_name
+        (
+            spec
+            for spec in cloud.functions.values()
+            if queue_name and (spec.async_config.on_failure or "").rsplit(":", 1)[-1] == queue_name
+        ),
+        None,
     )
-    rule = next(target for target in cloud.eventbridge.targets if target.arn == function.arn)
+    rule = next(
+        (target for target in cloud.eventbridge.targets if function and target.arn == function.arn), None
+    )
+    if rule is None:
+        raise RecoveryError(
+            f"no target for {consumer!r}: not the OnFailure queue of a function a rule invokes "
+            f"(CONSUMER_BY_QUEUE names queue {queue_name!r})"
+        )
     region, bus = bus_of(rule.rule_arn)
     return bus, region
 

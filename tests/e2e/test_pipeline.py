@@ -14,7 +14,7 @@ import pytest
 from localcloud import scenario
 from localcloud.cloud import LocalCloud
 from localcloud.faults import RecordAging, SdkFault, TargetFault
-from localcloud.recovery import recover
+from localcloud.recovery import RecoveryError, recover
 from localcloud.scenario import Outcome, Scenario
 from localcloud.traffic import TrafficGenerator, TrafficRequest
 from signal_platform.schema_registry import SchemaRegistry
@@ -279,3 +279,11 @@ def test_the_runbook_recovery_after_a_lake_and_hydrate_outage_leaves_every_event
     assert set(after.replayed) == accepted
     assert not any(after.dlq.values()) and not any(after.hydrated.values())
     assert set(after.partner) == accepted
+
+
+def test_the_recovery_refuses_stored_records_of_a_consumer_it_has_no_target_for(cloud: LocalCloud) -> None:
+    bucket = cloud.function_with_env("DLQ_STORE_BUCKET_NAME").environment["DLQ_STORE_BUCKET_NAME"]
+    key = "dlq/mystery/2026/11/26/10/user%2F1/20261126T100000000Z-1.json"
+    cloud.services.client("s3").put_object(Bucket=bucket, Key=key, Body=b"{}")
+    with pytest.raises(RecoveryError, match=r"no target for 'mystery'"):
+        recover(cloud)
