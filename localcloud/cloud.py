@@ -177,7 +177,6 @@ class LocalCloud:
         self.services = Services(
             self.stack, self.clock, self.faults, self.session, self.endpoint_url, options.seed
         )
-        self.faults.listeners.append(self.services.observe)
         self.functions: dict[str, FunctionSpec] = function_specs(self.stack, self.loaded.code_dirs)
         extra = dict(FAKE_CREDENTIALS)
         if self.endpoint_url:
@@ -240,7 +239,7 @@ class LocalCloud:
 
         original = aws_clients.client
         aws_clients.reset()
-        aws_clients.client = ClientFactory(original, self.faults)  # type: ignore[assignment]
+        aws_clients.client = ClientFactory(original, self.faults, self.services.watch)  # type: ignore[assignment]
 
         def unwrap() -> None:
             aws_clients.client = original

@@ -93,8 +93,6 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # The function being invoked right now (set by the runtime), for SDK faults aimed at one function.
     current_function: str | None = None
-    # Told of every call of the project's code that went through: (service, operation, request, answer).
-    listeners: list[Callable[[str, str, dict[str, Any], Any], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -198,14 +196,9 @@ class FaultyClient:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             fault = self._faults.sdk_fault(self._service, name, self._region or _client_region(self._real))
-            answer = (
-                attribute(*args, **kwargs)
-                if fault is None
-                else _apply(fault, attribute, kwargs, self._faults.rng)
-            )
-            for listener in self._faults.listeners:
-                listener(self._service, name, kwargs, answer)
-            return answer
+            if fault is None:
+                return attribute(*args, **kwargs)
+            return _apply(fault, attribute, kwargs, self._faults.rng)
 
         return call
 
@@ -243,15 +236,19 @@ def _apply(
 class ClientFactory:
     """Stands in for ``signal_platform.aws_clients.client``: the same cached clients, wrapped."""
 
-    def __init__(self, original: Any, faults: Faults) -> None:
+    def __init__(self, original: Any, faults: Faults, watch: Callable[[Any], None] | None = None) -> None:
         self._original = original
         self._faults = faults
+        self._watch = watch  # told of every real client, to note the writes made through it
         self._wrapped: dict[tuple[str, str | None], FaultyClient] = {}
 
     def __call__(self, service: str, region: str | None = None) -> Any:
         key = (service, region)
         if key not in self._wrapped:
-            self._wrapped[key] = FaultyClient(self._original(service, region), service, region, self._faults)
+            real = self._original(service, region)
+            if self._watch is not None:
+                self._watch(real)
+            self._wrapped[key] = FaultyClient(real, service, region, self._faults)
         return self._wrapped[key]
 
     def cache_clear(self) -> None:

@@ -71,17 +71,42 @@ class Services:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             client = self.session.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
-            if service == "sqs":
-                # Sends through the cloud's own client (emulators, tests, tools) wake the SQS mappings:
-                # they re-read a drained queue only after news.
-                for operation in ("SendMessage", "SendMessageBatch"):
-                    client.meta.events.register(f"provide-client-params.sqs.{operation}", self._note_send)
+            self.watch(client)
             self._clients[service] = client
         return self._clients[service]
+
+    def watch(self, client: Any) -> None:
+        """Note the writes made through ``client`` (the cloud's own, and the project code's): an SQS
+        mapping re-reads a drained queue, a Pipe a drained shard, only after news, because a blind
+        receive costs moto milliseconds. Registering twice on one client is a no-op."""
+        events, service = client.meta.events, client.meta.service_model.service_name
+        if service == "sqs":
+            for operation in ("SendMessage", "SendMessageBatch"):
+                event = f"provide-client-params.sqs.{operation}"
+                events.register(event, self._note_send, unique_id=f"localcloud:{event}")
+        elif service == "kinesis":
+            for operation in ("PutRecord", "PutRecords"):
+                for event, handler in (
+                    (f"provide-client-params.kinesis.{operation}", self._note_stream),
+                    (f"after-call.kinesis.{operation}", self._note_put),
+                ):
+                    events.register(event, handler, unique_id=f"localcloud:{event}")
 
     def _note_send(self, params: dict[str, Any], **_: Any) -> None:
         if "QueueUrl" in params:
             self.queue_activity[str(params["QueueUrl"])] += 1
+
+    @staticmethod
+    def _note_stream(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        name = params.get("StreamName") or str(params.get("StreamARN", "")).rsplit("/", 1)[-1]
+        context["localcloud_stream"] = name
+
+    def _note_put(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        stream = str(context.get("localcloud_stream", ""))
+        records = parsed.get("Records", []) if "Records" in parsed else [parsed]
+        for record in records:
+            if record.get("ShardId"):
+                self.stream_activity[stream, str(record["ShardId"])] += 1
 
     def queue_url(self, arn: str) -> str:
         if arn not in self._queue_urls:
@@ -151,23 +176,11 @@ class Services:
         return moved, len(unknown)
 
     def put_record(self, stream_name: str, data: bytes, partition_key: str) -> tuple[str, str]:
-        """PutRecord through the cloud, so the Pipe pollers know the shard has news; (shard id, sequence)."""
+        """PutRecord with the cloud's client (watched: the Pipe pollers learn of it); (shard id, sequence)."""
         answer = self.client("kinesis").put_record(
             StreamName=stream_name, Data=data, PartitionKey=partition_key
         )
-        shard = str(answer["ShardId"])
-        self.stream_activity[stream_name, shard] += 1
-        return shard, str(answer["SequenceNumber"])
-
-    def observe(self, service: str, operation: str, request: dict[str, Any], answer: Any) -> None:
-        """A call of the project's code went through: note writes the pollers must not miss."""
-        if service == "sqs" and operation.startswith("send_message") and "QueueUrl" in request:
-            self.queue_activity[str(request["QueueUrl"])] += 1
-        elif service == "kinesis" and operation == "put_record" and isinstance(answer, dict):
-            self.stream_activity[str(request.get("StreamName", "")), str(answer.get("ShardId"))] += 1
-        elif service == "kinesis" and operation == "put_records" and isinstance(answer, dict):
-            for record in answer.get("Records", []):
-                self.stream_activity[str(request.get("StreamName", "")), str(record.get("ShardId"))] += 1
+        return str(answer["ShardId"]), str(answer["SequenceNumber"])
 
     def drop(self, where: str, reason: str, payload: Any) -> None:
         log.error("event dropped at %s: %s", where, reason)

@@ -13,6 +13,7 @@ import pytest
 from localcloud.cloud import LocalCloud
 from localcloud.faults import RecordAging, TargetFault
 from localcloud.partner import PartnerStandIn
+from signal_platform import aws_clients
 from tests.localcloud.conftest import Recorder, arn, function, queue, queue_messages, running
 
 PARAMETERS = {
@@ -288,6 +289,23 @@ def test_record_age_is_measured_on_the_cloud_clock_so_a_skipped_day_does_not_age
     # THEN it is a second old, not two days: delivered, not dead-lettered for its age
     assert [_values(batch) for batch in writer.events] == [["fresh"]]
     assert dead == []
+
+
+def test_records_the_projects_code_puts_after_the_shard_drained_are_delivered(tmp_path: Path) -> None:
+    # GIVEN a Pipe that has read its shard to the end (it re-reads a drained shard only after news)
+    writer = Recorder()
+    with running(tmp_path, _resources(), handlers={"Writer": writer}, parameters=PARAMETERS) as cloud:
+        _put(cloud, ["first"])
+        assert cloud.settle()
+        # WHEN code using the project's client factory puts more records
+        kinesis = aws_clients.client("kinesis", cloud.services.region)
+        kinesis.put_records(
+            StreamName=str(cloud.stack.get("Stream").ref),
+            Records=[{"Data": json.dumps({"v": "second"}).encode(), "PartitionKey": "user-1"}],
+        )
+        assert cloud.settle()
+    # THEN the Pipe learns of them and delivers them
+    assert [value for batch in writer.events for value in _values(batch)] == ["first", "second"]
 
 
 def test_injected_target_fault_counts_as_a_failed_invocation(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.accounting import StoreReader
+from signal_platform import aws_clients
 from tests.localcloud.conftest import Recorder, arn, function, queue, queue_messages, running
 
 
@@ -113,6 +114,19 @@ def test_a_message_sent_after_the_queue_was_drained_is_still_delivered(tmp_path:
         _send(cloud, ["second"])
         assert cloud.settle()
     # THEN it is delivered too
+    assert [r["body"] for e in consumer.events for r in e["Records"]] == ["first", "second"]
+
+
+def test_a_message_the_projects_code_sends_after_the_queue_was_drained_is_delivered(tmp_path: Path) -> None:
+    consumer = Recorder()
+    with running(tmp_path, _resources(), handlers={"Consumer": consumer}) as cloud:
+        _send(cloud, ["first"])
+        assert cloud.settle()
+        sqs = aws_clients.client("sqs", cloud.services.region)
+        sqs.send_message_batch(
+            QueueUrl=cloud.stack.get("Source").ref, Entries=[{"Id": "1", "MessageBody": "second"}]
+        )
+        assert cloud.settle()
     assert [r["body"] for e in consumer.events for r in e["Records"]] == ["first", "second"]
 
 
