@@ -59,7 +59,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--fault", action="append", default=[], help="a fault, e.g. target:S3WriterFunction,times=3"
     )
     parser.add_argument(
-        "--chaos", type=int, help="add the random fault schedule of this seed (as the property test)"
+        "--chaos",
+        type=int,
+        help="run the property test's schedule of this seed instead: its faults and its 20-50 events",
     )
     parser.add_argument(
         "--recover",
