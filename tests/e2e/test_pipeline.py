@@ -109,16 +109,21 @@ def test_a_stream_outage_ends_in_the_stream_target_dlq_after_the_rule_retry_poli
     assert outcome.report.census.dead_lettered("StreamTargetDlq") == set(outcome.report.ledger.accepted)
 
 
-def test_a_poison_record_is_isolated_by_bisect_and_dead_lettered_alone(
-    cloud: LocalCloud, write_keys: dict[str, str]
-) -> None:
-    requests = scenario.plan_traffic(SMALL)
-    poison = next(
+def _first_accepted(requests: list[TrafficRequest]) -> str:
+    """The event id of the first event the validator will accept (a poison record for a test)."""
+    return next(
         item.event["event_id"]
         for request in requests
         for item in request.events
         if item.expected == "accepted"
     )
+
+
+def test_a_poison_record_is_isolated_by_bisect_and_dead_lettered_alone(
+    cloud: LocalCloud, write_keys: dict[str, str]
+) -> None:
+    requests = scenario.plan_traffic(SMALL)
+    poison = _first_accepted(requests)
     cloud.faults.add(TargetFault("S3WriterFunction", event_ids=frozenset({poison})))
     outcome = _run(cloud, write_keys, requests=requests)
     _no_loss(outcome)
@@ -156,12 +161,7 @@ def test_a_partner_that_rejects_a_record_gets_the_rest_and_the_record_is_dead_le
     cloud: LocalCloud, write_keys: dict[str, str]
 ) -> None:
     requests = scenario.plan_traffic(SMALL)
-    poison = next(
-        item.event["event_id"]
-        for request in requests
-        for item in request.events
-        if item.expected == "accepted"
-    )
+    poison = _first_accepted(requests)
     cloud.faults.add(TargetFault("PartnerApiDestination", event_ids=frozenset({poison})))
     outcome = _run(cloud, write_keys, requests=requests)
     _no_loss(outcome)
