@@ -8,7 +8,7 @@ Times are RFC 3339 (UTC unless an offset is given; a bare date is midnight UTC);
 ``since <= event time < until``. Rules: by default every rule of the bus receives the replayed
 events, except on a bus that has the stack's ArchiveReplayForwardRule (the secondary's edge-only
 stack): there the replay goes only to that rule, which forwards the batches to the primary's
-ingress bus, because the global endpoint does not replicate replays (docs/archive-replay.md).
+ingress bus: AWS documents no replication of replays by the global endpoint (docs/archive-replay.md).
 ``--rule`` names the rules yourself; ``--all-rules`` sends to every rule.
 
 Before it starts a replay the tool refuses: an unknown archive or rule, a window the archive no
@@ -90,10 +90,12 @@ class ReplaySettings:
 
 
 def _parser() -> argparse.ArgumentParser:
+    summary, _usage, details = (__doc__ or "").split("\n\n", 2)
     parser = argparse.ArgumentParser(
         prog="python -m tools.replay",
-        description=(__doc__ or "").split("\n\n", 1)[0],
-        epilog="Details: docs/archive-replay.md",
+        description=summary,
+        epilog=f"{details.strip()}\n\nDetails: docs/archive-replay.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--archive", required=True, help="archive name or ARN")
     parser.add_argument("--since", required=True, help="first event time replayed (RFC 3339 or date)")
@@ -101,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     rules = parser.add_mutually_exclusive_group()
     rules.add_argument("--rule", action="append", default=[], help="replay only to this rule (repeatable)")
     rules.add_argument("--all-rules", action="store_true", help="replay to every rule of the bus")
-    parser.add_argument("--journal", type=Path, help="journal file (default: see above)")
+    parser.add_argument("--journal", type=Path, help="journal file (default: see below)")
     parser.add_argument(
         "--force", action="store_true", help="replay even if an earlier replay covered the window"
     )
@@ -117,7 +119,12 @@ def _parser() -> argparse.ArgumentParser:
         "--region", help="the archive's Region (default: from the ARN or the AWS environment)"
     )
     parser.add_argument("--json", dest="as_json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: only on a terminal)",
+    )
     return parser
 
 
@@ -180,8 +187,8 @@ class Replayer:
         if forward_default:
             self._say(
                 "replaying only to the ArchiveReplayForwardRule of this bus: it forwards the replayed "
-                "batches to the primary's ingress bus (replays are not replicated by the global endpoint); "
-                "--all-rules or --rule change that"
+                "batches to the primary's ingress bus (AWS documents no replication of replays by the "
+                "global endpoint); --all-rules or --rule change that"
             )
         for warning in warnings:
             self._say(f"warning: {warning}")
