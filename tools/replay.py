@@ -303,16 +303,15 @@ class Replayer:
 
 def main(argv: Sequence[str] | None = None, *, replayer: Replayer | None = None) -> int:
     settings = parse_settings(argv, os.environ)
-    if replayer is None:
-        from signal_platform import aws_clients  # noqa: PLC0415 - boto3 loads only for a real run
-
-        replayer = Replayer(
-            ReplayClient(aws_clients.client("events", settings.client_region)), Journal(settings.journal_path)
-        )
+    err = replayer.err if replayer is not None else sys.stderr
     try:
+        if replayer is None:
+            replayer = Replayer(
+                ReplayClient.for_region(settings.client_region), Journal(settings.journal_path)
+            )
         return replayer.run(settings)
     except ReplayToolError as error:
-        print(f"error: {error}", file=replayer.err)
+        print(f"error: {error}", file=err)
         return EXIT_REFUSED
 
 

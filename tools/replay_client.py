@@ -56,6 +56,20 @@ class ReplayClient:
     def __init__(self, events: Any) -> None:
         self._events = events
 
+    @classmethod
+    def for_region(cls, region: str | None) -> ReplayClient:
+        """A client from the shared factory (AWS_ENDPOINT_URL honoured); no Region anywhere is an error."""
+        from botocore.exceptions import BotoCoreError  # noqa: PLC0415 - boto3 loads on use
+
+        from signal_platform import aws_clients  # noqa: PLC0415
+
+        try:
+            return cls(aws_clients.client("events", region))
+        except BotoCoreError as error:
+            raise ReplayApiError(
+                f"cannot reach EventBridge: {error} (pass --region or an archive ARN)"
+            ) from error
+
     def _call(self, operation: str, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - boto3 loads on use
 

@@ -342,10 +342,7 @@ class Report:
 
     def lines(self) -> list[str]:
         request, status = self.request, self.status
-        rules = (
-            "\n".join(f"              {arn}" for arn in request.filter_arns).lstrip()
-            or "all rules of the bus"
-        )
+        rules = "\n".join(f"{'':13}{arn}" for arn in request.filter_arns).lstrip() or "all rules of the bus"
         lines = [
             f"replay       {request.name}",
             f"state        {status.state}" + (f": {status.reason}" if status.reason else ""),
