@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tools.replay import EXIT_OK, EXIT_REPLAY_FAILED, Replayer, main, parse_settings
+from tools.replay import EXIT_INTERRUPTED, EXIT_OK, EXIT_REPLAY_FAILED, Replayer, main, parse_settings
+from tools.replay_client import ReplayClient
 from tools.replay_core import (
     Archive,
     JournalEntry,
+    ReplayLimitError,
     ReplayRequest,
     ReplayStatus,
     ReplayToolError,
@@ -378,3 +380,38 @@ def test_parse_settings_archive_arn_names_its_region():
 def test_parse_settings_rule_and_all_rules_exclusive():
     with pytest.raises(SystemExit):
         parse_settings([*ARGV, "--rule", "x", "--all-rules"], {})
+
+
+def test_follow_interrupted_leaves_replay_running_and_journaled(tmp_path):
+    # GIVEN a replay whose follow-up is interrupted (Ctrl-C while polling)
+    class Interrupted(ScriptedClient):
+        def describe(self, _name: str) -> ReplayStatus:
+            raise KeyboardInterrupt
+
+    replayer, _ = _command(tmp_path, [])
+    replayer.client = Interrupted([])  # type: ignore[assignment]
+
+    # WHEN the command runs
+    code = main(ARGV, replayer=replayer)
+
+    # THEN it exits 130, says how to follow or cancel, and the journal keeps the replay as started
+    assert code == EXIT_INTERRUPTED
+    assert "cancel-replay" in replayer.err.getvalue()  # type: ignore[attr-defined]
+    assert [entry.state for entry in replayer.journal.load()] == ["STARTING"]
+
+
+def test_client_limit_exceeded_on_start_is_replay_limit_error():
+    # GIVEN EventBridge answering StartReplay with its concurrency limit
+    import boto3
+    from botocore.stub import Stubber
+
+    events = boto3.client("events", region_name="us-east-1")
+    stubber = Stubber(events)
+    stubber.add_client_error(
+        "start_replay", service_error_code="LimitExceededException", http_status_code=400
+    )
+    request = ReplayRequest("r", ARCHIVE, _window(0, 60), (), "d")
+
+    # WHEN / THEN the client raises the tool's limit error (exit 2 with a clear message)
+    with stubber, pytest.raises(ReplayLimitError, match="refused the replay"):
+        ReplayClient(events).start(request)
