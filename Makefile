@@ -17,7 +17,7 @@ export AWS_DEFAULT_REGION ?= us-west-2
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv demo test lint format typecheck validate checkov build pytest unit integration \
-        e2e soak local bench lock clean
+        e2e soak local bench lock clean deploy-plan deploy
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,12 @@ checkov: $(CHECKOV_STAMP) ## checkov on the template, offline; every skip carrie
 build: $(STAMP) ## sam build (arm64 wheels for the layer, cross-platform) and report the layer size
 	$(PY) -m samcli build --template template.yaml
 	@du -sh .aws-sam/build/SharedLayer | awk '{print "shared layer unzipped: " $$1}'
+
+deploy-plan: $(STAMP) ## print the two-Region deploy order: every sam deploy, its overrides, the values passed (no AWS)
+	$(PY) -m tools.deploy plan
+
+deploy: $(STAMP) ## deploy both Regions in order (secondary edge, primary, endpoint, validators, replicas); resumable
+	$(PY) -m tools.deploy run
 
 pytest: $(STAMP) ## every test tier: unit, integration, infra, local cloud and end-to-end
 	$(PY) -m pytest

@@ -146,7 +146,12 @@ TWO_REGION_RESOURCES = {
     ),
     **dict.fromkeys(["ApiDomain", "ApiDomainMapping", "ApiHealthCheck", "ApiLatencyRecord"], "HasApiDomain"),
     **dict.fromkeys(
-        ["LakeReplicaBucket", "LakeReplicaBucketPolicy", "DlqStoreReplicaBucket", "DlqStoreReplicaBucketPolicy"],
+        [
+            "LakeReplicaBucket",
+            "LakeReplicaBucketPolicy",
+            "DlqStoreReplicaBucket",
+            "DlqStoreReplicaBucketPolicy",
+        ],
         "ReceivesBucketReplicas",
     ),
     **dict.fromkeys(
