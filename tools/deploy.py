@@ -333,8 +333,13 @@ class Runner:
                 )
 
     def _fingerprint(self, step: Step) -> str:
-        """A step is done when it ran with exactly these arguments and this template."""
-        material = json.dumps([step.name, step.command(self.outputs), _template_digest()])
+        """A step is done when it ran with this config-env, these passed values and this template.
+
+        Values passed only once they exist are left out: a first deployment's earlier steps ran
+        without them, and re-running those steps just to add them is what the later steps do.
+        """
+        passed = {name: self.outputs.get(source, "") for name, source in step.passed.items()}
+        material = json.dumps([step.name, step.env.overrides, passed, _template_digest()], sort_keys=True)
         return hashlib.sha256(material.encode()).hexdigest()
 
     def _done(self) -> set[str]:
