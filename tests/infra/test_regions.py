@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,9 @@ from tests.infra.rendering import (
 )
 from tools.deploy import ENDPOINT_ID as ENDPOINT_ID_OUTPUT
 from tools.deploy import SECONDARY_KEY, final_overrides
+from tools.objectives import RTC_MINUTES, failover_seconds, from_template
+
+RUNBOOK = Path(__file__).parents[2] / "docs" / "runbook.md"
 
 # -------------------- the roles as make deploy leaves them (samconfig + the values passed between stacks)
 OUTPUTS = {ENDPOINT_ID_OUTPUT: ENDPOINT_ID, SECONDARY_KEY: SECONDARY_KEY_ARN}
@@ -656,3 +660,33 @@ def test_rendering_per_role_lint_clean(role):
 
     # THEN nothing is found
     assert findings == []
+
+
+# -------------------- recovery times: derived from the settings, quoted by the runbook
+
+
+def test_recovery_times_follow_the_health_alarm_settings_and_match_aws_for_its_prescription():
+    # GIVEN the template's health alarm and heartbeat, WHEN the recovery times are derived
+    objectives = from_template(template())
+
+    # THEN AWS's published figures for its prescribed alarm (5 x 60 s: 360 s, at most 420 s) come out,
+    # failback takes one good period plus routing, and the heartbeat beats once per alarm period
+    assert objectives.failover_seconds == (360, 420)
+    assert objectives.failback_seconds == (120, 180)
+    assert (
+        objectives.heartbeat_seconds == template()["Resources"]["IngressHealthAlarm"]["Properties"]["Period"]
+    )
+    # AND a slower alarm would move them (the numbers are computed, not copied)
+    assert failover_seconds(period=60, datapoints_to_alarm=3) == (240, 300)
+
+
+def test_runbook_quotes_the_recovery_times_the_template_implies():
+    # GIVEN the runbook and the derived times
+    runbook = RUNBOOK.read_text(encoding="utf-8")
+    objectives = from_template(template())
+
+    # WHEN / THEN its RTO table states exactly those
+    (fo_low, fo_high), (fb_low, fb_high) = objectives.failover_seconds, objectives.failback_seconds
+    assert f"| failover: new events go to the secondary's bus | **{fo_low}-{fo_high} s** |" in runbook
+    assert f"| failback: new events go to the primary again | **{fb_low}-{fb_high} s** |" in runbook
+    assert f"within **{RTC_MINUTES} min**" in runbook
