@@ -24,6 +24,7 @@ import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -44,7 +45,17 @@ LEGACY_SOURCES_TABLE: Final = ("SourcesTable", "AWS::DynamoDB::Table")
 WAIT_SECONDS: Final = 20 * 60
 POLL_SECONDS: Final = 15
 
+# An explicitly empty parameter value on sam's command line.
+EMPTY_VALUE: Final = '""'
+
 Outputs = Mapping[tuple[str, str], str]
+
+
+class Kind(StrEnum):
+    BUILD = "build"
+    DEPLOY = "deploy"
+    WAIT_ENDPOINT_HEALTHY = "wait-endpoint-healthy"
+    WAIT_REPLICAS_ACTIVE = "wait-replicas-active"
 
 
 class DeployError(Exception):
@@ -66,7 +77,7 @@ class Step:
     name: str
     summary: str
     env: ConfigEnv
-    kind: str  # "build", "deploy", "wait-endpoint-healthy" or "wait-replicas-active"
+    kind: Kind
     # Parameter -> (config-env, output) read from a stack before the step runs.
     passed: dict[str, tuple[str, str]] = field(default_factory=dict)
     # Passed only once the output exists (earlier steps of a first deployment run without it).
@@ -82,12 +93,12 @@ class Step:
         return values
 
     def command(self, outputs: Outputs) -> list[str]:
-        if self.kind == "build":
+        if self.kind is Kind.BUILD:
             return ["sam", "build", "--config-env", self.env.name]
-        if self.kind != "deploy":
+        if self.kind is not Kind.DEPLOY:
             return []
         pairs = [
-            f"{name}={shlex.quote(value) if value else chr(34) * 2}"
+            f"{name}={shlex.quote(value) if value else EMPTY_VALUE}"
             for name, value in self.overrides(outputs).items()
         ]
         return ["sam", "deploy", "--config-env", self.env.name, "--parameter-overrides", " ".join(pairs)]
@@ -120,19 +131,19 @@ def plan(envs: Mapping[str, ConfigEnv] | None = None) -> list[Step]:
     endpoint = {"GlobalEndpointId": ENDPOINT_ID}
     key = {"ReplicaKmsKeyArn": SECONDARY_KEY}
     return [
-        Step("build", "sam build: functions and the arm64 layer, once for both Regions", primary, "build"),
+        Step("build", "sam build: functions and the arm64 layer, once for both Regions", primary, Kind.BUILD),
         Step(
             "secondary-edge",
             "edge: API, validator, ingress bus and its archive, key alias, replica buckets",
             secondary,
-            "deploy",
+            Kind.DEPLOY,
             passed_if_present=endpoint,
         ),
         Step(
             "primary",
             "edge, pipeline, global tables, health alarm and check, heartbeat, global endpoint",
             primary,
-            "deploy",
+            Kind.DEPLOY,
             passed=key,
             passed_if_present=endpoint,
         ),
@@ -140,27 +151,27 @@ def plan(envs: Mapping[str, ConfigEnv] | None = None) -> list[Step]:
             "endpoint",
             "wait until the endpoint's health alarm is OK (heartbeats flowing)",
             primary,
-            "wait-endpoint-healthy",
+            Kind.WAIT_ENDPOINT_HEALTHY,
         ),
         Step(
             "secondary-validator",
             "the validator publishes through the endpoint",
             secondary,
-            "deploy",
+            Kind.DEPLOY,
             passed=endpoint,
         ),
         Step(
             "primary-validator",
             "the validator publishes through the endpoint",
             primary,
-            "deploy",
+            Kind.DEPLOY,
             passed={**key, **endpoint},
         ),
         Step(
             "global-table-replicas",
             "wait until the global tables' replicas here are ACTIVE",
             secondary,
-            "wait-replicas-active",
+            Kind.WAIT_REPLICAS_ACTIVE,
         ),
     ]
 
@@ -170,7 +181,7 @@ def final_overrides(
 ) -> dict[str, str]:
     """The parameters a config-env's stack has once ``run`` finished (samconfig alone for other envs)."""
     envs = envs if envs is not None else read_config_envs()
-    deploys = [step for step in plan(envs) if step.kind == "deploy" and step.env.name == config_env]
+    deploys = [step for step in plan(envs) if step.kind is Kind.DEPLOY and step.env.name == config_env]
     return deploys[-1].overrides(outputs) if deploys else dict(envs[config_env].overrides)
 
 
@@ -179,10 +190,10 @@ def render_plan(steps: Sequence[Step]) -> str:
     lines = []
     for number, step in enumerate(steps, start=1):
         lines.append(f"{number}. {step.name} ({step.env.region}): {step.summary}")
-        if step.kind == "deploy":
+        if step.kind is Kind.DEPLOY:
             lines.append(f"   sam deploy --config-env {step.env.name} --parameter-overrides \\")
-            lines += [f"     {name}={value or chr(34) * 2}" for name, value in step.overrides({}).items()]
-        elif step.kind == "build":
+            lines += [f"     {name}={value or EMPTY_VALUE}" for name, value in step.overrides({}).items()]
+        elif step.kind is Kind.BUILD:
             lines.append(f"   {' '.join(step.command({}))}")
     lines += ["", "Values passed from one stack to the other (CloudFormation outputs, read between steps):"]
     for source, parameter in PASSED_VALUES.items():
@@ -282,7 +293,7 @@ class Runner:
             self.say(f"{number}/{len(self.steps)} {step.name}: ok ({self.clock() - started:.0f} s)")
 
     def _execute(self, step: Step) -> None:
-        if step.kind in ("build", "deploy"):
+        if step.kind in (Kind.BUILD, Kind.DEPLOY):
             missing = [source for source in step.passed.values() if source not in self.outputs]
             if missing:
                 raise DeployError(
@@ -292,10 +303,10 @@ class Runner:
                 raise DeployError(
                     f"{step.name}: sam failed; fix the cause and run again (finished steps are skipped)"
                 )
-        elif step.kind == "wait-endpoint-healthy":
+        elif step.kind is Kind.WAIT_ENDPOINT_HEALTHY:
             alarm = self._output(step.env, HEALTH_ALARM_OUTPUT)
             self._wait(step, lambda: self.cloud.alarm_state(step.env, alarm) == "OK", f"alarm {alarm} OK")
-        elif step.kind == "wait-replicas-active":
+        elif step.kind is Kind.WAIT_REPLICAS_ACTIVE:
             # The tables the secondary's stack reads by name: the replicas the primary's stack creates.
             for output in TABLE_OUTPUTS:
                 table = self.outputs.get((step.env.name, output))
