@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from samcli.cli.types import CfnParameterOverridesType
 
 from tools.deploy import (
     ConfigEnv,
     DeployError,
+    Kind,
     Runner,
     Step,
     main,
@@ -243,3 +245,16 @@ def test_run_step_needing_a_value_no_stack_has_fails_clearly(tmp_path):
     # WHEN / THEN it names the missing output
     with pytest.raises(DeployError, match="<secondary:PlatformKeyArn>"):
         runner.run()
+
+
+def test_plan_overrides_read_back_by_sam_clis_own_parser_exactly():
+    # GIVEN every deploy step with its passed values known
+    outputs = {("primary", "IngressEndpointId"): ENDPOINT_ID, ("secondary", "PlatformKeyArn"): KEY_ARN}
+    for step in plan():
+        if step.kind is not Kind.DEPLOY:
+            continue
+        # WHEN SAM CLI parses the --parameter-overrides value the runner passes
+        parsed = CfnParameterOverridesType().convert([step.command(outputs)[5]], None, None)
+
+        # THEN it gets exactly the step's parameters, empty ones included
+        assert parsed == step.overrides(outputs), step.name
