@@ -142,9 +142,11 @@ BUCKET_REPLICAS = {
     "DlqStoreReplicaBucketPolicy",
 }
 LATENCY_ROUTING = {"ApiDomain", "ApiDomainMapping", "ApiHealthCheck", "ApiLatencyRecord"}
-# The secondary's forwarding of archive replays to the primary (docs/archive-replay.md), where the
-# template has it: pinned by tests/infra/test_archive_replay_forward.py.
+# Parts other work adds to the same roles, pinned here once the template has them: the secondary's
+# forwarding of archive replays to the primary (docs/archive-replay.md, pinned in detail by
+# tests/infra/test_archive_replay_forward.py) and the lake's ledger table and dedup view (pipeline).
 REPLAY_FORWARD = {"ArchiveReplayForwardRule", "ArchiveReplayForwardRole"} & set(template()["Resources"])
+PIPELINE |= {"LakeLedgerTable", "LakeEventsDedupView"} & set(template()["Resources"])
 
 
 def _event(source: str, region: str, **extra: Any) -> dict[str, Any]:
