@@ -17,7 +17,7 @@ export AWS_DEFAULT_REGION ?= us-west-2
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv demo test lint format typecheck validate checkov build pytest unit integration \
-        e2e soak local bench lock clean deploy-plan deploy
+        e2e soak local bench lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,7 @@ build: $(STAMP) ## sam build (arm64 wheels for the layer, cross-platform) and re
 	$(PY) -m samcli build --template template.yaml
 	@du -sh .aws-sam/build/SharedLayer | awk '{print "shared layer unzipped: " $$1}'
 
+.PHONY: deploy-plan deploy
 deploy-plan: $(STAMP) ## print the two-Region deploy order: every sam deploy, its overrides, the values passed (no AWS)
 	$(PY) -m tools.deploy plan
 
