@@ -123,6 +123,19 @@ EDGE_RESOURCES = {
 }
 # Created by the primary Region's stack only (the secondary gets a replica from Secrets Manager).
 PRIMARY_ONLY_RESOURCES = {"SigningKeySecret"}
+PARTNER_RESOURCES = {
+    "PartnerConnection",
+    "PartnerApiDestination",
+    "PartnerPipeDlq",
+    "PartnerPipeLogGroup",
+    "PartnerPipeRole",
+    "PartnerPipe",
+    "PartnerPipeDlqAlarm",
+    "PartnerPipeFailuresAlarm",
+    "PartnerPipeDlqMessagesSentAlarm",
+    "PartnerPipeDlqAgeAlarm",
+    "DlqHydrateFromPartnerPipeDlq",
+}
 # The two-Region resources (docs/adr/0005) and the condition each one exists under; tests/infra/
 # test_regions.py pins which of them every Region role renders.
 TWO_REGION_RESOURCES = {
@@ -172,19 +185,6 @@ DATALESS_RULES = {"HeartbeatRule"}
 NON_DLQ_QUEUES = {"HeartbeatQueue"}
 # Alarm conditions that imply the condition of what they watch (a subset of where it exists).
 IMPLIED_CONDITIONS = {("ReplicatesBuckets", "RunsProcessing")}
-PARTNER_RESOURCES = {
-    "PartnerConnection",
-    "PartnerApiDestination",
-    "PartnerPipeDlq",
-    "PartnerPipeLogGroup",
-    "PartnerPipeRole",
-    "PartnerPipe",
-    "PartnerPipeDlqAlarm",
-    "PartnerPipeFailuresAlarm",
-    "PartnerPipeDlqMessagesSentAlarm",
-    "PartnerPipeDlqAgeAlarm",
-    "DlqHydrateFromPartnerPipeDlq",
-}
 # Identity-policy actions that AWS authorizes only on Resource "*" (no resource-level permission).
 WILDCARD_RESOURCE_ALLOWED = {
     "kinesis:ListStreams": "lists the account's streams: no resource type in the authorization reference",
@@ -295,6 +295,12 @@ def translated(template: dict[str, Any]) -> dict[str, Any]:
 
 def _of_type(resources: dict[str, Any], resource_type: str) -> dict[str, Any]:
     return {name: res for name, res in resources.items() if res["Type"] == resource_type}
+
+
+def _dead_lettered_rules(resources: dict[str, Any]) -> dict[str, Any]:
+    """Every rule whose targets carry data; the heartbeat rule's carry none (no DLQ)."""
+    rules = _of_type(resources, "AWS::Events::Rule")
+    return {name: rule for name, rule in rules.items() if name not in DATALESS_RULES}
 
 
 def _effective_function(template: dict[str, Any], name: str) -> dict[str, Any]:
@@ -1202,13 +1208,11 @@ def test_resources_outside_edge_deploy_only_where_processing_runs(resources):
 
 def test_rules_every_target_retry_policy_and_own_sqs_dlq(resources):
     # GIVEN every EventBridge rule of the template
-    rules = _of_type(resources, "AWS::Events::Rule")
-    assert rules.keys() == {"EnrichmentRule", "StreamRule"} | DATALESS_RULES
+    rules = _dead_lettered_rules(resources)
+    assert rules.keys() == {"EnrichmentRule", "StreamRule"}
     dlqs = []
 
     for name, rule in rules.items():
-        if name in DATALESS_RULES:
-            continue
         for target in rule["Properties"]["Targets"]:
             # WHEN a target's delivery settings are read
             retry = target["RetryPolicy"]
@@ -1240,9 +1244,7 @@ def test_rule_dlq_policy_lets_only_its_rule_send(resources):
     # GIVEN the queue policies and the rules
     policies = _queue_policies(resources)
 
-    for rule_name, rule in _of_type(resources, "AWS::Events::Rule").items():
-        if rule_name in DATALESS_RULES:
-            continue
+    for rule_name, rule in _dead_lettered_rules(resources).items():
         for target in rule["Properties"]["Targets"]:
             # WHEN the target's DLQ policy is read
             dlq = _getatt_target(target["DeadLetterConfig"]["Arn"])
@@ -1303,9 +1305,7 @@ def test_stream_rule_kinesis_target_partition_key_path_and_role(resources):
 
 
 def test_rule_names_explicit_for_alarm_dimensions(resources):
-    for name, rule in _of_type(resources, "AWS::Events::Rule").items():
-        if name in DATALESS_RULES:
-            continue
+    for name, rule in _dead_lettered_rules(resources).items():
         # GIVEN a rule's name, WHEN its InvocationsFailedToBeSentToDlq alarm is looked up
         alarms = _alarms_on(resources, "InvocationsFailedToBeSentToDlq", rule["Properties"]["Name"])
 
