@@ -1,6 +1,7 @@
 """Deploy both Regions in the one order that works, or print that order without touching AWS.
 
     python -m tools.deploy plan              # every step, its sam deploy and the values passed between stacks
+    python -m tools.deploy plan --resolve    # the same with the values read from the deployed stacks
     python -m tools.deploy run [--restart]   # run the steps; a re-run skips the steps already done
 
 The order (docs/runbook.md#2-deploy-order): the secondary's edge first (its ingress bus, archive, key
@@ -185,14 +186,20 @@ def final_overrides(
     return deploys[-1].overrides(outputs) if deploys else dict(envs[config_env].overrides)
 
 
-def render_plan(steps: Sequence[Step]) -> str:
-    """The plan as text: one block per step, each sam command with every parameter override."""
+def render_plan(steps: Sequence[Step], outputs: Outputs | None = None) -> str:
+    """The plan as text: one block per step, each sam command with every parameter override.
+
+    Without ``outputs`` the values passed between stacks show as ``<config-env:Output>``.
+    """
+    outputs = outputs or {}
     lines = []
     for number, step in enumerate(steps, start=1):
         lines.append(f"{number}. {step.name} ({step.env.region}): {step.summary}")
         if step.kind is Kind.DEPLOY:
             lines.append(f"   sam deploy --config-env {step.env.name} --parameter-overrides \\")
-            lines += [f"     {name}={value or EMPTY_VALUE}" for name, value in step.overrides({}).items()]
+            lines += [
+                f"     {name}={value or EMPTY_VALUE}" for name, value in step.overrides(outputs).items()
+            ]
         elif step.kind is Kind.BUILD:
             lines.append(f"   {' '.join(step.command({}))}")
     lines += ["", "Values passed from one stack to the other (CloudFormation outputs, read between steps):"]
@@ -330,9 +337,7 @@ class Runner:
         return value
 
     def _read_outputs(self) -> None:
-        for env in {step.env.name: step.env for step in self.steps}.values():
-            for key, value in (self.cloud.outputs(env) or {}).items():
-                self.outputs[(env.name, key)] = value
+        self.outputs.update(read_outputs(self.steps, self.cloud))
 
     def _refuse_legacy_sources_table(self) -> None:
         for env in {step.env.name: step.env for step in self.steps}.values():
@@ -364,6 +369,12 @@ class Runner:
         self.journal.write_text(json.dumps(sorted(done)), encoding="utf-8")
 
 
+def read_outputs(steps: Sequence[Step], cloud: Cloud) -> dict[tuple[str, str], str]:
+    """Every output of the plan's stacks that exist, keyed by (config-env, output)."""
+    envs = {step.env.name: step.env for step in steps}.values()
+    return {(env.name, key): value for env in envs for key, value in (cloud.outputs(env) or {}).items()}
+
+
 def _template_digest() -> str:
     return hashlib.sha256((ROOT / "template.yaml").read_bytes()).hexdigest()
 
@@ -375,13 +386,18 @@ def _sam(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.deploy", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("plan", help="print every step, its sam deploy and the values passed between stacks")
+    plan_command = commands.add_parser("plan", help="print every step, its sam deploy and the values passed")
+    plan_command.add_argument(
+        "--resolve",
+        action="store_true",
+        help="fill in the passed values from the deployed stacks (needs AWS)",
+    )
     run = commands.add_parser("run", help="run the steps (a re-run skips finished steps)")
     run.add_argument("--restart", action="store_true", help="ignore the journal and run every step")
     args = parser.parse_args(argv)
     steps = plan()
     if args.command == "plan":
-        print(render_plan(steps))
+        print(render_plan(steps, read_outputs(steps, Boto3Cloud()) if args.resolve else None))
         return 0
     journal = JOURNAL_DIR / f"{steps[2].env.stack_name}.json"
     try:

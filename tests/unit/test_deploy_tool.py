@@ -18,6 +18,7 @@ from tools.deploy import (
     main,
     plan,
     read_config_envs,
+    read_outputs,
     render_plan,
 )
 
@@ -258,3 +259,19 @@ def test_plan_overrides_read_back_by_sam_clis_own_parser_exactly():
 
         # THEN it gets exactly the step's parameters, empty ones included
         assert parsed == step.overrides(outputs), step.name
+
+
+def test_plan_resolved_shows_the_deployed_stacks_values_for_single_stack_commands():
+    # GIVEN both stacks deployed (their outputs)
+    cloud = FakeCloud()
+    FakeSam(cloud)(["sam", "deploy", "--config-env", "secondary"])
+    FakeSam(cloud)(["sam", "deploy", "--config-env", "primary"])
+
+    # WHEN the plan is rendered with the outputs read from them
+    text = render_plan(plan(), read_outputs(plan(), cloud))
+
+    # THEN every deploy carries the real values, no placeholder is left
+    assert "<primary:" not in text.split("Values passed")[0]
+    assert "<secondary:" not in text.split("Values passed")[0]
+    assert text.count(f"GlobalEndpointId={ENDPOINT_ID}") == 4
+    assert text.count(f"ReplicaKmsKeyArn={KEY_ARN}") == 2
