@@ -76,6 +76,13 @@ build: $(STAMP) ## sam build (arm64 wheels for the layer, cross-platform) and re
 	$(PY) -m samcli build --template template.yaml
 	@du -sh .aws-sam/build/SharedLayer | awk '{print "shared layer unzipped: " $$1}'
 
+.PHONY: deploy-plan deploy
+deploy-plan: $(STAMP) ## print the two-Region deploy order: every sam deploy, its overrides, the values passed (no AWS)
+	$(PY) -m tools.deploy plan
+
+deploy: $(STAMP) ## deploy both Regions in order (secondary edge, primary, endpoint, validators, replicas); resumable
+	$(PY) -m tools.deploy run
+
 pytest: $(STAMP) ## every test tier: unit, integration, infra, local cloud and end-to-end
 	$(PY) -m pytest
 
