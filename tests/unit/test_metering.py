@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import boto3
+import pytest
 from botocore.stub import Stubber
 
 from localcloud.metering import LOCAL_CLOUD, CallMeter, call_units, entry_bytes, item_bytes
@@ -70,10 +71,8 @@ def test_call_meter_counts_a_failed_call_without_its_units() -> None:
     meter.watch(client)
     with Stubber(client) as stub:
         stub.add_client_error("put_item", "ConditionalCheckFailedException", http_status_code=400)
-        try:
+        with pytest.raises(client.exceptions.ConditionalCheckFailedException):
             client.put_item(TableName="t", Item={"id": {"S": "x"}})
-        except client.exceptions.ConditionalCheckFailedException:
-            pass
 
     stats = meter.stats["EnrichmentFunction", "dynamodb", "PutItem"]
     assert (stats.calls, stats.errors, stats.units["write_units"]) == (1, 1, 0)
