@@ -17,7 +17,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,7 +71,9 @@ def shapes() -> list[Shape]:
 
 
 class _LogBytes(io.TextIOBase):
-    """What the functions print (Powertools logs and EMF metrics: CloudWatch Logs ingestion)."""
+    """What the functions print to stdout, by function: Powertools' EMF metric lines, which Lambda
+    would ingest into CloudWatch Logs. (Their logger writes at the local cloud's CRITICAL level; at the
+    template's INFO the functions log only anomalies, such as a suppressed duplicate batch.)"""
 
     def __init__(self) -> None:
         self.owner: Callable[[], str | None] = lambda: None
@@ -130,28 +132,22 @@ def _scaled(stats: dict[str, Any], signals: int) -> dict[str, Any]:
 
 def one_type_requests(total: int, per_request: int, seed: int) -> list[Any]:
     """``total`` valid events of one type from one source, ``per_request`` to a request."""
-    from localcloud.traffic import TrafficEvent, TrafficGenerator, TrafficRequest
+    from localcloud.traffic import USERS, TrafficEvent, TrafficGenerator, TrafficRequest
     from signal_platform.schema_registry import SchemaRegistry
 
     generator = TrafficGenerator(SchemaRegistry(), seed=seed)
     now = datetime.now(UTC)
 
-    def events() -> Iterator[TrafficEvent]:
-        while True:
-            event = generator.valid(ONE_SOURCE, now, user=generator_user())
-            if event["event_type"] == ONE_TYPE:
-                yield TrafficEvent(event, "accepted")
+    def event(user: int) -> TrafficEvent:
+        while (candidate := generator.valid(ONE_SOURCE, now, user=user))["event_type"] != ONE_TYPE:
+            pass  # the generator takes every type in turn: skip to the next of ours
+        return TrafficEvent(candidate, "accepted")
 
-    users = iter(range(10**9))
-
-    def generator_user() -> int:
-        return next(users) // per_request % 499 + 1  # one device per request, as an SDK sends
-
-    stream = events()
     requests = []
-    for start in range(0, total, per_request):
+    for number, start in enumerate(range(0, total, per_request)):
+        user = number % (USERS - 1) + 1  # one device per request, as an SDK sends
         size = min(per_request, total - start)
-        requests.append(TrafficRequest(ONE_SOURCE, [next(stream) for _ in range(size)]))
+        requests.append(TrafficRequest(ONE_SOURCE, [event(user) for _ in range(size)]))
     return requests
 
 
