@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench import report
+from bench.cost import HEADLINE, PRICES, default_usages
+from bench.cost_model import load_prices, per_million_signals, usage_of
 from bench.paths import ROOT
+from bench.quota_model import DEFAULT_EXTREMES, PLANNED_DAILY, peak_rate, uses
 
 RESULTS: Final = ROOT / "bench" / "results" / "calls.json"
 # Shapes that put one bus entry per signal run ~10x slower locally (moto's PutEvents costs per
@@ -372,4 +375,36 @@ def run() -> list[report.Check]:
     write(results)
     print_tables(results)
     report.note(f"written to {RESULTS.relative_to(ROOT)}; `make cost` and `make quota` read it")
-    return []
+    return targets(results)
+
+
+# The issue's targets: two Regions, all-in; 2 B/day with 3x peaks within half of every default quota.
+COST_TARGETS: Final = {100: 0.50, 1: 1.00}
+QUOTA_TARGET: Final = 0.5
+
+
+def targets(results: dict[str, Any]) -> list[report.Check]:
+    """The cost and quota targets, priced and planned from this run's calls (make cost, make quota)."""
+    prices = load_prices(PRICES)
+    usages = default_usages(results)
+    checks = []
+    for k, target in COST_TARGETS.items():
+        usd = per_million_signals(usages[k], prices, HEADLINE)
+        checks.append(
+            report.Check(
+                f"two Regions, {k} events/request <= ${target:.2f} per million signals",
+                f"${usd:.2f}",
+                usd <= target,
+            )
+        )
+    rate = peak_rate(PLANNED_DAILY, prices.assumptions["peak_factor"])
+    for name in DEFAULT_EXTREMES[:2]:
+        use = max(uses(usage_of(results["shapes"][name]), rate), key=lambda found: found.ratio)
+        checks.append(
+            report.Check(
+                f"2 B/day, 3x peaks, {name}: every default quota <= {QUOTA_TARGET:.0%}",
+                f"{use.ratio:.0%} of {use.quota.name}",
+                use.ratio <= QUOTA_TARGET,
+            )
+        )
+    return checks
