@@ -226,6 +226,14 @@ def _measure(cloud: Any, logs: _LogBytes, shape: Shape, seed: int, keys: dict[st
         "sent_events": ledger.sent,
         "requests": ledger.requests,
         "accepted_signals": signals,
+        "event_types": len(
+            {
+                event.event["event_type"]
+                for request in requests
+                for event in request.events
+                if event.expected == "accepted"
+            }
+        ),
         "lost": result.lost,
         "wall_seconds": round(wall, 2),
         "per_1000_signals": {
@@ -235,7 +243,10 @@ def _measure(cloud: Any, logs: _LogBytes, shape: Shape, seed: int, keys: dict[st
             "rule_deliveries": _per_thousand(cloud.eventbridge.delivered, signals),
             "stream": {name: round(value, 4) for name, value in stream.items()},
             "pipes": {
-                pipe.spec.logical_id: {"batches": _per_thousand(pipe.invocations, signals)}
+                pipe.spec.logical_id: {
+                    "batches": _per_thousand(pipe.invocations, signals),
+                    "batch_size": pipe.spec.batch_size,
+                }
                 for pipe in cloud.pipes
             },
             "partner_requests": _per_thousand(result.census.partner_requests, signals),

@@ -219,7 +219,7 @@ def calls_table(results: Mapping[str, Any]) -> str:
             "ingress entries",
             "data-platform entries",
             "DynamoDB writes",
-            "lake PUTs",
+            "lake PUTs (full batches)",
             "λ invocations",
             "signals per entry",
         ),

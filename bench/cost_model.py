@@ -139,20 +139,39 @@ def _sum(functions: Mapping[str, Any], operation: str, unit: str | None = None) 
     return total
 
 
+def _lake_at_volume(shape: Mapping[str, Any]) -> tuple[float, float] | None:
+    """(S3-writer invocations, lake PUTs) per 1,000 signals when every lake Pipe batch is full, as it
+    is at hundreds of millions of signals a day: one object per event type (partition) per batch.
+    Locally a batch closes when its window ends, at the local rate, so the measured counts are higher."""
+    batch_size = shape["per_1000_signals"]["pipes"].get(LAKE_PIPE, {}).get("batch_size")
+    types = shape.get("event_types")
+    if not batch_size or not types:
+        return None
+    batches = float(shape["per_1000_signals"]["stream"]["records"]) / batch_size
+    return batches, batches * min(types, batch_size)
+
+
 def usage_of(shape: Mapping[str, Any]) -> Usage:
-    """``Usage`` per signal from one shape of calls.json (whose figures are per 1,000 signals)."""
+    """``Usage`` per signal from one shape of calls.json (whose figures are per 1,000 signals); the lake
+    writer's invocations and PUTs as at volume (``_lake_at_volume``) when the shape says how."""
     per = shape["per_1000_signals"]
     functions: Mapping[str, Any] = per["functions"]
     k = 1000.0
     ingest = functions.get(INGEST_FUNCTION, {})
     enrich = functions.get(ENRICH_FUNCTION, {})
+    lake = _calls(functions.get(LAKE_FUNCTION, {}), "s3.PutObject")
+    invocations = {name: f["invocations"] for name, f in functions.items()}
+    lake_puts = float(lake["calls"])
+    at_volume = _lake_at_volume(shape)
+    if at_volume is not None and LAKE_FUNCTION in invocations:
+        invocations[LAKE_FUNCTION], lake_puts = at_volume
     ddb_ops = ("dynamodb.PutItem", "dynamodb.UpdateItem", "dynamodb.DeleteItem")
     write_units = sum(_sum(functions, op, "write_units") for op in ddb_ops)
     write_seconds = sum(float(_calls(enrich, op)["seconds"]) for op in ddb_ops)
     entries = _sum(functions, "events.PutEvents", "entries")
     return Usage(
         api_requests=per["api_requests"] / k,
-        invocations={name: f["invocations"] / k for name, f in functions.items()},
+        invocations={name: count / k for name, count in invocations.items()},
         gb_seconds={name: f["seconds"] * f["memory_mb"] / 1024 / k for name, f in functions.items()},
         function_log_bytes=sum(f["log_bytes"] for f in functions.values()) / k,
         ingress_chunks=float(_calls(ingest, "events.PutEvents")["units"].get("chunks", 0.0)) / k,
@@ -166,13 +185,10 @@ def usage_of(shape: Mapping[str, Any]) -> Usage:
         write_units=write_units / k,
         read_units=_sum(functions, "dynamodb.GetItem") / k,
         write_seconds=write_seconds / k,
-        s3_puts=_sum(functions, "s3.PutObject") / k,
-        lake_bytes=float(
-            _calls(functions.get(LAKE_FUNCTION, {}), "s3.PutObject")["units"].get("object_bytes", 0.0)
-        )
-        / k,
-        replicated_puts=sum(
-            float(_calls(functions.get(name, {}), "s3.PutObject")["calls"]) for name in REPLICATED_WRITERS
+        s3_puts=(_sum(functions, "s3.PutObject") - float(lake["calls"]) + lake_puts) / k,
+        lake_bytes=float(lake["units"].get("object_bytes", 0.0)) / k,
+        replicated_puts=(
+            float(_calls(functions.get(DLQ_STORE_FUNCTION, {}), "s3.PutObject")["calls"]) + lake_puts
         )
         / k,
         replicated_bytes=sum(

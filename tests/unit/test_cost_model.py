@@ -158,3 +158,18 @@ def test_cost_line_has_the_exact_shape(shapes: dict[str, Any]) -> None:
         f"cost per million signals, two Regions, {k} events/request" for k in (1, 10, 100)
     ]
     assert all(re.fullmatch(r".*: \$\d+\.\d\d", line) for line in lines)
+
+
+def test_lake_is_priced_with_full_pipe_batches(shapes: dict[str, Any]) -> None:
+    # GIVEN one event per request (one stream record per signal) of six event types, BatchSize 64
+    shape = shapes["realistic-1"]
+    batch_size = shape["per_1000_signals"]["pipes"]["LakePipe"]["batch_size"]
+    records = shape["per_1000_signals"]["stream"]["records"] / 1000
+
+    # WHEN the usage is read
+    usage = usage_of(shape)
+
+    # THEN the writer runs once per full batch and writes one object per event type in it
+    assert usage.invocations["S3WriterFunction"] == pytest.approx(records / batch_size)
+    assert usage.s3_puts == pytest.approx(records / batch_size * shape["event_types"])
+    assert usage.replicated_puts == pytest.approx(usage.s3_puts)
