@@ -29,7 +29,7 @@ from bench.quota_model import (
     worst_line,
 )
 
-COLUMNS: Final = ("realistic-1", "realistic-10", "realistic-100", "one-100", "realistic-100-n1")
+QUOTAS: Final = PLANNED + INFORMATION
 
 
 def _cell(use: Use) -> str:
@@ -37,18 +37,14 @@ def _cell(use: Use) -> str:
     return f"{demand} ({use.ratio:.0%})"
 
 
+def quota_headers() -> tuple[str, ...]:
+    return ("shape", *(f"{quota.short}{'' if quota in PLANNED else ' *'}" for quota in QUOTAS))
+
+
 def quota_rows(shapes: Mapping[str, Usage], rate: float) -> list[tuple[str, ...]]:
-    columns = {name: uses(usage, rate, PLANNED + INFORMATION) for name, usage in shapes.items()}
-    rows = []
-    for index, quota in enumerate(PLANNED + INFORMATION):
-        marker = "" if quota in PLANNED else " *"
-        rows.append(
-            (
-                f"{quota.name}{marker}",
-                f"{quota.limit:,.0f}",
-                *(_cell(column[index]) for column in columns.values()),
-            )
-        )
+    """One row per request shape: the demand on every quota at the peak, and its share of the quota."""
+    rows = [("default quota", *(f"{quota.limit:,.0f}" for quota in QUOTAS))]
+    rows += [(name, *(_cell(use) for use in uses(usage, rate, QUOTAS))) for name, usage in shapes.items()]
     return rows
 
 
@@ -67,16 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     prices = load_prices(args.prices)
     peak_factor = prices.assumptions["peak_factor"]
     rate = peak_rate(PLANNED_DAILY, peak_factor)
-    shapes = {name: usage_of(results["shapes"][name]) for name in COLUMNS}
+    shapes = {name: usage_of(shape) for name, shape in results["shapes"].items()}
     report.title(
         f"Quota use at 2 B signals a day, {peak_factor:g}x peaks = {rate:,.0f} signals/s (one large Region)"
     )
-    headers = (
-        "quota (default)",
-        "limit",
-        *(f"{name} ({results['shapes'][name]['events_per_request']}/req)" for name in COLUMNS),
-    )
-    report.table(headers, quota_rows(shapes, rate))
+    report.table(quota_headers(), quota_rows(shapes, rate))
     report.note("demand at the peak (share of the default quota); * = shown for information, not planned")
     report.note(
         "Lambda concurrency = invocations/s x measured seconds per invocation (moto answers the AWS calls)"

@@ -28,37 +28,35 @@ class Quota:
     name: str
     limit: float
     source: str
+    short: str = ""
 
 
 # The quotas the issue plans against (the worst line covers these), then ones shown for information.
 PLANNED: Final = (
-    Quota("put_events", "PutEvents requests/s, all buses", 10_000, "EventBridge quotas, large Regions"),
-    Quota("rule_invocations", "rule-target invocations/s", 18_750, "EventBridge quotas, large Regions"),
-    Quota("api_requests", "API Gateway requests/s, all APIs", 10_000, "API Gateway quotas, per Region"),
-    Quota("lambda_concurrency", "Lambda concurrent executions", 1_000, "Lambda quotas, per Region"),
+    Quota(
+        "put_events", "PutEvents requests/s, all buses", 10_000, "EventBridge, large Regions", "PutEvents/s"
+    ),
+    Quota(
+        "rule_invocations",
+        "rule-target invocations/s",
+        18_750,
+        "EventBridge, large Regions",
+        "rule targets/s",
+    ),
+    Quota("api_requests", "API Gateway requests/s, all APIs", 10_000, "API Gateway, per Region", "API req/s"),
+    Quota("lambda_concurrency", "Lambda concurrent executions", 1_000, "Lambda, per Region", "λ concurrency"),
     Quota(
         "kinesis_write",
-        "Kinesis on-demand stream write MiB/s",
+        "Kinesis on-demand write MiB/s",
         10_240,
-        "Kinesis quotas: on-demand scales to 10 GB/s",
+        "on-demand scales to 10 GB/s",
+        "Kinesis MiB/s",
     ),
-    Quota(
-        "dynamodb_writes",
-        "DynamoDB write units/s, idempotency table",
-        40_000,
-        "DynamoDB on-demand table default",
-    ),
+    Quota("dynamodb_writes", "DynamoDB write units/s, one table", 40_000, "on-demand table", "DDB WRU/s"),
 )
 INFORMATION: Final = (
-    Quota(
-        "kinesis_start", "Kinesis on-demand write MiB/s at creation", 4, "a new stream: 4 MB/s, then 2x peak"
-    ),
-    Quota(
-        "partner",
-        "API destination invocations/s, partner (optional)",
-        300,
-        "EventBridge quotas, per destination",
-    ),
+    Quota("kinesis_start", "Kinesis write MiB/s of a new stream", 4, "4 MB/s, then 2x peak", "Kinesis start"),
+    Quota("partner", "API destination invocations/s (partner)", 300, "per destination", "partner/s"),
 )
 
 
