@@ -23,7 +23,7 @@ export AWS_DEFAULT_REGION ?= us-west-2
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv demo test lint format typecheck validate checkov build pytest unit integration \
-        e2e soak local bench cost quota lock clean pytest-py313
+        e2e soak local bench lock clean pytest-py313
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -97,10 +97,11 @@ soak: $(STAMP) ## 1,000 random fault schedules through the local cloud; prints t
 local: $(STAMP) ## keep the local cloud running: curl the API, point tools and sam local at it
 	$(PY) -m tools.local
 
-bench: $(STAMP) ## benchmarks as ratios, and AWS calls per 1,000 signals by request shape (bench/results/)
+bench: $(STAMP) ## benchmarks, printed as ratios against baselines measured in the same run
 	$(PY) -m bench
 
-cost: $(STAMP) ## measured calls x dated prices: cost per service at 400 M and 2 B/day, alternatives, docs/cost.png
+.PHONY: cost quota
+cost: $(STAMP) ## AWS calls per signal (make bench) x dated prices at 400 M and 2 B/day, alternatives, docs/cost.png
 	$(PY) -m bench.cost --write-docs
 
 quota: $(STAMP) ## the peak rate each default AWS quota sees at 2 B/day with 3x peaks, per request shape

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from localcloud import metering
 from localcloud.clock import Clock
 from localcloud.faults import Faults
-from localcloud.metering import CallMeter
 from localcloud.provision import Stack
 from signal_platform import codec
 
@@ -65,7 +65,7 @@ class Services:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         # Every call through a watched client, charged to the function running at the time.
-        self.calls = CallMeter(lambda: self.faults.current_function)
+        self.calls = metering.CallMeter(lambda: self.faults.current_function)
 
     @property
     def region(self) -> str:
