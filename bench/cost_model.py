@@ -108,7 +108,7 @@ class Usage:
     stream_bytes: float
     pipe_batches: Mapping[str, float]
     partner_requests: float
-    write_units: float
+    write_units: float  # every function's DynamoDB writes
     read_units: float
     write_seconds: float  # enrichment seconds spent in idempotency writes
     s3_puts: float
@@ -121,6 +121,9 @@ class Usage:
     rule_deliveries: float = 0.0
     ingress_entries: float = 0.0
     memory_gb: Mapping[str, float] = field(default_factory=dict)
+    # DynamoDB write units per function: each function writes its own table (the enrichment's is the
+    # idempotency table), and a table's quota is its own.
+    table_write_units: Mapping[str, float] = field(default_factory=dict)
     signals_per_entry: float = 1.0
 
 
@@ -166,7 +169,11 @@ def usage_of(shape: Mapping[str, Any]) -> Usage:
     if at_volume is not None and LAKE_FUNCTION in invocations:
         invocations[LAKE_FUNCTION], lake_puts = at_volume
     ddb_ops = ("dynamodb.PutItem", "dynamodb.UpdateItem", "dynamodb.DeleteItem")
-    write_units = sum(_sum(functions, op, "write_units") for op in ddb_ops)
+    table_writes = {
+        name: sum(float(_calls(f, op)["units"].get("write_units", 0.0)) for op in ddb_ops) / k
+        for name, f in functions.items()
+    }
+    write_units = sum(table_writes.values()) * k
     write_seconds = sum(float(_calls(enrich, op)["seconds"]) for op in ddb_ops)
     entries = _sum(functions, "events.PutEvents", "entries")
     return Usage(
@@ -208,6 +215,7 @@ def usage_of(shape: Mapping[str, Any]) -> Usage:
         rule_deliveries=per["rule_deliveries"] / k,
         ingress_entries=float(_calls(ingest, "events.PutEvents")["units"].get("entries", 0.0)) / k,
         memory_gb={name: f["memory_mb"] / 1024 for name, f in functions.items()},
+        table_write_units={name: units for name, units in table_writes.items() if units},
         signals_per_entry=k / entries * 2 if entries else 0.0,  # both buses carry every signal
     )
 
@@ -314,14 +322,22 @@ def per_signal_idempotency(usage: Usage) -> Usage:
     """Enrichment remembering every signal instead of every batch: the writes one batch's record
     takes today (measured), once per signal, each write costing the enrichment the time it does today."""
     records_today = usage.invocations.get(ENRICH_FUNCTION, 0.0)  # one key per enriched batch
-    if not records_today or not usage.write_units:
+    today = usage.table_write_units.get(ENRICH_FUNCTION, 0.0)
+    if not records_today or not today:
         return usage
-    write_units = usage.write_units / records_today  # a record's writes, now one record per signal
-    per_write_seconds = usage.write_seconds / usage.write_units
-    extra_seconds = (write_units - usage.write_units) * per_write_seconds
+    per_signal = today / records_today  # a record's writes, now one record per signal
+    per_write_seconds = usage.write_seconds / today
     gb_seconds = dict(usage.gb_seconds)
-    gb_seconds[ENRICH_FUNCTION] += extra_seconds * usage.memory_gb.get(ENRICH_FUNCTION, 0.5)
-    return replace(usage, write_units=write_units, gb_seconds=gb_seconds)
+    gb_seconds[ENRICH_FUNCTION] += (
+        (per_signal - today) * per_write_seconds * usage.memory_gb.get(ENRICH_FUNCTION, 0.5)
+    )
+    tables = {**usage.table_write_units, ENRICH_FUNCTION: per_signal}
+    return replace(
+        usage,
+        write_units=usage.write_units - today + per_signal,
+        gb_seconds=gb_seconds,
+        table_write_units=tables,
+    )
 
 
 def firehose_lake_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[str, float]:

@@ -52,7 +52,7 @@ PLANNED: Final = (
         "on-demand scales to 10 GB/s",
         "Kinesis MiB/s",
     ),
-    Quota("dynamodb_writes", "DynamoDB write units/s, one table", 40_000, "on-demand table", "DDB WRU/s"),
+    Quota("dynamodb_writes", "DynamoDB write units/s, busiest table", 40_000, "on-demand table", "DDB WRU/s"),
 )
 INFORMATION: Final = (
     Quota("kinesis_start", "Kinesis write MiB/s of a new stream", 4, "4 MB/s, then 2x peak", "Kinesis start"),
@@ -86,7 +86,7 @@ def demands(usage: Usage, signals_per_second: float, *, replication: bool = True
         "api_requests": usage.api_requests * signals_per_second,
         "lambda_concurrency": lambda_concurrency(usage, signals_per_second),
         "kinesis_write": stream_mib,
-        "dynamodb_writes": usage.write_units * signals_per_second,
+        "dynamodb_writes": max(usage.table_write_units.values(), default=0.0) * signals_per_second,
         "kinesis_start": stream_mib,
         "partner": usage.stream_records * signals_per_second,
     }

@@ -127,13 +127,16 @@ def test_batching_is_cheaper_per_signal(shapes: dict[str, Any]) -> None:
 def test_per_signal_idempotency_writes_every_signal(shapes: dict[str, Any]) -> None:
     # GIVEN 100-event requests, whose batches carry many signals each
     usage = usage_of(shapes["realistic-100"])
-    writes_per_batch = usage.write_units / usage.invocations["EnrichmentFunction"]
+    writes_per_batch = usage.table_write_units["EnrichmentFunction"] / usage.invocations["EnrichmentFunction"]
 
     # WHEN enrichment keeps one idempotency record per signal instead
     per_signal = per_signal_idempotency(usage)
 
     # THEN every signal pays a whole record's writes, and the enrichment the time they take
-    assert per_signal.write_units == pytest.approx(writes_per_batch)
+    assert per_signal.table_write_units["EnrichmentFunction"] == pytest.approx(writes_per_batch)
+    assert per_signal.write_units == pytest.approx(
+        usage.write_units - usage.table_write_units["EnrichmentFunction"] + writes_per_batch
+    )
     assert per_signal.gb_seconds["EnrichmentFunction"] > usage.gb_seconds["EnrichmentFunction"]
     assert per_signal_idempotency(usage_of(shapes["realistic-1"])).write_units == pytest.approx(
         usage_of(shapes["realistic-1"]).write_units

@@ -40,6 +40,7 @@ def _usage(**changes: object) -> Usage:
         "rule_deliveries": 0.04,
         "ingress_entries": 0.02,
         "memory_gb": {"ValidatorFunction": 0.5, "EnrichmentFunction": 0.5},
+        "table_write_units": {"EnrichmentFunction": 0.04, "S3WriterFunction": 0.01},
     }
     base.update(changes)
     return Usage(**base)  # type: ignore[arg-type]
@@ -60,7 +61,7 @@ def test_demands_at_the_peak_computed_by_hand() -> None:
     assert demand["put_events"] == pytest.approx(300.0)
     assert demand["rule_invocations"] == pytest.approx((0.04 + 0.02) * rate)
     assert demand["api_requests"] == pytest.approx(100.0)
-    assert demand["dynamodb_writes"] == pytest.approx(400.0)
+    assert demand["dynamodb_writes"] == pytest.approx(400.0)  # the busiest table, not the sum
     assert demand["kinesis_write"] == pytest.approx(1500.0 * rate / 1024**2)
     # seconds per signal = GB-s / memory: 0.001 + 0.004, times 10,000 signals a second
     assert lambda_concurrency(usage, rate) == pytest.approx(50.0)
