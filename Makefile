@@ -107,6 +107,13 @@ local: $(STAMP) ## keep the local cloud running: curl the API, point tools and s
 bench: $(STAMP) ## benchmarks, printed as ratios against baselines measured in the same run
 	$(PY) -m bench
 
+.PHONY: cost quota
+cost: $(STAMP) ## AWS calls per signal (make bench) x dated prices at 400 M and 2 B/day, alternatives, docs/cost.png
+	$(PY) -m bench.cost --write-docs
+
+quota: $(STAMP) ## the peak rate each default AWS quota sees at 2 B/day with 3x peaks, per request shape
+	$(PY) -m bench.quota
+
 lock: ## re-resolve requirements/*.txt from requirements/*.in (needs the package index)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install $(PIP_FLAGS) -r requirements/dev.in
