@@ -24,8 +24,8 @@ lake -> the S3 writer's write path in-process (--lake-bucket or $LAKE_BUCKET_NAM
 stream (rule-target events) -> PutEvents onto the bus of their RULE_ARN (or --bus). --target
 overrides the choice for other consumers. Exit status: 0 when nothing failed and nothing is poison.
 
-This module only turns the command line into settings (``replay.engine.ReplaySettings``) and prints;
-the engine is the ``replay`` package.
+This module only turns the command line into settings (``dlq_replay.engine.ReplaySettings``) and prints;
+the engine is the ``dlq_replay`` package.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ import sys
 from collections.abc import Iterator, Mapping
 
 from dlq_hydrate import keys
-from replay.engine import ReplaySettings, StopFlag, StoreSettings, replay_consumer, summary_lines
-from replay.selection import Window, dated_keys, parse_moment, select_keys
-from replay.store import ReplayStore
-from replay.targets import (
+from dlq_replay.engine import ReplaySettings, StopFlag, StoreSettings, replay_consumer, summary_lines
+from dlq_replay.selection import Window, dated_keys, parse_moment, select_keys
+from dlq_replay.store import ReplayStore
+from dlq_replay.targets import (
     TARGET_BY_CONSUMER,
     BusTargetSettings,
     HttpTargetSettings,

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from replay.engine import Replayer, run_replay
-from replay.progress import Pacer, ProgressBar
-from replay.selection import Window, listing_prefixes, parse_moment
-from replay.store import ChangedMeanwhileError, ReplayStore, StoredObject
-from replay.targets import HttpTarget, bus_of, pipe_record, record_bytes
+from dlq_replay.engine import Replayer, run_replay
+from dlq_replay.progress import Pacer, ProgressBar
+from dlq_replay.selection import Window, listing_prefixes, parse_moment
+from dlq_replay.store import ChangedMeanwhileError, ReplayStore, StoredObject
+from dlq_replay.targets import HttpTarget, bus_of, pipe_record, record_bytes
 from signal_platform import codec
 from signal_platform.errors import DlqStoreError, ReplayTargetError
 

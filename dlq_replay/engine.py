@@ -21,10 +21,10 @@ from types import FrameType
 from typing import Any, Final
 
 from dlq_hydrate import keys
-from replay.progress import Pacer, ProgressBar
-from replay.selection import Window, select_keys
-from replay.store import ChangedMeanwhileError, ReplayStore, StoredObject
-from replay.targets import Target, TargetSettings, build_target
+from dlq_replay.progress import Pacer, ProgressBar
+from dlq_replay.selection import Window, select_keys
+from dlq_replay.store import ChangedMeanwhileError, ReplayStore, StoredObject
+from dlq_replay.targets import Target, TargetSettings, build_target
 from signal_platform.errors import SignalPlatformError
 from signal_platform.timeutil import format_rfc3339, utc_now
 
