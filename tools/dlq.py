@@ -53,6 +53,7 @@ from s3_writer.settings import S3WriterSettings
 from signal_platform import codec
 from signal_platform.errors import ConfigurationError, SignalPlatformError
 from signal_platform.timeutil import utc_now
+from tools.dlq_progress import ProgressBar
 
 # --- the command line ----------------------------------------------------------------------------
 
@@ -209,7 +210,9 @@ def _replay(args: argparse.Namespace, window: Window) -> int:
     stop = StopFlag()
     previous = signal.signal(signal.SIGINT, stop)
     try:
-        target, summary = replay_consumer(settings, show_progress=show_progress, stop=stop)
+        target, summary = replay_consumer(
+            settings, progress=lambda total: ProgressBar(total, enabled=show_progress), stop=stop
+        )
     finally:
         signal.signal(signal.SIGINT, previous)
     if args.json:

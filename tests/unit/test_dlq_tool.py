@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from dlq_replay.engine import Replayer, run_replay
-from dlq_replay.progress import Pacer, ProgressBar
+from dlq_replay.pacing import Pacer
 from dlq_replay.selection import Window, listing_prefixes, parse_moment
 from dlq_replay.store import ChangedMeanwhileError, ReplayStore, StoredObject
 from dlq_replay.targets import HttpTarget, bus_of, pipe_record, record_bytes
 from signal_platform import codec
 from signal_platform.errors import DlqStoreError, ReplayTargetError
+from tools.dlq_progress import ProgressBar
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
 
