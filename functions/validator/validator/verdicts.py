@@ -134,11 +134,16 @@ class EventJudge:
         event_id: str = event["event_id"]
         try:
             occurred = parse_rfc3339(event["occurred_at"])
-            sent = parse_rfc3339(event["sent_at"]) if "sent_at" in event else batch_sent
         except ValueError as exc:
             return _reject(index, event_id, "invalid_timestamp", "$.occurred_at", str(exc)), None
-        derived = derived_time(occurred, sent, received_at)
-        if derived > received_at + self._limits.max_future_skew:
+        try:
+            sent = parse_rfc3339(event["sent_at"]) if "sent_at" in event else batch_sent
+        except ValueError as exc:
+            return _reject(index, event_id, "invalid_timestamp", "$.sent_at", str(exc)), None
+        # The limits are checked on the event's age, a difference of two parsed times: a timedelta
+        # holds any of them, where `derived_at` itself would overflow for times near year 1 or 9999.
+        age = (received_at if sent is None else sent) - occurred
+        if age < -self._limits.max_future_skew:
             return _reject(
                 index,
                 event_id,
@@ -146,7 +151,7 @@ class EventJudge:
                 "$.occurred_at",
                 f"occurred_at is more than {self._limits.max_future_skew} ahead of the server clock",
             ), None
-        if derived < received_at - self._limits.max_event_age:
+        if age > self._limits.max_event_age:
             return _reject(
                 index,
                 event_id,
@@ -154,6 +159,7 @@ class EventJudge:
                 "$.occurred_at",
                 f"occurred_at is more than {self._limits.max_event_age} old",
             ), None
+        derived = derived_time(occurred, sent, received_at)
         body = codec.canonical({**event, "derived_at": _derived_text(event["occurred_at"], derived, sent)})
         if len(body) > self._limits.max_event_bytes:
             return _reject(
