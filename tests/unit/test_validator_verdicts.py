@@ -263,3 +263,36 @@ def test_judge_leap_second_accepted_as_next_minute(judge: EventJudge) -> None:
     # THEN it is accepted, its instant the first of the next minute
     assert judgement.results[0].verdict == "accepted", judgement.results[0].as_dict()
     assert codec.loads(judgement.signals[0].body)["derived_at"] == "2017-01-01T00:00:00.000Z"
+
+
+def test_judge_event_id_in_any_letter_case_is_one_event_lowercase_forwarded(judge: EventJudge) -> None:
+    # GIVEN the same UUID twice, once in upper case, and another in mixed case
+    first = page_view(occurred=RECEIVED, event_id="9B2D4F61-0C3E-4A7B-8D15-E6F7A8B9C0D1")
+    again = page_view(occurred=RECEIVED, event_id="9b2d4f61-0c3e-4a7b-8d15-e6f7a8b9c0d1")
+    other = page_view(occurred=RECEIVED, event_id="3F1c9b2e-8a4d-4c7e-9b1a-2d5e6f7a8b9C")
+    # WHEN judged in one request
+    judgement = judge.judge(
+        [first, again, other], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None
+    )
+    # THEN the lower-case form is the identity: in the results, the signals and their bodies
+    results = [(r.event_id, r.verdict) for r in judgement.results]
+    assert results == [
+        ("9b2d4f61-0c3e-4a7b-8d15-e6f7a8b9c0d1", "accepted"),
+        ("9b2d4f61-0c3e-4a7b-8d15-e6f7a8b9c0d1", "rejected"),
+        ("3f1c9b2e-8a4d-4c7e-9b1a-2d5e6f7a8b9c", "accepted"),
+    ]
+    assert judgement.results[1].errors[0].code == "duplicate_event_id"
+    assert [s.event_id for s in judgement.signals] == [results[0][0], results[2][0]]
+    assert [codec.loads(s.body)["event_id"] for s in judgement.signals] == [results[0][0], results[2][0]]
+
+
+def test_judge_rejected_event_does_not_take_the_event_id_of_a_later_good_one(judge: EventJudge) -> None:
+    # GIVEN an invalid event, then a valid one with the same event_id (the client fixed and resent it)
+    good = page_view(occurred=RECEIVED)
+    broken = {**good, "data": {**good["data"], "page_type": "spaceship"}}
+    # WHEN both are judged in one request
+    judgement = judge.judge([broken, good], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
+    # THEN the bad neighbour is rejected for what is wrong with it, and the good one accepted
+    assert [r.verdict for r in judgement.results] == ["rejected", "accepted"]
+    assert judgement.results[0].errors[0].code == "schema_violation"
+    assert [s.event_id for s in judgement.signals] == [good["event_id"]]

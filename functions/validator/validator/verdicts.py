@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from signal_platform import codec
 from signal_platform.schema_registry import FieldError, SchemaRegistry
@@ -85,7 +85,7 @@ class EventJudge:
                 judgement.signals.append(signal)
         return judgement
 
-    def _judge_one(  # noqa: PLR0911 - one early return per rejection reason
+    def _judge_one(
         self,
         index: int,
         event: Any,
@@ -96,13 +96,10 @@ class EventJudge:
     ) -> tuple[EventResult, EncodedSignal | None]:
         if not isinstance(event, dict):
             return _reject(index, None, "not_an_object", "$", "an event must be a JSON object"), None
-        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
-        if event_id is not None:
-            if event_id in seen:
-                return _reject(
-                    index, event_id, "duplicate_event_id", "$.event_id", "event_id repeats an earlier event"
-                ), None
-            seen.add(event_id)
+        raw_id = event.get("event_id")
+        # A UUID in any letter case is one event: its lower-case form is the identity from here on
+        # (results, signal, batch id, downstream deduplication).
+        event_id = raw_id.lower() if isinstance(raw_id, str) else None
         event_type, version = event.get("event_type"), event.get("schema_version")
         if not isinstance(event_type, str) or not self._registry.has_type(event_type):
             return _reject(
@@ -126,12 +123,18 @@ class EventJudge:
                 "$.source",
                 f"source must be the write key's {source_id!r}",
             ), None
-        return self._check_time_and_size(index, event, received_at, batch_sent)
+        valid_id = cast(str, event_id)  # the schema requires a string event_id
+        return self._check_time_and_size(index, event, valid_id, seen, received_at, batch_sent)
 
-    def _check_time_and_size(
-        self, index: int, event: dict[str, Any], received_at: datetime, batch_sent: datetime | None
+    def _check_time_and_size(  # noqa: PLR0911 - one early return per rejection reason
+        self,
+        index: int,
+        event: dict[str, Any],
+        event_id: str,
+        seen: set[str],
+        received_at: datetime,
+        batch_sent: datetime | None,
     ) -> tuple[EventResult, EncodedSignal | None]:
-        event_id: str = event["event_id"]
         try:
             occurred = parse_rfc3339(event["occurred_at"])
         except ValueError as exc:
@@ -159,8 +162,15 @@ class EventJudge:
                 "$.occurred_at",
                 f"occurred_at is more than {self._limits.max_event_age} old",
             ), None
+        if event_id in seen:
+            # Checked last, so only an accepted event takes its id: a broken copy before a good one
+            # does not cost the good one.
+            return _reject(
+                index, event_id, "duplicate_event_id", "$.event_id", "event_id repeats an earlier event"
+            ), None
         derived = derived_time(occurred, sent, received_at)
-        body = codec.canonical({**event, "derived_at": _derived_text(event["occurred_at"], derived, sent)})
+        derived_at = _derived_text(event["occurred_at"], derived, sent)
+        body = codec.canonical({**event, "event_id": event_id, "derived_at": derived_at})
         if len(body) > self._limits.max_event_bytes:
             return _reject(
                 index,
@@ -169,5 +179,6 @@ class EventJudge:
                 "$",
                 f"the event is {len(body)} bytes, over the {self._limits.max_event_bytes}-byte limit",
             ), None
+        seen.add(event_id)
         signal = EncodedSignal(event_id, event["event_type"], event["source"], body)
         return EventResult(index, event_id, "accepted"), signal
