@@ -14,7 +14,7 @@ from typing import Any, Literal, cast
 from signal_platform import codec
 from signal_platform.schema_registry import FieldError, SchemaRegistry
 from signal_platform.signal_batches import EncodedSignal
-from signal_platform.timeutil import format_rfc3339, parse_rfc3339
+from signal_platform.timeutil import format_rfc3339, parse_rfc3339, parse_validated_rfc3339
 
 Verdict = Literal["accepted", "rejected", "retry"]
 
@@ -71,6 +71,7 @@ class EventJudge:
     def __init__(self, registry: SchemaRegistry, limits: Limits) -> None:
         self._registry = registry
         self._limits = limits
+        self._min_age = -limits.max_future_skew
 
     def judge(
         self, events: Sequence[Any], *, source_id: str, received_at: datetime, batch_sent_at: str | None
@@ -136,17 +137,17 @@ class EventJudge:
         batch_sent: datetime | None,
     ) -> tuple[EventResult, EncodedSignal | None]:
         try:
-            occurred = parse_rfc3339(event["occurred_at"])
+            occurred = parse_validated_rfc3339(event["occurred_at"])
         except ValueError as exc:
             return _reject(index, event_id, "invalid_timestamp", "$.occurred_at", str(exc)), None
         try:
-            sent = parse_rfc3339(event["sent_at"]) if "sent_at" in event else batch_sent
+            sent = parse_validated_rfc3339(event["sent_at"]) if "sent_at" in event else batch_sent
         except ValueError as exc:
             return _reject(index, event_id, "invalid_timestamp", "$.sent_at", str(exc)), None
         # The limits are checked on the event's age, a difference of two parsed times: a timedelta
         # holds any of them, where `derived_at` itself would overflow for times near year 1 or 9999.
         age = (received_at if sent is None else sent) - occurred
-        if age < -self._limits.max_future_skew:
+        if age < self._min_age:
             return _reject(
                 index,
                 event_id,

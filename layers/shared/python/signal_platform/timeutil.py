@@ -32,6 +32,15 @@ def parse_rfc3339(text: str) -> datetime:
         raise ValueError(f"date-time out of range: {text!r}") from exc
 
 
+def parse_validated_rfc3339(text: str) -> datetime:
+    """``parse_rfc3339`` for text a JSON Schema ``date-time`` format check has already passed: the
+    common form is parsed without the pattern match, the rare ones (lower case, leap second) with it."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return parse_rfc3339(text)
+
+
 def format_rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
