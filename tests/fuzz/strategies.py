@@ -33,6 +33,33 @@ CONTEXTS: list[dict[str, Any]] = [
     example["context"] for example in REGISTRY.contract("envelope", "1-0-0")["examples"]
 ]
 
+URI_FIELDS: dict[tuple[str, str], list[str]] = {
+    (event_type, version): [
+        name
+        for name, member in REGISTRY.data_schema(event_type, version)["properties"].items()
+        if member.get("format") == "uri"
+    ]
+    for event_type, versions in REGISTRY.event_types.items()
+    for version in versions
+}
+# RFC 3986 absolute URIs, built from their grammar (hypothesis.provisional.urls() is far slower).
+_PCHARS = st.text(alphabet="abcXYZ019-._~!$&'()*+,;=:@", max_size=12) | st.sampled_from(
+    ["%20", "%C3%BC", "%2F"]
+)
+_HOSTS = st.one_of(
+    st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?(\.[a-z]{2,6}){1,2}", fullmatch=True),
+    st.ip_addresses(v=4).map(str),
+    st.ip_addresses(v=6).map(lambda address: f"[{address}]"),
+)
+URLS = st.builds(
+    "{}://{}{}{}{}".format,
+    st.sampled_from(["http", "https", "HTTPS", "ftp", "git+ssh"]),
+    _HOSTS,
+    st.sampled_from(["", ":0", ":443", ":65535"]),
+    st.lists(_PCHARS, max_size=4).map(lambda parts: "".join(f"/{part}" for part in parts)),
+    st.sampled_from(["", "?", "?q=rain+jacket&page=2", "#frag", "?a=/b?c#d"]),
+)
+
 # Inside the default limits (1 h ahead, 7 days old) with a margin for the time the test takes.
 GOOD_AGE = st.timedeltas(min_value=timedelta(minutes=-55), max_value=timedelta(days=6, hours=22))
 CLIENT_SKEW = st.timedeltas(min_value=timedelta(days=-3650), max_value=timedelta(days=3650))
@@ -186,7 +213,22 @@ def good_events(draw: st.DrawFn, now: datetime, batch_sent: datetime | None = No
     event["occurred_at"] = draw(timestamps(occurred))
     if draw(st.booleans()):
         event["context"] = draw(st.sampled_from(CONTEXTS))
+    if draw(st.booleans()):
+        _with_drawn_formats(draw, event)
     return event
+
+
+def _with_drawn_formats(draw: st.DrawFn, event: dict[str, Any]) -> None:
+    """Replace the example's `uri` and `ip` values by others the formats allow: what the schema
+    accepts, the validator must accept too."""
+    data = dict(event["data"])
+    for name in URI_FIELDS[event["event_type"], event["schema_version"]]:
+        data[name] = draw(URLS)
+    event["data"] = data
+    context = dict(event.get("context") or {})
+    context["ip"] = str(draw(st.ip_addresses()))
+    context["page"] = {**context.get("page", {}), "url": draw(URLS), "referrer": draw(URLS)}
+    event["context"] = context
 
 
 # --- bad neighbours ----------------------------------------------------------------------------------
@@ -393,5 +435,3 @@ def requests(draw: st.DrawFn, now: datetime) -> Request:
     event["body"] = base64.b64encode(body).decode() if base64_flag else text
     judged = auth_ok and type_ok and encoding_ok and body_ok
     return Request(event, judged, events, good)
-
-
