@@ -11,27 +11,29 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import openapi_spec_validator
 import pytest
-import yaml
 
 from signal_platform import errors, schema_registry
 from signal_platform.schema_registry import SCHEMA_ROOT, SchemaRegistry, load_schema
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339
+from tests.openapi_spec import PROJECT_ROOT, SPEC_PATH
+from tests.openapi_spec import deref as _deref
+from tests.openapi_spec import json_schema as _json_schema
+from tests.openapi_spec import operation as _operation
+from tests.openapi_spec import resolve as _resolve
+from tests.openapi_spec import responses as _responses
+from tests.openapi_spec import spec as _spec
 from tools import openapi as openapi_tool
 from validator import api, verdicts
 from validator.ingest import Counts, IngestAnswer
 from validator.settings import ValidatorSettings
 from validator.verdicts import EventJudge, Limits
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = PROJECT_ROOT / "docs" / "openapi.yaml"
-OPERATION = ("paths", "/v1/events", "post")
 ENVELOPE = load_schema(SCHEMA_ROOT / "contracts" / "envelope" / "1-0-0.json")
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
@@ -46,37 +48,6 @@ _SKEW_ROW = re.compile(r"^\| (\w+) \| (\S+Z) \| ([\d.]+) s \| (\S+Z) \|$", re.MU
 _REPO_PATH = re.compile(r"`((?:schemas|layers|functions|docs)/[^`<>]*)`")
 
 
-@cache
-def _spec() -> dict[str, Any]:
-    spec: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    return spec
-
-
-def _operation() -> dict[str, Any]:
-    node: dict[str, Any] = _spec()
-    for key in OPERATION:
-        node = node[key]
-    return node
-
-
-def _responses() -> dict[int, dict[str, Any]]:
-    return {int(status): response for status, response in _operation()["responses"].items()}
-
-
-def _resolve(ref: str) -> Any:
-    assert ref.startswith("#/"), f"only local references are used: {ref}"
-    node: Any = _spec()
-    for part in ref[2:].split("/"):
-        node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
-
-
-def _deref(node: Any) -> Any:
-    while isinstance(node, dict) and "$ref" in node:
-        node = _resolve(node["$ref"])
-    return node
-
-
 def _walk(node: Any) -> Iterator[tuple[str, Any]]:
     if isinstance(node, dict):
         for key, value in node.items():
@@ -85,22 +56,6 @@ def _walk(node: Any) -> Iterator[tuple[str, Any]]:
     elif isinstance(node, list):
         for item in node:
             yield from _walk(item)
-
-
-def _json_schema(node: Any) -> Any:
-    """An OpenAPI 3.0 schema as plain JSON Schema: references inlined, ``nullable`` as a null branch."""
-    if isinstance(node, list):
-        return [_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        return _json_schema(_resolve(node["$ref"]))
-    schema = {
-        key: _json_schema(value)
-        for key, value in node.items()
-        if key not in ("nullable", "example") and not key.startswith("x-")
-    }
-    return {"anyOf": [schema, {"type": "null"}]} if node.get("nullable") else schema
 
 
 def _validation_errors(instance: Any, openapi_schema: dict[str, Any]) -> list[str]:
