@@ -16,11 +16,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.harness import SETTINGS, SOURCE_ID, WRITE_KEY, basic
 from tests.http_events import http_api_event
 from validator import dependencies
+
+# Fixed examples per test (a tier's total is the sum), no example database in the working tree, no
+# per-example deadline (the shared CI machine is slow at times; speed is not what is tested).
+FUZZ = "fuzz"
+settings.register_profile(
+    FUZZ,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 
 REGISTRY = dependencies.schema_registry()
 DATA_EXAMPLES: list[tuple[str, str, dict[str, Any]]] = [
