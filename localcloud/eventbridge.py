@@ -150,6 +150,13 @@ def transform(event: dict[str, Any], transformer: dict[str, Any]) -> Any:
         return template
 
 
+def rule_dimensions(rule_arn: str) -> dict[str, str]:
+    """A rule's metric dimensions: RuleName, plus EventBusName for a custom bus (as EventBridge reports)."""
+    path = rule_arn.split(":rule/", 1)[-1]
+    bus, _, name = path.rpartition("/")
+    return {"EventBusName": bus, "RuleName": name} if bus and bus != "default" else {"RuleName": name}
+
+
 # ---------------------------------------------------------------------------- the tap
 class Inbox:
     """Events matched by moto for emulated rules, in arrival order (filled from any thread)."""
@@ -276,6 +283,9 @@ class EventBridgeEmulator:
     def _attempt(self, delivery: _Delivery, now: float) -> None:
         target = delivery.target
         payload = target.payload(delivery.event)
+        self._metric(target, "InvocationAttempts")
+        if delivery.attempts:
+            self._metric(target, "RetryInvocationAttempts")
         try:
             self._inject_fault(target, payload)
             self._senders[target.kind](target, payload, delivery.event)
@@ -293,6 +303,10 @@ class EventBridgeEmulator:
                 self._dead_letter(delivery, error, exhausted)
             return
         self.delivered += 1
+        self._metric(target, "Invocations")
+
+    def _metric(self, target: RuleTarget, name: str) -> None:
+        self._services.emit("AWS/Events", name, rule_dimensions(target.rule_arn))
 
     def _inject_fault(self, target: RuleTarget, payload: Any) -> None:
         fault = self._services.faults.target_fault(
@@ -323,11 +337,15 @@ class EventBridgeEmulator:
             "EXHAUSTED_RETRY_CONDITION": condition,
             "RETRY_ATTEMPTS": str(delivery.attempts - 1),
         }
+        self._metric(target, "FailedInvocations")
         if target.dead_letter_arn and self._services.send_to_queue(
             target.dead_letter_arn, delivery.event, attributes
         ):
             self.dead_lettered += 1
+            self._metric(target, "InvocationsSentToDlq")
             return
+        if target.dead_letter_arn:
+            self._metric(target, "InvocationsFailedToBeSentToDlq")
         reason = "no DeadLetterConfig" if not target.dead_letter_arn else "the DLQ could not be written"
         self._services.drop(target.name, f"{condition} exhausted, {reason}", delivery.event)
 

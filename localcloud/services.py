@@ -23,6 +23,17 @@ log = logging.getLogger("localcloud")
 
 
 @dataclass(frozen=True, slots=True)
+class Datum:
+    """One metric value an emulator reports, as the AWS service would to CloudWatch (``cloudwatch``)."""
+
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]
+    value: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Dropped:
     where: str
     reason: str
@@ -57,6 +68,8 @@ class Services:
     # The queue each message an SQS mapping received came from (SQS remembers it for a redriven
     # message; moto does not), so a message move task can send DLQ messages back.
     message_sources: dict[str, str] = field(default_factory=dict)
+    # Metric values the emulators report, drained by the local CloudWatch (``cloudwatch``).
+    metrics: list[Datum] = field(default_factory=list)
     _clients: dict[str, Any] = field(default_factory=dict)
     _queue_urls: dict[str, str] = field(default_factory=dict)
     _queue_attributes: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -92,9 +105,18 @@ class Services:
                 ):
                     events.register(event, handler, unique_id=f"localcloud:{event}")
 
+    def emit(self, namespace: str, name: str, dimensions: dict[str, str], value: float = 1.0) -> None:
+        """Report a metric value now, as the emulated AWS service would (the local CloudWatch reads it)."""
+        self.metrics.append(
+            Datum(namespace, name, tuple(sorted(dimensions.items())), value, self.clock.now())
+        )
+
     def _note_send(self, params: dict[str, Any], **_: Any) -> None:
         if "QueueUrl" in params:
-            self.queue_activity[str(params["QueueUrl"])] += 1
+            url = str(params["QueueUrl"])
+            self.queue_activity[url] += 1
+            sent = len(params.get("Entries") or ()) or 1
+            self.emit("AWS/SQS", "NumberOfMessagesSent", {"QueueName": url.rsplit("/", 1)[-1]}, sent)
 
     @staticmethod
     def _note_stream(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
