@@ -131,17 +131,26 @@ _ARITHMETIC: Final[Mapping[type[ast.operator], Callable[[float, float], float | 
     ast.Mult: lambda a, b: a * b,
     ast.Div: lambda a, b: a / b if b else None,
 }
+_COMPARISONS: Final[Mapping[type[ast.cmpop], Callable[[float, float], bool]]] = {
+    ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b,
+    ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b,
+    ast.Eq: lambda a, b: a == b,
+    ast.NotEq: lambda a, b: a != b,
+}
 
 
 Values = Mapping[str, float | None]
 
 
 def expression(text: str) -> Callable[[Values], float | None]:
-    """A metric-math expression (numbers, ids, + - * /, parentheses, FILL(id, number)) as a function of
-    the ids' values in one period; a missing operand or a division by zero gives a missing value."""
-    tree = ast.parse(text.replace("FILL(", "fill(").strip(), mode="eval").body
+    """A metric-math expression (numbers, ids, + - * /, comparisons, parentheses, FILL(id, number),
+    IF(condition, a, b)) as a function of the ids' values in one period; a missing operand or a
+    division by zero gives a missing value."""
+    tree = ast.parse(text.replace("FILL(", "fill(").replace("IF(", "if_(").strip(), mode="eval").body
 
-    def value(node: ast.expr, values: Values) -> float | None:
+    def value(node: ast.expr, values: Values) -> float | None:  # noqa: PLR0911 - one return per kind of node
         if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
             return float(node.value)
         if isinstance(node, ast.Name):
@@ -154,10 +163,21 @@ def expression(text: str) -> Callable[[Values], float | None]:
             if left is None or right is None:
                 return None
             return _ARITHMETIC[type(node.op)](left, right)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARISONS:
+            left, right = value(node.left, values), value(node.comparators[0], values)
+            if left is None or right is None:
+                return None
+            return float(_COMPARISONS[type(node.ops[0])](left, right))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "fill":
             series, default = node.args
             filled = value(series, values)
             return value(default, values) if filled is None else filled
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "if_":
+            condition, then, otherwise = node.args
+            decided = value(condition, values)
+            if decided is None:
+                return None
+            return value(then if decided else otherwise, values)
         raise ValueError(f"metric math not emulated: {ast.unparse(node)!r} in {text!r}")
 
     return lambda values: value(tree, values)

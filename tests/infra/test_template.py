@@ -104,6 +104,10 @@ EDGE_RESOURCES = {
     "ValidatorFunction",
     "AlarmTopic",
     "ValidatorErrorsAlarm",
+    "ApiLatencyAlarm",
+    "ValidatorRequests500Alarm",
+    "ValidatorRequests503Alarm",
+    "ValidatorEventsRetryAlarm",
 }
 # Created by the primary Region's stack only (the secondary gets a replica from Secrets Manager).
 PRIMARY_ONLY_RESOURCES = {"SigningKeySecret"}
