@@ -66,7 +66,9 @@ class Drive:
             mapping.spec = replace(mapping.spec, enabled=False)
 
     def remove_queue(self, logical_id: str) -> None:
-        """A queue deleted (as by a wrong stack update); it is created again when the test ends."""
+        """A queue deleted (as by a wrong stack update); it is created again when the test ends. The
+        hydrate's mappings are disabled with it (AWS disables a mapping whose queue is gone)."""
+        self.stop_hydrating()
         queue = self.cloud.stack.get(logical_id)
         self.cloud.services.client("sqs").delete_queue(QueueUrl=queue.ref)
         self.undo.append(lambda: self.cloud.primary.provisioner.recreate(queue))
@@ -210,8 +212,7 @@ def hydrate_fails(drive: Drive) -> None:
 def hydrate_cannot_store(drive: Drive) -> None:
     drive.fault(SdkFault("s3", "put_object", code="InternalError", function="DlqHydrateFunction"))
     drive.send_to("EnrichmentTargetDlq", {"unknown": "shape"})
-    drive.cloud.settle()
-    drive.cloud.wait(5 * MINUTE)
+    drive.cloud.wait(5 * MINUTE)  # a second dead letter in the next five minutes
     drive.send_to("EnrichmentTargetDlq", {"unknown": "shape, again"})
 
 
