@@ -43,7 +43,7 @@ from typing import Any, Final, Literal
 from localcloud.http_api import HttpApi, HttpResponse
 from localcloud.provision import Resource
 from localcloud.runtime import FunctionRuntime, FunctionSpec, Invocation
-from localcloud.services import Datum, Services
+from localcloud.services import Datum, Services, emulated
 
 State = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 Treatment = Literal["missing", "ignore", "breaching", "notBreaching"]
@@ -53,8 +53,8 @@ MetricKey = tuple[str, str, Dimensions]  # namespace, metric name, sorted dimens
 GAUGE_INTERVAL: Final = 60.0  # SQS reports its queue gauges once a minute
 EXTRA_RANGE_PERIODS: Final = 2  # the evaluation range beyond EvaluationPeriods (the user guide's example)
 THROTTLE_ERRORS: Final = frozenset({"TooManyRequestsException", "Lambda.TooManyRequestsException"})
-VISIBLE: Final = "ApproximateNumberOfMessagesVisible"
-OLDEST: Final = "ApproximateAgeOfOldestMessage"
+_, VISIBLE = emulated("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+_, OLDEST = emulated("AWS/SQS", "ApproximateAgeOfOldestMessage")
 _COMPARE: Final[Mapping[str, Callable[[float, float], bool]]] = {
     "GreaterThanThreshold": lambda value, threshold: value > threshold,
     "GreaterThanOrEqualToThreshold": lambda value, threshold: value >= threshold,
@@ -65,6 +65,11 @@ _COMPARE: Final[Mapping[str, Callable[[float, float], bool]]] = {
 
 def metric_key(namespace: str, name: str, dimensions: Mapping[str, str]) -> MetricKey:
     return namespace, name, tuple(sorted((str(k), str(v)) for k, v in dimensions.items()))
+
+
+def aws_metric(namespace: str, name: str, dimensions: Mapping[str, str]) -> MetricKey:
+    """The key of a metric the local cloud reports for an AWS service (one of ``EMULATED_METRICS``)."""
+    return metric_key(*emulated(namespace, name), dimensions)
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -398,7 +403,7 @@ class CloudWatch:
             ("Throttles", float(throttled)),
             ("Duration", outcome.duration * 1000),
         ):
-            self.put(metric_key("AWS/Lambda", name, function), value, now)
+            self.put(aws_metric("AWS/Lambda", name, function), value, now)
         for line in outcome.output.splitlines():
             if line.startswith("{") and '"_aws"' in line:
                 self._emf(line, self._services_by_function.get(spec.logical_id, ""), now)
@@ -432,7 +437,7 @@ class CloudWatch:
                 ("5xx", float(response.status >= 500)),
                 ("Latency", latency_ms),
             ):
-                self.put(metric_key("AWS/ApiGateway", name, dimensions), value, now)
+                self.put(aws_metric("AWS/ApiGateway", name, dimensions), value, now)
 
     def _sample_queues(self, now: float) -> None:
         """Every queue's visible messages and oldest message, read from moto's queues without touching

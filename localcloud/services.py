@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from localcloud.clock import Clock
 from localcloud.faults import Faults
@@ -20,6 +21,38 @@ from localcloud.provision import Stack
 from signal_platform import codec
 
 log = logging.getLogger("localcloud")
+
+
+# The AWS metrics the local cloud reports (by the emulators, the runtime, the HTTP API and the queue
+# gauges), per namespace: what an alarm of the template may read besides the functions' own EMF.
+EMULATED_METRICS: Final[Mapping[str, frozenset[str]]] = {
+    "AWS/ApiGateway": frozenset({"Count", "4xx", "5xx", "Latency"}),
+    "AWS/Lambda": frozenset(
+        {"Invocations", "Errors", "Throttles", "Duration", "DestinationDeliveryFailures", "DeadLetterErrors"}
+    ),
+    "AWS/Events": frozenset(
+        {
+            "InvocationAttempts",
+            "RetryInvocationAttempts",
+            "Invocations",
+            "FailedInvocations",
+            "InvocationsSentToDlq",
+            "InvocationsFailedToBeSentToDlq",
+        }
+    ),
+    "AWS/EventBridge/Pipes": frozenset({"Invocations", "ExecutionFailed", "ExecutionPartiallyFailed"}),
+    "AWS/Kinesis": frozenset({"GetRecords.IteratorAgeMilliseconds"}),
+    "AWS/SQS": frozenset(
+        {"NumberOfMessagesSent", "ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
+    ),
+}
+
+
+def emulated(namespace: str, name: str) -> tuple[str, str]:
+    """``(namespace, name)``, refused unless it is in ``EMULATED_METRICS`` (the list stays the truth)."""
+    if name not in EMULATED_METRICS.get(namespace, frozenset()):
+        raise ValueError(f"{namespace} {name} is not in EMULATED_METRICS")
+    return namespace, name
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +140,7 @@ class Services:
 
     def emit(self, namespace: str, name: str, dimensions: dict[str, str], value: float = 1.0) -> None:
         """Report a metric value now, as the emulated AWS service would (the local CloudWatch reads it)."""
+        emulated(namespace, name)
         self.metrics.append(
             Datum(namespace, name, tuple(sorted(dimensions.items())), value, self.clock.now())
         )

@@ -36,7 +36,7 @@ class Drive:
     cloud: LocalCloud
     traffic: TrafficGenerator
     key: str = ""
-    undo: list[Callable[[], None]] = field(default_factory=list)
+    undo: list[Callable[[], object]] = field(default_factory=list)
 
     def fault(self, *faults: Fault) -> None:
         self.cloud.faults.add(*faults)
@@ -67,7 +67,7 @@ class Drive:
 
     def remove_queue(self, logical_id: str) -> None:
         """A queue deleted (as by a wrong stack update); it is created again when the test ends. The
-        hydrate's mappings are disabled with it (AWS disables a mapping whose queue is gone)."""
+        hydrate's mappings are disabled first: nothing polls the missing queue."""
         self.stop_hydrating()
         queue = self.cloud.stack.get(logical_id)
         self.cloud.services.client("sqs").delete_queue(QueueUrl=queue.ref)
