@@ -163,6 +163,7 @@ class Inbox:
 
     def __init__(self) -> None:
         self._events: deque[tuple[str, dict[str, Any]]] = deque()
+        self.matched: deque[str] = deque()  # the ARN of every rule an event matched (MatchedEvents)
 
     def put(self, rule_arn: str, event: dict[str, Any]) -> None:
         self._events.append((rule_arn, event))
@@ -202,6 +203,7 @@ def moto_rule_hook(inbox: Inbox, emulated_rules: set[str], account_id: str) -> I
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
         if not self.event_pattern.matches_event(original_event):
             return
+        inbox.matched.append(self.arn)
         if self.arn in emulated_rules:
             inbox.put(self.arn, _target_event(copy.deepcopy(original_event), account_id))
         delivered_by_moto = [target for target in self.targets if target_kind(target["Arn"]) == "moto"]
@@ -269,6 +271,8 @@ class EventBridgeEmulator:
     def pump(self) -> int:
         now = self._services.clock.now()
         work = 0
+        while self._inbox.matched:
+            self._services.emit("AWS/Events", "MatchedEvents", rule_dimensions(self._inbox.matched.popleft()))
         for rule_arn, event in self._inbox.drain():
             for target in self._targets.get(rule_arn, []):
                 heapq.heappush(self._queue, _Delivery(now, next(self._order), target, event, now))
@@ -286,6 +290,9 @@ class EventBridgeEmulator:
         self._metric(target, "InvocationAttempts")
         if delivery.attempts:
             self._metric(target, "RetryInvocationAttempts")
+        else:  # a service-level metric: no dimensions
+            latency = (now - delivery.first_attempt) * 1000
+            self._services.emit("AWS/Events", "IngestionToInvocationStartLatency", {}, latency)
         try:
             self._inject_fault(target, payload)
             self._senders[target.kind](target, payload, delivery.event)

@@ -193,6 +193,7 @@ class Region:
         self.services.queue_activity.clear()
         self.services.message_sources.clear()
         self.inbox.drain()
+        self.inbox.matched.clear()
         s3, sqs, kinesis = (self.services.client(name) for name in ("s3", "sqs", "kinesis"))
         sources_tables = {spec.environment.get("SOURCES_TABLE_NAME") for spec in self.functions.values()}
         for bucket in self.stack.of_type("AWS::S3::Bucket"):

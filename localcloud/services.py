@@ -38,6 +38,8 @@ EMULATED_METRICS: Final[Mapping[str, frozenset[str]]] = {
             "FailedInvocations",
             "InvocationsSentToDlq",
             "InvocationsFailedToBeSentToDlq",
+            "MatchedEvents",
+            "IngestionToInvocationStartLatency",
         }
     ),
     "AWS/EventBridge/Pipes": frozenset({"Invocations", "ExecutionFailed", "ExecutionPartiallyFailed"}),
