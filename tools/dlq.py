@@ -24,8 +24,8 @@ lake -> the S3 writer's write path in-process (--lake-bucket or $LAKE_BUCKET_NAM
 stream (rule-target events) -> PutEvents onto the bus of their RULE_ARN (or --bus). --target
 overrides the choice for other consumers. Exit status: 0 when nothing failed and nothing is poison.
 
-This module only turns the command line into settings (``replay.engine.ReplaySettings``) and prints;
-the engine is the ``replay`` package.
+This module only turns the command line into settings (``dlq_replay.engine.ReplaySettings``) and prints;
+the engine is the ``dlq_replay`` package.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ import sys
 from collections.abc import Iterator, Mapping
 
 from dlq_hydrate import keys
-from replay.engine import ReplaySettings, StopFlag, StoreSettings, replay_consumer, summary_lines
-from replay.selection import Window, dated_keys, parse_moment, select_keys
-from replay.store import ReplayStore
-from replay.targets import (
+from dlq_replay.engine import ReplaySettings, StopFlag, StoreSettings, replay_consumer, summary_lines
+from dlq_replay.selection import Window, dated_keys, parse_moment, select_keys
+from dlq_replay.store import ReplayStore
+from dlq_replay.targets import (
     TARGET_BY_CONSUMER,
     BusTargetSettings,
     HttpTargetSettings,
@@ -53,6 +53,7 @@ from s3_writer.settings import S3WriterSettings
 from signal_platform import codec
 from signal_platform.errors import ConfigurationError, SignalPlatformError
 from signal_platform.timeutil import utc_now
+from tools.dlq_progress import ProgressBar
 
 # --- the command line ----------------------------------------------------------------------------
 
@@ -209,7 +210,9 @@ def _replay(args: argparse.Namespace, window: Window) -> int:
     stop = StopFlag()
     previous = signal.signal(signal.SIGINT, stop)
     try:
-        target, summary = replay_consumer(settings, show_progress=show_progress, stop=stop)
+        target, summary = replay_consumer(
+            settings, progress=lambda total: ProgressBar(total, enabled=show_progress), stop=stop
+        )
     finally:
         signal.signal(signal.SIGINT, previous)
     if args.json:
