@@ -4,9 +4,10 @@ Metrics, on the cloud's clock:
 
 - **EMF**: what a function prints is its log stream; the JSON lines Powertools Metrics writes there
   (``{"_aws": {"CloudWatchMetrics": [...]}}``) become metric values, as CloudWatch Logs extracts them.
-  One process holds every function, so the shared layer's ``Metrics`` object keeps the service name of
-  the first function imported: the ``service`` dimension is set to the printing function's own
-  ``POWERTOOLS_SERVICE_NAME``, which it is in Lambda.
+  One process holds every function, so the shared layer's ``Metrics`` object keeps the namespace and
+  service name of whoever imported it first: the namespace and the ``service`` dimension are the
+  printing function's own ``POWERTOOLS_METRICS_NAMESPACE`` and ``POWERTOOLS_SERVICE_NAME``, as they
+  are in Lambda.
 - **What the emulators count** (``Services.emit``): AWS/Events per rule, AWS/EventBridge/Pipes per pipe,
   AWS/Kinesis ``GetRecords.IteratorAgeMilliseconds``, AWS/SQS ``NumberOfMessagesSent``, AWS/Lambda
   ``DestinationDeliveryFailures`` / ``DeadLetterErrors``; the runtime's invocations (AWS/Lambda
@@ -331,8 +332,12 @@ class CloudWatch:
         self.states: dict[str, State] = dict.fromkeys(self.alarms, "INSUFFICIENT_DATA")
         self.history: list[StateChange] = []
         self._evaluated: dict[str, float] = {}
-        self._services_by_function = {
-            spec.logical_id: spec.environment.get("POWERTOOLS_SERVICE_NAME", "")
+        # (namespace, service) each function's own Powertools Metrics would use (see _emf)
+        self._emf_identity = {
+            spec.logical_id: (
+                spec.environment.get("POWERTOOLS_METRICS_NAMESPACE", ""),
+                spec.environment.get("POWERTOOLS_SERVICE_NAME", ""),
+            )
             for spec in runtime.functions.values()
         }
         apis = services.stack.of_type("AWS::ApiGatewayV2::Api")
@@ -378,13 +383,6 @@ class CloudWatch:
         """Every value reported for one metric (counters and EMF; not the queue gauges)."""
         return list(self._series[metric_key(namespace, name, dimensions)].values)
 
-    def metric_names(self) -> set[tuple[str, str]]:
-        """(namespace, metric name) of everything reported so far, the queue gauges included."""
-        names = {(namespace, name) for namespace, name, _ in self._series}
-        if self._queues:
-            names |= {("AWS/SQS", VISIBLE), ("AWS/SQS", OLDEST)}
-        return names
-
     # ------------------------------------------------------------------ collecting
     def put(self, key: MetricKey, value: float, at: float) -> None:
         self._series[key].add(at, value)
@@ -406,9 +404,11 @@ class CloudWatch:
             self.put(aws_metric("AWS/Lambda", name, function), value, now)
         for line in outcome.output.splitlines():
             if line.startswith("{") and '"_aws"' in line:
-                self._emf(line, self._services_by_function.get(spec.logical_id, ""), now)
+                self._emf(line, *self._emf_identity.get(spec.logical_id, ("", "")), now)
 
-    def _emf(self, line: str, service: str, now: float) -> None:
+    def _emf(self, line: str, namespace: str, service: str, now: float) -> None:
+        """One EMF line, read under the printing function's own namespace and service: the shared
+        layer's ``Metrics`` object took both from the environment of whoever imported it first."""
         try:
             document = json.loads(line)
             directives = document["_aws"]["CloudWatchMetrics"]
@@ -417,13 +417,13 @@ class CloudWatch:
         if service and "service" in document:
             document["service"] = service
         for directive in directives:
-            namespace = str(directive["Namespace"])
+            read_as = namespace or str(directive["Namespace"])
             for metric in directive.get("Metrics", []):
                 raw = document.get(metric["Name"])
                 values = raw if isinstance(raw, list) else [raw]
                 for dimension_set in directive.get("Dimensions") or [[]]:
                     dimensions = {name: str(document.get(name, "")) for name in dimension_set}
-                    key = metric_key(namespace, str(metric["Name"]), dimensions)
+                    key = metric_key(read_as, str(metric["Name"]), dimensions)
                     for value in values:
                         if isinstance(value, int | float):
                             self.put(key, float(value), now)
@@ -531,9 +531,7 @@ class CloudWatch:
 
 
 def _minutes(start: float, end: float) -> list[float]:
+    """The minute marks in [start, end): when SQS reports its gauges."""
     first = math.ceil(start / GAUGE_INTERVAL) * GAUGE_INTERVAL
-    return [
-        first + step * GAUGE_INTERVAL
-        for step in range(int((end - first) // GAUGE_INTERVAL) + 1)
-        if first + step * GAUGE_INTERVAL < end
-    ]
+    count = max(0, math.ceil((end - first) / GAUGE_INTERVAL))
+    return [first + step * GAUGE_INTERVAL for step in range(count)]

@@ -113,7 +113,7 @@ def _emf(name: str, value: float, service: str) -> str:
                 "Timestamp": 0,
                 "CloudWatchMetrics": [
                     {
-                        "Namespace": EMF_NAMESPACE,
+                        "Namespace": "FirstImported",
                         "Dimensions": [["service"]],
                         "Metrics": [{"Name": name, "Unit": "Count"}],
                     }
@@ -144,10 +144,20 @@ def _alarm(metric: str, **properties: Any) -> dict[str, Any]:
 
 
 def _resources() -> dict[str, Any]:
-    environment = {"Variables": {"POWERTOOLS_SERVICE_NAME": "writer"}}
+    environment = {
+        "Variables": {"POWERTOOLS_SERVICE_NAME": "writer", "POWERTOOLS_METRICS_NAMESPACE": EMF_NAMESPACE}
+    }
     return {
         "Writer": function("lc-writer", Environment=environment),
-        "Other": function("lc-other", Environment={"Variables": {"POWERTOOLS_SERVICE_NAME": "other"}}),
+        "Other": function(
+            "lc-other",
+            Environment={
+                "Variables": {
+                    "POWERTOOLS_SERVICE_NAME": "other",
+                    "POWERTOOLS_METRICS_NAMESPACE": EMF_NAMESPACE,
+                }
+            },
+        ),
         "FailuresAlarm": _alarm("Failures", TreatMissingData="notBreaching"),
         "SustainedAlarm": _alarm(
             "Failures", EvaluationPeriods=3, DatapointsToAlarm=2, TreatMissingData="notBreaching"
@@ -204,9 +214,11 @@ def test_emf_a_function_prints_counts_under_its_own_service_and_fires_its_alarm(
         cloud.wait(61)
         watch.evaluate()
 
-        # the shared Metrics object said "first-imported"; Lambda would have said the function's own
+        # the shared Metrics object said "FirstImported"/"first-imported"; Lambda would have said the
+        # function's own namespace and service
         assert watch.values(EMF_NAMESPACE, "Failures", {"service": "writer"}) == [2.0, 2.0]
         assert watch.values(EMF_NAMESPACE, "Failures", {"service": "first-imported"}) == []
+        assert watch.values("FirstImported", "Failures", {"service": "writer"}) == []
         assert watch.state("FailuresAlarm") == "ALARM"
         went = watch.first_alarm("FailuresAlarm")
         assert went is not None and went == math.floor(sent_at / 60) * 60 + 60  # when its minute ended
