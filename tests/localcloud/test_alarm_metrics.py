@@ -1,7 +1,8 @@
 """No alarm of template.yaml reads a metric that nothing in the project emits.
 
 What is emitted is derived, not listed here: the AWS metrics the local cloud reports
-(``EMULATED_METRICS``, which ``Services.emit`` and the CloudWatch refuse to leave), and the EMF names
+(``EMULATED_METRICS``, which ``Services.emit`` and the CloudWatch refuse to leave) or names as AWS's
+own for features it does not run (``NOT_EMULATED_METRICS``, with the reason), and the EMF names
 each function's code passes to Powertools' ``add_metric`` (a literal, an f-string read as a pattern,
 or a name taken from the module's own string constants), under the function's metrics namespace and
 ``service`` dimension from the template.
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.services import EMULATED_METRICS
+from localcloud.services import EMULATED_METRICS, NOT_EMULATED_METRICS
 from localcloud.template import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +80,9 @@ def _alarm_metrics(properties: Mapping[str, Any]) -> Iterator[tuple[str, str, di
 
 def _emitted(namespace: str, name: str, dimensions: Mapping[str, Any]) -> bool:
     if namespace.startswith("AWS/"):
-        return name in EMULATED_METRICS.get(namespace, frozenset())
+        return (
+            name in EMULATED_METRICS.get(namespace, frozenset()) or (namespace, name) in NOT_EMULATED_METRICS
+        )
     patterns = _emitted_by_functions().get((namespace, str(dimensions.get("service"))), ())
     return any(pattern.fullmatch(name) for pattern in patterns)
 
