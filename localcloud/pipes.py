@@ -276,6 +276,15 @@ class ShardPoller:
             return
         activity = self._activity()
         records = self._reader.read(wanted)
+        age = (
+            self._age(records[-1], now) if records else 0.0
+        )  # what GetRecords reports, aging faults included
+        self._services.emit(
+            "AWS/Kinesis",
+            "GetRecords.IteratorAgeMilliseconds",
+            {"StreamName": self.pipe.stream_name},
+            age * 1000,
+        )
         if self._poll_interval is not None:
             self._next_poll = now + self._poll_interval
         if not records:
@@ -322,9 +331,13 @@ class ShardPoller:
                     return
         self.invocations += 1
         failed_from = self._deliver(batch.records)
+        pipe = {"PipeName": self.pipe.name}
+        self._services.emit("AWS/EventBridge/Pipes", "Invocations", pipe)
         if failed_from is None:
             self._work.popleft()
             return
+        failure = "ExecutionFailed" if failed_from == 0 else "ExecutionPartiallyFailed"
+        self._services.emit("AWS/EventBridge/Pipes", failure, pipe)
         remaining = batch.records[failed_from:]
         if failed_from == 0 and self.pipe.bisect and len(remaining) > 1:
             middle = len(remaining) // 2

@@ -153,6 +153,8 @@ class Invocation:
     error_type: str | None = None
     error_message: str | None = None
     injected: bool = False
+    duration: float = 0.0  # seconds, as Lambda reports it (the whole Timeout for a timed-out invocation)
+    output: str = ""  # what the function printed (its log stream: Powertools' EMF metric lines among it)
 
     @property
     def ok(self) -> bool:
@@ -228,6 +230,8 @@ class FunctionRuntime:
         if log_level:
             self._overrides["POWERTOOLS_LOG_LEVEL"] = log_level
         self._handlers: dict[str, Handler] = {}
+        # Told of every invocation's outcome (the local CloudWatch counts Lambda's metrics and reads EMF).
+        self.observers: dict[str, Callable[[FunctionSpec, Invocation], None]] = {}
         self._environment = _Environment()
         self.lock = threading.RLock()
         self._by_arn = {spec.arn: spec for spec in self.functions.values()}
@@ -315,6 +319,12 @@ class FunctionRuntime:
     def invoke(self, reference: str, event: Any) -> Invocation:
         """One synchronous invocation; faults named after the function apply."""
         spec = self.function(reference)
+        outcome = self._invoke(spec, event)
+        for observer in self.observers.values():
+            observer(spec, outcome)
+        return outcome
+
+    def _invoke(self, spec: FunctionSpec, event: Any) -> Invocation:
         request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         fault = self.faults.target_fault((spec.logical_id, spec.name), lambda: set(event_ids(event)))
         self.stats.invocations[spec.logical_id] += 1
@@ -330,21 +340,29 @@ class FunctionRuntime:
             log_group_name=f"/aws/lambda/{spec.name}",
         )
         started = time.perf_counter()
+        printed = io.StringIO() if self.observers else None
+        output = printed if printed is not None else self._output
         with self.lock:
             self._environment.activate(spec.logical_id, self.environment(spec))
             handler = self.handler(spec)
             self.faults.current_function = spec.logical_id
             try:
-                with contextlib.redirect_stdout(self._output), contextlib.redirect_stderr(self._output):
+                with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                     payload = handler(event, context)
             except Exception as exc:  # noqa: BLE001 - a function error is an outcome, reported like Lambda does
                 self.stats.errors[spec.logical_id] += 1
                 log.debug("function %s failed: %s: %s", spec.logical_id, type(exc).__name__, exc)
-                return Invocation(request_id, None, type(exc).__name__, str(exc))
+                error: tuple[str, str] | None = (type(exc).__name__, str(exc))
+                payload = None
+            else:
+                error = None
             finally:
                 self.faults.current_function = None
                 spent = time.perf_counter() - started
                 self.stats.seconds[spec.logical_id] = self.stats.seconds.get(spec.logical_id, 0.0) + spent
+        text = self._forward(printed)
+        if error is not None:
+            return Invocation(request_id, None, *error, duration=spent, output=text)
         if fault is not None:  # mode "timeout": the code ran, the invocation still fails
             self.stats.errors[spec.logical_id] += 1
             return Invocation(
@@ -353,5 +371,16 @@ class FunctionRuntime:
                 "Sandbox.Timedout",
                 f"Task timed out after {spec.timeout:.2f} seconds",
                 injected=True,
+                duration=spec.timeout,
+                output=text,
             )
-        return Invocation(request_id, payload)
+        return Invocation(request_id, payload, duration=spent, output=text)
+
+    def _forward(self, printed: io.StringIO | None) -> str:
+        """What the invocation printed, passed on to ``output`` (captured only when someone observes)."""
+        if printed is None:
+            return ""
+        text = printed.getvalue()
+        if text:
+            self._output.write(text)
+        return text
