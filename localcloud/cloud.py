@@ -35,9 +35,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from localcloud import template as templates
+from localcloud import two_regions
 from localcloud.accounting import Census, Ledger, Report, balance, take_census
 from localcloud.clock import Clock, VirtualClock, WallClock
 from localcloud.emulator import Emulator
@@ -93,6 +94,8 @@ class LocalCloud:
         self.endpoint_url: str | None = None
         self.partner: PartnerStandIn | None = None
         self.regions: dict[str, Region] = {}
+        self.joined: two_regions.Joined | None = None  # two Regions: the endpoint, replication, tables
+        self.emulators: list[Emulator] = []  # emulators of no one Region (the joined ones)
         self.started_at = 0.0
 
     # ------------------------------------------------------------------ lifecycle
@@ -126,13 +129,19 @@ class LocalCloud:
         if options.partner and "PartnerEndpointUrl" in declared:
             overrides.setdefault("PartnerEndpointUrl", PARTNER_ENDPOINT)
             overrides.setdefault("PartnerApiKeySecretName", PARTNER_SECRET_NAME)
-        self.loaded, self.config_env = templates.load(
-            options.template,
-            config_env=options.config_env,
-            overrides=overrides,
-            region=options.region,
-            sam=sam,
-        )
+        if options.regions:
+            (secondary_template, secondary_env), primary_pair, overrides = two_regions.load_pair(
+                options, sam, overrides
+            )
+            self.loaded, self.config_env = primary_pair
+        else:
+            self.loaded, self.config_env = templates.load(
+                options.template,
+                config_env=options.config_env,
+                overrides=overrides,
+                region=options.region,
+                sam=sam,
+            )
         if overrides.get("PartnerApiKeySecretName"):
             self.session.client(
                 "secretsmanager", region_name=str(self.config_env.region), endpoint_url=self.endpoint_url
@@ -145,24 +154,50 @@ class LocalCloud:
         function_environment = dict(FAKE_CREDENTIALS)
         if self.endpoint_url:
             function_environment["AWS_ENDPOINT_URL"] = self.endpoint_url
-        primary = Region.provision(
-            options,
-            self.loaded,
-            self.config_env,
-            session=self.session,
-            endpoint_url=self.endpoint_url,
-            clock=self.clock,
-            faults=self.faults,
-            function_environment=function_environment,
-        )
+
+        def provision(
+            loaded: templates.LoadedTemplate, env: templates.ConfigEnv, peer: Region | None
+        ) -> Region:
+            return Region.provision(
+                options,
+                loaded,
+                env,
+                session=self.session,
+                endpoint_url=self.endpoint_url,
+                clock=self.clock,
+                faults=self.faults,
+                function_environment=function_environment,
+                share_with=peer,
+            )
+
+        secondary = None
+        if options.regions:  # make deploy's order: the secondary's stack first
+            secondary = provision(secondary_template, secondary_env, None)
+            key = two_regions.replica_key_override(secondary)
+            self.loaded, self.config_env = templates.load(
+                options.template,
+                config_env=options.regions[0],
+                overrides={**overrides, **key},
+                sam=sam,
+            )
+        primary = provision(self.loaded, self.config_env, secondary)
         self.faults.started_at = self.clock.now()  # fault windows count from the end of provisioning
         self.primary = primary  # the Region of the cloud's config-env
         self.regions = {primary.name: primary}
+        if secondary is not None:
+            self.regions[secondary.name] = secondary
+            self.joined = two_regions.join(
+                primary, secondary, lambda region: self._client_factory("events", region)
+            )
+            self.emulators = self.joined.emulators
+            self._exits.enter_context(self.joined.tables.watching())
         self._wrap_project_clients()
-        primary.runtime.start()
-        self._exits.callback(primary.runtime.stop)
+        for region in self.regions.values():
+            region.runtime.start()
+            self._exits.callback(region.runtime.stop)
         self._start_partner(primary.stack)
-        primary.start_emulators(self._exits, self.partner.url if self.partner else None)
+        for region in self.regions.values():
+            region.start_emulators(self._exits, self.partner.url if self.partner else None)
         self._configure_partner(primary)
         self.started_at = self.clock.now()
         self._wall_started = time.perf_counter()
@@ -206,14 +241,22 @@ class LocalCloud:
 
         original = aws_clients.client
         aws_clients.reset()
-        # One Region today: its Services note the writes of the project code's clients.
-        aws_clients.client = ClientFactory(original, self.faults, self.primary.services.watch)  # type: ignore[assignment]
+        factory = ClientFactory(original, self.faults, self._watch)
+        if self.joined is not None:
+            factory.routes["events"] = self.joined.endpoint.put_events  # PutEvents with EndpointId
+        self._client_factory = factory
+        aws_clients.client = factory  # type: ignore[assignment]
 
         def unwrap() -> None:
             aws_clients.client = original
             aws_clients.reset()
 
         self._exits.callback(unwrap)
+
+    def _watch(self, client: Any) -> None:
+        """The Services of the client's Region note the writes made through it."""
+        region = self.regions.get(str(client.meta.region_name), self.primary)
+        region.services.watch(client)
 
     def _start_partner(self, stack: Stack) -> None:
         """The partner stand-in, when the template sends to an API destination."""
@@ -278,7 +321,10 @@ class LocalCloud:
 
     # ------------------------------------------------------------------ running
     def _components(self) -> list[Emulator]:
-        return [emulator for region in self.regions.values() for emulator in region.emulators]
+        return [
+            *(emulator for region in self.regions.values() for emulator in region.emulators),
+            *self.emulators,
+        ]
 
     def pump(self, *, passes: int = 1000) -> int:
         """Everything that is due now, until nothing more is (bounded by ``passes``)."""

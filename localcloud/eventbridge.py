@@ -193,14 +193,20 @@ def _target_event(moto_event: Any, account_id: str) -> dict[str, Any]:
 
 
 @contextmanager
-def moto_rule_hook(inbox: Inbox, emulated_rules: set[str], account_id: str) -> Iterator[None]:
-    """While active, moto hands matched events of ``emulated_rules`` (ARNs) to ``inbox``."""
+def moto_rule_hook(
+    inbox: Inbox, emulated_rules: set[str], account_id: str, region: str | None = None
+) -> Iterator[None]:
+    """While active, moto hands matched events of ``emulated_rules`` (ARNs) to ``inbox``; with
+    ``region``, only that Region's rules (each Region of a cloud hooks its own)."""
     from moto.events.models import Rule  # noqa: PLC0415
 
     original = Rule.send_to_targets
     lock = threading.Lock()
 
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if region is not None and self.region_name != region:
+            original(self, original_event, transform_input)  # another Region's hook, or moto
+            return
         if not self.event_pattern.matches_event(original_event):
             return
         inbox.matched.append(self.arn)
@@ -237,16 +243,35 @@ class _Delivery:
     attempts: int = field(default=0, compare=False)
 
 
+Tap = Callable[[dict[str, Any]], None]
+
+
 class EventBridgeEmulator:
-    def __init__(self, services: Services, inbox: Inbox, senders: dict[TargetKind, Sender]) -> None:
+    """``taps``: rules (by ARN) not in the template whose matched events go to another emulator (a
+    global endpoint's managed replication rules)."""
+
+    def __init__(
+        self,
+        services: Services,
+        inbox: Inbox,
+        senders: dict[TargetKind, Sender],
+        taps: dict[str, Tap] | None = None,
+    ) -> None:
         self._services = services
         self._inbox = inbox
         self._senders = senders
+        self._taps = taps if taps is not None else {}
         self._targets: dict[str, list[RuleTarget]] = {}
+        # Rules with a target moto delivers at once (SQS, logs, buses): their invocations start with
+        # no delay, which IngestionToInvocationStartLatency reports too.
+        self._delivered_by_moto: set[str] = set()
         for rule in services.stack.of_type("AWS::Events::Rule"):
-            emulated = [target for target in RuleTarget.of_rule(rule) if target.kind != "moto"]
+            targets = RuleTarget.of_rule(rule)
+            emulated = [target for target in targets if target.kind != "moto"]
             if emulated:
                 self._targets[rule.arn] = emulated
+            if len(emulated) < len(targets):
+                self._delivered_by_moto.add(rule.arn)
         self._queue: list[_Delivery] = []
         self._order = itertools.count()
         self.delivered = 0
@@ -254,7 +279,7 @@ class EventBridgeEmulator:
 
     @property
     def emulated_rules(self) -> set[str]:
-        return set(self._targets)
+        return set(self._targets) | set(self._taps)
 
     @property
     def targets(self) -> list[RuleTarget]:
@@ -272,8 +297,13 @@ class EventBridgeEmulator:
         now = self._services.clock.now()
         work = 0
         while self._inbox.matched:
-            self._services.emit("AWS/Events", "MatchedEvents", rule_dimensions(self._inbox.matched.popleft()))
+            rule_arn = self._inbox.matched.popleft()
+            self._services.emit("AWS/Events", "MatchedEvents", rule_dimensions(rule_arn))
+            if rule_arn in self._delivered_by_moto:
+                self._services.emit("AWS/Events", "IngestionToInvocationStartLatency", {}, 0.0)
         for rule_arn, event in self._inbox.drain():
+            if rule_arn in self._taps:
+                self._taps[rule_arn](event)
             for target in self._targets.get(rule_arn, []):
                 heapq.heappush(self._queue, _Delivery(now, next(self._order), target, event, now))
         if self._services.faults.region_down(self._services.region):

@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 from collections import Counter
@@ -183,11 +184,14 @@ class Faults:
 class FaultyClient:
     """An AWS client whose calls consult the faults first; everything else is the real client."""
 
-    def __init__(self, real: Any, service: str, region: str | None, faults: Faults) -> None:
+    def __init__(
+        self, real: Any, service: str, region: str | None, faults: Faults, route: Route | None = None
+    ) -> None:
         self._real = real
         self._service = service
         self._region = region
         self._faults = faults
+        self._route = route
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._real, name)
@@ -195,6 +199,8 @@ class FaultyClient:
             return attribute
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            if self._route is not None and "EndpointId" in kwargs:
+                return self._route(name, kwargs)  # a global endpoint decides the Region
             fault = self._faults.sdk_fault(self._service, name, self._region or _client_region(self._real))
             if fault is None:
                 return attribute(*args, **kwargs)
@@ -233,22 +239,30 @@ def _apply(
     )
 
 
+Route = Callable[[str, dict[str, Any]], Any]  # (operation, arguments) -> the answer
+
+
 class ClientFactory:
-    """Stands in for ``signal_platform.aws_clients.client``: the same cached clients, wrapped."""
+    """Stands in for ``signal_platform.aws_clients.client``: the same cached clients, wrapped, one per
+    (service, Region): a client built without a Region gets the invoked function's ``AWS_REGION`` (the
+    runtime sets it per invocation), as it would in that Region's Lambda. ``routes`` (by service) take
+    calls that name an ``EndpointId`` (the global endpoint's PutEvents)."""
 
     def __init__(self, original: Any, faults: Faults, watch: Callable[[Any], None] | None = None) -> None:
         self._original = original
         self._faults = faults
         self._watch = watch  # told of every real client, to note the writes made through it
         self._wrapped: dict[tuple[str, str | None], FaultyClient] = {}
+        self.routes: dict[str, Route] = {}
 
     def __call__(self, service: str, region: str | None = None) -> Any:
+        region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         key = (service, region)
         if key not in self._wrapped:
             real = self._original(service, region)
             if self._watch is not None:
                 self._watch(real)
-            self._wrapped[key] = FaultyClient(real, service, region, self._faults)
+            self._wrapped[key] = FaultyClient(real, service, region, self._faults, self.routes.get(service))
         return self._wrapped[key]
 
     def cache_clear(self) -> None:

@@ -29,3 +29,8 @@ class CloudOptions:
     window_scale: float = 1.0
     handlers: dict[str, Handler] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    # Two Regions from the same template: the samconfig config-envs of the primary and the secondary
+    # (``("primary", "secondary")``), each provisioned with its role's resources, joined by the
+    # global endpoint, its replication and the global tables (``localcloud.two_regions``). Empty: one
+    # Region, the ``config_env``'s.
+    regions: tuple[str, ...] = ()

@@ -22,6 +22,7 @@ from localcloud.eventbridge import (
     EventBridgeEmulator,
     Inbox,
     RuleTarget,
+    Tap,
     kinesis_sender,
     moto_rule_hook,
 )
@@ -33,6 +34,7 @@ from localcloud.options import CloudOptions
 from localcloud.pipes import PipeEmulator, PipeSpec
 from localcloud.provision import Provisioner, ProvisionSettings, Stack
 from localcloud.runtime import FunctionRuntime, FunctionSpec, function_specs
+from localcloud.scheduler import Scheduler
 from localcloud.services import Services
 from localcloud.sqs_source import SqsMapping, SqsMappingSpec
 from localcloud.template import ConfigEnv, LoadedTemplate
@@ -62,6 +64,7 @@ class Region:
         self.functions = functions
         self.api = HttpApi(loaded.http_routes, runtime, seed=options.seed)
         self.inbox = Inbox()
+        self.taps: dict[str, Tap] = {}  # rules other emulators watch (a global endpoint's, see eventbridge)
         self.http: HttpSender | None = None
         self.emulators: list[Emulator] = []
         self.pipes: list[PipeEmulator] = []
@@ -79,6 +82,7 @@ class Region:
         clock: Clock,
         faults: Faults,
         function_environment: Mapping[str, str],
+        share_with: Region | None = None,
     ) -> Region:
         """The Region of ``config_env``: every resource of ``loaded`` provisioned in moto, its functions
         ready to import (``runtime.start``), no emulator running yet (``start_emulators``)."""
@@ -99,6 +103,7 @@ class Region:
             extra_environment=function_environment,
             log_level=options.log_level,
             output=options.function_output,
+            share_with=share_with.runtime if share_with else None,
         )
         for logical_id, handler in options.handlers.items():
             runtime.override(logical_id, handler)
@@ -120,7 +125,7 @@ class Region:
             self.http = HttpSender(self.stack, partner_url)
         self.wire_emulators()
         exits.enter_context(
-            moto_rule_hook(self.inbox, self.eventbridge.emulated_rules, self.stack.account_id)
+            moto_rule_hook(self.inbox, self.eventbridge.emulated_rules, self.stack.account_id, self.name)
         )
 
     def wire_emulators(self) -> None:
@@ -135,6 +140,7 @@ class Region:
                 "kinesis": kinesis_sender(services),
                 "api-destination": self._rule_http_sender,
             },
+            self.taps,
         )
         # With the wall clock (make local) shards and queues are also polled every second, as Pipes and
         # Lambda do, so what anyone writes (the AWS CLI) is seen; otherwise only after writes the cloud
@@ -163,8 +169,10 @@ class Region:
                 log.warning(
                     "not emulated locally: event source mapping %s from %s", mapping.logical_id, source
                 )
+        self.scheduler = Scheduler(services)
         self.cloudwatch = CloudWatch(services, self.runtime, self.api)  # last: it sees what the others did
         self.emulators = [
+            self.scheduler,
             self.eventbridge,
             self.async_invoker,
             *self.pipes,

@@ -216,6 +216,7 @@ class FunctionRuntime:
         extra_environment: Mapping[str, str] | None = None,
         log_level: str | None = None,
         output: TextIO | None = None,
+        share_with: FunctionRuntime | None = None,
     ) -> None:
         self.functions = dict(functions)
         self.region = region
@@ -232,8 +233,11 @@ class FunctionRuntime:
         self._handlers: dict[str, Handler] = {}
         # Told of every invocation's outcome (the local CloudWatch counts Lambda's metrics and reads EMF).
         self.observers: dict[str, Callable[[FunctionSpec, Invocation], None]] = {}
-        self._environment = _Environment()
-        self.lock = threading.RLock()
+        # One process, one os.environ and one copy of each function package: the runtimes of every
+        # Region share the switch, its lock, and which Region's container each package holds now.
+        self._environment: _Environment = share_with._environment if share_with else _Environment()
+        self.lock: threading.RLock = share_with.lock if share_with else threading.RLock()
+        self._containers: dict[str, str] = share_with._containers if share_with else {}
         self._by_arn = {spec.arn: spec for spec in self.functions.values()}
         self._by_arn.update({spec.name: spec for spec in self.functions.values()})
 
@@ -274,7 +278,7 @@ class FunctionRuntime:
         for spec in self.functions.values():
             if spec.logical_id not in self._handlers:
                 with self.lock:
-                    self._environment.activate(spec.logical_id, self.environment(spec))
+                    self._activate(spec)
                     self._handlers[spec.logical_id] = self._import(spec)
 
     def stop(self) -> None:
@@ -285,8 +289,18 @@ class FunctionRuntime:
         """Every imported function forgets its cached collaborators, as a new container would."""
         with self.lock:
             for spec in self.functions.values():
-                self._environment.activate(spec.logical_id, self.environment(spec))
+                self._activate(spec)
                 self._reset_dependencies(spec)
+
+    def _activate(self, spec: FunctionSpec) -> None:
+        """The function's environment in ``os.environ``; a package last run for another Region's
+        function (two Regions, one process) starts cold, as that Region's own container would."""
+        self._environment.activate(f"{self.region}/{spec.logical_id}", self.environment(spec))
+        package = spec.handler.split(".")[0]
+        holder = self._containers.setdefault(package, self.region)
+        if holder != self.region:
+            self._containers[package] = self.region
+            self._reset_dependencies(spec)
 
     @staticmethod
     def _reset_dependencies(spec: FunctionSpec) -> None:
@@ -343,7 +357,7 @@ class FunctionRuntime:
         printed = io.StringIO() if self.observers else None
         output = printed if printed is not None else self._output
         with self.lock:
-            self._environment.activate(spec.logical_id, self.environment(spec))
+            self._activate(spec)
             handler = self.handler(spec)
             self.faults.current_function = spec.logical_id
             try:

@@ -32,6 +32,7 @@ RUN_LOCALLY: Final = frozenset(
         "AWS::Lambda::Alias",
         "AWS::ApiGatewayV2::Api",
         "AWS::ApiGatewayV2::Stage",
+        "AWS::Scheduler::Schedule",  # rate() schedules that put events on a bus (localcloud.scheduler)
     }
 )
 NO_LOCAL_EFFECT: Final = frozenset(
@@ -215,13 +216,20 @@ class Provisioner:
                 "EventSourceMappingArn": self.arn("lambda", f"event-source-mapping:{ref}"),
             }
         elif resource_type == "AWS::Events::Endpoint":
+            endpoint = endpoint_id(self.names, logical_id)
             attributes = {
                 "Arn": self.arn("events", f"endpoint/{name}"),
-                "EndpointId": f"{self.names.suffix(logical_id)[:5].lower()}.veo",
-                "EndpointUrl": f"https://{self.names.suffix(logical_id)[:5].lower()}.veo.endpoint.events.amazonaws.com",
+                "EndpointId": endpoint,
+                "EndpointUrl": f"https://{endpoint}.endpoint.events.amazonaws.com",
                 "State": "ACTIVE",
             }
         return Resource(logical_id, resource_type, properties, ref, attributes)
+
+
+def endpoint_id(names: PhysicalNames, logical_id: str) -> str:
+    """The EndpointId of a global endpoint, stable, so both Regions' validators get it before it
+    exists (as make deploy passes the primary's IngressEndpointId output)."""
+    return f"{names.suffix(logical_id)[:5].lower()}.veo"
 
 
 def check_rules(template: Mapping[str, Any], intrinsics: Intrinsics) -> None:
