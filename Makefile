@@ -102,6 +102,10 @@ e2e: $(STAMP) ## the local cloud: emulator tests, the pipeline end to end, 100 r
 soak: $(STAMP) ## 1,000 random fault schedules through the local cloud; prints the seed of any failure
 	LOCALCLOUD_SCHEDULES=1000 $(PY) -m pytest tests/e2e -k property
 
+.PHONY: drill
+drill: $(STAMP) ## a Region outage in the local cloud (two Regions): lost = 0, processed twice = 0
+	$(PY) -m tools.drill
+
 local: $(STAMP) ## keep the local cloud running: curl the API, point tools and sam local at it
 	$(PY) -m tools.local
 

@@ -62,6 +62,8 @@ class AsyncInvoker:
     def pump(self) -> int:
         now = self._services.clock.now()
         work = 0
+        if self._services.faults.region_down(self._services.region):
+            return work  # Lambda in a Region that is down runs nothing; the queue waits
         while self._queue and self._queue[0].due <= now:
             item = heapq.heappop(self._queue)
             self._run(item, now)
