@@ -55,6 +55,7 @@ class _Copy:
 class Replicated:
     source: str
     destination: str
+    original_id: str  # the event's id on the source bus
     event: dict[str, Any]  # the copy as it was put on the destination bus
     at: float
 
@@ -153,7 +154,9 @@ class Replication:
         bus = backend.describe_event_bus(self.spec.bus_name)
         for rule in list(bus.rules.values()):
             rule.send_to_targets(copy.deepcopy(moto_event))  # type: ignore[arg-type]
-        self.replicated.append(Replicated(item.source, item.destination, copied, now))
+        self.replicated.append(
+            Replicated(item.source, item.destination, str(item.event.get("id")), copied, now)
+        )
 
 
 def _epoch(value: Any) -> float:

@@ -313,8 +313,9 @@ class Drill:
                 now=lambda: datetime.fromtimestamp(self.now(), UTC),
                 sleep=self.step,
             )
+            # from a little before the outage, but never before what the archive can hold
             window = Window(
-                datetime.fromtimestamp(since, UTC) - timedelta(minutes=5),
+                max(datetime.fromtimestamp(since, UTC) - timedelta(minutes=5), archive.created),
                 datetime.fromtimestamp(until, UTC),
             )
             settings = ReplaySettings(
