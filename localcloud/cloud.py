@@ -11,9 +11,10 @@ template loaded and SAM-translated with the samconfig config-env's parameters, a
 (``region``) built from it: every resource provisioned (``provision``), the functions imported in their
 own environments (``runtime``), the emulators wired (``eventbridge``, ``lambda_async``, ``pipes``,
 ``sqs_source``). Then the partner stand-in is started and the project's AWS clients are wrapped for
-fault injection (``faults``). The cloud holds its Regions by name (``regions``; today one, the
-``primary``); ``stack``, ``services``, ``functions``, ``runtime``, ``api`` and the emulators are the
-primary's. The clock, the faults, moto and the partner are shared by every Region.
+fault injection (``faults``). The cloud holds its Regions by name (``regions``: the ``primary``, and
+with ``CloudOptions.regions`` the secondary, joined by the global endpoint: ``two_regions``);
+``stack``, ``services``, ``functions``, ``runtime``, ``api`` and the emulators are the primary's. The
+clock, the faults, moto and the partner are shared by every Region.
 
 The partner: ``PartnerEndpointUrl`` and ``PartnerApiKeySecretName`` are overridden (unless given) so the
 partner Pipe deploys, and the secret the template expects to exist already is created first with a
