@@ -7,6 +7,10 @@ environment to export, and a write key of a freshly registered source.
 
     python -m tools.local [--port 4566] [--api-port 8080] [--source local-dev]
                           [--fault target:S3WriterFunction,window=0-30] [--function-logs]
+                          [--two-regions]
+
+``--two-regions``: the primary and secondary config-envs joined by the global endpoint, each with
+its HTTP API: the primary's on ``--api-port``, the secondary's on the next port (docs/local-cloud.md).
 """
 
 from __future__ import annotations
@@ -46,6 +50,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
     parser.add_argument(
+        "--two-regions",
+        action="store_true",
+        help="the primary and secondary config-envs, joined by the global endpoint (two API ports)",
+    )
+    parser.add_argument(
         "--fault", action="append", default=[], help="a fault, e.g. target:EnrichmentFunction,times=3"
     )
     parser.add_argument("--log-level", default="WARNING", help="Powertools log level of the functions")
@@ -58,12 +67,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _banner(cloud: LocalCloud, api_url: str, write_key: str, source: str) -> str:
+def _banner(cloud: LocalCloud, api_urls: dict[str, str], write_key: str, source: str) -> str:
     stack = cloud.stack
+    api_url = api_urls[cloud.primary.name]
     lines = ["local cloud running (Ctrl-C stops it)", *(f"  {line}" for line in cloud.summary()), ""]
     lines.append(f"AWS endpoint (moto server): {cloud.endpoint_url}")
     routes = ", ".join(f"{route.method} {route.path}" for route in cloud.api.routes)
-    lines.append(f"HTTP API:                   {api_url}  ({routes})")
+    for region, url in api_urls.items():
+        lines.append(f"HTTP API ({region}):{' ' * max(1, 16 - len(region))}{url}  ({routes})")
     if cloud.partner is not None:
         lines.append(f"partner stand-in:           {cloud.partner.url}")
     lines.append("")
@@ -105,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         function_output=sys.stdout if args.function_logs else None,
         faults=[faults.parse(spec) for spec in args.fault],
+        regions=("primary", "secondary") if args.two_regions else (),
     )
     stop = threading.Event()
 
@@ -115,10 +127,14 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, interrupted)
     with LocalCloud(options) as cloud:
         write_key = cloud.register_source(args.source, "make local")
-        server = ApiServer(cloud.api, port=args.api_port).start()
+        servers = {
+            name: ApiServer(region.api, port=args.api_port + index if args.api_port else 0).start()
+            for index, (name, region) in enumerate(cloud.regions.items())
+        }
         loop = threading.Thread(target=cloud.serve_forever, args=(stop,), name="emulators", daemon=True)
         loop.start()
-        print(_banner(cloud, server.url, write_key, args.source), flush=True)
+        api_urls = {name: server.url for name, server in servers.items()}
+        print(_banner(cloud, api_urls, write_key, args.source), flush=True)
         next_report = time.monotonic() + args.report_every
         try:
             while not stop.wait(0.5):
@@ -134,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
         finally:
             stop.set()
             loop.join(timeout=10)
-            server.stop()
+            for server in servers.values():
+                server.stop()
             census = cloud.census()
             print(
                 f"\nstopped. lake: {len(census.lake):,} signals in {census.lake_objects:,} objects; "
