@@ -704,4 +704,6 @@ def test_runbook_quotes_the_recovery_times_the_template_implies():
     (fo_low, fo_high), (fb_low, fb_high) = objectives.failover_seconds, objectives.failback_seconds
     assert f"| failover: new events go to the secondary's bus | **{fo_low}-{fo_high} s** |" in runbook
     assert f"| failback: new events go to the primary again | **{fb_low}-{fb_high} s** |" in runbook
+    silent_low, silent_high = objectives.silent_failover_seconds
+    assert f"no invocations, no heartbeats) | **{silent_low}-{silent_high} s** |" in runbook
     assert f"within **{RTC_MINUTES} min**" in runbook
