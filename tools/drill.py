@@ -165,7 +165,8 @@ class Drill:
         self.primary = cloud.primary
         self.secondary = next(region for region in cloud.regions.values() if region is not cloud.primary)
         self.tallies: dict[str, Tally] = {region.role: Tally() for region in cloud.regions.values()}
-        assert cloud.joined is not None  # noqa: S101 - the drill starts a two-Region cloud
+        if cloud.joined is None:
+            raise ValueError("the drill needs a two-Region cloud (CloudOptions.regions)")
         self.joined = cloud.joined
 
     # ------------------------------------------------------------------ time
@@ -356,8 +357,8 @@ class Drill:
 def run_scenario(settings: DrillSettings, template: Path = ROOT / "template.yaml") -> DrillResult:
     """One scenario on a fresh two-Region cloud."""
     from localcloud.cloud import CloudOptions, LocalCloud  # noqa: PLC0415
-    from localcloud.scenario import _registry  # noqa: PLC0415
     from localcloud.traffic import TrafficGenerator  # noqa: PLC0415
+    from signal_platform.schema_registry import SchemaRegistry  # noqa: PLC0415
 
     options = CloudOptions(template=template, regions=("primary", "secondary"), seed=settings.seed)
     with LocalCloud(options) as cloud:
@@ -366,7 +367,7 @@ def run_scenario(settings: DrillSettings, template: Path = ROOT / "template.yaml
             Client(source, cloud.register_source(source, "Region-outage drill"), names[n % len(names)])
             for n, source in enumerate(f"drill-{n}" for n in range(settings.clients))
         ]
-        drill = Drill(cloud, settings, TrafficGenerator(_registry(), seed=settings.seed))
+        drill = Drill(cloud, settings, TrafficGenerator(SchemaRegistry(), seed=settings.seed))
         return drill.run(clients)
 
 

@@ -17,9 +17,9 @@ import pytest
 from localcloud.cloud import CloudOptions, LocalCloud
 from localcloud.global_endpoint import GlobalEndpoint
 from localcloud.region import Region
-from localcloud.scenario import _registry
 from localcloud.traffic import TrafficGenerator
 from signal_platform import codec
+from signal_platform.schema_registry import SchemaRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP = 10.0  # cloud seconds: shorter than the heartbeat's minute
@@ -71,7 +71,7 @@ def regions() -> Iterator[TwoRegions]:
         write_key = cloud.register_source("regions-test", "two-Region tests")
         endpoint = cloud.joined.endpoint
         world = TwoRegions(
-            cloud, primary, secondary, endpoint, write_key, [], "", TrafficGenerator(_registry(), seed=3)
+            cloud, primary, secondary, endpoint, write_key, [], "", TrafficGenerator(SchemaRegistry(), seed=3)
         )
         world.step(STEP, until=lambda: cloud.joined is not None and cloud.joined.tables.pending() == 0)
         world.route_at_start = endpoint.region()
