@@ -278,7 +278,10 @@ class ShardPoller:
         records = self._reader.read(wanted)
         if self._poll_interval is not None:
             self._next_poll = now + self._poll_interval
-        self._report_iterator_age(records, now)
+        # What GetRecords reports: how far behind the tip the last record read is (aging faults included).
+        age = self._age(records[-1], now) if records else 0.0
+        stream = {"StreamName": self.pipe.stream_name}
+        self._services.emit("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", stream, age * 1000)
         if not records:
             self._drained, self._activity_seen = True, activity
         self._buffer.extend(record for record in records if self._matches(record))
@@ -309,12 +312,6 @@ class ShardPoller:
             (self.pipe.stream_logical_id, self.pipe.stream_name), record.signal_ids
         )
         return now - record.arrival + offset
-
-    def _report_iterator_age(self, read: list[StreamRecord], now: float) -> None:
-        """What GetRecords reports: how far behind the tip the last record read is (aging faults included)."""
-        age = self._age(read[-1], now) if read else 0.0
-        dimensions = {"StreamName": self.pipe.stream_name}
-        self._services.emit("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", dimensions, age * 1000)
 
     def _attempt(self, batch: _Batch, now: float) -> None:
         if self.pipe.maximum_record_age >= 0:
