@@ -326,6 +326,7 @@ class EventBridgeEmulator:
         try:
             self._inject_fault(target, payload)
             self._senders[target.kind](target, payload, delivery.event)
+            self._metric(target, "Invocations")
         except DeliveryError as error:
             delivery.attempts += 1
             exhausted = self._exhausted(delivery, now)
@@ -340,10 +341,6 @@ class EventBridgeEmulator:
                 self._dead_letter(delivery, error, exhausted)
             return
         self.delivered += 1
-        self._metric(target, "Invocations")
-
-    def _metric(self, target: RuleTarget, name: str) -> None:
-        self._services.emit("AWS/Events", name, rule_dimensions(target.rule_arn))
 
     def _inject_fault(self, target: RuleTarget, payload: Any) -> None:
         fault = self._services.faults.target_fault(
@@ -355,6 +352,9 @@ class EventBridgeEmulator:
     def _resource_names(self, arn: str) -> tuple[str, ...]:
         resource = self._services.stack.by_arn(arn)
         return (resource.logical_id,) if resource is not None and target_kind(arn) != "lambda" else ()
+
+    def _metric(self, target: RuleTarget, name: str) -> None:
+        self._services.emit("AWS/Events", name, rule_dimensions(target.rule_arn))
 
     @staticmethod
     def _exhausted(delivery: _Delivery, now: float) -> str | None:

@@ -276,17 +276,12 @@ class ShardPoller:
             return
         activity = self._activity()
         records = self._reader.read(wanted)
-        age = (
-            self._age(records[-1], now) if records else 0.0
-        )  # what GetRecords reports, aging faults included
-        self._services.emit(
-            "AWS/Kinesis",
-            "GetRecords.IteratorAgeMilliseconds",
-            {"StreamName": self.pipe.stream_name},
-            age * 1000,
-        )
         if self._poll_interval is not None:
             self._next_poll = now + self._poll_interval
+        # What GetRecords reports: how far behind the tip the last record read is (aging faults included).
+        age = self._age(records[-1], now) if records else 0.0
+        stream = {"StreamName": self.pipe.stream_name}
+        self._services.emit("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", stream, age * 1000)
         if not records:
             self._drained, self._activity_seen = True, activity
         self._buffer.extend(record for record in records if self._matches(record))
@@ -330,9 +325,9 @@ class ShardPoller:
                     self._work.popleft()
                     return
         self.invocations += 1
-        failed_from = self._deliver(batch.records)
         pipe = {"PipeName": self.pipe.name}
         self._services.emit("AWS/EventBridge/Pipes", "Invocations", pipe)
+        failed_from = self._deliver(batch.records)
         if failed_from is None:
             self._work.popleft()
             return

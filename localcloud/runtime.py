@@ -32,7 +32,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TextIO, cast
 
@@ -45,6 +45,7 @@ log = logging.getLogger("localcloud")
 Handler = Callable[[Any, Any], Any]
 DEFAULT_TIMEOUT: Final = 3.0
 LOCAL_OVERRIDES: Final = {"POWERTOOLS_TRACE_DISABLED": "1"}
+TIMED_OUT: Final = "Sandbox.Timedout"  # the error type of an invocation that ran out of time (below)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +153,9 @@ class Invocation:
     payload: Any = None
     error_type: str | None = None
     error_message: str | None = None
-    injected: bool = False
     duration: float = 0.0  # seconds, as Lambda reports it (the whole Timeout for a timed-out invocation)
     output: str = ""  # what the function printed (its log stream: Powertools' EMF metric lines among it)
+    injected: bool = False
 
     @property
     def ok(self) -> bool:
@@ -331,14 +332,24 @@ class FunctionRuntime:
         return self._handlers[spec.logical_id]
 
     def invoke(self, reference: str, event: Any) -> Invocation:
-        """One synchronous invocation; faults named after the function apply."""
+        """One synchronous invocation; faults named after the function apply. Observers are told of its
+        outcome, with what it printed and how long Lambda would say it ran."""
+        if not self.observers:
+            return self._invoke(reference, event, self._output)
+        printed = io.StringIO()
+        started = time.perf_counter()
+        outcome = self._invoke(reference, event, printed)
         spec = self.function(reference)
-        outcome = self._invoke(spec, event)
+        timed_out = outcome.error_type == TIMED_OUT
+        duration = spec.timeout if timed_out else time.perf_counter() - started
+        outcome = replace(outcome, duration=duration, output=printed.getvalue())
+        self._output.write(outcome.output)
         for observer in self.observers.values():
             observer(spec, outcome)
         return outcome
 
-    def _invoke(self, spec: FunctionSpec, event: Any) -> Invocation:
+    def _invoke(self, reference: str, event: Any, output: TextIO) -> Invocation:
+        spec = self.function(reference)
         request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         fault = self.faults.target_fault((spec.logical_id, spec.name), lambda: set(event_ids(event)))
         self.stats.invocations[spec.logical_id] += 1
@@ -354,8 +365,6 @@ class FunctionRuntime:
             log_group_name=f"/aws/lambda/{spec.name}",
         )
         started = time.perf_counter()
-        printed = io.StringIO() if self.observers else None
-        output = printed if printed is not None else self._output
         with self.lock:
             self._activate(spec)
             handler = self.handler(spec)
@@ -366,17 +375,11 @@ class FunctionRuntime:
             except Exception as exc:  # noqa: BLE001 - a function error is an outcome, reported like Lambda does
                 self.stats.errors[spec.logical_id] += 1
                 log.debug("function %s failed: %s: %s", spec.logical_id, type(exc).__name__, exc)
-                error: tuple[str, str] | None = (type(exc).__name__, str(exc))
-                payload = None
-            else:
-                error = None
+                return Invocation(request_id, None, type(exc).__name__, str(exc))
             finally:
                 self.faults.current_function = None
                 spent = time.perf_counter() - started
                 self.stats.seconds[spec.logical_id] = self.stats.seconds.get(spec.logical_id, 0.0) + spent
-        text = self._forward(printed)
-        if error is not None:
-            return Invocation(request_id, None, *error, duration=spent, output=text)
         if fault is not None:  # mode "timeout": the code ran, the invocation still fails
             self.stats.errors[spec.logical_id] += 1
             return Invocation(
@@ -385,16 +388,5 @@ class FunctionRuntime:
                 "Sandbox.Timedout",
                 f"Task timed out after {spec.timeout:.2f} seconds",
                 injected=True,
-                duration=spec.timeout,
-                output=text,
             )
-        return Invocation(request_id, payload, duration=spent, output=text)
-
-    def _forward(self, printed: io.StringIO | None) -> str:
-        """What the invocation printed, passed on to ``output`` (captured only when someone observes)."""
-        if printed is None:
-            return ""
-        text = printed.getvalue()
-        if text:
-            self._output.write(text)
-        return text
+        return Invocation(request_id, payload)
