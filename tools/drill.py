@@ -90,7 +90,8 @@ class DrillResult:
     recover_s: float | None
     implied_failover_s: tuple[int, int]
     alarm_period_s: float
-    switches: list[tuple[float, str]]
+    switches: list[tuple[float, str]]  # (seconds from the outage's start, Region routed to from then)
+    outage_s: float
     replication_expired: int
     replayed: int
     wall_s: float
@@ -122,6 +123,10 @@ class DrillResult:
         lines.append(
             f"  failover observed {_seconds(self.failover_s)} (template, silent primary: {low}-{high} s; "
             f"alarm period {self.alarm_period_s:.0f} s); recovery observed {_seconds(self.recover_s)}"
+        )
+        timeline = ", ".join(f"{at:+.0f} s -> {region}" for at, region in self.switches)
+        lines.append(
+            f"  endpoint routing (from the outage's start; it lasted {self.outage_s:.0f} s): {timeline}"
         )
         lines.append(
             f"  replication given up after 24 h: {self.replication_expired}; "
@@ -347,7 +352,8 @@ class Drill:
             recover_s=None if recovery is None else recovery - outage_end,
             implied_failover_s=objectives.silent_failover_seconds,  # the outage silences the primary
             alarm_period_s=alarm.period,
-            switches=list(switches),
+            switches=[(at - outage_start, region) for at, region in switches],
+            outage_s=outage_end - outage_start,
             replication_expired=len(self.joined.replication.expired),
             replayed=replayed,
             wall_s=wall,
