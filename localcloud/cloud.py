@@ -382,6 +382,8 @@ class LocalCloud:
         self.faults.clear()
         for region in self.regions.values():
             region.reset(warm=warm)
+        if self.joined is not None:
+            self.joined.reset()
         if self.partner is not None:
             self.partner.received.clear()
             self.partner.refused.clear()

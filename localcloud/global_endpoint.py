@@ -154,6 +154,11 @@ class GlobalEndpoint:
         rest = {key: value for key, value in arguments.items() if key not in ("EndpointId", "Entries")}
         return self._events_client(region).put_events(Entries=entries, **rest)
 
+    def reset(self) -> None:
+        """After ``LocalCloud.reset`` (a new CloudWatch, its alarm without data): a new routing history."""
+        self.switches.clear()
+        self.routed = dict.fromkeys(self.routed, 0)
+
     # ------------------------------------------------------------------ the emulator protocol
     def pump(self) -> int:
         self.region()

@@ -81,18 +81,40 @@ class GlobalTables:
     def install(self) -> None:
         """Each replica in the Regions that do not have it yet: same name, keys and billing."""
         for spec in self.specs.values():
+            self._install(spec)
+
+    def _install(self, spec: GlobalTableSpec) -> None:
+        owner = self._services[spec.regions[0]].client("dynamodb")
+        table = owner.describe_table(TableName=spec.name)["Table"]
+        for region in spec.regions[1:]:
+            request: dict[str, Any] = {
+                "TableName": spec.name,
+                "KeySchema": table["KeySchema"],
+                "AttributeDefinitions": table["AttributeDefinitions"],
+                "BillingMode": "PAY_PER_REQUEST",
+            }
+            if "StreamSpecification" in table:
+                request["StreamSpecification"] = table["StreamSpecification"]
+            self._services[region].client("dynamodb").create_table(**request)
+
+    def reset(self) -> None:
+        """After ``LocalCloud.reset``: nothing in flight, and every replica again a copy of its owner's
+        table (emptied by a cold reset, kept by a warm one)."""
+        for spec in self.specs.values():
             owner = self._services[spec.regions[0]].client("dynamodb")
-            table = owner.describe_table(TableName=spec.name)["Table"]
+            items = [
+                item
+                for page in owner.get_paginator("scan").paginate(TableName=spec.name, ConsistentRead=True)
+                for item in page.get("Items", [])
+            ]
             for region in spec.regions[1:]:
-                request: dict[str, Any] = {
-                    "TableName": spec.name,
-                    "KeySchema": table["KeySchema"],
-                    "AttributeDefinitions": table["AttributeDefinitions"],
-                    "BillingMode": "PAY_PER_REQUEST",
-                }
-                if "StreamSpecification" in table:
-                    request["StreamSpecification"] = table["StreamSpecification"]
-                self._services[region].client("dynamodb").create_table(**request)
+                self._services[region].client("dynamodb").delete_table(TableName=spec.name)
+            self._install(spec)
+            for region in spec.regions[1:]:
+                replica = self._services[region].client("dynamodb")
+                for item in items:
+                    replica.put_item(TableName=spec.name, Item=item)
+        self._queue.clear()  # the copies just written, and anything in flight before the reset
 
     @contextmanager
     def watching(self) -> Iterator[None]:

@@ -115,6 +115,12 @@ class Replication:
 
         return tap
 
+    def reset(self) -> None:
+        """After ``LocalCloud.reset``: nothing in flight, nothing recorded."""
+        self._queue.clear()
+        self.replicated.clear()
+        self.expired.clear()
+
     # ------------------------------------------------------------------ the emulator protocol
     def pending(self) -> int:
         return len(self._queue)

@@ -42,6 +42,12 @@ class Joined:
     tables: GlobalTables
     emulators: list[Emulator] = field(default_factory=list)
 
+    def reset(self) -> None:
+        """After the Regions were reset: replicas copied from their owners, nothing in flight."""
+        self.tables.reset()
+        self.replication.reset()
+        self.endpoint.reset()
+
 
 def load_pair(
     options: CloudOptions, sam: dict[str, Any], overrides: Mapping[str, str]

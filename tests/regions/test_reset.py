@@ -1,0 +1,33 @@
+"""``LocalCloud.reset`` with two Regions: the replicas follow their owners, nothing stays in flight."""
+
+from __future__ import annotations
+
+from tests.regions.conftest import TwoRegions
+
+
+def test_a_warm_reset_keeps_sources_in_both_replicas_and_a_cold_one_empties_both(regions: TwoRegions) -> None:
+    # GIVEN two Regions that processed a batch the secondary took
+    cloud = regions.cloud
+    assert cloud.joined is not None
+    regions.step(
+        120.0, until=lambda: all(cloud.census().lake.get(event_id) for event_id in regions.early_ids)
+    )
+    table = regions.primary.functions["ValidatorFunction"].environment["SOURCES_TABLE_NAME"]
+    key = {"source_id": {"S": "regions-test"}}
+
+    # WHEN the cloud is reset warm
+    cloud.reset(warm=True)
+
+    # THEN the lake is empty, nothing is in flight, and the source is still in both replicas
+    assert not cloud.census().lake
+    assert cloud.joined.replication.pending() == cloud.joined.tables.pending() == 0
+    for region in (regions.primary, regions.secondary):
+        assert "Item" in region.services.client("dynamodb").get_item(TableName=table, Key=key)
+
+    # WHEN it is reset cold
+    cloud.reset()
+
+    # THEN both replicas are empty, and the endpoint starts again without a verdict (the secondary)
+    for region in (regions.primary, regions.secondary):
+        assert "Item" not in region.services.client("dynamodb").get_item(TableName=table, Key=key)
+    assert cloud.joined.endpoint.region() == regions.secondary.name
