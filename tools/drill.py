@@ -15,6 +15,8 @@ Scenarios:
 - ``past-window``: the primary is down for 25 hours, past the 24 hours EventBridge retries
   replication; recovery replays the secondary's archive with the archive replay command's code
   (``tools.replay``), whose forward rule carries the batches to the primary.
+- ``secondary-outage`` (not in ``both``): the secondary is down for ``--outage-minutes``; the
+  endpoint must not fail over, its clients go to the primary, replication to the secondary waits.
 
 Per Region and in total it prints accepted, in the lake exactly once, processed twice (in the lake
 more than once) and lost (accepted, not in the lake), the observed time to fail over (from the
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
     from localcloud.region import Region
     from localcloud.traffic import TrafficEvent, TrafficGenerator
 
-Scenario = Literal["outage", "past-window"]
+Scenario = Literal["outage", "past-window", "secondary-outage"]
 ROOT: Final = Path(__file__).resolve().parents[1]
 FINE_STEP: Final = 10.0  # cloud seconds per step while anything happens (heartbeats are a minute apart)
 COARSE_STEP: Final = 60.0  # while the primary is simply down, or quiet
@@ -244,7 +246,8 @@ class Drill:
             outage_start += QUIET  # nothing in flight inside the primary when it goes for a day
         outage_end = outage_start + outage_seconds
         elapsed = self.cloud.faults.started_at
-        self.cloud.faults.add(RegionOutage(self.primary.name, (outage_start - elapsed, outage_end - elapsed)))
+        down = self.secondary if self.settings.scenario == "secondary-outage" else self.primary
+        self.cloud.faults.add(RegionOutage(down.name, (outage_start - elapsed, outage_end - elapsed)))
         next_request, sent, number = traffic_start, 0, 0
         while sent < self.settings.requests or any(client.queue for client in clients):
             quiet = (
@@ -380,7 +383,9 @@ def run_scenario(settings: DrillSettings, template: Path = ROOT / "template.yaml
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     description = (__doc__ or "").splitlines()[0]
     parser = argparse.ArgumentParser(prog="python -m tools.drill", description=description)
-    parser.add_argument("--scenario", choices=("outage", "past-window", "both"), default="both")
+    parser.add_argument(
+        "--scenario", choices=("outage", "past-window", "secondary-outage", "both"), default="both"
+    )
     parser.add_argument("--clients", type=int, default=4, help="clients, half nearest each Region")
     parser.add_argument("--requests", type=int, default=40, help="requests per scenario (default 40)")
     parser.add_argument("--per-request", type=int, default=3, help="events per request (default 3)")

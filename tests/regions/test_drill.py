@@ -38,6 +38,21 @@ def test_a_region_outage_loses_nothing_and_fails_over_as_the_template_implies(sc
         assert result.replication_expired == 0
 
 
+def test_an_outage_of_the_secondary_loses_nothing_and_never_fails_over() -> None:
+    # GIVEN the secondary Region down for 15 minutes mid-run
+    settings = DrillSettings(scenario="secondary-outage", **SMALL)  # type: ignore[arg-type]
+
+    # WHEN the drill runs
+    result = run_scenario(settings)
+
+    # THEN every accepted event is in the lake once, and the endpoint kept routing to the primary
+    total = result.total
+    assert (total.lost, total.processed_twice) == (0, 0)
+    assert total.exactly_once == settings.requests * settings.per_request
+    assert result.failover_s is None
+    assert [region for at, region in result.switches if at >= 0] == []
+
+
 def test_the_drill_command_ends_with_one_summary_line(capsys: pytest.CaptureFixture[str]) -> None:
     # WHEN the command runs one small scenario
     code = main(["--scenario", "outage", "--clients", "2", "--requests", "4", "--per-request", "1"])
