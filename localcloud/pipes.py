@@ -278,6 +278,10 @@ class ShardPoller:
         records = self._reader.read(wanted)
         if self._poll_interval is not None:
             self._next_poll = now + self._poll_interval
+        # What GetRecords reports: how far behind the tip the last record read is (aging faults included).
+        age = self._age(records[-1], now) if records else 0.0
+        stream = {"StreamName": self.pipe.stream_name}
+        self._services.emit("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", stream, age * 1000)
         if not records:
             self._drained, self._activity_seen = True, activity
         self._buffer.extend(record for record in records if self._matches(record))
@@ -321,10 +325,14 @@ class ShardPoller:
                     self._work.popleft()
                     return
         self.invocations += 1
+        pipe = {"PipeName": self.pipe.name}
+        self._services.emit("AWS/EventBridge/Pipes", "Invocations", pipe)
         failed_from = self._deliver(batch.records)
         if failed_from is None:
             self._work.popleft()
             return
+        failure = "ExecutionFailed" if failed_from == 0 else "ExecutionPartiallyFailed"
+        self._services.emit("AWS/EventBridge/Pipes", failure, pipe)
         remaining = batch.records[failed_from:]
         if failed_from == 0 and self.pipe.bisect and len(remaining) > 1:
             middle = len(remaining) // 2
