@@ -62,7 +62,11 @@ def recover(cloud: LocalCloud) -> Recovery:
             *("--bucket", bucket, "--dlq-prefix", prefix, "replay", "--consumer", consumer, "--no-progress"),
             *_target_arguments(cloud, hydrate.environment, consumer),
         ]
-        with redirect_stdout(printed), _restored_environment("LAKE_BUCKET_NAME"):
+        with (
+            redirect_stdout(printed),
+            _restored_environment("LAKE_BUCKET_NAME"),
+            _restored_environment("LAKE_LEDGER_TABLE_NAME"),
+        ):
             replays[consumer] = dlq.main(arguments)
     settled = cloud.settle() and settled
     return Recovery(moved, stranded, replays, printed.getvalue(), settled)
@@ -121,8 +125,11 @@ def _target_arguments(cloud: LocalCloud, environment: Mapping[str, str], consume
         secret = str(cloud.loaded.parameters.get("PartnerApiKeySecretName", ""))
         return ["--target", "http", "--partner-url", cloud.partner.url, "--api-key-secret", secret]
     if kind == "lake":
-        lake = cloud.function_with_env("LAKE_BUCKET_NAME").environment["LAKE_BUCKET_NAME"]
-        return ["--target", "lake", "--lake-bucket", lake]
+        writer = cloud.function_with_env("LAKE_BUCKET_NAME").environment
+        return [
+            *("--target", "lake", "--lake-bucket", writer["LAKE_BUCKET_NAME"]),
+            *("--lake-ledger-table", writer["LAKE_LEDGER_TABLE_NAME"]),
+        ]
     if kind == "bus":  # the bus of the rule that failed: in each message's RULE_ARN
         return ["--target", "bus"]
     bus, region = _bus_of_failed_function(cloud, environment, consumer)

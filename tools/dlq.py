@@ -20,7 +20,8 @@ crash counts too), send it, and on success MOVE it to ``replayed/<key>`` (copy, 
 failed object stays where it is with its count and last error. Nothing is deleted without a copy,
 and a rerun continues where a stopped one ended: the moved objects are the checkpoint.
 Consumers and targets: partner -> HTTP POST (--partner-url, --api-key-env / --api-key-secret),
-lake -> the S3 writer's handler in-process (--lake-bucket or $LAKE_BUCKET_NAME), enrichment and
+lake -> the S3 writer's handler in-process (--lake-bucket, --lake-ledger-table or
+$LAKE_BUCKET_NAME, $LAKE_LEDGER_TABLE_NAME), enrichment and
 stream (rule-target events) -> PutEvents onto the bus of their RULE_ARN (or --bus). --target
 overrides the choice for other consumers. Exit status: 0 when nothing failed and nothing is poison.
 """
@@ -322,13 +323,18 @@ def build_target(args: argparse.Namespace, consumer: str) -> Target:
             raise SystemExit("error: the partner target needs --partner-url")
         return HttpTarget(args.partner_url, _api_key(args), timeout=args.timeout)
     if kind == "lake":
-        if args.lake_bucket:
-            os.environ["LAKE_BUCKET_NAME"] = args.lake_bucket
+        if args.lake_bucket or args.lake_ledger_table:
+            if args.lake_bucket:
+                os.environ["LAKE_BUCKET_NAME"] = args.lake_bucket
+            if args.lake_ledger_table:
+                os.environ["LAKE_LEDGER_TABLE_NAME"] = args.lake_ledger_table
             from s3_writer import dependencies  # noqa: PLC0415 - only the lake needs it
 
             dependencies.reset()
         if not os.environ.get("LAKE_BUCKET_NAME"):
             raise SystemExit("error: the lake target needs --lake-bucket or LAKE_BUCKET_NAME")
+        if not os.environ.get("LAKE_LEDGER_TABLE_NAME"):
+            raise SystemExit("error: the lake target needs --lake-ledger-table or LAKE_LEDGER_TABLE_NAME")
         return LakeTarget()
     if kind == "bus":
         return BusTarget(bus=args.bus, region=args.region)
@@ -368,6 +374,10 @@ def _parser() -> argparse.ArgumentParser:
     keys_source.add_argument("--api-key-secret", help="Secrets Manager secret id holding the x-api-key")
     replay.add_argument("--timeout", type=float, default=10.0, help="HTTP timeout in seconds")
     replay.add_argument("--lake-bucket", help="lake bucket for the lake target (default $LAKE_BUCKET_NAME)")
+    replay.add_argument(
+        "--lake-ledger-table",
+        help="the lake ledger table for the lake target (default $LAKE_LEDGER_TABLE_NAME)",
+    )
     replay.add_argument("--bus", help="bus name for the bus target (default: from the RULE_ARN attribute)")
     replay.add_argument("--region", help="Region of the bus (default: from the RULE_ARN attribute)")
     replay.add_argument(
