@@ -158,6 +158,7 @@ EXPECTED_PROCESSING_OUTPUTS = {
     "EnrichmentFunctionName": "RunsProcessing",
     "S3WriterFunctionName": "RunsProcessing",
     "IdempotencyTableName": "RunsProcessing",
+    "LakeLedgerTableName": "RunsProcessing",
     "SignalStreamName": "RunsProcessing",
     "SignalStreamArn": "RunsProcessing",
     "LakeBucketName": "RunsProcessing",
