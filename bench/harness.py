@@ -131,5 +131,6 @@ def rig(registry: SchemaRegistry, *, max_signals_per_entry: int | None = None) -
         publisher=BusPublisher(client=lambda: bus),
         max_body_bytes=config.max_body_bytes,
         max_events_per_request=config.max_events_per_request,
+        segment=dependencies.segment_mapper(),
     )
     return Rig(ingestor, registry, bus, table)

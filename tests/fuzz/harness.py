@@ -94,6 +94,7 @@ class Harness:
             publisher=BusPublisher(client=lambda: self.bus),
             max_body_bytes=SETTINGS.max_body_bytes,
             max_events_per_request=SETTINGS.max_events_per_request,
+            segment=dependencies.segment_mapper(),
         )
         self.context = FakeLambdaContext(function_name="validator")
 
