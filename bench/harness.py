@@ -19,7 +19,7 @@ from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import SignalBatcher
 from signal_platform.sources import Source, SourceRegistry, new_write_key
 from signal_platform.timeutil import format_rfc3339, utc_now
-from validator import api
+from validator import api, dependencies
 from validator.ingest import IngestAnswer, Ingestor, IngestRequest
 from validator.settings import ENTRY_SOURCE, ValidatorSettings
 from validator.verdicts import EventJudge, Limits
