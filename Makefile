@@ -102,6 +102,10 @@ e2e: $(STAMP) ## the local cloud: emulator tests, the pipeline end to end, 100 r
 soak: $(STAMP) ## 1,000 random fault schedules through the local cloud; prints the seed of any failure
 	LOCALCLOUD_SCHEDULES=1000 $(PY) -m pytest tests/e2e -k property
 
+.PHONY: dropin
+dropin: $(STAMP) ## segment-analytics-python and rudder-sdk-python, 10,000 calls each, into the local lake exactly once
+	DROPIN_CALLS=10000 $(PY) -m pytest tests/e2e/test_segment_sdks.py -p no:randomly -v
+
 local: $(STAMP) ## keep the local cloud running: curl the API, point tools and sam local at it
 	$(PY) -m tools.local
 
