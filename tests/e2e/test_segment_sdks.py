@@ -33,6 +33,9 @@ CLIENT_IP = "198.51.100.77"
 # sender waits for room rather than changing the default.
 QUEUE_ROOM = 5_000
 
+# The pipeline takes about 10 ms per call here: the timeout grows with the calls.
+pytestmark = pytest.mark.timeout(120 + CALLS // 20)
+
 Sent = dict[str, tuple[str, dict[str, Any]]]  # messageId -> (call type, the call as the library sent it)
 
 

@@ -195,6 +195,22 @@ def test_context_ip_and_user_agent_move_to_envelope_and_the_rest_stays_in_origin
     assert call["context"]["ip"] == "203.0.113.42"  # the call itself is left as it was
 
 
+@pytest.mark.parametrize("ip", ["256.0.0.1", "fe80::1%eth0", 42, {"v4": "1.2.3.4"}])
+def test_context_ip_that_is_no_address_stays_where_it_was_sent(
+    mapper: SegmentMapper, registry: SchemaRegistry, ip: Any
+) -> None:
+    # GIVEN a call whose context.ip is not an IP address (Segment accepts any value there)
+    call = _call("page", context={"ip": ip, "userAgent": "x" * 2000})
+    # WHEN it is mapped
+    event = _event(mapper, call)
+    # THEN the value stays in origin.context, the user agent is clipped to the envelope's bound,
+    # and the event is valid
+    assert "ip" not in event["context"]
+    assert event["data"]["origin"]["context"] == {"ip": ip}
+    assert event["context"]["user_agent"] == "x" * 1024
+    assert registry.is_valid(event), registry.errors(event)
+
+
 def test_times_and_unknown_fields_are_kept_and_write_key_is_dropped(mapper: SegmentMapper) -> None:
     # GIVEN a call with sentAt, originalTimestamp, channel, integrations and a writeKey
     call = _call(
@@ -243,6 +259,7 @@ def test_call_without_any_time_occurs_at_receive_time(mapper: SegmentMapper) -> 
         (_call("alias", userId="u1"), None, "missing_previous_id", "$.previousId"),
         (_call("alias", previousId="a1"), None, "missing_user_id", "$.userId"),
         (_call("track", event="A", context=[1]), None, "invalid_context", "$.context"),
+        (_call("track", event="Product Added", properties=[1]), None, "invalid_properties", "$.properties"),
         (_call("track", event="A", properties={"x": "y" * 33_000}), None, "event_too_large", "$"),
         (_call("page", type=None), None, "unknown_call_type", "$.type"),
     ],

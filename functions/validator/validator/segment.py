@@ -9,10 +9,10 @@ event of the registry, or a ``Refusal`` with the reason when Segment's own rules
   ``message_id_derived``), so an identical resend still deduplicates;
 - type: ``track`` names map to registry types through ``mappings/segment_track.json``; a name it does
   not list is the generic ``track`` type; the other calls are registry types of their own;
-- ``userId``/``anonymousId`` go to ``context.user_id``/``anonymous_id``, ``context.ip`` and
-  ``context.userAgent`` to the envelope's ``context.ip``/``user_agent`` (so the IP is truncated
-  before storage); the rest of ``context``, ``integrations`` and unknown top-level fields are kept as
-  sent in ``data.origin``; ``properties`` and ``traits`` keep their structure;
+- ``userId``/``anonymousId`` go to ``context.user_id``/``anonymous_id``; ``context.ip`` (an IP
+  address) and ``context.userAgent`` to the envelope's ``context.ip``/``user_agent`` (so the IP is
+  truncated before storage); the rest of ``context``, ``integrations`` and unknown top-level fields
+  are kept as sent in ``data.origin``; ``properties`` and ``traits`` keep their structure;
 - time: ``timestamp`` (else ``originalTimestamp``, else the receive time) is ``occurred_at``;
   ``sentAt`` is ``sent_at``, which drives the clock-skew correction.
 """
@@ -20,9 +20,11 @@ event of the registry, or a ``Refusal`` with the reason when Segment's own rules
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -37,6 +39,7 @@ MAPPING_PATH: Final = SCHEMA_ROOT / "mappings" / "segment_track.json"
 # Segment's limits: a call is at most 32 KB, a messageId at most 100 characters.
 MAX_CALL_BYTES: Final = 32 * 1024
 MAX_MESSAGE_ID_CHARS: Final = 100
+MAX_USER_AGENT_CHARS: Final = 1024  # the envelope's bound on context.user_agent
 # Fixed forever: event_id = uuid5(MESSAGE_ID_NAMESPACE, "<source>\n<messageId>").
 MESSAGE_ID_NAMESPACE: Final = uuid.UUID("6f1d3c58-2b7e-5a4f-9c61-0e8d2a7b4c19")
 
@@ -227,12 +230,16 @@ class SegmentMapper:
                 data = {"previous_id": previous_id}
         return kind, CALL_SCHEMA_VERSION, data
 
-    def _track(self, event: str, properties: Any, origin: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    def _track(
+        self, event: str, properties: Any, origin: dict[str, Any]
+    ) -> tuple[str, str, dict[str, Any]] | FieldError:
         properties = _object(properties)
         target = self._mapping.events.get(event)
         if target is None:
             unmapped = self._mapping.unmapped
             return unmapped.event_type, unmapped.schema_version, {"event": event, "properties": properties}
+        if not isinstance(properties, dict):
+            return FieldError("invalid_properties", "$.properties", "properties must be an object")
         origin["event"] = event
         fields = target.properties
         data = {fields[name]: value for name, value in properties.items() if name in fields}
@@ -242,15 +249,28 @@ class SegmentMapper:
         return target.event_type, target.schema_version, data
 
 
+@lru_cache(maxsize=1024)
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return "%" not in text  # a zone index is not an address the envelope (or a lake reader) takes
+
+
 def _place_context(context: dict[str, Any], envelope_context: dict[str, Any], origin: dict[str, Any]) -> None:
-    """``ip``/``userAgent`` to the envelope's context (where the IP is truncated before storage); the
-    rest kept as sent in ``origin.context``."""
-    if "ip" in context or "userAgent" in context:
+    """An IP address and a user agent string move to the envelope's context (where enrichment reads
+    them and truncates the IP before storage); anything else, as sent, stays in ``origin.context``
+    (Segment accepts any value there, so the platform does not refuse the call for it)."""
+    ip, user_agent = context.get("ip"), context.get("userAgent")
+    movable_ip = isinstance(ip, str) and _is_ip_address(ip)
+    movable_agent = isinstance(user_agent, str)
+    if movable_ip or movable_agent:
         context = dict(context)
-        if (ip := context.pop("ip", None)) is not None:
-            envelope_context["ip"] = ip
-        if (user_agent := context.pop("userAgent", None)) is not None:
-            envelope_context["user_agent"] = user_agent
+        if movable_ip:
+            envelope_context["ip"] = context.pop("ip")
+        if movable_agent:
+            envelope_context["user_agent"] = context.pop("userAgent")[:MAX_USER_AGENT_CHARS]
     if context:
         origin["context"] = context
 

@@ -15,7 +15,7 @@ from signal_platform import codec
 from signal_platform.schema_registry import FieldError, SchemaRegistry
 from signal_platform.signal_batches import EncodedSignal
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339, parse_validated_rfc3339
-from validator.segment import Refusal
+from validator.segment import MAX_USER_AGENT_CHARS, Refusal
 
 Verdict = Literal["accepted", "rejected", "retry"]
 
@@ -48,11 +48,10 @@ class RequestView:
 
 
 NO_VIEW: Final = RequestView()
-# The envelope's bound on context.user_agent: a longer header is clipped, never a rejection.
-MAX_USER_AGENT_CHARS: Final = 1024
 
 
 def request_view(source_ip: str | None, user_agent: str | None) -> RequestView:
+    """A User-Agent header over the envelope's bound is clipped, never a rejection."""
     return RequestView(source_ip or None, user_agent[:MAX_USER_AGENT_CHARS] if user_agent else None)
 
 
