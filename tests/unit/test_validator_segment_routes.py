@@ -126,6 +126,18 @@ def test_body_over_segments_limit_answers_400(harness: Harness, path: str, size:
     assert "at most" in answer["message"]
 
 
+def test_call_over_32_kb_in_a_batch_is_rejected_and_its_neighbours_accepted(harness: Harness) -> None:
+    # GIVEN a batch whose second call is over Segment's 32 KB per call
+    calls = _calls()[:2]
+    calls[1] = {**calls[1], "properties": {"x": "y" * 33_000}}
+    # WHEN the handler answers
+    status, _, answer = _post(harness, "/v1/batch", codec.dumps({"batch": calls}))
+    # THEN the big call is rejected with its reason, the other accepted
+    assert status == 200
+    assert [result["verdict"] for result in answer["results"]] == ["accepted", "rejected"]
+    assert answer["results"][1]["errors"][0]["code"] == "event_too_large"
+
+
 def test_missing_write_key_answers_401_in_segment_shape(harness: Harness) -> None:
     # GIVEN a batch with no key in a header or the body
     body = codec.dumps({"batch": _calls()[:1]})

@@ -52,6 +52,8 @@ NO_VIEW: Final = RequestView()
 
 def request_view(source_ip: str | None, user_agent: str | None) -> RequestView:
     """A User-Agent header over the envelope's bound is clipped, never a rejection."""
+    if not source_ip and not user_agent:
+        return NO_VIEW
     return RequestView(source_ip or None, user_agent[:MAX_USER_AGENT_CHARS] if user_agent else None)
 
 
