@@ -151,7 +151,7 @@ def run() -> list[Check]:
     report.note(
         "each side: ingest (auth, body, judge, batch, sign, fake put_events) + answer bytes; best of 9"
     )
-    report.note("the Segment side also maps each call: uuid5 id, type, renames, context split, size check")
+    report.note("the Segment side also maps each call: uuid5 id, type, renames, context split, origin")
     native, segment, _, _ = pairs["Product Added -> add_to_cart"]
     return [
         Check(
