@@ -17,10 +17,11 @@ from tests.fuzz import strategies
 from tests.fuzz.harness import ORIGIN, SOURCE_ID, WRITE_KEY, Harness, basic
 from tests.fuzz.strategies import JSON_VALUES, RAW_BODIES, REGISTRY, dump_json, timestamps
 from tests.http_events import http_api_event
+from validator import api
 from validator.segment import TrackMapping, event_id_of
 
 SEGMENT_STATUSES = frozenset({200, 400, 401, 403, 415})
-PATHS = ["/v1/batch", "/v1/track", "/v1/page", "/v1/screen", "/v1/identify", "/v1/group", "/v1/alias"]
+PATHS = sorted(api.SEGMENT_ROUTES)
 MIXED_BATCHES = 1_000
 WHOLE_REQUESTS = 600
 NOW = datetime.now(UTC)

@@ -101,8 +101,19 @@ def test_rejected_calls_are_logged_with_their_reasons(
     assert record.rejections[0]["errors"][0]["code"] == "missing_identity"
 
 
-@pytest.mark.parametrize("path", ["/v1/track", "/v1/page", "/v1/identify", "/v1/screen"])
-def test_single_call_route_takes_its_type_from_the_path(harness: Harness, path: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "event_type"),
+    [
+        ("/v1/track", "track"),
+        ("/v1/page", "page"),
+        ("/v1/identify", "identify"),
+        ("/v1/screen", "screen"),
+        ("/v1/t", "track"),  # analytics.js's short paths
+        ("/v1/p", "page"),
+        ("/v1/i", "identify"),
+    ],
+)
+def test_single_call_route_takes_its_type_from_the_path(harness: Harness, path: str, event_type: str) -> None:
     # GIVEN one call posted to a single-call route, without a type
     call = {"messageId": "m-1", "userId": "u1", "event": "Signed In", "timestamp": _now_text()}
     # WHEN the handler answers
@@ -110,8 +121,17 @@ def test_single_call_route_takes_its_type_from_the_path(harness: Harness, path: 
     # THEN it is accepted as the route's call type
     assert status == 200, answer
     [signal] = harness.forwarded()
-    expected = path.rsplit("/", 1)[1]
-    assert signal.event["event_type"] == ("track" if expected == "track" else expected)
+    assert signal.event["event_type"] == event_type
+
+
+def test_short_batch_path_takes_a_batch(harness: Harness) -> None:
+    # GIVEN analytics.js's batching body on /v1/b: text/plain, the key in the body
+    body = codec.dumps({"batch": _calls()[:3], "writeKey": WRITE_KEY, "sentAt": _now_text()})
+    # WHEN the handler answers
+    status, _, answer = _post(harness, "/v1/b", body, content_type="text/plain", write_key=None)
+    # THEN every call is accepted
+    assert status == 200, answer
+    assert answer["counts"]["accepted"] == 3
 
 
 @pytest.mark.parametrize(("path", "size"), [("/v1/track", 32 * 1024 + 1), ("/v1/batch", 500 * 1024 + 1)])

@@ -37,9 +37,12 @@ EVENTS_PATH: Final = "/v1/events"
 EVENTS_METHOD: Final = "POST"
 SEGMENT_BATCH_PATH: Final = "/v1/batch"
 # Route path -> the call type it implies (None: /v1/batch, where each call names its type).
+# analytics.js (analytics-next) posts to the type's first letter (/v1/t, /v1/p, ...) and batches to /v1/b.
 SEGMENT_ROUTES: Final[dict[str, CallType | None]] = {
     SEGMENT_BATCH_PATH: None,
+    "/v1/b": None,
     **{f"/v1/{call_type}": call_type for call_type in CALL_TYPES},
+    **{f"/v1/{call_type[0]}": call_type for call_type in CALL_TYPES},
 }
 
 _STATUS_BY_ERROR: Final[tuple[tuple[type[errors.SignalPlatformError], int], ...]] = (
