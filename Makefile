@@ -106,6 +106,12 @@ soak: $(STAMP) ## 1,000 random fault schedules through the local cloud; prints t
 dropin: $(STAMP) ## segment-analytics-python and rudder-sdk-python, 10,000 calls each, into the local lake exactly once
 	DROPIN_CALLS=10000 $(PY) -m pytest tests/e2e/test_segment_sdks.py -p no:randomly -v
 
+.PHONY: browser
+browser: $(STAMP) ## a real headless Chromium (Debian's, installed if missing: needs root) against the local API
+	@command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell; }
+	$(PY) -m pytest tests/e2e/chromium -p no:randomly -v
+
 local: $(STAMP) ## keep the local cloud running: curl the API, point tools and sam local at it
 	$(PY) -m tools.local
 
