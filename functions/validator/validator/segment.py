@@ -250,15 +250,9 @@ class SegmentMapper:
             return FieldError("invalid_properties", "$.properties", "properties must be an object")
         origin["event"] = event
         fields = target.properties
-        data: dict[str, Any] = {}
-        rest: dict[str, Any] = {}
-        for name, value in properties.items():
-            if name in fields:
-                data[fields[name]] = value
-            else:
-                rest[name] = value
-        if rest:
-            origin["properties"] = rest
+        data = {field: properties[name] for name, field in fields.items() if name in properties}
+        if len(data) < len(properties):  # properties the mapping does not name, kept as sent
+            origin["properties"] = {name: value for name, value in properties.items() if name not in fields}
         return target.event_type, target.schema_version, data
 
 
