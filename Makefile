@@ -105,6 +105,16 @@ soak: $(STAMP) ## 1,000 random fault schedules through the local cloud; prints t
 query: $(STAMP) ## the lake's Athena SQL (athena/), transpiled by sqlglot, run by DuckDB over a local lake of demo traffic
 	$(PY) -m tools.query
 
+.PHONY: dropin
+dropin: $(STAMP) ## segment-analytics-python and rudder-sdk-python, 10,000 calls each, into the local lake exactly once
+	DROPIN_CALLS=10000 $(PY) -m pytest tests/e2e/test_segment_sdks.py -p no:randomly -v
+
+.PHONY: browser
+browser: $(STAMP) ## a real headless Chromium (Debian's, installed if missing: needs root) against the local API
+	@command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell; }
+	$(PY) -m pytest tests/e2e/chromium -p no:randomly -v
+
 local: $(STAMP) ## keep the local cloud running: curl the API, point tools and sam local at it
 	$(PY) -m tools.local
 

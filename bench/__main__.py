@@ -20,7 +20,7 @@ def _use_lambda_layout() -> None:
 
 def main() -> None:
     _use_lambda_layout()
-    from bench import batching, calls, cold_import, lake_writes, pipeline, report, validation
+    from bench import batching, calls, cold_import, lake_writes, pipeline, report, segment, validation
 
     checks = [
         *validation.run(),
@@ -29,6 +29,7 @@ def main() -> None:
         *cold_import.run(),
         *calls.run(),
         *lake_writes.run(),
+        *segment.run(),
     ]
     report.summary(checks)
     report.write_markdown(ROOT / "bench" / "results" / "bench.md", "Benchmarks (`make bench`)")

@@ -60,7 +60,7 @@ class Region:
         self.services = services
         self.runtime = runtime
         self.functions = functions
-        self.api = HttpApi(loaded.http_routes, runtime, seed=options.seed)
+        self.api = HttpApi(loaded.http_routes, runtime, seed=options.seed, cors=loaded.http_cors)
         self.inbox = Inbox()
         self.http: HttpSender | None = None
         self.emulators: list[Emulator] = []

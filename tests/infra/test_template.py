@@ -24,6 +24,7 @@ from samtranslator.translator.translator import Translator
 from dlq_hydrate.settings import CONSUMER_NAME, REPLAYED_PREFIX, HydrateSettings
 from s3_writer.ledger import ATTEMPT_PREFIX, RECORD_PREFIX
 from tests.infra.rendering import EDGE_RESOURCES
+from validator import api
 
 ROOT = Path(__file__).parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -753,16 +754,28 @@ def test_ingest_api_post_events_route_payload_v2(resources):
     # WHEN the HTTP API events are selected
     http_events = [e["Properties"] for e in events.values() if e["Type"] == "HttpApi"]
 
-    # THEN exactly POST /v1/events on IngestApi, payload format 2.0
-    assert http_events == [
-        {
+    # THEN exactly POST /v1/events and the Segment-compatible routes the function serves, on
+    # IngestApi, payload format 2.0
+    assert sorted(e["Path"] for e in http_events) == sorted([api.EVENTS_PATH, *api.SEGMENT_ROUTES])
+    for event in http_events:
+        assert event == {
             "ApiId": {"Ref": "IngestApi"},
             "Method": "POST",
-            "Path": "/v1/events",
+            "Path": event["Path"],
             "PayloadFormatVersion": "2.0",
             "TimeoutInMillis": http_events[0]["TimeoutInMillis"],
         }
-    ]
+
+
+def test_ingest_api_cors_allows_browsers_to_post_and_caches_preflights(resources):
+    # GIVEN the HTTP API's CORS configuration
+    cors = resources["IngestApi"]["Properties"]["CorsConfiguration"]
+    # WHEN its rules are read
+    # THEN browsers may POST with the write key headers, and preflights are cached for 2 hours
+    assert cors["AllowMethods"] == ["POST"]
+    assert {"authorization", "content-type", "x-api-key"} <= set(cors["AllowHeaders"])
+    assert cors["MaxAge"] == 7200
+    assert "AllowCredentials" not in cors  # with "*" origins; the validator checks each source's
     assert resources["IngestApi"]["Type"] == "AWS::Serverless::HttpApi"
 
 
