@@ -9,9 +9,21 @@ milliseconds and stays in the same order. ``WallClock`` is for the long-running 
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import importlib
 import threading
 import time
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any, Final, Protocol
+from unittest import mock
+
+# Powertools' idempotency modules that read the time (in-progress and record expiry).
+_IDEMPOTENCY_MODULES: Final = tuple(
+    f"aws_lambda_powertools.utilities.idempotency.persistence.{name}"
+    for name in ("base", "datarecord", "dynamodb")
+)
 
 
 class Clock(Protocol):
@@ -51,3 +63,28 @@ class WallClock:
 
     def wait_until(self, moment: float, *, at_most: float) -> None:
         time.sleep(max(0.0, min(at_most, moment - time.time())))
+
+
+@contextlib.contextmanager
+def powertools_idempotency_clock(now: Callable[[], float]) -> Iterator[None]:
+    """Powertools' idempotency records measured on the cloud's clock. An invocation stopped by a
+    timeout leaves its in-progress record, which expires with the invocation's remaining time; the
+    retry comes a minute later on the cloud's clock, so the expiry must be read on that clock too, or
+    every retry of a jumped-over minute would still find the record in progress."""
+
+    class CloudDatetime(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> Any:
+            return dt.datetime.fromtimestamp(now(), tz)
+
+    shim = SimpleNamespace(**{name: getattr(dt, name) for name in dir(dt) if not name.startswith("__")})
+    shim.datetime = CloudDatetime
+    with contextlib.ExitStack() as patches:
+        for name in _IDEMPOTENCY_MODULES:
+            try:
+                module = importlib.import_module(name)
+            except ImportError:  # Powertools without idempotency (or a newer layout): nothing to align
+                continue
+            if hasattr(module, "dt"):
+                patches.enter_context(mock.patch.object(module, "dt", shim))
+        yield

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO, cast
 
-from localcloud.faults import Faults
+from localcloud.clock import powertools_idempotency_clock
+from localcloud.faults import Faults, InvocationTimeout
 from localcloud.provision import Resource, Stack
 from localcloud.signals import event_ids
 
@@ -153,6 +154,7 @@ class Invocation:
     error_type: str | None = None
     error_message: str | None = None
     injected: bool = False
+    throttled: bool = False  # Lambda refused to run it (429): sources retry these by their own rules
 
     @property
     def ok(self) -> bool:
@@ -229,6 +231,7 @@ class FunctionRuntime:
             self._overrides["POWERTOOLS_LOG_LEVEL"] = log_level
         self._handlers: dict[str, Handler] = {}
         self._environment = _Environment()
+        self._clock_patch = contextlib.ExitStack()
         self.lock = threading.RLock()
         self._by_arn = {spec.arn: spec for spec in self.functions.values()}
         self._by_arn.update({spec.name: spec for spec in self.functions.values()})
@@ -267,6 +270,7 @@ class FunctionRuntime:
 
     def start(self) -> None:
         """Cold start: import every handler in its own environment and reset its cached collaborators."""
+        self._clock_patch.enter_context(powertools_idempotency_clock(self.faults.clock))
         for spec in self.functions.values():
             if spec.logical_id not in self._handlers:
                 with self.lock:
@@ -276,6 +280,7 @@ class FunctionRuntime:
     def stop(self) -> None:
         with self.lock:
             self._environment.restore()
+            self._clock_patch.close()
 
     def cold_start(self) -> None:
         """Every imported function forgets its cached collaborators, as a new container would."""
@@ -316,8 +321,13 @@ class FunctionRuntime:
         """One synchronous invocation; faults named after the function apply."""
         spec = self.function(reference)
         request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-        fault = self.faults.target_fault((spec.logical_id, spec.name), lambda: set(event_ids(event)))
         self.stats.invocations[spec.logical_id] += 1
+        if self.faults.throttled((spec.logical_id, spec.name)):
+            self.stats.errors[spec.logical_id] += 1
+            return Invocation(
+                request_id, None, "TooManyRequestsException", "Rate Exceeded.", injected=True, throttled=True
+            )
+        fault = self.faults.target_fault((spec.logical_id, spec.name), lambda: set(event_ids(event)))
         if fault is not None and fault.mode == "error":
             self.stats.errors[spec.logical_id] += 1
             return Invocation(request_id, None, fault.error, fault.message, injected=True)
@@ -334,18 +344,23 @@ class FunctionRuntime:
             self._environment.activate(spec.logical_id, self.environment(spec))
             handler = self.handler(spec)
             self.faults.current_function = spec.logical_id
+            if fault is not None and fault.after_calls is not None:
+                self.faults.calls_left = fault.after_calls
             try:
                 with contextlib.redirect_stdout(self._output), contextlib.redirect_stderr(self._output):
                     payload = handler(event, context)
+            except InvocationTimeout:
+                log.debug("function %s stopped by a timeout after %s AWS calls", spec.logical_id, fault)
             except Exception as exc:  # noqa: BLE001 - a function error is an outcome, reported like Lambda does
                 self.stats.errors[spec.logical_id] += 1
                 log.debug("function %s failed: %s: %s", spec.logical_id, type(exc).__name__, exc)
                 return Invocation(request_id, None, type(exc).__name__, str(exc))
             finally:
                 self.faults.current_function = None
+                self.faults.calls_left = None
                 spent = time.perf_counter() - started
                 self.stats.seconds[spec.logical_id] = self.stats.seconds.get(spec.logical_id, 0.0) + spent
-        if fault is not None:  # mode "timeout": the code ran, the invocation still fails
+        if fault is not None:  # mode "timeout": the code ran (all, or up to a call); the invocation fails
             self.stats.errors[spec.logical_id] += 1
             return Invocation(
                 request_id,
