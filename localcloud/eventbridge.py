@@ -19,9 +19,10 @@ delivery succeeds when the event is in the function's async queue (``lambda_asyn
 errors are Lambda's business (EventInvokeConfig), not the rule's. A Kinesis target is PutRecord with
 the partition key at ``KinesisParameters.PartitionKeyPath`` (the event id without one).
 
-At least once (a ``Duplicate`` fault): "EventBridge ... delivers events to targets at least once",
-so a target may get an event twice; a delivery that succeeded is then made again, as a new delivery
-with its own retries (a Kinesis target gets a second record, a Lambda target a second async invoke).
+At least once (a ``Duplicate`` fault): EventBridge delivers to rule targets at least once (the
+Lambda guide asks every function it invokes to handle duplicate events), so a delivery that
+succeeded is then made again, as a new delivery with its own retries (a Kinesis target gets a
+second record, a Lambda target a second async invoke).
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Per shard, from the Pipe's ``KinesisStreamParameters``:
 
-- **Lanes**: ``ParallelizationFactor`` lanes per shard ("process each shard with up to 10 batches at
-  the same time ... while still maintaining in-order processing at the partition-key level"): a
-  record goes to the lane of its partition key, and each lane batches, retries, bisects and
-  dead-letters on its own, one batch in flight per lane; the lanes' batches interleave.
+- **Lanes**: ``ParallelizationFactor`` lanes per shard (Lambda's Kinesis guide: one shard processed
+  by up to 10 concurrent batches, order kept per partition key, not per shard): a record goes to
+  the lane of its partition key, and each lane batches, retries, bisects and dead-letters on its
+  own, one batch in flight per lane; the lanes' batches interleave.
 - **Batching**: a batch is sent when ``BatchSize`` records are waiting, or when
   ``MaximumBatchingWindowInSeconds`` (times ``window_scale``) has passed since the first waiting
   record arrived; a Lambda batch also stays under the 6 MB invocation payload.
@@ -32,12 +32,11 @@ Per shard, from the Pipe's ``KinesisStreamParameters``:
 - ``FilterCriteria`` patterns are matched with moto's EventBridge pattern matcher; records that match
   none are skipped, as Pipes does.
 - **Resharding**: after a split or merge (a ``Reshard`` fault), the closed parent is read to its end
-  and its batches are done before its children are read (from their start), as Kinesis documents for
-  consumers ("read the parent shards to their end before the child shards"), which keeps the order of
-  a partition key across the reshard.
+  and its batches are done before its children are read (from their start), as the Kinesis guide
+  asks of consumers after a reshard, which keeps the order of a partition key across it.
 - **Throttles** (a ``Concurrency`` fault on the target): the target was not invoked; the batch is
-  retried with a backoff and the retry is not counted against ``MaximumRetryAttempts`` (as Lambda
-  event source mappings: "if the function is throttled ... Lambda retries until the records expire").
+  retried with a backoff and the retry is not counted against ``MaximumRetryAttempts`` (Lambda's
+  Kinesis event source mappings retry a throttled function until the records expire).
 - **At least once** (a ``Duplicate`` fault): a batch that succeeded may be delivered again.
 """
 
@@ -227,6 +226,11 @@ Deliver = Callable[[list[StreamRecord]], int | None]
 THROTTLED: Final = -1  # the target was not invoked (Lambda throttled it): retried, not counted
 
 
+def lane_of(partition_key: str, lanes: int) -> int:
+    """The lane of a partition key: always the same one, so the key's records stay in order."""
+    return zlib.crc32(partition_key.encode()) % lanes
+
+
 class _Lane:
     """One of a shard's ``ParallelizationFactor`` lanes: the records of its partition keys (a key
     always maps to the same lane, so its order is kept), its batching window, its batches in flight."""
@@ -354,7 +358,7 @@ class ShardPoller:
                 self._lanes[self._lane_of(record)].buffer.append(record)
 
     def _lane_of(self, record: StreamRecord) -> int:
-        return zlib.crc32(record.partition_key.encode()) % len(self._lanes)
+        return lane_of(record.partition_key, len(self._lanes))
 
     def _matches(self, record: StreamRecord) -> bool:
         if not self.pipe.filters:

@@ -1,8 +1,9 @@
 """On-demand resharding, as Kinesis does it: a shard split mid-run (a ``Reshard`` fault).
 
-What AWS documents: after ``SplitShard`` the parent shard is CLOSED, "data records ... are no longer
-written to the parent", its records stay readable until the retention period ends, and new records
-go to the two child shards, whose hash key ranges split the parent's. moto's ``split_shard`` instead
+What the Kinesis guide documents ("Complete the resharding action"): after ``SplitShard`` the parent
+shard is closed and takes no new records, the records it held stay in it, readable until the
+retention period ends, and new records go to the two child shards, whose hash key ranges split the
+parent's. moto's ``split_shard`` instead
 moves the parent's records into the children (and its key lookup still finds the closed parent), so
 the split is done here on moto's stream model: two children are added, the parent is closed with its
 records kept, and key lookups see open shards only.

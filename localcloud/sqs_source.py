@@ -13,8 +13,9 @@ emulated (batches go as soon as messages are there).
 
 Throttled invocations (a ``Concurrency`` fault) fail the batch like errors: its messages come back
 after the visibility timeout, and each receive counts towards ``maxReceiveCount``. At least once (a
-``Duplicate`` fault): "it's possible to receive a message more than once"; a message the function
-processed is then not deleted and comes back after the visibility timeout.
+``Duplicate`` fault): a standard queue delivers at least once (a copy on a server that missed the
+delete comes back); a message the function processed on its first receive is then not deleted and comes
+back after the visibility timeout.
 """
 
 from __future__ import annotations
@@ -119,7 +120,11 @@ class SqsMapping:
         outcome = self._runtime.invoke(self.spec.function, {"Records": [self._record(m) for m in messages]})
         failed = self._failed(outcome.payload, messages) if outcome.ok else {m["MessageId"] for m in messages}
         names = (self.spec.logical_id, *self._queue_names)
-        failed |= {m["MessageId"] for m in messages if self._services.faults.duplicate(names)} - failed
+        failed |= {
+            m["MessageId"]
+            for m in messages
+            if m["MessageId"] not in failed and _first_receive(m) and self._services.faults.duplicate(names)
+        }
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self._services.client("sqs").delete_message_batch(
@@ -195,3 +200,7 @@ class SqsMapping:
             "eventSourceARN": self.spec.queue_arn,
             "awsRegion": self._services.region,
         }
+
+
+def _first_receive(message: dict[str, Any]) -> bool:
+    return str(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) == "1"
