@@ -42,9 +42,10 @@ demo: $(STAMP) ## the main local job: 10,000 events through the whole pipeline o
 
 test: lint typecheck validate checkov build pytest ## every check: lint, types, template, build, tests
 
-lint: $(STAMP) ## ruff (lint and format check)
+lint: $(STAMP) ## ruff (lint and format check) and the import boundaries (import-linter, pyproject.toml)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) $(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP) ## apply ruff fixes and formatting
 	$(PY) -m ruff check --fix .

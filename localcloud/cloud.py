@@ -383,8 +383,6 @@ class LocalCloud:
         self.services.message_sources.clear()
         self.inbox.drain()
         s3, sqs, kinesis = (self.services.client(name) for name in ("s3", "sqs", "kinesis"))
-        from localcloud.provision import CREATORS  # noqa: PLC0415
-
         sources_tables = {spec.environment.get("SOURCES_TABLE_NAME") for spec in self.functions.values()}
         for bucket in self.stack.of_type("AWS::S3::Bucket"):
             for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket.ref):
@@ -398,17 +396,17 @@ class LocalCloud:
         # ARNs): PurgeQueue is limited to once a minute, and Kinesis cannot delete records.
         for queue in self.stack.of_type("AWS::SQS::Queue"):
             sqs.delete_queue(QueueUrl=queue.ref)
-            CREATORS["AWS::SQS::Queue"](self._provisioner, queue.logical_id, queue.properties)
+            self._provisioner.recreate(queue)
         for stream in self.stack.of_type("AWS::Kinesis::Stream"):
             kinesis.delete_stream(StreamName=stream.ref)
-            CREATORS["AWS::Kinesis::Stream"](self._provisioner, stream.logical_id, stream.properties)
+            self._provisioner.recreate(stream)
         dynamodb = self.services.client("dynamodb")
         for kind in ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"):
             for table in self.stack.of_type(kind):
                 if warm and table.ref in sources_tables:
                     continue
                 dynamodb.delete_table(TableName=table.ref)
-                CREATORS[kind](self._provisioner, table.logical_id, table.properties)
+                self._provisioner.recreate(table)
         if not warm:
             self.runtime.cold_start()
         if self.partner is not None:

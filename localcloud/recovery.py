@@ -4,9 +4,10 @@ local cloud:
 1. the last-resort queues (a queue that is only ever a redrive target, e.g. the DLQ-hydrate's own
    DLQ) are moved back to the queues their messages came from (SQS StartMessageMoveTask), and the
    DLQ-hydrate stores them;
-2. every consumer's objects in the DLQ store are replayed with the replay tool (``tools.dlq``), each
-   to its own target: the partner over HTTP, the lake through the S3 writer's handler, a rule
-   target's events back onto the bus of its rule;
+2. every consumer's objects in the DLQ store are replayed with the replay engine the operator's tool
+   (``python -m tools.dlq``) runs (``replay``), each to its own target, with the settings an operator
+   would pass: the partner over HTTP, the lake through the S3 writer's write path, a rule target's
+   events back onto the bus of its rule;
 3. the pipeline carries the replayed events to the end.
 
 The no-loss property test runs this after every fault schedule: what was dead-lettered must then be
@@ -16,14 +17,22 @@ in the lake exactly once, like everything else.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
-from io import StringIO
 
 from localcloud.accounting import Report
 from localcloud.cloud import LocalCloud
+from replay.engine import ReplaySettings, StoreSettings, replay_consumer, summary_lines
+from replay.targets import (
+    TARGET_BY_CONSUMER,
+    BusTargetSettings,
+    HttpTargetSettings,
+    LakeTargetSettings,
+    TargetSettings,
+    api_key_from_secret,
+    bus_of,
+)
+from s3_writer.settings import S3WriterSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +40,7 @@ class Recovery:
     moved: dict[str, int]  # last-resort queue (logical id) -> messages moved back
     stranded: dict[str, int]  # last-resort queue -> messages left there (source unknown)
     replays: dict[str, int]  # consumer -> the replay tool's exit status (0: all sent, none poison)
-    output: str  # what the replay tool printed
+    output: str  # the replay summaries, as the replay tool prints them
     settled: bool
 
     @property
@@ -46,26 +55,23 @@ class Recovery:
 
 def recover(cloud: LocalCloud) -> Recovery:
     """Clear the faults, move last-resort messages back, replay the DLQ store, and settle."""
-    from tools import dlq  # noqa: PLC0415 - the operator's tool; only recovery needs it
-
     cloud.faults.clear()
     moved, stranded = {}, {}
     for logical_id, arn in _last_resort_queues(cloud):
         moved[logical_id], stranded[logical_id] = cloud.services.move_messages_back(arn)
     settled = cloud.settle()
     hydrate = cloud.function_with_env("DLQ_STORE_BUCKET_NAME")
-    bucket = hydrate.environment["DLQ_STORE_BUCKET_NAME"]
-    prefix = hydrate.environment.get("DLQ_PREFIX", "dlq")
-    replays, printed = {}, StringIO()
-    for consumer in _stored_consumers(cloud, bucket, prefix):
-        arguments = [
-            *("--bucket", bucket, "--dlq-prefix", prefix, "replay", "--consumer", consumer, "--no-progress"),
-            *_target_arguments(cloud, hydrate.environment, consumer),
-        ]
-        with redirect_stdout(printed), _restored_environment("LAKE_BUCKET_NAME"):
-            replays[consumer] = dlq.main(arguments)
+    store = StoreSettings(
+        hydrate.environment["DLQ_STORE_BUCKET_NAME"], hydrate.environment.get("DLQ_PREFIX", "dlq")
+    )
+    replays, printed = {}, []
+    for consumer in _stored_consumers(cloud, store.bucket, store.dlq_prefix):
+        target = _target_settings(cloud, hydrate.environment, consumer)
+        used, summary = replay_consumer(ReplaySettings(store, consumer, target))
+        replays[consumer] = 0 if summary.ok else 1
+        printed.extend(summary_lines(consumer, used, summary))
     settled = cloud.settle() and settled
-    return Recovery(moved, stranded, replays, printed.getvalue(), settled)
+    return Recovery(moved, stranded, replays, "".join(f"{line}\n" for line in printed), settled)
 
 
 def undelivered(report: Report) -> list[str]:
@@ -110,23 +116,21 @@ class RecoveryError(Exception):
     """The DLQ store holds records the recovery cannot name a target for."""
 
 
-def _target_arguments(cloud: LocalCloud, environment: Mapping[str, str], consumer: str) -> list[str]:
-    """The replay tool's target options for ``consumer``, as an operator would pass them."""
-    from tools.dlq import TARGET_BY_CONSUMER  # noqa: PLC0415
-
+def _target_settings(cloud: LocalCloud, environment: Mapping[str, str], consumer: str) -> TargetSettings:
+    """The replay target for ``consumer``, as an operator would name it on the command line."""
     kind = TARGET_BY_CONSUMER.get(consumer)
     if kind == "http":
         if cloud.partner is None:
             raise RecoveryError(f"{consumer!r} records are stored, but this cloud runs no partner")
         secret = str(cloud.loaded.parameters.get("PartnerApiKeySecretName", ""))
-        return ["--target", "http", "--partner-url", cloud.partner.url, "--api-key-secret", secret]
-    if kind == "lake":
-        lake = cloud.function_with_env("LAKE_BUCKET_NAME").environment["LAKE_BUCKET_NAME"]
-        return ["--target", "lake", "--lake-bucket", lake]
+        return HttpTargetSettings(cloud.partner.url, api_key_from_secret(secret) if secret else None)
+    if kind == "lake":  # the S3 writer's own settings, from its template environment
+        writer = cloud.function_with_env("LAKE_BUCKET_NAME")
+        return LakeTargetSettings(S3WriterSettings.from_env(writer.environment))
     if kind == "bus":  # the bus of the rule that failed: in each message's RULE_ARN
-        return ["--target", "bus"]
+        return BusTargetSettings()
     bus, region = _bus_of_failed_function(cloud, environment, consumer)
-    return ["--target", "bus", "--bus", bus, "--region", region]
+    return BusTargetSettings(bus=bus, region=region)
 
 
 def _bus_of_failed_function(
@@ -134,8 +138,6 @@ def _bus_of_failed_function(
 ) -> tuple[str, str]:
     """A Lambda async failure record holds the event the function got: it goes back onto the bus of
     the rule that invokes the function whose OnFailure destination is this consumer's queue."""
-    from tools.dlq_targets import bus_of  # noqa: PLC0415
-
     consumers = json.loads(environment.get("CONSUMER_BY_QUEUE", "{}"))
     queue_name = next((name for name, named in consumers.items() if named == consumer), None)
     function = next(
@@ -156,16 +158,3 @@ def _bus_of_failed_function(
         )
     region, bus = bus_of(rule.rule_arn)
     return bus, region
-
-
-@contextmanager
-def _restored_environment(name: str) -> Iterator[None]:
-    """The replay tool's lake target sets ``name`` for the S3 writer's handler; keep it to the call."""
-    before = os.environ.get(name)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before

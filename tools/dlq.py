@@ -20,318 +20,73 @@ crash counts too), send it, and on success MOVE it to ``replayed/<key>`` (copy, 
 failed object stays where it is with its count and last error. Nothing is deleted without a copy,
 and a rerun continues where a stopped one ended: the moved objects are the checkpoint.
 Consumers and targets: partner -> HTTP POST (--partner-url, --api-key-env / --api-key-secret),
-lake -> the S3 writer's handler in-process (--lake-bucket or $LAKE_BUCKET_NAME), enrichment and
+lake -> the S3 writer's write path in-process (--lake-bucket or $LAKE_BUCKET_NAME), enrichment and
 stream (rule-target events) -> PutEvents onto the bus of their RULE_ARN (or --bus). --target
 overrides the choice for other consumers. Exit status: 0 when nothing failed and nothing is poison.
+
+This module only turns the command line into settings (``replay.engine.ReplaySettings``) and prints;
+the engine is the ``replay`` package.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from types import FrameType
-from typing import Any, Final
+from collections.abc import Iterator, Mapping
 
 from dlq_hydrate import keys
-from signal_platform import aws_clients, codec
-from signal_platform.errors import SignalPlatformError
-from signal_platform.timeutil import format_rfc3339, utc_now
-from tools.dlq_progress import Pacer, ProgressBar
-from tools.dlq_store import ChangedMeanwhileError, ReplayStore, StoredObject
-from tools.dlq_targets import BusTarget, HttpTarget, LakeTarget, Target
-
-TARGET_BY_CONSUMER: Final = {"partner": "http", "lake": "lake", "enrichment": "bus", "stream": "bus"}
-# Up to two weeks of hours are listed hour by hour (exact prefixes); longer windows day by day.
-MAX_HOUR_PREFIXES: Final = 14 * 24
-MAX_DAY_PREFIXES: Final = 400
-OUTCOMES: Final = ("replayed", "failed", "already_done", "poison", "changed", "would_replay")
-
-
-# --- selecting keys ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """Hours ``since <= hour < until`` (either open); the key's date/hour parts are what is compared."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def holds(self, hour: datetime) -> bool:
-        return (self.since is None or hour >= self.since) and (self.until is None or hour < self.until)
-
-
-def parse_moment(text: str, *, end: bool = False) -> datetime:
-    """``2026-11-26``, ``2026-11-26T10``, ``2026-11-26T10:15`` or full RFC 3339 (UTC unless stated).
-
-    A start is floored to its hour; an end (``end=True``) covers the whole day or hour it names.
-    """
-    value = text.strip()
-    granularity = timedelta(days=1) if len(value) == 10 else timedelta(hours=1)
-    if len(value) == 13:  # 2026-11-26T10
-        value += ":00"
-    moment = datetime.fromisoformat(value)
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    moment = moment.replace(minute=0, second=0, microsecond=0)
-    return moment + granularity if end else moment
-
-
-def listing_prefixes(
-    prefix: str, consumer: str, window: Window, partition_key: str | None, *, now: datetime
-) -> list[str]:
-    """The fewest exact S3 prefixes that cover ``window`` (filtering finishes the job)."""
-    if window.since is None and window.until is None:
-        return [f"{prefix}/{consumer}/"]
-    since = window.since or datetime(2000, 1, 1, tzinfo=UTC)
-    last = (window.until or now + timedelta(hours=1)) - timedelta(microseconds=1)
-    if since > last:
-        return []
-    span_hours = (last - since) // timedelta(hours=1) + 1
-    if span_hours <= MAX_HOUR_PREFIXES:
-        return [keys.hour_prefix(prefix, consumer, hour, partition_key) for hour in keys.hours(since, last)]
-    if (last - since).days + 1 <= MAX_DAY_PREFIXES:
-        return [keys.day_prefix(prefix, consumer, day) for day in keys.days(since, last)]
-    return [f"{prefix}/{consumer}/"]
-
-
-def select_keys(
-    store: ReplayStore,
-    prefix: str,
-    consumers: Sequence[str],
-    window: Window,
-    partition_key: str | None,
-    *,
-    now: datetime,
-) -> Iterator[str]:
-    """The record keys under ``prefix`` of ``consumers`` inside ``window``, in key order."""
-    segment = keys.partition_segment(partition_key) if partition_key is not None else None
-    for consumer in consumers:
-        for listing in listing_prefixes(prefix, consumer, window, partition_key, now=now):
-            for key in store.list_keys(listing):
-                parsed = keys.parse_record_key(prefix, key)
-                if parsed is None or not window.holds(parsed.hour):
-                    continue
-                if segment is not None and parsed.partition_segment != segment:
-                    continue
-                yield key
-
-
-def _dated_keys(store: ReplayStore, prefix: str, window: Window) -> Iterator[str]:
-    """Keys of the manifest and unparsed areas, filtered on their ``yyyy/mm/dd`` parts."""
-    for key in store.list_keys(prefix):
-        parts = key[len(prefix) :].split("/")
-        try:
-            day = datetime(int(parts[-4]), int(parts[-3]), int(parts[-2]), tzinfo=UTC)
-        except (ValueError, IndexError):
-            yield key
-            continue
-        if (window.since is None or day + timedelta(days=1) > window.since) and (
-            window.until is None or day < window.until
-        ):
-            yield key
-
-
-# --- replaying -----------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Summary:
-    selected: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    warnings: list[tuple[str, str]] = field(default_factory=list)
-    poison: list[str] = field(default_factory=list)
-    interrupted: bool = False
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.counts["failed"] and not self.counts["poison"]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "selected": self.selected,
-            **self.counts,
-            "interrupted": self.interrupted,
-            "seconds": round(self.seconds, 3),
-            "failures": [{"key": key, "reason": reason} for key, reason in self.failures],
-            "warnings": [{"key": key, "reason": reason} for key, reason in self.warnings],
-            "poison_keys": self.poison,
-        }
-
-
-@dataclass(slots=True)
-class Replayer:
-    store: ReplayStore
-    target: Target
-    max_replays: int = 3
-    dry_run: bool = False
-    # Keys whose replayed/ copy existed when the run started (listed once, not a HEAD per object).
-    done_before: frozenset[str] = frozenset()
-    now: Callable[[], datetime] = utc_now
-
-    def replay_one(self, key: str) -> tuple[str, str]:
-        """Replay one object; returns (outcome, detail)."""
-        if key in self.done_before:
-            # An earlier run sent it and stopped between the copy and the delete: finish the move.
-            if not self.dry_run:
-                self.store.delete(key)
-            return "already_done", "replayed before"
-        stored = self.store.get(key)
-        if stored is None:
-            return "already_done", "moved meanwhile"
-        skip = self._skip(stored)
-        if skip is not None:
-            return skip
-        state = stored.body["replay"]
-        state.update(
-            count=int(state.get("count", 0)) + 1,
-            last_attempt_at=format_rfc3339(self.now()),
-            target=self.target.name,
-        )
-        self.store.replace(stored)  # the attempt is counted before it is made
-        try:
-            self.target.send(stored.body)
-        except SignalPlatformError as error:
-            state["last_error"] = str(error)
-            with contextlib.suppress(SignalPlatformError):  # counted already; the text is a courtesy
-                self.store.replace(stored)
-            return "failed", str(error)
-        state.pop("last_error", None)
-        state["replayed_at"] = format_rfc3339(self.now())
-        try:
-            self.store.move_done(stored)
-        except SignalPlatformError as error:
-            # Sent, but not (fully) marked: a copy in replayed/ makes the next run finish the move.
-            return "replayed", f"sent, but the move to replayed/ did not finish: {error}"
-        return "replayed", ""
-
-    def _skip(self, stored: StoredObject) -> tuple[str, str] | None:
-        """Why ``stored`` is not sent this time (None: it is)."""
-        state = stored.body.setdefault("replay", {})
-        count = int(state.get("count", 0))
-        if count >= self.max_replays:
-            return "poison", f"replayed {count} times already"
-        if self.dry_run:
-            return "would_replay", ""
-        return None
-
-
-class _StopFlag:
-    """Set by SIGINT: the object in flight is finished, then the run stops and reports."""
-
-    def __init__(self) -> None:
-        self.stop = False
-
-    def __call__(self, _signum: int, _frame: FrameType | None) -> None:
-        if self.stop:
-            raise KeyboardInterrupt
-        self.stop = True
-
-
-def run_replay(
-    replayer: Replayer,
-    selected: Sequence[str],
-    *,
-    pacer: Pacer,
-    progress: ProgressBar,
-    workers: int = 1,
-    limit: int | None = None,
-    stop: _StopFlag | None = None,
-) -> Summary:
-    """Replay ``selected`` in key order, ``workers`` at a time; stops early on ``limit`` or SIGINT."""
-    summary = Summary(selected=len(selected))
-    started = time.monotonic()
-
-    def attempt(key: str) -> tuple[str, str]:
-        try:
-            return replayer.replay_one(key)
-        except ChangedMeanwhileError as error:
-            return "changed", str(error)
-        except SignalPlatformError as error:
-            return "failed", str(error)
-
-    def record(key: str, outcome: str, detail: str) -> None:
-        summary.counts[outcome] += 1
-        if outcome == "failed":
-            summary.failures.append((key, detail))
-        elif outcome == "poison":
-            summary.poison.append(key)
-        elif outcome == "replayed" and detail:
-            summary.warnings.append((key, detail))
-        progress.update(sum(summary.counts.values()), summary.counts)
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="replay") as pool:
-        pending: dict[Future[tuple[str, str]], str] = {}
-        for submitted, key in enumerate(selected):
-            if (limit is not None and submitted >= limit) or (stop is not None and stop.stop):
-                summary.interrupted = True
-                break
-            if len(pending) >= workers:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    record(pending.pop(future), *future.result())
-            pacer.wait()
-            pending[pool.submit(attempt, key)] = key
-        for future in as_completed(pending):
-            record(pending[future], *future.result())
-    progress.close()
-    summary.failures.sort()
-    summary.poison.sort()
-    summary.seconds = time.monotonic() - started
-    return summary
-
+from replay.engine import ReplaySettings, StopFlag, StoreSettings, replay_consumer, summary_lines
+from replay.selection import Window, dated_keys, parse_moment, select_keys
+from replay.store import ReplayStore
+from replay.targets import (
+    TARGET_BY_CONSUMER,
+    BusTargetSettings,
+    HttpTargetSettings,
+    LakeTargetSettings,
+    TargetSettings,
+    api_key_from_secret,
+)
+from s3_writer.settings import S3WriterSettings
+from signal_platform import codec
+from signal_platform.errors import ConfigurationError, SignalPlatformError
+from signal_platform.timeutil import utc_now
 
 # --- the command line ----------------------------------------------------------------------------
 
 
-def _api_key(args: argparse.Namespace) -> str | None:
+def _api_key(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
     if args.api_key_env:
-        value = os.environ.get(args.api_key_env)
+        value = environ.get(args.api_key_env)
         if not value:
             raise SystemExit(f"error: environment variable {args.api_key_env} is empty")
         return value
     if args.api_key_secret:
-        secret = aws_clients.client("secretsmanager").get_secret_value(SecretId=args.api_key_secret)
-        text = str(secret.get("SecretString", ""))
-        try:
-            parsed = codec.loads(text)
-        except codec.JSONDecodeError:
-            return text
-        if isinstance(parsed, dict):
-            for name in ("api_key", "apiKey", "x-api-key"):
-                if isinstance(parsed.get(name), str):
-                    return str(parsed[name])
-        return text
+        return api_key_from_secret(args.api_key_secret)
     return None
 
 
-def build_target(args: argparse.Namespace, consumer: str) -> Target:
+def target_settings(
+    args: argparse.Namespace, consumer: str, environ: Mapping[str, str] = os.environ
+) -> TargetSettings:
+    """The target options (or the consumer's default kind) as settings; reads, never sets, ``environ``."""
     kind = args.target if args.target != "auto" else TARGET_BY_CONSUMER.get(consumer)
     if kind == "http":
         if not args.partner_url:
             raise SystemExit("error: the partner target needs --partner-url")
-        return HttpTarget(args.partner_url, _api_key(args), timeout=args.timeout)
+        return HttpTargetSettings(args.partner_url, _api_key(args, environ), timeout=args.timeout)
     if kind == "lake":
-        if args.lake_bucket:
-            os.environ["LAKE_BUCKET_NAME"] = args.lake_bucket
-            from s3_writer import dependencies  # noqa: PLC0415 - only the lake needs it
-
-            dependencies.reset()
-        if not os.environ.get("LAKE_BUCKET_NAME"):
+        lake_environment = {**environ, **({"LAKE_BUCKET_NAME": args.lake_bucket} if args.lake_bucket else {})}
+        if not lake_environment.get("LAKE_BUCKET_NAME"):
             raise SystemExit("error: the lake target needs --lake-bucket or LAKE_BUCKET_NAME")
-        return LakeTarget()
+        try:  # the S3 writer's own settings (LAKE_PREFIX, BAD_PREFIX, GZIP_LEVEL... as it reads them)
+            return LakeTargetSettings(S3WriterSettings.from_env(lake_environment))
+        except ConfigurationError as exc:
+            raise SystemExit(f"error: {exc}") from exc
     if kind == "bus":
-        return BusTarget(bus=args.bus, region=args.region)
+        return BusTargetSettings(bus=args.bus, region=args.region)
     raise SystemExit(f"error: no default target for consumer {consumer!r}: pass --target http|lake|bus")
 
 
@@ -392,6 +147,10 @@ def _window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Window
         parser.error(f"bad --since/--until: {exc}")
 
 
+def _store_settings(args: argparse.Namespace) -> StoreSettings:
+    return StoreSettings(args.bucket, args.dlq_prefix, args.unrecoverable_prefix, args.unparsed_prefix)
+
+
 def _consumers(store: ReplayStore, prefix: str, args: argparse.Namespace) -> list[str]:
     return list(args.consumer) if args.consumer else sorted(store.list_children(f"{prefix}/"))
 
@@ -400,15 +159,17 @@ def _list(store: ReplayStore, args: argparse.Namespace, window: Window) -> int:
     if args.area in {"dlq", "replayed"}:
         prefix = args.dlq_prefix if args.area == "dlq" else keys.replayed_key(args.dlq_prefix)
         consumers = _consumers(store, prefix, args)
-        found = select_keys(store, prefix, consumers, window, args.partition_key, now=utc_now())
+        found: Iterator[str] = select_keys(
+            store, prefix, consumers, window, args.partition_key, now=utc_now()
+        )
     else:
         base = args.unrecoverable_prefix if args.area == "unrecoverable" else args.unparsed_prefix
         if args.area == "unrecoverable" and args.consumer:
             found = (
-                key for consumer in args.consumer for key in _dated_keys(store, f"{base}/{consumer}/", window)
+                key for consumer in args.consumer for key in dated_keys(store, f"{base}/{consumer}/", window)
             )
         else:
-            found = _dated_keys(store, f"{base}/", window)
+            found = dated_keys(store, f"{base}/", window)
     count = 0
     for key in found:
         print(key)
@@ -426,77 +187,36 @@ def _show(store: ReplayStore, key: str) -> int:
     return 0
 
 
-def _print_summary(consumer: str, target: Target, summary: Summary, *, as_json: bool) -> None:
-    if as_json:
-        print(codec.dumps({"consumer": consumer, "target": target.name, **summary.as_dict()}).decode())
-        return
-    counts = summary.counts
-    rate = (counts["replayed"] / summary.seconds) if summary.seconds else 0.0
-    print(f"consumer {consumer!r} -> {target.name}: {summary.selected} object(s) selected")
-    print(f"  replayed            {counts['replayed']}")
-    print(f"  failed              {counts['failed']}")
-    print(f"  already done        {counts['already_done']}")
-    print(f"  skipped (loop guard, poison) {counts['poison']}")
-    if counts["changed"]:
-        print(f"  changed meanwhile   {counts['changed']} (another replay holds them)")
-    if counts["would_replay"]:
-        print(f"  would replay (dry run) {counts['would_replay']}")
-    if summary.interrupted:
-        print("  stopped before the end: run the same command again to continue")
-    print(f"  {summary.seconds:.1f} s, {rate:.1f} records/s")
-    for key, reason in summary.failures:
-        print(f"failed: {key}: {reason}")
-    for key, reason in summary.warnings:
-        print(f"warning: {key}: {reason}")
-    for key in summary.poison:
-        print(f"poison: {key} (inspect with `show`; raise --max-replays only after fixing the cause)")
-
-
-def _replay(store: ReplayStore, args: argparse.Namespace, window: Window) -> int:
+def _replay(args: argparse.Namespace, window: Window) -> int:
     if not args.consumer or len(args.consumer) != 1:
         raise SystemExit("error: replay needs exactly one --consumer")
     if args.max_replays < 1 or args.workers < 1 or (args.rate is not None and args.rate <= 0):
         raise SystemExit("error: --max-replays, --workers and --rate must be positive")
     consumer = args.consumer[0]
-    target = build_target(args, consumer)
-    now = utc_now()
-    selected = list(select_keys(store, args.dlq_prefix, [consumer], window, args.partition_key, now=now))
-    done_prefix = keys.replayed_key(args.dlq_prefix)
-    done_before = frozenset(
-        key[len(keys.REPLAYED_PREFIX) + 1 :]
-        for key in select_keys(store, done_prefix, [consumer], window, args.partition_key, now=now)
+    settings = ReplaySettings(
+        store=_store_settings(args),
+        consumer=consumer,
+        target=target_settings(args, consumer),
+        window=window,
+        partition_key=args.partition_key,
+        dry_run=args.dry_run,
+        rate=args.rate,
+        max_replays=args.max_replays,
+        limit=args.limit,
+        workers=args.workers,
     )
-    replayer = Replayer(
-        store, target, max_replays=args.max_replays, dry_run=args.dry_run, done_before=done_before
-    )
-    # The lake target runs the S3 writer's handler in-process, whose Powertools state is per process.
-    workers = 1 if target.name == "lake" else args.workers
     show_progress = sys.stderr.isatty() if args.progress is None else args.progress
-    stop = _StopFlag()
+    stop = StopFlag()
     previous = signal.signal(signal.SIGINT, stop)
     try:
-        summary = run_replay(
-            replayer,
-            selected,
-            pacer=Pacer(args.rate),
-            progress=ProgressBar(len(selected), enabled=show_progress),
-            workers=workers,
-            limit=args.limit,
-            stop=stop,
-        )
+        target, summary = replay_consumer(settings, show_progress=show_progress, stop=stop)
     finally:
         signal.signal(signal.SIGINT, previous)
-    _print_summary(consumer, target, summary, as_json=args.json)
+    if args.json:
+        print(codec.dumps({"consumer": consumer, "target": target.name, **summary.as_dict()}).decode())
+    else:
+        print("\n".join(summary_lines(consumer, target, summary)))
     return 0 if summary.ok else 1
-
-
-def quiet_powertools() -> None:
-    """For the command line: the lake target runs the S3 writer's handler in-process; keep its logs
-    to warnings and let it flush no metrics (set before the layer's observability module loads)."""
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "dlq-replay")
-    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "CustomerSignals")
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "1")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -511,12 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         window = _window(parser, args)
         if args.command == "list":
             return _list(store, args, window)
-        return _replay(store, args, window)
+        return _replay(args, window)
     except SignalPlatformError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
 if __name__ == "__main__":
-    quiet_powertools()
     raise SystemExit(main())

@@ -3,6 +3,7 @@ loop guard, the lake and bus targets, and listing by consumer, time window and p
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from dlq_hydrate.handler import lambda_handler
-from s3_writer import dependencies as s3_writer_dependencies
+from replay.store import ReplayStore
 from signal_platform import codec
 from signal_platform.errors import DlqStoreError
 from tests.conftest import REGION, FakeLambdaContext, load_event
@@ -28,7 +29,6 @@ from tests.integration.test_dlq_support import (
     sqs_record,
 )
 from tools import dlq
-from tools.dlq_store import ReplayStore
 
 pytestmark = pytest.mark.integration
 API_KEY = "partner-key-for-tests"
@@ -241,15 +241,6 @@ def test_replay_throughput_without_a_rate_limit(
 # --- other targets -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fresh_lake_writer() -> Iterator[None]:
-    """The S3 writer's cached collaborators are built for this test's bucket and forgotten after it."""
-    s3_writer_dependencies.reset()
-    yield
-    s3_writer_dependencies.reset()
-
-
-@pytest.mark.usefixtures("fresh_lake_writer")
 def test_lake_replay_runs_the_s3_writer_for_the_record(
     cloud: DlqCloud, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -262,7 +253,7 @@ def test_lake_replay_runs_the_s3_writer_for_the_record(
         sqs_event(sqs_record(pipe_dlq_body(info, "signals-lake"), queue="signals-lake-pipe-dlq")), context
     )
     cloud.s3.create_bucket(Bucket="signals-lake", CreateBucketConfiguration={"LocationConstraint": REGION})
-    monkeypatch.setenv("LAKE_BUCKET_NAME", "not-this-bucket")  # --lake-bucket wins; restored afterwards
+    monkeypatch.setenv("LAKE_BUCKET_NAME", "not-this-bucket")  # --lake-bucket wins
     # WHEN the lake consumer's records are replayed
     capsys.readouterr()
     status = dlq.main(
@@ -281,6 +272,7 @@ def test_lake_replay_runs_the_s3_writer_for_the_record(
     summary = codec.loads(capsys.readouterr().out.strip().splitlines()[-1])
     # THEN the S3 writer wrote one lake object per record, named after its shard and sequence number
     assert (status, summary["replayed"]) == (0, 2)
+    assert os.environ["LAKE_BUCKET_NAME"] == "not-this-bucket"  # settings built in code, env untouched
     lake_keys = [item["Key"] for item in cloud.s3.list_objects_v2(Bucket="signals-lake").get("Contents", [])]
     assert len(lake_keys) == 2
     assert all(key.startswith("events/event_type=page_view/dt=2026-11-26/hour=10/") for key in lake_keys)

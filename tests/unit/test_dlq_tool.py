@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
+from replay.engine import Replayer, run_replay
+from replay.progress import Pacer, ProgressBar
+from replay.selection import Window, listing_prefixes, parse_moment
+from replay.store import ChangedMeanwhileError, ReplayStore, StoredObject
+from replay.targets import HttpTarget, bus_of, pipe_record, record_bytes
 from signal_platform import codec
 from signal_platform.errors import DlqStoreError, ReplayTargetError
-from tools.dlq import Replayer, Window, listing_prefixes, parse_moment, run_replay
-from tools.dlq_progress import Pacer, ProgressBar
-from tools.dlq_store import ChangedMeanwhileError, ReplayStore, StoredObject
-from tools.dlq_targets import HttpTarget, bus_of, pipe_record, record_bytes
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
 

@@ -3,16 +3,19 @@
 - ``HttpTarget`` (partner): POST of the record's data to the partner's endpoint with ``x-api-key``
   and an ``Idempotency-Key`` (``<shardId>:<sequenceNumber>``) a partner can deduplicate on; any
   answer outside 2xx, a timeout or a refused connection is a failure.
-- ``LakeTarget`` (lake): the S3 writer's own handler, in-process, with the record in the Pipe's
-  shape. It writes exactly what the Pipe would have written, and only for the lake: putting the
-  record back on the stream would deliver it to EVERY Pipe again (duplicates at the partner).
-  One record per call: the lake object is named after the record's shard and sequence number, so
-  replaying it twice rewrites the same object.
+- ``LakeTarget`` (lake): the S3 writer's own write path (``parse_records`` + ``BatchWriter``),
+  in-process, built from the writer's settings, with the record in the Pipe's shape. It writes
+  exactly what the Pipe would have written, and only for the lake: putting the record back on the
+  stream would deliver it to EVERY Pipe again (duplicates at the partner). One record per call: the
+  lake object is named after the record's shard and sequence number, so replaying it twice rewrites
+  the same object.
 - ``BusTarget`` (enrichment, stream: rule-target failures): PutEvents of the whole stored event onto
   its bus (from the ``RULE_ARN`` attribute, or ``--bus``). Every rule of that bus sees it again;
   the platform's consumers are idempotent on the batch id / ``event_id``.
 
-Each ``send`` raises ``ReplayTargetError`` when the consumer did not take the record.
+Each ``send`` raises ``ReplayTargetError`` when the consumer did not take the record. A target is
+described by its settings (``HttpTargetSettings``, ``LakeTargetSettings``, ``BusTargetSettings``) and
+built by ``build_target``; ``TARGET_BY_CONSUMER`` names the kind each known consumer goes back to.
 """
 
 from __future__ import annotations
@@ -25,11 +28,22 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from signal_platform import aws_clients, codec
 from signal_platform.errors import ReplayTargetError
 
+if TYPE_CHECKING:
+    from s3_writer.settings import S3WriterSettings
+    from s3_writer.writer import BatchWriter
+
+TargetKind = Literal["http", "lake", "bus"]
+TARGET_BY_CONSUMER: Final[dict[str, TargetKind]] = {
+    "partner": "http",
+    "lake": "lake",
+    "enrichment": "bus",
+    "stream": "bus",
+}
 RULE_ARN: Final = re.compile(r"arn:aws[a-z-]*:events:([a-z0-9-]+):[0-9]{12}:rule/(?:([^/]+)/)?[^/]+")
 
 
@@ -125,19 +139,6 @@ def _connect(scheme: str, host: str, port: int | None, timeout: float) -> http.c
     return http.client.HTTPConnection(host, port, timeout=timeout)
 
 
-@dataclass
-class _ToolContext:
-    """The parts of a Lambda context the S3 writer's Powertools decorators read."""
-
-    function_name: str = "dlq-replay"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:dlq-replay"
-    aws_request_id: str = "dlq-replay"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
 def pipe_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """The stored record in the shape an EventBridge Pipe hands to a Lambda target."""
     stream_arn = str(record.get("streamArn", ""))
@@ -161,20 +162,22 @@ def pipe_record(record: Mapping[str, Any]) -> dict[str, Any]:
 class LakeTarget:
     name = "lake"
 
-    def __init__(self, handler: Callable[[list[dict[str, Any]], Any], Any] | None = None) -> None:
-        self._handler = handler
+    def __init__(self, settings: S3WriterSettings) -> None:
+        self._settings = settings
+        self._writer: BatchWriter | None = None
 
     def send(self, stored: Mapping[str, Any]) -> None:
-        record = pipe_record(_record(stored))
-        if self._handler is None:
-            from s3_writer.handler import lambda_handler  # noqa: PLC0415 - only the lake needs it
+        from s3_writer.dependencies import build_batch_writer  # noqa: PLC0415 - only the lake needs it
+        from s3_writer.records import parse_records  # noqa: PLC0415
 
-            self._handler = lambda_handler
+        record = pipe_record(_record(stored))
+        if self._writer is None:
+            self._writer = build_batch_writer(self._settings)
         try:
-            answer = self._handler([record], _ToolContext())
+            outcome = self._writer.write(parse_records([record]))
         except Exception as exc:
             raise ReplayTargetError(f"the S3 writer failed: {type(exc).__name__}: {exc}") from exc
-        failures = answer.get("batchItemFailures") if isinstance(answer, Mapping) else None
+        failures = outcome.response()["batchItemFailures"]
         if failures:
             raise ReplayTargetError(f"the S3 writer reported the record as failed: {failures}")
 
@@ -237,3 +240,51 @@ class BusTarget:
         if response.get("FailedEntryCount"):
             code = response.get("Entries", [{}])[0].get("ErrorCode")
             raise ReplayTargetError(f"PutEvents to {bus} refused the event: {code}")
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HttpTargetSettings:
+    url: str
+    api_key: str | None = None
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class LakeTargetSettings:
+    writer: S3WriterSettings
+
+
+@dataclass(frozen=True, slots=True)
+class BusTargetSettings:
+    bus: str | None = None  # None: the bus of each event's RULE_ARN
+    region: str | None = None
+
+
+TargetSettings = HttpTargetSettings | LakeTargetSettings | BusTargetSettings
+
+
+def build_target(settings: TargetSettings) -> Target:
+    if isinstance(settings, HttpTargetSettings):
+        return HttpTarget(settings.url, settings.api_key, timeout=settings.timeout)
+    if isinstance(settings, LakeTargetSettings):
+        return LakeTarget(settings.writer)
+    return BusTarget(bus=settings.bus, region=settings.region)
+
+
+def api_key_from_secret(secret_id: str) -> str:
+    """The partner's x-api-key from a Secrets Manager secret: a JSON object's ``api_key`` (or
+    ``apiKey``, ``x-api-key``), else the whole secret string."""
+    secret = aws_clients.client("secretsmanager").get_secret_value(SecretId=secret_id)
+    text = str(secret.get("SecretString", ""))
+    try:
+        parsed = codec.loads(text)
+    except codec.JSONDecodeError:
+        return text
+    if isinstance(parsed, dict):
+        for name in ("api_key", "apiKey", "x-api-key"):
+            if isinstance(parsed.get(name), str):
+                return str(parsed[name])
+    return text
