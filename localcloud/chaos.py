@@ -126,7 +126,8 @@ def _fault(rng: random.Random, cloud: LocalCloud, valid_ids: list[str]) -> Fault
         age = pipe.maximum_record_age if pipe.maximum_record_age >= 0 else 86400
         return RecordAging(pipe.stream_logical_id, float(age + 1), frozenset(rng.sample(valid_ids, 1)))
     if kind == "duplicate":
-        names = ["*", *rule_targets, *functions, *(pipe.logical_id for pipe in pipes)]
+        names = ["*", *rule_targets, *_async_functions(cloud), *(pipe.logical_id for pipe in pipes)]
+        names += [_logical_id(cloud, mapping.spec.queue_arn) for mapping in cloud.sqs_mappings]
         return Duplicate(rng.choice(names), rng.choice((0.05, 0.2, 0.5)), seed=rng.randrange(1 << 30))
     if kind == "concurrency":
         if rng.random() < 0.5:  # reserved concurrency 0 for a while
@@ -135,6 +136,17 @@ def _fault(rng: random.Random, cloud: LocalCloud, valid_ids: list[str]) -> Fault
     if kind == "reshard" and pipes:
         return Reshard(rng.choice(pipes).stream_logical_id, after=rng.randint(1, 30))
     return _sdk_fault(rng)
+
+
+def _async_functions(cloud: LocalCloud) -> list[str]:
+    """Functions a rule invokes asynchronously (the ones whose async queue can deliver twice)."""
+    targets = {target.arn for target in cloud.eventbridge.targets if target.kind == "lambda"}
+    return [spec.logical_id for spec in cloud.functions.values() if spec.arn in targets]
+
+
+def _logical_id(cloud: LocalCloud, arn: str) -> str:
+    resource = cloud.stack.by_arn(arn)
+    return resource.logical_id if resource is not None else arn
 
 
 def _function_fault(rng: random.Random, function: str, valid_ids: list[str]) -> TargetFault:
