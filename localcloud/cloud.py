@@ -7,18 +7,21 @@
         print(cloud.report(ledger).render())
 
 Start-up: moto (in-process ``mock_aws`` by default, or a ``ThreadedMotoServer`` on 127.0.0.1), the
-template loaded and SAM-translated with the samconfig config-env's parameters, every resource
-provisioned (``provision``), the functions imported in their own environments (``runtime``), the
-emulators wired (``eventbridge``, ``lambda_async``, ``pipes``, ``sqs_source``), the partner stand-in
-started, and the project's AWS clients wrapped for fault injection (``faults``).
+template loaded and SAM-translated with the samconfig config-env's parameters, and a ``Region``
+(``region``) built from it: every resource provisioned (``provision``), the functions imported in their
+own environments (``runtime``), the emulators wired (``eventbridge``, ``lambda_async``, ``pipes``,
+``sqs_source``). Then the partner stand-in is started and the project's AWS clients are wrapped for
+fault injection (``faults``). The cloud holds its Regions by name (``regions``; today one, the
+``primary``); ``stack``, ``services``, ``functions``, ``runtime``, ``api`` and the emulators are the
+primary's. The clock, the faults, moto and the partner are shared by every Region.
 
 The partner: ``PartnerEndpointUrl`` and ``PartnerApiKeySecretName`` are overridden (unless given) so the
 partner Pipe deploys, and the secret the template expects to exist already is created first with a
 random ``api_key``, as an operator would before deploying. Requests go to the local stand-in.
 
-Work runs in ``pump`` (everything that is due now) and ``settle`` (pump until nothing is left, jumping
-the virtual clock over waits, within a real-time deadline). ``make local`` runs ``serve_forever``
-in a thread instead.
+Work runs in ``pump`` (everything that is due now, on every ``Emulator`` of every Region) and ``settle``
+(pump until nothing is left, jumping the virtual clock over waits, within a real-time deadline).
+``make local`` runs ``serve_forever`` in a thread instead.
 """
 
 from __future__ import annotations
@@ -31,37 +34,31 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Final
 
 from localcloud import template as templates
 from localcloud.accounting import Census, Ledger, Report, balance, take_census
 from localcloud.clock import Clock, VirtualClock, WallClock
-from localcloud.eventbridge import (
-    DeliveryError,
-    EventBridgeEmulator,
-    Inbox,
-    RuleTarget,
-    kinesis_sender,
-    moto_rule_hook,
-)
-from localcloud.faults import ClientFactory, Fault, Faults
+from localcloud.emulator import Emulator
+from localcloud.eventbridge import EventBridgeEmulator, Inbox
+from localcloud.faults import ClientFactory, Faults
 from localcloud.http_api import HttpApi
-from localcloud.http_targets import ApiDestinationError, HttpSender
+from localcloud.http_targets import HttpSender
 from localcloud.lambda_async import AsyncInvoker
+from localcloud.options import CloudOptions
 from localcloud.partner import PartnerStandIn
-from localcloud.pipes import PipeEmulator, PipeSpec
-from localcloud.provision import Provisioner, ProvisionSettings, Stack
-from localcloud.runtime import FunctionRuntime, FunctionSpec, Handler, function_specs
+from localcloud.pipes import PipeEmulator
+from localcloud.provision import Stack
+from localcloud.region import Region
+from localcloud.runtime import FunctionRuntime, FunctionSpec
 from localcloud.services import Services
-from localcloud.sqs_source import SqsMapping, SqsMappingSpec
-from signal_platform import codec
+from localcloud.sqs_source import SqsMapping
+
+__all__ = ["CloudOptions", "LocalCloud", "run_with_deadline"]  # CloudOptions: drivers import it from here
 
 log = logging.getLogger("localcloud")
 
-ROOT: Final = Path(__file__).resolve().parents[1]
 PARTNER_ENDPOINT: Final = "https://partner.localcloud.invalid/v1/signals"
 PARTNER_SECRET_NAME: Final = "localcloud/partner-api-key"  # noqa: S105 - a name; the value is random
 FAKE_CREDENTIALS: Final = {
@@ -70,25 +67,6 @@ FAKE_CREDENTIALS: Final = {
     "AWS_SESSION_TOKEN": "localcloud",
 }
 SETTLE_HORIZON: Final = 8 * 24 * 3600.0  # further than the longest wait in the template (24 h ages)
-
-
-@dataclass
-class CloudOptions:
-    template: Path = ROOT / "template.yaml"
-    config_env: str = "default"
-    overrides: dict[str, str] = field(default_factory=dict)
-    region: str | None = None
-    stack_name: str | None = None
-    seed: int = 7
-    shards: int = 4
-    server_port: int | None = None
-    wall_clock: bool = False
-    partner: bool = True
-    log_level: str | None = "CRITICAL"
-    function_output: TextIO | None = None
-    window_scale: float = 1.0
-    handlers: dict[str, Handler] = field(default_factory=dict)
-    faults: list[Fault] = field(default_factory=list)
 
 
 @contextmanager
@@ -114,8 +92,7 @@ class LocalCloud:
         self._exits = ExitStack()
         self.endpoint_url: str | None = None
         self.partner: PartnerStandIn | None = None
-        self.pipes: list[PipeEmulator] = []
-        self.sqs_mappings: list[SqsMapping] = []
+        self.regions: dict[str, Region] = {}
         self.started_at = 0.0
 
     # ------------------------------------------------------------------ lifecycle
@@ -156,47 +133,37 @@ class LocalCloud:
             region=options.region,
             sam=sam,
         )
-        region = str(self.config_env.region)
-        stack_name = options.stack_name or self.config_env.stack_name or "localcloud"
         if overrides.get("PartnerApiKeySecretName"):
             self.session.client(
-                "secretsmanager", region_name=region, endpoint_url=self.endpoint_url
+                "secretsmanager", region_name=str(self.config_env.region), endpoint_url=self.endpoint_url
             ).create_secret(
                 Name=overrides["PartnerApiKeySecretName"],
                 SecretString=json.dumps({"api_key": secrets.token_urlsafe(24)}),
             )
-        self._provisioner = Provisioner(
-            _EndpointSession(self.session, self.endpoint_url),
-            region=region,
-            stack_name=stack_name,
-            settings=ProvisionSettings(on_demand_shards=options.shards, seed=options.seed),
-        )
-        self.stack: Stack = self._provisioner.provision(self.loaded)
-        self.faults = Faults(self.clock.now, started_at=self.clock.now(), seed=options.seed)
+        self.faults = Faults(self.clock.now, seed=options.seed)
         self.faults.add(*options.faults)
-        self.services = Services(
-            self.stack, self.clock, self.faults, self.session, self.endpoint_url, options.seed
-        )
-        self.functions: dict[str, FunctionSpec] = function_specs(self.stack, self.loaded.code_dirs)
-        extra = dict(FAKE_CREDENTIALS)
+        function_environment = dict(FAKE_CREDENTIALS)
         if self.endpoint_url:
-            extra["AWS_ENDPOINT_URL"] = self.endpoint_url
-        self.runtime = FunctionRuntime(
-            self.functions,
-            region=region,
+            function_environment["AWS_ENDPOINT_URL"] = self.endpoint_url
+        primary = Region.provision(
+            options,
+            self.loaded,
+            self.config_env,
+            session=self.session,
+            endpoint_url=self.endpoint_url,
+            clock=self.clock,
             faults=self.faults,
-            seed=options.seed,
-            extra_environment=extra,
-            log_level=options.log_level,
-            output=options.function_output,
+            function_environment=function_environment,
         )
-        for logical_id, handler in options.handlers.items():
-            self.runtime.override(logical_id, handler)
+        self.faults.started_at = self.clock.now()  # fault windows count from the end of provisioning
+        self.primary = primary  # the Region of the cloud's config-env
+        self.regions = {primary.name: primary}
         self._wrap_project_clients()
-        self.runtime.start()
-        self._exits.callback(self.runtime.stop)
-        self._start_emulators()
-        self.api = HttpApi(self.loaded.http_routes, self.runtime, seed=options.seed)
+        primary.runtime.start()
+        self._exits.callback(primary.runtime.stop)
+        self._start_partner(primary.stack)
+        primary.start_emulators(self._exits, self.partner.url if self.partner else None)
+        self._configure_partner(primary)
         self.started_at = self.clock.now()
         self._wall_started = time.perf_counter()
 
@@ -239,7 +206,8 @@ class LocalCloud:
 
         original = aws_clients.client
         aws_clients.reset()
-        aws_clients.client = ClientFactory(original, self.faults, self.services.watch)  # type: ignore[assignment]
+        # One Region today: its Services note the writes of the project code's clients.
+        aws_clients.client = ClientFactory(original, self.faults, self.primary.services.watch)  # type: ignore[assignment]
 
         def unwrap() -> None:
             aws_clients.client = original
@@ -247,82 +215,70 @@ class LocalCloud:
 
         self._exits.callback(unwrap)
 
-    def _start_emulators(self) -> None:
-        destinations = self.stack.of_type("AWS::Events::ApiDestination")
-        self.http: HttpSender | None = None
-        if destinations:
-            # The stand-in expects the key the (first) destination's connection sends.
+    def _start_partner(self, stack: Stack) -> None:
+        """The partner stand-in, when the template sends to an API destination."""
+        if stack.of_type("AWS::Events::ApiDestination"):
             self.partner = PartnerStandIn(api_key=None).start()
             self._exits.callback(self.partner.stop)
-            self.http = HttpSender(self.stack, self.partner.url)
-            headers = self.http.destination(destinations[0].arn).headers
-            header = next((name for name in headers if name.lower() != "authorization"), None)
-            if header is not None:
-                self.partner.header, self.partner.api_key = header.lower(), headers[header]
-        self.inbox = Inbox()
-        self._start_delivery()
-        self._exits.enter_context(
-            moto_rule_hook(self.inbox, self.eventbridge.emulated_rules, self.stack.account_id)
-        )
-        self._start_pollers()
 
-    def _start_delivery(self) -> None:
-        self.async_invoker = AsyncInvoker(self.services, self.runtime)
-        self.eventbridge = EventBridgeEmulator(
-            self.services,
-            self.inbox,
-            {
-                "lambda": self.async_invoker.rule_sender,
-                "kinesis": kinesis_sender(self.services),
-                "api-destination": self._rule_http_sender,
-            },
-        )
+    def _configure_partner(self, region: Region) -> None:
+        """The stand-in expects the key the (first) destination's connection sends."""
+        destinations = region.stack.of_type("AWS::Events::ApiDestination")
+        if self.partner is None or region.http is None or not destinations:
+            return
+        headers = region.http.destination(destinations[0].arn).headers
+        header = next((name for name in headers if name.lower() != "authorization"), None)
+        if header is not None:
+            self.partner.header, self.partner.api_key = header.lower(), headers[header]
 
-    def _start_pollers(self) -> None:
-        services = self.services
-        self.pipes, self.sqs_mappings = [], []
-        # With the wall clock (make local) shards and queues are also polled every second, as Pipes and
-        # Lambda do, so what anyone writes (the AWS CLI) is seen; otherwise only after writes the cloud
-        # sees (the emulators' own, and the project code's through its wrapped clients).
-        poll = 1.0 if self.options.wall_clock else None
-        for pipe in self.stack.of_type("AWS::Pipes::Pipe"):
-            spec = PipeSpec.of(pipe, services)
-            self.pipes.append(
-                PipeEmulator(
-                    spec,
-                    services,
-                    self.runtime,
-                    self.http,
-                    self.async_invoker.enqueue,
-                    self.options.window_scale,
-                    poll,
-                )
-            )
-        for mapping in self.stack.of_type("AWS::Lambda::EventSourceMapping"):
-            source = str(mapping.properties.get("EventSourceArn", ""))
-            if ":sqs:" in source:
-                self.sqs_mappings.append(
-                    SqsMapping(SqsMappingSpec.of(mapping), services, self.runtime, poll_interval=poll)
-                )
-            else:
-                log.warning(
-                    "not emulated locally: event source mapping %s from %s", mapping.logical_id, source
-                )
+    # ------------------------------------------------------------------ the primary Region's parts
+    @property
+    def stack(self) -> Stack:
+        return self.primary.stack
 
-    def _rule_http_sender(self, target: RuleTarget, payload: Any, event: dict[str, Any]) -> None:  # noqa: ARG002
-        if self.http is None:
-            raise DeliveryError("NO_RESOURCE", "no API destination in the template")
-        headers = {
-            str(k): str(v) for k, v in ((target.http_parameters or {}).get("HeaderParameters") or {}).items()
-        }
-        try:
-            self.http.send(target.arn, codec.dumps(payload), headers)
-        except ApiDestinationError as exc:
-            raise DeliveryError("SDK_CLIENT_ERROR", str(exc)) from exc
+    @property
+    def services(self) -> Services:
+        return self.primary.services
+
+    @property
+    def functions(self) -> dict[str, FunctionSpec]:
+        return self.primary.functions
+
+    @property
+    def runtime(self) -> FunctionRuntime:
+        return self.primary.runtime
+
+    @property
+    def api(self) -> HttpApi:
+        return self.primary.api
+
+    @property
+    def http(self) -> HttpSender | None:
+        return self.primary.http
+
+    @property
+    def inbox(self) -> Inbox:
+        return self.primary.inbox
+
+    @property
+    def eventbridge(self) -> EventBridgeEmulator:
+        return self.primary.eventbridge
+
+    @property
+    def async_invoker(self) -> AsyncInvoker:
+        return self.primary.async_invoker
+
+    @property
+    def pipes(self) -> list[PipeEmulator]:
+        return self.primary.pipes
+
+    @property
+    def sqs_mappings(self) -> list[SqsMapping]:
+        return self.primary.sqs_mappings
 
     # ------------------------------------------------------------------ running
-    def _components(self) -> list[Any]:
-        return [self.eventbridge, self.async_invoker, *self.pipes, *self.sqs_mappings]
+    def _components(self) -> list[Emulator]:
+        return [emulator for region in self.regions.values() for emulator in region.emulators]
 
     def pump(self, *, passes: int = 1000) -> int:
         """Everything that is due now, until nothing more is (bounded by ``passes``)."""
@@ -377,52 +333,17 @@ class LocalCloud:
         then use new event ids (a warm enrichment remembers batch ids it has seen).
         """
         self.faults.clear()
-        self.services.dropped.clear()
-        self.services.stream_activity.clear()
-        self.services.queue_activity.clear()
-        self.services.message_sources.clear()
-        self.inbox.drain()
-        s3, sqs, kinesis = (self.services.client(name) for name in ("s3", "sqs", "kinesis"))
-        sources_tables = {spec.environment.get("SOURCES_TABLE_NAME") for spec in self.functions.values()}
-        for bucket in self.stack.of_type("AWS::S3::Bucket"):
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket.ref):
-                doomed = [
-                    {"Key": v["Key"], "VersionId": v["VersionId"]}
-                    for v in (*page.get("Versions", []), *page.get("DeleteMarkers", []))
-                ]
-                for start in range(0, len(doomed), 1000):
-                    s3.delete_objects(Bucket=bucket.ref, Delete={"Objects": doomed[start : start + 1000]})
-        # Queues and streams are re-created from the template's resolved properties (same names and
-        # ARNs): PurgeQueue is limited to once a minute, and Kinesis cannot delete records.
-        for queue in self.stack.of_type("AWS::SQS::Queue"):
-            sqs.delete_queue(QueueUrl=queue.ref)
-            self._provisioner.recreate(queue)
-        for stream in self.stack.of_type("AWS::Kinesis::Stream"):
-            kinesis.delete_stream(StreamName=stream.ref)
-            self._provisioner.recreate(stream)
-        dynamodb = self.services.client("dynamodb")
-        for kind in ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"):
-            for table in self.stack.of_type(kind):
-                if warm and table.ref in sources_tables:
-                    continue
-                dynamodb.delete_table(TableName=table.ref)
-                self._provisioner.recreate(table)
-        if not warm:
-            self.runtime.cold_start()
+        for region in self.regions.values():
+            region.reset(warm=warm)
         if self.partner is not None:
             self.partner.received.clear()
             self.partner.refused.clear()
             self.partner.failing = lambda body: False  # noqa: ARG005
-        self._start_delivery()
-        self._start_pollers()
         self.faults.started_at = self.clock.now()
 
     # ------------------------------------------------------------------ helpers for drivers
     def function_with_env(self, variable: str) -> FunctionSpec:
-        for spec in self.functions.values():
-            if variable in spec.environment:
-                return spec
-        raise KeyError(f"no function has {variable} in its environment")
+        return self.primary.function_with_env(variable)
 
     def register_source(self, source_id: str, description: str = "") -> str:
         """A source in the sources table the validator reads; returns its write key."""
@@ -464,17 +385,6 @@ class LocalCloud:
         if self.stack.not_emulated:
             lines.append(f"not emulated: {', '.join(self.stack.not_emulated)}")
         return lines
-
-
-class _EndpointSession:
-    """A boto3 session whose clients talk to the local endpoint (the ThreadedMotoServer), if any."""
-
-    def __init__(self, session: Any, endpoint_url: str | None) -> None:
-        self._session = session
-        self._endpoint_url = endpoint_url
-
-    def client(self, service: str, **kwargs: Any) -> Any:
-        return self._session.client(service, endpoint_url=self._endpoint_url, **kwargs)
 
 
 def run_with_deadline(step: Callable[[], bool], *, timeout: float, poll: float = 0.01) -> bool:
