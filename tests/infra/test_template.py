@@ -59,7 +59,7 @@ ENRICHMENT_ENV_VARS = {
     "MAX_SIGNALS_PER_ENTRY",
     "STORE_RAW_IP",
 }
-S3_WRITER_ENV_VARS = {"LAKE_BUCKET_NAME", "LAKE_PREFIX", "BAD_PREFIX"}
+S3_WRITER_ENV_VARS = {"LAKE_BUCKET_NAME", "LAKE_PREFIX", "BAD_PREFIX", "LAKE_LEDGER_TABLE_NAME"}
 DLQ_HYDRATE_ENV_VARS = {
     "DLQ_STORE_BUCKET_NAME",
     "DLQ_PREFIX",
@@ -1537,17 +1537,44 @@ def test_s3_writer_environment_and_write_only_to_its_prefixes(template):
     # WHEN / THEN it knows the lake bucket and its two prefixes
     assert variables.keys() >= S3_WRITER_ENV_VARS | POWERTOOLS_ENV_VARS
     assert variables["LAKE_BUCKET_NAME"] == {"Ref": "LakeBucket"}
+    assert variables["LAKE_LEDGER_TABLE_NAME"] == {"Ref": "LakeLedgerTable"}
     assert (variables["LAKE_PREFIX"], variables["BAD_PREFIX"]) == ("events", "bad")
-    # AND it may write and delete objects only under those prefixes, and use the platform key
+    # AND it may write and delete objects (and their versions) only under those prefixes, read and
+    # conditionally write the ledger, and use the platform key
+    prefixes = [{"Fn::Sub": "${LakeBucket.Arn}/events/*"}, {"Fn::Sub": "${LakeBucket.Arn}/bad/*"}]
+    ledger = [{"Fn::GetAtt": ["LakeLedgerTable", "Arn"]}]
     assert _grants(list(_statements(function))) == {
-        "s3:PutObject": [{"Fn::Sub": "${LakeBucket.Arn}/events/*"}, {"Fn::Sub": "${LakeBucket.Arn}/bad/*"}],
-        "s3:DeleteObject": [
-            {"Fn::Sub": "${LakeBucket.Arn}/events/*"},
-            {"Fn::Sub": "${LakeBucket.Arn}/bad/*"},
-        ],
+        "s3:PutObject": prefixes,
+        "s3:DeleteObject": prefixes,
+        "s3:DeleteObjectVersion": prefixes,
+        "dynamodb:BatchGetItem": ledger,
+        "dynamodb:PutItem": ledger,
+        "dynamodb:UpdateItem": ledger,
         "kms:Decrypt": [PLATFORM_KEY_ARN],
         "kms:GenerateDataKey": [PLATFORM_KEY_ARN],
     }
+    # AND the ledger statement is limited to the ledger's two item kinds
+    statement = _statement_for(function, "dynamodb:PutItem")
+    assert statement["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["record#*", "attempt#*"]}
+    }
+
+
+def test_lake_ledger_table_matches_the_writer_keys_ttl_pitr_cmk(resources):
+    # GIVEN the lake ledger table and the prefixes the writer's ledger uses
+    from s3_writer.ledger import ATTEMPT_PREFIX, RECORD_PREFIX
+
+    table = resources["LakeLedgerTable"]
+    properties = table["Properties"]
+    # WHEN / THEN it is keyed as the ledger writes it, expires its items, is recoverable and encrypted
+    assert properties["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert properties["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert properties["SSESpecification"]["KMSMasterKeyId"] == {"Fn::GetAtt": ["PlatformKey", "Arn"]}
+    assert table["Condition"] == "RunsProcessing"
+    assert (RECORD_PREFIX, ATTEMPT_PREFIX) == ("record#", "attempt#")
 
 
 def test_buckets_every_bucket_tls_only_private_versioned_with_lifecycle(resources):
@@ -1638,6 +1665,40 @@ def test_glue_table_event_type_enum_equals_schema_registry_types(resources):
 
     # THEN every registered type is queryable and nothing else is projected
     assert set(values.split(",")) == registry_types
+
+
+def _presto_type(glue_type: str) -> str:
+    fields = re.fullmatch(r"struct<(.*)>", glue_type)
+    if fields is None:
+        return "varchar"
+    names = [field.split(":")[0] for field in fields.group(1).split(",")]
+    return "row(" + ",".join(f"{name} varchar" for name in names) + ")"
+
+
+def test_glue_view_events_dedup_is_the_sql_file_over_the_table_columns(resources):
+    # GIVEN the deployed view, the one source of its SQL, and the base table
+    view = resources["LakeEventsDedupView"]["Properties"]["TableInput"]
+    table = resources["LakeEventsTable"]["Properties"]["TableInput"]
+    sql = (ROOT / "athena" / "events_dedup.sql").read_text().strip()
+    # WHEN Athena's Presto view document is read back from ViewOriginalText
+    prefix, (encoded,), suffix = (
+        view["ViewOriginalText"]["Fn::Join"][1][0],
+        [part["Fn::Base64"]["Fn::Sub"] for part in view["ViewOriginalText"]["Fn::Join"][1][1:2]],
+        view["ViewOriginalText"]["Fn::Join"][1][2],
+    )
+    document = json.loads(encoded.replace("${LakeDatabaseName}", "customer_signals"))
+    # THEN it is a Presto view whose SQL is the file, byte for byte, in the lake database
+    assert (prefix, suffix) == ("/* Presto View: ", " */")
+    assert view["TableType"] == "VIRTUAL_VIEW" and view["Parameters"]["presto_view"] == "true"
+    assert view["ViewExpandedText"] == "/* Presto View */"
+    assert document["originalSql"] == sql
+    assert (document["catalog"], document["schema"]) == ("awsdatacatalog", "customer_signals")
+    # AND its columns are the table's columns then its partition keys, in both type systems
+    base = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"] + table["PartitionKeys"]]
+    assert [(c["Name"], c["Type"]) for c in view["StorageDescriptor"]["Columns"]] == base
+    assert [(c["name"], c["type"]) for c in document["columns"]] == [
+        (name, _presto_type(glue_type)) for name, glue_type in base
+    ]
 
 
 def test_glue_table_columns_equal_enriched_signal_properties(resources):

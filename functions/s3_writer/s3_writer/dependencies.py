@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from functools import cache
 
+from s3_writer.ledger import DynamoDbLedger
 from s3_writer.settings import S3WriterSettings
 from s3_writer.storage import LakeWriter
 from s3_writer.writer import BatchWriter
@@ -12,6 +14,11 @@ from s3_writer.writer import BatchWriter
 def build_batch_writer(settings: S3WriterSettings) -> BatchWriter:
     return BatchWriter(
         LakeWriter(settings.lake_bucket_name),
+        DynamoDbLedger(
+            settings.lake_ledger_table_name,
+            retention_seconds=settings.ledger_retention_days * 86_400,
+            clock=time.time,
+        ),
         lake_prefix=settings.lake_prefix,
         bad_prefix=settings.bad_prefix,
         gzip_level=settings.gzip_level,

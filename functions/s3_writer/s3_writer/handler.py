@@ -8,6 +8,7 @@ whole anyway (see ``s3_writer.writer``), so the loop is the writer's own.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -21,6 +22,20 @@ from signal_platform.observability import logger, metrics, tracer
 
 def _record(outcome: WriteOutcome) -> None:
     metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=outcome.records)
+    if outcome.records_already_in_lake:
+        metrics.add_metric(
+            name="RecordsAlreadyInLake", unit=MetricUnit.Count, value=outcome.records_already_in_lake
+        )
+    if outcome.not_deleted:
+        metrics.add_metric(name="LakeCleanupFailures", unit=MetricUnit.Count, value=len(outcome.not_deleted))
+        logger.error(
+            "objects of an attempt that does not count were not deleted", keys=list(outcome.not_deleted)
+        )
+    if outcome.conflict:
+        # Not an error: another invocation holds or won these records; the Pipe retries the batch.
+        metrics.add_metric(name="LakeLedgerConflicts", unit=MetricUnit.Count, value=1)
+        logger.warning("records owned by another invocation, batch retried", reason=outcome.conflict)
+        return
     if outcome.succeeded:
         # Counted only when the invocation commits: a failed one is retried and counted then.
         metrics.add_metric(name="SignalsWritten", unit=MetricUnit.Count, value=outcome.signals_written)
@@ -40,21 +55,20 @@ def _record(outcome: WriteOutcome) -> None:
         errors=list(outcome.failed_writes),
         first_event_id=outcome.failed_event_ids[0],
     )
-    if outcome.not_deleted:
-        metrics.add_metric(name="LakeCleanupFailures", unit=MetricUnit.Count, value=len(outcome.not_deleted))
-        logger.error("lake objects of the failed batch not deleted", keys=list(outcome.not_deleted))
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: list[dict[str, Any]], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001 - Lambda signature
+def lambda_handler(event: list[dict[str, Any]], context: LambdaContext) -> dict[str, Any]:
     try:
         records = parse_records(event)
     except PipeEventError as error:
         metrics.add_metric(name="MalformedPipeEvents", unit=MetricUnit.Count, value=1)
         logger.error("malformed pipe payload, whole batch retried", reason=str(error))
         raise
-    outcome = dependencies.batch_writer().write(records)
+    # After this moment the invocation cannot be running: the lake ledger's lease on its records.
+    deadline = time.time() + context.get_remaining_time_in_millis() / 1000
+    outcome = dependencies.batch_writer().write(records, deadline=deadline)
     _record(outcome)
     return outcome.response()
