@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO, cast
 
-from localcloud.clock import powertools_idempotency_clock
+from localcloud.clock import functions_on_the_cloud_clock
 from localcloud.faults import Faults, InvocationTimeout
 from localcloud.provision import Resource, Stack
 from localcloud.signals import event_ids
@@ -270,7 +270,7 @@ class FunctionRuntime:
 
     def start(self) -> None:
         """Cold start: import every handler in its own environment and reset its cached collaborators."""
-        self._clock_patch.enter_context(powertools_idempotency_clock(self.faults.clock))
+        self._clock_patch.enter_context(functions_on_the_cloud_clock(self.faults.clock))
         for spec in self.functions.values():
             if spec.logical_id not in self._handlers:
                 with self.lock:
