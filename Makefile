@@ -17,7 +17,7 @@ export AWS_DEFAULT_REGION ?= us-west-2
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv demo test lint format typecheck validate checkov build pytest unit integration \
-        e2e soak local bench lock clean
+        e2e soak local bench lock clean query
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ e2e: $(STAMP) ## the local cloud: emulator tests, the pipeline end to end, 100 r
 
 soak: $(STAMP) ## 1,000 random fault schedules through the local cloud; prints the seed of any failure
 	LOCALCLOUD_SCHEDULES=1000 $(PY) -m pytest tests/e2e -k property
+
+query: $(STAMP) ## the lake's Athena SQL (athena/), transpiled by sqlglot, run by DuckDB over a local lake of demo traffic
+	$(PY) -m tools.query
 
 local: $(STAMP) ## keep the local cloud running: curl the API, point tools and sam local at it
 	$(PY) -m tools.local

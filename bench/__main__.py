@@ -17,9 +17,9 @@ def _use_lambda_layout() -> None:
 
 def main() -> None:
     _use_lambda_layout()
-    from bench import batching, cold_import, pipeline, report, validation
+    from bench import batching, cold_import, lake_writes, pipeline, report, validation
 
-    checks = [*validation.run(), *pipeline.run(), *batching.run(), *cold_import.run()]
+    checks = [*validation.run(), *pipeline.run(), *batching.run(), *cold_import.run(), *lake_writes.run()]
     report.summary(checks)
 
 

@@ -9,8 +9,9 @@ The soak run: ``LOCALCLOUD_SCHEDULES=1000 python -m pytest tests/e2e -k property
 
 No excuse list: the schedules include duplicate deliveries, timeouts part-way through a function's
 writes, throttles, resharding and faults that outlast every retry, and the lake must still hold every
-accepted event exactly once; a quarantined or bad record counts as lost unless the recovery brings it
-back.
+accepted event exactly once (the S3 writer's lake ledger closes the duplicate windows,
+docs/adr/0004-exactly-once-into-the-lake.md); a quarantined or bad record counts as lost unless the
+recovery brings it back.
 """
 
 from __future__ import annotations
