@@ -275,6 +275,10 @@ class ShardPoller:
         self.invocations = 0
         self.dead_letters = 0
 
+    @property
+    def lanes(self) -> int:
+        return len(self._lanes)
+
     def _stale(self) -> bool:
         """True when the shard may hold records not read yet: never read empty, or puts since."""
         if self.reader.ended:
