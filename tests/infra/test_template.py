@@ -22,6 +22,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from dlq_hydrate.settings import CONSUMER_NAME, REPLAYED_PREFIX, HydrateSettings
+from s3_writer.ledger import ATTEMPT_PREFIX, RECORD_PREFIX
 
 ROOT = Path(__file__).parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -158,6 +159,7 @@ EXPECTED_PROCESSING_OUTPUTS = {
     "EnrichmentFunctionName": "RunsProcessing",
     "S3WriterFunctionName": "RunsProcessing",
     "IdempotencyTableName": "RunsProcessing",
+    "LakeLedgerTableName": "RunsProcessing",
     "SignalStreamName": "RunsProcessing",
     "SignalStreamArn": "RunsProcessing",
     "LakeBucketName": "RunsProcessing",
@@ -1562,8 +1564,6 @@ def test_s3_writer_environment_and_write_only_to_its_prefixes(template):
 
 def test_lake_ledger_table_matches_the_writer_keys_ttl_pitr_cmk(resources):
     # GIVEN the lake ledger table and the prefixes the writer's ledger uses
-    from s3_writer.ledger import ATTEMPT_PREFIX, RECORD_PREFIX
-
     table = resources["LakeLedgerTable"]
     properties = table["Properties"]
     # WHEN / THEN it is keyed as the ledger writes it, expires its items, is recoverable and encrypted

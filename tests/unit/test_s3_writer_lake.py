@@ -1,4 +1,4 @@
-"""The lake's layout: partition grouping, deterministic keys, NDJSON lines, dedup, bad-record objects."""
+"""The lake's layout: partition grouping, attempt-owned keys, NDJSON lines, dedup, bad-record objects."""
 
 from __future__ import annotations
 
