@@ -269,9 +269,12 @@ class Faults:
         """One AWS call of the running invocation; a timeout fault with ``after_calls`` stops it here."""
         if self.calls_left is None:
             return
-        if self.calls_left <= 0:
-            raise InvocationTimeout
-        self.calls_left -= 1
+        with self._lock:  # the function's own worker threads may call at once
+            if self.calls_left is None:
+                return
+            if self.calls_left <= 0:
+                raise InvocationTimeout
+            self.calls_left -= 1
 
     def region_down(self, region: str) -> bool:
         return any(
