@@ -267,14 +267,13 @@ class Faults:
 
     def count_call(self) -> None:
         """One AWS call of the running invocation; a timeout fault with ``after_calls`` stops it here."""
-        if self.calls_left is None:
-            return
         with self._lock:  # the function's own worker threads may call at once
-            if self.calls_left is None:
+            left = self.calls_left
+            if left is None:
                 return
-            if self.calls_left <= 0:
+            if left <= 0:
                 raise InvocationTimeout
-            self.calls_left -= 1
+            self.calls_left = left - 1
 
     def region_down(self, region: str) -> bool:
         return any(
