@@ -111,7 +111,7 @@ def test_writer_dead_between_puts_and_commit_is_taken_over_and_its_objects_remov
 
     with pytest.raises(SystemExit):
         _writer(lake, clock, DiesBeforeCommit(LEDGER_TABLE, retention_seconds=86_400, clock=clock)).write(
-            parse_records(payload), deadline=NOW + 60
+            parse_records(payload), remaining_seconds=60
         )
     assert lake.listing("events/")  # what it wrote is there, uncommitted
     # WHEN retried after its deadline

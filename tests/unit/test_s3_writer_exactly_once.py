@@ -101,7 +101,7 @@ def test_writer_stopped_between_its_puts_and_its_commit_is_taken_over_after_its_
     clock, store, ledger = Clock(), FakeStore(), FakeLedger()
     payload = _batch()
     ledger.fail = ["commit", "abandon"]
-    first = _writer(store, ledger, clock).write(parse_records(payload), deadline=NOW + 60)
+    first = _writer(store, ledger, clock).write(parse_records(payload), remaining_seconds=60)
     assert not first.succeeded and store.objects
     stale = set(store.objects)
     # WHEN the retry comes before the dead invocation's deadline
@@ -246,7 +246,7 @@ def test_a_slow_writer_taken_over_after_its_deadline_loses_its_commit_and_remove
         def delete(self, key: str, version_id: str | None = None) -> None:
             store.delete(key, version_id)
 
-    slow = _writer(Slow(), ledger, clock).write(parse_records(payload), deadline=NOW + 60)
+    slow = _writer(Slow(), ledger, clock).write(parse_records(payload), remaining_seconds=60)
     # THEN the taker commits, the slow writer's commit fails and it deletes what it wrote
     assert taken["outcome"].succeeded
     assert slow.conflict and not slow.succeeded

@@ -8,7 +8,6 @@ whole anyway (see ``s3_writer.writer``), so the loop is the writer's own.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -67,8 +66,8 @@ def lambda_handler(event: list[dict[str, Any]], context: LambdaContext) -> dict[
         metrics.add_metric(name="MalformedPipeEvents", unit=MetricUnit.Count, value=1)
         logger.error("malformed pipe payload, whole batch retried", reason=str(error))
         raise
-    # After this moment the invocation cannot be running: the lake ledger's lease on its records.
-    deadline = time.time() + context.get_remaining_time_in_millis() / 1000
-    outcome = dependencies.batch_writer().write(records, deadline=deadline)
+    # How long this invocation may still run: the lake ledger's lease on the records it writes.
+    remaining = context.get_remaining_time_in_millis() / 1000
+    outcome = dependencies.batch_writer().write(records, remaining_seconds=remaining)
     _record(outcome)
     return outcome.response()

@@ -140,14 +140,14 @@ class BatchWriter:
         self._new_attempt_id = new_attempt_id
         self._executor: ThreadPoolExecutor | None = None
 
-    def write(self, records: Sequence[PipeRecord], *, deadline: float | None = None) -> WriteOutcome:
-        """``deadline``: epoch seconds after which this invocation cannot be running any more."""
+    def write(self, records: Sequence[PipeRecord], *, remaining_seconds: float | None = None) -> WriteOutcome:
+        """``remaining_seconds``: how long this invocation may still run (Lambda's remaining time)."""
         decoded = decode_records(records)
         if not decoded:
             return WriteOutcome(records=0)
         not_deleted: list[str] = []
         try:
-            return self._write(records, decoded, deadline, not_deleted)
+            return self._write(records, decoded, remaining_seconds, not_deleted)
         except _LostRaceError as lost:
             return self._retry(records, conflict=str(lost), not_deleted=not_deleted)
         except LakeLedgerError as error:
@@ -157,7 +157,7 @@ class BatchWriter:
         self,
         records: Sequence[PipeRecord],
         decoded: Sequence[DecodedRecord],
-        deadline: float | None,
+        remaining_seconds: float | None,
         not_deleted: list[str],
     ) -> WriteOutcome:
         owners = self._read_owners([item.record_id for item in decoded])
@@ -174,7 +174,8 @@ class BatchWriter:
         )
         if not plan.record_ids:
             return WriteOutcome(records=len(records), records_already_in_lake=plan.records_done)
-        until = deadline if deadline is not None else self._clock() + DEFAULT_LEASE_SECONDS
+        # The one clock of the writer: after this moment the invocation cannot be running any more.
+        until = self._clock() + (DEFAULT_LEASE_SECONDS if remaining_seconds is None else remaining_seconds)
         try:
             self._ledger.begin(Attempt(attempt_id, "pending", until + LEASE_MARGIN_SECONDS, tuple(plan.keys)))
             self._claim(plan, attempt_id, owners.takeover)
