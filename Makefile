@@ -10,6 +10,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
+# Lambda runs python3.13: the tests run on it too, from pyenv's newest 3.13 (or python3.13 on PATH).
+PYTHON313 ?= $(shell PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13' | tail -1) \
+               python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null)
+PY313_VENV := .venv-py313
+PY313 := $(PY313_VENV)/bin/python
+PY313_STAMP := $(PY313_VENV)/.installed-stamp
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
 export SAM_CLI_TELEMETRY := 0
@@ -17,7 +23,7 @@ export AWS_DEFAULT_REGION ?= us-west-2
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv demo test lint format typecheck validate checkov build pytest unit integration \
-        e2e soak local bench lock clean query
+        e2e soak local bench lock clean query pytest-py313
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,6 +33,13 @@ $(STAMP): requirements/dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) -r requirements/dev.txt
 	$(PY) tools/dev_paths.py
+	@touch $@
+
+$(PY313_STAMP): requirements/dev.txt pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 not found: install it (pyenv install 3.13) or set PYTHON313=/path/to/python3.13" >&2; exit 1; }
+	@test -x $(PY313) || $(PYTHON313) -m venv $(PY313_VENV)
+	$(PY313) -m pip install $(PIP_FLAGS) -r requirements/dev.txt
+	$(PY313) tools/dev_paths.py
 	@touch $@
 
 # checkov pins an old boto3 that conflicts with SAM CLI and moto, so it lives in its own venv.
@@ -40,7 +53,7 @@ venv: $(STAMP) ## create or update .venv from the pinned requirements
 demo: $(STAMP) ## the main local job: 10,000 events through the whole pipeline on the local cloud, lost = 0
 	$(PY) -m tools.demo
 
-test: lint typecheck validate checkov build pytest ## every check: lint, types, template, build, tests
+test: lint typecheck validate checkov build pytest pytest-py313 ## every check: lint, types, template, build, tests on 3.11 and 3.13
 
 lint: $(STAMP) ## ruff (lint and format check) and the import boundaries (import-linter, pyproject.toml)
 	$(PY) -m ruff check .
@@ -66,6 +79,9 @@ build: $(STAMP) ## sam build (arm64 wheels for the layer, cross-platform) and re
 
 pytest: $(STAMP) ## every test tier: unit, integration, infra, local cloud and end-to-end
 	$(PY) -m pytest
+
+pytest-py313: $(PY313_STAMP) ## every test tier again on Python 3.13, the Lambda runtime's version
+	$(PY313) -m pytest
 
 unit: $(STAMP) ## unit tests only (no network)
 	$(PY) -m pytest tests/unit

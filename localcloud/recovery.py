@@ -5,7 +5,7 @@ local cloud:
    DLQ) are moved back to the queues their messages came from (SQS StartMessageMoveTask), and the
    DLQ-hydrate stores them;
 2. every consumer's objects in the DLQ store are replayed with the replay engine the operator's tool
-   (``python -m tools.dlq``) runs (``replay``), each to its own target, with the settings an operator
+   (``python -m tools.dlq``) runs (``dlq_replay``), each to its own target, with the settings an operator
    would pass: the partner over HTTP, the lake through the S3 writer's write path, a rule target's
    events back onto the bus of its rule;
 3. the pipeline carries the replayed events to the end.
@@ -20,10 +20,8 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from localcloud.accounting import Report
-from localcloud.cloud import LocalCloud
-from replay.engine import ReplaySettings, StoreSettings, replay_consumer, summary_lines
-from replay.targets import (
+from dlq_replay.engine import ReplaySettings, StoreSettings, replay_consumer, summary_lines
+from dlq_replay.targets import (
     TARGET_BY_CONSUMER,
     BusTargetSettings,
     HttpTargetSettings,
@@ -32,6 +30,8 @@ from replay.targets import (
     api_key_from_secret,
     bus_of,
 )
+from localcloud.accounting import Report
+from localcloud.cloud import LocalCloud
 from s3_writer.settings import S3WriterSettings
 
 

@@ -33,8 +33,8 @@ Consumers and targets: partner -> HTTP POST (--partner-url, --api-key-env / --ap
 stream (rule-target events) -> PutEvents onto the bus of their RULE_ARN (or --bus). --target
 overrides the choice for other consumers. Exit status: 0 when nothing failed and nothing is poison.
 
-This module only turns the command line into settings (``replay.engine.ReplaySettings``) and prints;
-the engine is the ``replay`` package.
+This module only turns the command line into settings (``dlq_replay.engine.ReplaySettings``) and prints;
+the engine is the ``dlq_replay`` package.
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ import sys
 from collections.abc import Iterator, Mapping
 
 from dlq_hydrate import keys
-from replay.engine import ReplaySettings, StopFlag, StoreSettings, replay_consumer, summary_lines
-from replay.selection import Window, dated_keys, parse_moment, select_keys
-from replay.store import ReplayStore
-from replay.targets import (
+from dlq_replay.engine import ReplaySettings, StopFlag, StoreSettings, replay_consumer, summary_lines
+from dlq_replay.selection import Window, dated_keys, parse_moment, select_keys
+from dlq_replay.store import ReplayStore
+from dlq_replay.targets import (
     TARGET_BY_CONSUMER,
     BusTargetSettings,
     HttpTargetSettings,
@@ -62,6 +62,7 @@ from s3_writer.settings import S3WriterSettings
 from signal_platform import codec
 from signal_platform.errors import ConfigurationError, SignalPlatformError
 from signal_platform.timeutil import utc_now
+from tools.dlq_progress import ProgressBar
 
 # --- the command line ----------------------------------------------------------------------------
 
@@ -225,7 +226,9 @@ def _replay(args: argparse.Namespace, window: Window) -> int:
     stop = StopFlag()
     previous = signal.signal(signal.SIGINT, stop)
     try:
-        target, summary = replay_consumer(settings, show_progress=show_progress, stop=stop)
+        target, summary = replay_consumer(
+            settings, progress=lambda total: ProgressBar(total, enabled=show_progress), stop=stop
+        )
     finally:
         signal.signal(signal.SIGINT, previous)
     if args.json:

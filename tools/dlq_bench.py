@@ -279,11 +279,12 @@ def replay_through_endpoint(count: int) -> None:
 
 def replay_with_a_modelled_store(count: int, latencies_ms: tuple[float, ...] = (0.0, 15.0)) -> None:
     """The tool's own ceiling: an in-memory store that sleeps a fixed S3-like latency per call."""
-    from replay.engine import Replayer, run_replay  # noqa: PLC0415
-    from replay.progress import Pacer, ProgressBar  # noqa: PLC0415
-    from replay.store import ReplayStore, StoredObject  # noqa: PLC0415
-    from replay.targets import HttpTarget  # noqa: PLC0415
+    from dlq_replay.engine import Replayer, run_replay  # noqa: PLC0415
+    from dlq_replay.pacing import Pacer  # noqa: PLC0415
+    from dlq_replay.store import ReplayStore, StoredObject  # noqa: PLC0415
+    from dlq_replay.targets import HttpTarget  # noqa: PLC0415
     from signal_platform import codec  # noqa: PLC0415
+    from tools.dlq_progress import ProgressBar  # noqa: PLC0415
 
     class ModelledStore(ReplayStore):
         def __init__(self, latency: float) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from dlq_hydrate.handler import lambda_handler
-from replay.store import ReplayStore
+from dlq_replay.store import ReplayStore
 from signal_platform import codec
 from signal_platform.errors import DlqStoreError
 from tests.conftest import REGION, FakeLambdaContext, load_event

@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from replay.engine import Replayer, run_replay
-from replay.progress import Pacer, ProgressBar
-from replay.selection import Window, listing_prefixes, parse_moment
-from replay.store import ChangedMeanwhileError, ReplayStore, StoredObject
-from replay.targets import HttpTarget, bus_of, pipe_record, record_bytes
+from dlq_replay.engine import Replayer, run_replay
+from dlq_replay.pacing import Pacer
+from dlq_replay.selection import Window, listing_prefixes, parse_moment
+from dlq_replay.store import ChangedMeanwhileError, ReplayStore, StoredObject
+from dlq_replay.targets import HttpTarget, bus_of, pipe_record, record_bytes
 from signal_platform import codec
 from signal_platform.errors import DlqStoreError, ReplayTargetError
+from tools.dlq_progress import ProgressBar
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=UTC)
 

@@ -13,22 +13,38 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import FrameType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from dlq_hydrate import keys
-from replay.progress import Pacer, ProgressBar
-from replay.selection import Window, select_keys
-from replay.store import ChangedMeanwhileError, ReplayStore, StoredObject
-from replay.targets import Target, TargetSettings, build_target
+from dlq_replay.pacing import Pacer
+from dlq_replay.selection import Window, select_keys
+from dlq_replay.store import ChangedMeanwhileError, ReplayStore, StoredObject
+from dlq_replay.targets import Target, TargetSettings, build_target
 from signal_platform.errors import SignalPlatformError
 from signal_platform.timeutil import format_rfc3339, utc_now
 
 OUTCOMES: Final = ("replayed", "failed", "already_done", "poison", "changed", "would_replay")
+
+
+class Progress(Protocol):
+    """Where a replay reports how far it is (the command line's progress bar; nothing by default)."""
+
+    def update(self, done: int, counts: Mapping[str, int]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SilentProgress:
+    def update(self, done: int, counts: Mapping[str, int]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass(slots=True)
@@ -131,7 +147,7 @@ def run_replay(
     selected: Sequence[str],
     *,
     pacer: Pacer,
-    progress: ProgressBar,
+    progress: Progress,
     workers: int = 1,
     limit: int | None = None,
     stop: StopFlag | None = None,
@@ -212,11 +228,12 @@ class ReplaySettings:
 def replay_consumer(
     settings: ReplaySettings,
     *,
-    show_progress: bool = False,
+    progress: Callable[[int], Progress] = lambda _total: SilentProgress(),
     stop: StopFlag | None = None,
     now: Callable[[], datetime] = utc_now,
 ) -> tuple[Target, Summary]:
-    """Replay the consumer's objects in ``settings.window`` to its target; the target and what happened."""
+    """Replay the consumer's objects in ``settings.window`` to its target; the target and what happened.
+    ``progress`` makes the reporter for a replay of that many objects."""
     store = ReplayStore(settings.store.bucket)
     target = build_target(settings.target)
     prefix, consumer, window, partition_key = (
@@ -247,7 +264,7 @@ def replay_consumer(
         replayer,
         selected,
         pacer=Pacer(settings.rate),
-        progress=ProgressBar(len(selected), enabled=show_progress),
+        progress=progress(len(selected)),
         workers=workers,
         limit=settings.limit,
         stop=stop,
