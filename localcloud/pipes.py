@@ -313,11 +313,16 @@ class ShardPoller:
                 dues.append(lane.work[0].due)
             elif lane.buffer and lane.window_started is not None:
                 dues.append(lane.window_started + self._window)
-        if self._stale():
-            dues.append(self._services.clock.now())
-        elif self._poll_interval is not None and not self.reader.ended:
-            dues.append(self._next_poll)
+        if self._room() > 0:  # a full buffer reads nothing more until a batch is taken from it
+            if self._stale():
+                dues.append(self._services.clock.now())
+            elif self._poll_interval is not None and not self.reader.ended:
+                dues.append(self._next_poll)
         return min(dues) if dues else None
+
+    def _room(self) -> int:
+        """Records the lanes can still take: a batch each."""
+        return self.pipe.batch_size * len(self._lanes) - sum(len(lane.buffer) for lane in self._lanes)
 
     def pump(self) -> int:
         if self._waiting_for_parents():
@@ -346,7 +351,7 @@ class ShardPoller:
     def _fill(self) -> None:
         """Read when the shard may have more (puts since the last empty read, or the poll interval),
         up to a batch per lane waiting."""
-        wanted = self.pipe.batch_size * len(self._lanes) - sum(len(lane.buffer) for lane in self._lanes)
+        wanted = self._room()
         now = self._services.clock.now()
         polling_due = self._poll_interval is not None and now >= self._next_poll
         if wanted <= 0 or not (self._stale() or polling_due):

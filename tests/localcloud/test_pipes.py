@@ -583,3 +583,21 @@ def test_a_timeout_part_way_through_the_writes_retries_the_whole_batch(tmp_path:
         _put(cloud, ["a", "b"])
         assert cloud.settle()
     assert written == [(1, "a"), (2, "a"), (2, "b")]
+
+
+def test_a_full_lane_waiting_on_retries_lets_the_clock_move_on(tmp_path: Path) -> None:
+    """Retries wait for their backoff even when the lanes' buffers are full: the shard is not read
+    again until a batch is taken, so the cloud does not spin on a read it cannot make."""
+    writer = Recorder(_fail_on("a0"))
+    # GIVEN retries whose backoffs add up to more than a minute, and more records than the lanes hold
+    overrides = {"Lanes": "2", "BatchSize": "1", "Retries": "6", "Bisect": "OFF"}
+    with running(
+        tmp_path, _resources(), handlers={"Writer": writer}, parameters=PARAMETERS, overrides=overrides
+    ) as cloud:
+        _put(cloud, [f"a{n}" for n in range(6)], key="user-1")
+        # THEN the cloud jumps over the backoffs instead of waiting them out in real time
+        settled = cloud.settle(timeout=20.0)
+        dead = queue_messages(cloud, "Dlq")
+    assert settled
+    assert [_values(batch) for batch in writer.events] == [["a0"]] * 7 + [[f"a{n}"] for n in range(1, 6)]
+    assert len(dead) == 1
