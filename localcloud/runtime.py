@@ -14,8 +14,10 @@ printed at start: X-Ray tracing off (no daemon) and optionally the log level; wh
 (Powertools' EMF metric lines) goes to ``output`` (discarded by default) as it would go to its log
 group. Containers: ``start`` calls each
 function package's ``dependencies.reset()`` (the project's convention), so every function starts cold
-with its own settings; module state of the shared layer (Powertools logger service name, AWS clients)
-is per process, not per function: the one place where the local cloud is less isolated than Lambda.
+with its own settings, and an invocation that times out resets them again (Lambda resets the
+execution environment after a timeout in the invoke phase); module state of the shared layer
+(Powertools logger service name, AWS clients) is per process, not per function: the one place where
+the local cloud is less isolated than Lambda.
 """
 
 from __future__ import annotations
@@ -360,6 +362,8 @@ class FunctionRuntime:
                 self.faults.calls_left = None
                 spent = time.perf_counter() - started
                 self.stats.seconds[spec.logical_id] = self.stats.seconds.get(spec.logical_id, 0.0) + spent
+            if fault is not None:  # a timeout resets the execution environment: the next start is cold
+                self._reset_dependencies(spec)
         if fault is not None:  # mode "timeout": the code ran (all, or up to a call); the invocation fails
             self.stats.errors[spec.logical_id] += 1
             return Invocation(

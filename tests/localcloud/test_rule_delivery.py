@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -367,3 +368,37 @@ def test_a_timeout_stops_the_function_at_an_aws_call_and_lambda_retries_it(tmp_p
     assert sorted(item["Key"] for item in listed) == ["1-0", "1-1", "2-0", "2-1", "2-2"]
     assert finished == [2]
     assert failures == []
+
+
+def test_a_timeout_resets_the_functions_execution_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lambda's execution environment lifecycle: after a timeout in the invoke phase, Lambda resets
+    the execution environment, so the next invocation starts cold (the package's cached collaborators
+    are built again; an error answered by the function keeps them)."""
+    package = tmp_path / "coldpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "handler.py").write_text("def handler(event, context):\n    return None\n")
+    (package / "dependencies.py").write_text("RESETS = []\n\ndef reset():\n    RESETS.append(1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    resources = {**_resources(), "Worker": function("worker", Handler="coldpkg.handler.handler")}
+
+    def fail_first(event: Any, call: int) -> Any:
+        if call == 1:
+            raise RuntimeError("an error the function answers")
+        return None
+
+    with running(tmp_path, resources, handlers={"Worker": Recorder(fail_first)}) as cloud:
+        dependencies = importlib.import_module("coldpkg.dependencies")
+        at_start = len(dependencies.RESETS)
+        # WHEN the function fails once with an error, then times out
+        errored = cloud.runtime.invoke("Worker", {})
+        after_error = len(dependencies.RESETS)
+        cloud.faults.add(TargetFault("Worker", times=1, mode="timeout"))
+        timed_out = cloud.runtime.invoke("Worker", {})
+        after_timeout = len(dependencies.RESETS)
+    # THEN only the timeout made it start cold
+    assert (errored.error_type, timed_out.error_type) == ("RuntimeError", "Sandbox.Timedout")
+    assert after_error == at_start
+    assert after_timeout == at_start + 1
