@@ -23,7 +23,7 @@ export AWS_DEFAULT_REGION ?= us-west-2
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv demo test lint format typecheck validate checkov build pytest unit integration \
-        e2e soak local bench lock clean query pytest-py313
+        e2e soak local bench lock clean pytest-py313 query
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -77,6 +77,13 @@ build: $(STAMP) ## sam build (arm64 wheels for the layer, cross-platform) and re
 	$(PY) -m samcli build --template template.yaml
 	@du -sh .aws-sam/build/SharedLayer | awk '{print "shared layer unzipped: " $$1}'
 
+.PHONY: deploy-plan deploy
+deploy-plan: $(STAMP) ## print the two-Region deploy order: every sam deploy, its overrides, the values passed (no AWS)
+	$(PY) -m tools.deploy plan
+
+deploy: $(STAMP) ## deploy both Regions in order (secondary edge, primary, endpoint, validators, replicas); resumable
+	$(PY) -m tools.deploy run
+
 pytest: $(STAMP) ## every test tier: unit, integration, infra, local cloud and end-to-end
 	$(PY) -m pytest
 
@@ -103,6 +110,13 @@ local: $(STAMP) ## keep the local cloud running: curl the API, point tools and s
 
 bench: $(STAMP) ## benchmarks, printed as ratios against baselines measured in the same run
 	$(PY) -m bench
+
+.PHONY: cost quota
+cost: $(STAMP) ## AWS calls per signal (make bench) x dated prices at 400 M and 2 B/day, alternatives, docs/cost.png
+	$(PY) -m bench.cost --write-docs
+
+quota: $(STAMP) ## the peak rate each default AWS quota sees at 2 B/day with 3x peaks, per request shape
+	$(PY) -m bench.quota
 
 lock: ## re-resolve requirements/*.txt from requirements/*.in (needs the package index)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock

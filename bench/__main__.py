@@ -1,10 +1,13 @@
-"""``python -m bench``: every benchmark in turn, then the summary of targets."""
+"""``python -m bench``: every benchmark in turn, then the summary of targets.
+
+Also written: bench/results/bench.md (every table, as Markdown) and bench/results/calls.json (the
+AWS calls per 1,000 signals that ``make cost`` and ``make quota`` price and plan with)."""
 
 from __future__ import annotations
 
 import sys
 
-from bench.paths import LAMBDA_PATHS
+from bench.paths import LAMBDA_PATHS, ROOT
 
 
 def _use_lambda_layout() -> None:
@@ -17,10 +20,18 @@ def _use_lambda_layout() -> None:
 
 def main() -> None:
     _use_lambda_layout()
-    from bench import batching, cold_import, lake_writes, pipeline, report, validation
+    from bench import batching, calls, cold_import, lake_writes, pipeline, report, validation
 
-    checks = [*validation.run(), *pipeline.run(), *batching.run(), *cold_import.run(), *lake_writes.run()]
+    checks = [
+        *validation.run(),
+        *pipeline.run(),
+        *batching.run(),
+        *cold_import.run(),
+        *calls.run(),
+        *lake_writes.run(),
+    ]
     report.summary(checks)
+    report.write_markdown(ROOT / "bench" / "results" / "bench.md", "Benchmarks (`make bench`)")
 
 
 if __name__ == "__main__":

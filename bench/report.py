@@ -1,9 +1,17 @@
-"""Printing: aligned tables, ratios against baselines, and the final target summary."""
+"""Printing: aligned tables, ratios against baselines, and the final target summary.
+
+Everything printed through ``title``, ``table`` and ``note`` is also kept as Markdown, which
+``write_markdown`` saves (``make bench`` writes bench/results/bench.md).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+_MARKDOWN: list[str] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +47,7 @@ def title(text: str) -> None:
     print()
     print(text)
     print("=" * len(text))
+    _MARKDOWN.extend(["", f"## {text}", ""])
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -56,10 +65,27 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     print("-+-".join("-" * width for width in widths))
     for row in rows:
         print(line(row))
+    _MARKDOWN.extend(["", markdown_table(headers, rows), ""])
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub Markdown table: first column left-aligned, the others right-aligned."""
+    lines = ["| " + " | ".join(str(cell) for cell in headers) + " |"]
+    lines.append("|" + "|".join([":---", *("---:" for _ in headers[1:])]) + "|")
+    lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def note(text: str) -> None:
     print(f"  note: {text}")
+    _MARKDOWN.append(f"- {text}")
+
+
+def write_markdown(path: Path, heading: str) -> None:
+    """What was printed so far, as Markdown under ``heading``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "\n".join(_MARKDOWN).strip()
+    path.write_text(re.sub(r"\n{3,}", "\n\n", f"# {heading}\n\n{body}\n"))
 
 
 def summary(checks: Sequence[Check]) -> None:

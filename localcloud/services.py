@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from localcloud import metering
 from localcloud.clock import Clock
 from localcloud.faults import Faults, Reshard
 from localcloud.provision import Stack
@@ -66,6 +67,8 @@ class Services:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        # Every call through a watched client, charged to the function running at the time.
+        self.calls = metering.CallMeter(lambda: self.faults.current_function)
 
     @property
     def region(self) -> str:
@@ -79,9 +82,10 @@ class Services:
         return self._clients[service]
 
     def watch(self, client: Any) -> None:
-        """Note the writes made through ``client`` (the cloud's own, and the project code's): an SQS
-        mapping re-reads a drained queue, a Pipe a drained shard, only after news, because a blind
-        receive costs moto milliseconds. Registering twice on one client is a no-op."""
+        """Meter every call made through ``client`` (the cloud's own, and the project code's) and note
+        its writes: an SQS mapping re-reads a drained queue, a Pipe a drained shard, only after news,
+        because a blind receive costs moto milliseconds. Registering twice on one client is a no-op."""
+        self.calls.watch(client)
         events, service = client.meta.events, client.meta.service_model.service_name
         if service == "sqs":
             for operation in ("SendMessage", "SendMessageBatch"):

@@ -20,16 +20,8 @@ crash counts too), send it, and on success MOVE it to ``replayed/<key>`` (copy, 
 failed object stays where it is with its count and last error. Nothing is deleted without a copy,
 and a rerun continues where a stopped one ended: the moved objects are the checkpoint.
 Consumers and targets: partner -> HTTP POST (--partner-url, --api-key-env / --api-key-secret),
-        overrides = {"LAKE_BUCKET_NAME": args.lake_bucket, "LAKE_LEDGER_TABLE_NAME": args.lake_ledger_table}
-        lake_environment = {**environ, **{name: value for name, value in overrides.items() if value}}
-        if not lake_environment.get("LAKE_BUCKET_NAME"):
-            raise SystemExit("error: the lake target needs --lake-bucket or LAKE_BUCKET_NAME")
-        if not lake_environment.get("LAKE_LEDGER_TABLE_NAME"):
-            raise SystemExit("error: the lake target needs --lake-ledger-table or LAKE_LEDGER_TABLE_NAME")
-        try:  # the S3 writer's own settings (LAKE_PREFIX, BAD_PREFIX, GZIP_LEVEL... as it reads them)
-            return LakeTargetSettings(S3WriterSettings.from_env(lake_environment))
-        except ConfigurationError as exc:
-            raise SystemExit(f"error: {exc}") from exc
+lake -> the S3 writer's write path in-process (--lake-bucket and --lake-ledger-table, or
+$LAKE_BUCKET_NAME and $LAKE_LEDGER_TABLE_NAME), enrichment and
 stream (rule-target events) -> PutEvents onto the bus of their RULE_ARN (or --bus). --target
 overrides the choice for other consumers. Exit status: 0 when nothing failed and nothing is poison.
 
@@ -88,8 +80,11 @@ def target_settings(
             raise SystemExit("error: the partner target needs --partner-url")
         return HttpTargetSettings(args.partner_url, _api_key(args, environ), timeout=args.timeout)
     if kind == "lake":
-        overrides = {"LAKE_BUCKET_NAME": args.lake_bucket, "LAKE_LEDGER_TABLE_NAME": args.lake_ledger_table}
-        lake_environment = {**environ, **{name: value for name, value in overrides.items() if value}}
+        lake_environment = {
+            **environ,
+            **({"LAKE_BUCKET_NAME": args.lake_bucket} if args.lake_bucket else {}),
+            **({"LAKE_LEDGER_TABLE_NAME": args.lake_ledger_table} if args.lake_ledger_table else {}),
+        }
         if not lake_environment.get("LAKE_BUCKET_NAME"):
             raise SystemExit("error: the lake target needs --lake-bucket or LAKE_BUCKET_NAME")
         if not lake_environment.get("LAKE_LEDGER_TABLE_NAME"):

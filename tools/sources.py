@@ -1,6 +1,11 @@
 """Register a sending source and print its write key, once (only its hash is stored).
 
     python -m tools.sources register web-shop --description "storefront" [--table signals-sources]
+    python -m tools.sources copy --from-table OLD --from-region us-east-1 --table GLOBAL
+
+`copy` moves the keys of a per-Region sources table into the global table (docs/runbook.md,
+"Migrating to the sources global table"): a source the target lacks is copied as is, one it has with
+the same key hash is left alone, one it has with another key is reported as a conflict (exit 1).
 
 The table defaults to $SOURCES_TABLE_NAME; the Region and credentials come from the usual AWS
 environment (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL for the local cloud).
@@ -11,9 +16,38 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass, field
+from typing import Any
 
+from signal_platform import aws_clients
 from signal_platform.errors import SignalPlatformError
-from signal_platform.sources import SourceRegistry, new_write_key
+from signal_platform.sources import Source, SourceRegistry, new_write_key
+
+
+@dataclass(slots=True)
+class CopyReport:
+    copied: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def copy_sources(source: Any, source_table: str, target: Any, target_table: str) -> CopyReport:
+    """Every source of ``source_table`` into ``target_table`` without overwriting any key there."""
+    report = CopyReport()
+    registry = SourceRegistry(target_table, client=lambda: target)
+    for page in source.get_paginator("scan").paginate(TableName=source_table, ConsistentRead=True):
+        for item in page["Items"]:
+            wanted = Source.from_item(item)
+            try:
+                registry.register(wanted)
+            except ValueError:
+                key = {"source_id": {"S": wanted.source_id}}
+                existing = Source.from_item(target.get_item(TableName=target_table, Key=key)["Item"])
+                same = existing.key_hash == wanted.key_hash
+                (report.present if same else report.conflicts).append(wanted.source_id)
+                continue
+            report.copied.append(wanted.source_id)
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,9 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     register.add_argument("source_id", help="lowercase id, e.g. web-shop (letters, digits, - and _)")
     register.add_argument("--description", default="")
     register.add_argument("--table", default=os.environ.get("SOURCES_TABLE_NAME", ""))
+    copy = commands.add_parser("copy", help="copy another table's sources in, never overwriting a key")
+    copy.add_argument("--from-table", required=True, help="the per-Region table to copy from")
+    copy.add_argument("--from-region", required=True, help="its Region")
+    copy.add_argument("--table", default=os.environ.get("SOURCES_TABLE_NAME", ""), help="the global table")
     args = parser.parse_args(argv)
     if not args.table:
         parser.error("no sources table: pass --table or set SOURCES_TABLE_NAME")
+    if args.command == "copy":
+        return _copy(args.from_table, args.from_region, args.table)
     try:
         write_key, source = new_write_key(args.source_id, args.description)
         SourceRegistry(args.table).register(source)
@@ -39,6 +79,25 @@ def main(argv: list[str] | None = None) -> int:
     print("Its write key follows; it is shown this once and cannot be recovered:")
     print(write_key)
     return 0
+
+
+def _copy(from_table: str, from_region: str, table: str) -> int:
+    try:
+        report = copy_sources(
+            aws_clients.client("dynamodb", region=from_region),
+            from_table,
+            aws_clients.client("dynamodb"),
+            table,
+        )
+    except SignalPlatformError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"copied {len(report.copied)}, already there {len(report.present)}, conflicts {len(report.conflicts)}"
+    )
+    for source_id in report.conflicts:
+        print(f"CONFLICT {source_id}: registered in both tables with different keys; keep one by hand")
+    return 1 if report.conflicts else 0
 
 
 if __name__ == "__main__":

@@ -84,6 +84,22 @@ SQS_VISIBILITY_PER_FUNCTION_TIMEOUT = 6
 MIN_DLQ_STORE_RETENTION_DAYS = 400
 POWERTOOLS_ENV_VARS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 PLATFORM_KEY_ARN = {"Fn::GetAtt": ["PlatformKey", "Arn"]}
+# Tables read by NAME (a global table's replica in the secondary has the primary's table name).
+TABLE_ARN = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Name}"
+SOURCES_TABLE_NAME = {
+    "Fn::If": [
+        "HasSourcesTableName",
+        {"Ref": "SourcesGlobalTableName"},
+        {"Fn::Sub": "customer-signals-${EnvironmentName}-sources"},
+    ]
+}
+IDEMPOTENCY_TABLE_NAME = {
+    "Fn::If": [
+        "SharesIdempotencyTable",
+        {"Fn::Sub": "customer-signals-${EnvironmentName}-idempotency"},
+        {"Ref": "IdempotencyTable"},
+    ]
+}
 # ONE signing key for both Regions (docs/adr/0003): created by the primary's stack, replicated to the
 # secondary, read by NAME everywhere, so every Region's functions carry the same string.
 SIGNING_KEY_SECRET_NAME = {"Fn::Sub": "customer-signals/${EnvironmentName}/signing-key"}
@@ -98,13 +114,13 @@ EDGE_RESOURCES = {
     "PlatformKeyAlias",
     "SharedLayer",
     "IngressBus",
-    "SourcesTable",
     "IngestApiAccessLogs",
     "IngestApi",
     "ValidatorLogGroup",
     "ValidatorFunction",
     "AlarmTopic",
     "ValidatorErrorsAlarm",
+    "IngestApi5xxAlarm",
 }
 # Created by the primary Region's stack only (the secondary gets a replica from Secrets Manager).
 PRIMARY_ONLY_RESOURCES = {"SigningKeySecret"}
@@ -123,6 +139,55 @@ PARTNER_RESOURCES = {
     "PartnerPipeDlqAgeAlarm",
     "DlqHydrateFromPartnerPipeDlq",
 }
+# The two-Region resources (docs/adr/0005) and the condition each one exists under; tests/infra/
+# test_regions.py pins which of them every Region role renders.
+TWO_REGION_RESOURCES = {
+    "SourcesGlobalTable": "OwnsSourcesTable",
+    "IngressBusArchive": "HasIngressArchive",
+    **dict.fromkeys(
+        [
+            "HeartbeatQueue",
+            "HeartbeatQueuePolicy",
+            "HeartbeatRule",
+            "HeartbeatScheduleRole",
+            "HeartbeatSchedule",
+            "HeartbeatMissingAlarm",
+            "IngressHealthAlarm",
+            "IngressHealthCheck",
+        ],
+        "IsMultiRegionPrimary",
+    ),
+    **dict.fromkeys(
+        ["EndpointReplicationRole", "EndpointReplicationPassRole", "GlobalEndpoint"], "CreatesGlobalEndpoint"
+    ),
+    **dict.fromkeys(["ApiDomain", "ApiDomainMapping", "ApiHealthCheck", "ApiLatencyRecord"], "HasApiDomain"),
+    **dict.fromkeys(
+        [
+            "LakeReplicaBucket",
+            "LakeReplicaBucketPolicy",
+            "DlqStoreReplicaBucket",
+            "DlqStoreReplicaBucketPolicy",
+        ],
+        "ReceivesBucketReplicas",
+    ),
+    **dict.fromkeys(
+        [
+            "BucketReplicationRole",
+            "BucketReplicationPolicy",
+            "LakeReplicationFailedAlarm",
+            "DlqStoreReplicationFailedAlarm",
+        ],
+        "ReplicatesBuckets",
+    ),
+    "IdempotencyTable": "HasOwnIdempotencyTable",
+    "IdempotencyGlobalTable": "OwnsSharedIdempotencyTable",
+}
+# Rules whose targets carry no data: no retry beyond a minute, no DLQ, no DLQ-write alarm.
+DATALESS_RULES = {"HeartbeatRule"}
+# Queues that are not dead-letter queues (no 14-day retention, no depth alarm).
+NON_DLQ_QUEUES = {"HeartbeatQueue"}
+# Alarm conditions that imply the condition of what they watch (a subset of where it exists).
+IMPLIED_CONDITIONS = {("ReplicatesBuckets", "RunsProcessing")}
 # Identity-policy actions that AWS authorizes only on Resource "*" (no resource-level permission).
 WILDCARD_RESOURCE_ALLOWED = {
     "kinesis:ListStreams": "lists the account's streams: no resource type in the authorization reference",
@@ -237,9 +302,11 @@ def _of_type(resources: dict[str, Any], resource_type: str) -> dict[str, Any]:
 
 
 def _dead_lettered_rules(resources: dict[str, Any]) -> dict[str, Any]:
-    """Every rule but ArchiveReplayForwardRule, whose undelivered events stay in the archive (no DLQ)."""
+    """Every rule whose targets carry data and keep a DLQ: not the heartbeat rule (its targets carry
+    none) nor ArchiveReplayForwardRule (what it fails to deliver stays in the archive)."""
     rules = _of_type(resources, "AWS::Events::Rule")
-    return {name: rule for name, rule in rules.items() if name not in REPLAY_FORWARD_RESOURCES}
+    excluded = DATALESS_RULES | REPLAY_FORWARD_RESOURCES
+    return {name: rule for name, rule in rules.items() if name not in excluded}
 
 
 def _effective_function(template: dict[str, Any], name: str) -> dict[str, Any]:
@@ -575,7 +642,7 @@ def test_validator_environment_all_setting_names_present(template):
     assert variables.keys() >= VALIDATOR_ENV_VARS | POWERTOOLS_ENV_VARS
     assert variables["INGRESS_BUS_NAME"] == {"Ref": "IngressBusName"}
     assert variables["GLOBAL_ENDPOINT_ID"] == {"Ref": "GlobalEndpointId"}
-    assert variables["SOURCES_TABLE_NAME"] == {"Ref": "SourcesTable"}
+    assert variables["SOURCES_TABLE_NAME"] == SOURCES_TABLE_NAME
     assert variables["SIGNING_KEY_SECRET_ARN"] == SIGNING_KEY_SECRET_NAME
     assert variables["MAX_EVENTS_PER_REQUEST"] == "500"
     assert variables["MAX_BODY_BYTES"] == "1048576"
@@ -626,7 +693,7 @@ def test_validator_policies_no_wildcard_action_or_resource(template):
 @pytest.mark.parametrize(
     ("action", "expected_resource"),
     [
-        ("dynamodb:GetItem", {"Fn::GetAtt": ["SourcesTable", "Arn"]}),
+        ("dynamodb:GetItem", {"Fn::Sub": [TABLE_ARN, {"Name": SOURCES_TABLE_NAME}]}),
         ("secretsmanager:GetSecretValue", SIGNING_KEY_SECRET_IAM_ARN),
         ("kms:Decrypt", {"Fn::GetAtt": ["PlatformKey", "Arn"]}),
     ],
@@ -731,22 +798,31 @@ def test_translated_stage_throttled_and_access_logged(translated):
 # -------------------- data + encryption
 
 
-def test_sources_table_on_demand_pitr_cmk_encrypted(resources):
-    # GIVEN the sources table
-    table = resources["SourcesTable"]
+def test_sources_table_global_on_demand_pitr_cmk_encrypted_in_every_replica(resources):
+    # GIVEN the sources global table
+    table = resources["SourcesGlobalTable"]
     properties = table["Properties"]
 
-    # WHEN / THEN it is keyed on source_id, on demand, recoverable and encrypted with the platform key
+    # WHEN / THEN it is keyed on source_id, on demand, kept with the stack, named the same everywhere
+    assert table["Type"] == "AWS::DynamoDB::GlobalTable"
     assert properties["KeySchema"] == [{"AttributeName": "source_id", "KeyType": "HASH"}]
     assert properties["AttributeDefinitions"] == [{"AttributeName": "source_id", "AttributeType": "S"}]
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
-    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    assert properties["SSESpecification"] == {
-        "SSEEnabled": True,
-        "SSEType": "KMS",
-        "KMSMasterKeyId": {"Fn::GetAtt": ["PlatformKey", "Arn"]},
+    assert properties["TableName"] == SOURCES_TABLE_NAME
+    assert properties["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    # AND each replica is recoverable and encrypted with its own Region's platform key
+    own, other = properties["Replicas"]
+    assert own["Region"] == {"Ref": "AWS::Region"}
+    assert own["SSESpecification"] == {"KMSMasterKeyId": PLATFORM_KEY_ARN}
+    condition, secondary, absent = other["Fn::If"]
+    assert (condition, absent) == ("HasSecondaryRegion", {"Ref": "AWS::NoValue"})
+    assert secondary["Region"] == {"Ref": "SecondaryRegion"}
+    assert secondary["SSESpecification"] == {
+        "KMSMasterKeyId": {"Fn::Sub": "alias/customer-signals-${EnvironmentName}"}
     }
-    assert table["DeletionPolicy"] == "Retain"
+    for replica in (own, secondary):
+        assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
 def test_signing_secret_generated_64_chars_cmk_encrypted(resources):
@@ -1080,7 +1156,7 @@ def test_checkov_template_skips_name_a_check_and_a_reason(resources):
     ]
 
     # WHEN / THEN each names one check and says why it does not apply to that resource
-    assert skips == [("AccessLogsBucket", skips[0][1])]
+    assert {name for name, _ in skips} == {"AccessLogsBucket", "LakeReplicaBucket", "DlqStoreReplicaBucket"}
     for name, skip in skips:
         assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), name
         assert len(skip.get("comment", "")) > 40, f"{name}: {skip['id']} has no real reason"
@@ -1121,6 +1197,10 @@ def test_resources_outside_edge_deploy_only_where_processing_runs(resources):
         if name in PRIMARY_ONLY_RESOURCES:
             # AND what only the primary creates (the secondary gets a replica) is on IsPrimaryRegion
             assert resource.get("Condition") == "IsPrimaryRegion", name
+            continue
+        if name in TWO_REGION_RESOURCES:
+            # AND each two-Region resource is on the condition of its role (docs/adr/0005)
+            assert resource.get("Condition") == TWO_REGION_RESOURCES[name], name
             continue
 
         # WHEN its condition is read
@@ -1252,7 +1332,7 @@ def test_enrichment_environment_all_setting_names_present(template):
     # WHEN / THEN every variable its settings read is set, resources by reference, knobs by parameter
     assert variables.keys() >= ENRICHMENT_ENV_VARS | POWERTOOLS_ENV_VARS
     assert variables["DATA_PLATFORM_BUS_NAME"] == {"Ref": "DataPlatformBus"}
-    assert variables["IDEMPOTENCY_TABLE_NAME"] == {"Ref": "IdempotencyTable"}
+    assert variables["IDEMPOTENCY_TABLE_NAME"] == IDEMPOTENCY_TABLE_NAME
     assert variables["IDEMPOTENCY_EXPIRY_SECONDS"] == {"Ref": "IdempotencyExpirySeconds"}
     assert variables["QUARANTINE_BUCKET_NAME"] == {"Ref": "QuarantineBucket"}
     assert variables["SIGNING_KEY_SECRET_ARN"] == SIGNING_KEY_SECRET_NAME
@@ -1268,7 +1348,7 @@ def test_enrichment_environment_all_setting_names_present(template):
         (["events:PutEvents"], [{"Fn::GetAtt": ["DataPlatformBus", "Arn"]}]),
         (
             ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-            [{"Fn::GetAtt": ["IdempotencyTable", "Arn"]}],
+            [{"Fn::Sub": [TABLE_ARN, {"Name": IDEMPOTENCY_TABLE_NAME}]}],
         ),
         (["s3:PutObject"], [{"Fn::Sub": "${QuarantineBucket.Arn}/quarantine/*"}]),
         (["secretsmanager:GetSecretValue"], [SIGNING_KEY_SECRET_IAM_ARN]),
@@ -1590,7 +1670,14 @@ def test_lake_ledger_table_matches_the_writer_keys_ttl_pitr_cmk(resources):
 def test_buckets_every_bucket_tls_only_private_versioned_with_lifecycle(resources):
     # GIVEN every bucket and the bucket policies
     buckets = _of_type(resources, "AWS::S3::Bucket")
-    assert buckets.keys() == {"AccessLogsBucket", "QuarantineBucket", "LakeBucket", "DlqStoreBucket"}
+    assert buckets.keys() == {
+        "AccessLogsBucket",
+        "QuarantineBucket",
+        "LakeBucket",
+        "DlqStoreBucket",
+        "LakeReplicaBucket",
+        "DlqStoreReplicaBucket",
+    }
     policies = _bucket_policies(resources)
 
     for name, bucket in buckets.items():
@@ -2053,7 +2140,8 @@ def test_encryption_every_queue_bucket_table_stream_topic_uses_platform_key(reso
     for name, queue in _of_type(resources, "AWS::SQS::Queue").items():
         # WHEN / THEN queues: the platform key, 14 days to act on a dead letter
         assert queue["Properties"]["KmsMasterKeyId"] == PLATFORM_KEY_ARN, name
-        assert queue["Properties"]["MessageRetentionPeriod"] == 1209600, name
+        if name not in NON_DLQ_QUEUES:
+            assert queue["Properties"]["MessageRetentionPeriod"] == 1209600, name
     for name, table in _of_type(resources, "AWS::DynamoDB::Table").items():
         assert table["Properties"]["SSESpecification"] == {
             "SSEEnabled": True,
@@ -2111,7 +2199,7 @@ def test_functions_every_function_own_log_group_with_retention_and_key(resources
 
 
 def test_alarms_every_dlq_on_first_visible_message(resources):
-    for name in _of_type(resources, "AWS::SQS::Queue"):
+    for name in _of_type(resources, "AWS::SQS::Queue").keys() - NON_DLQ_QUEUES:
         # GIVEN a DLQ, WHEN its depth alarm is looked up
         (alarm,) = _alarms_on(
             resources, "ApproximateNumberOfMessagesVisible", {"Fn::GetAtt": [name, "QueueName"]}
@@ -2156,7 +2244,8 @@ def test_alarms_same_condition_as_what_they_watch(resources):
 
         # THEN it exists exactly where they exist
         for target in watched:
-            assert alarm.get("Condition") == resources[target].get("Condition"), (name, target)
+            conditions = (alarm.get("Condition"), resources[target].get("Condition"))
+            assert conditions[0] == conditions[1] or conditions in IMPLIED_CONDITIONS, (name, target)
 
 
 def _markdown_anchors(markdown: str) -> set[str]:
@@ -2195,6 +2284,9 @@ def test_outputs_pipeline_names_present_with_their_condition(template):
 
 def test_outputs_of_conditional_resources_carry_their_condition(template, resources):
     for name, output in template["Outputs"].items():
+        if "Fn::If" in output["Value"]:
+            # a value chosen by condition: tests/infra/test_regions.py resolves it in every Region role
+            continue
         # GIVEN an output, WHEN the conditional resources its value refers to are collected
         conditions = {
             resources[target]["Condition"]

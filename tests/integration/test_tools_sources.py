@@ -1,12 +1,16 @@
-"""`python -m tools.sources register`: the key is printed once, works, and is never stored."""
+"""`python -m tools.sources`: register prints the key once, it works and is never stored; copy moves
+a per-Region table's keys into the global table without overwriting any."""
 
 from __future__ import annotations
 
+import boto3
 import pytest
 
-from signal_platform.sources import SourceRegistry
+from signal_platform.sources import Source, SourceRegistry, hash_secret, new_write_key
 from tests.integration.conftest import TABLE_NAME, IngressPlatform
 from tools import sources
+
+OTHER_REGION = "us-east-1"
 
 
 def test_register_prints_a_key_that_authenticates_and_is_not_stored(
@@ -38,3 +42,38 @@ def test_register_invalid_source_id_refused(
     exit_code = sources.main(["register", "Web Shop!", "--table", TABLE_NAME])
     assert exit_code == 2
     assert "source id must match" in capsys.readouterr().err
+
+
+def test_copy_moves_secondary_keys_into_the_global_table_and_never_overwrites_one(
+    ingress: IngressPlatform, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the secondary's old per-Region table: a source only it has, one the global table has with
+    # the same key, and one registered in both Regions with different keys
+    old = boto3.client("dynamodb", region_name=OTHER_REGION)
+    old.create_table(
+        TableName="old-sources",
+        AttributeDefinitions=[{"AttributeName": "source_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "source_id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    web_shop = Source.from_item(
+        ingress.dynamodb.get_item(TableName=TABLE_NAME, Key={"source_id": {"S": "web-shop"}})["Item"]
+    )
+    write_key, only_there = new_write_key("kiosk-east", "registered in the secondary only")
+    for source in (only_there, web_shop, Source("retired-kiosk", hash_secret("another"), True)):
+        old.put_item(TableName="old-sources", Item=source.as_item())
+
+    # WHEN it is copied into the global table
+    exit_code = sources.main(
+        ["copy", "--from-table", "old-sources", "--from-region", OTHER_REGION, "--table", TABLE_NAME]
+    )
+    printed = capsys.readouterr().out
+
+    # THEN the secondary-only key now works against the global table, the shared one is untouched,
+    # and the conflict is reported (exit 1) with the global table's key kept
+    assert exit_code == 1
+    assert "copied 1, already there 1, conflicts 1" in printed
+    assert "CONFLICT retired-kiosk" in printed
+    assert SourceRegistry(TABLE_NAME).authenticate(write_key).source_id == "kiosk-east"
+    kept = ingress.dynamodb.get_item(TableName=TABLE_NAME, Key={"source_id": {"S": "retired-kiosk"}})["Item"]
+    assert kept["key_hash"]["S"] == hash_secret("retired-secret")

@@ -181,7 +181,7 @@ def test_project_template_provisions_every_resource_with_the_exact_rules_and_fun
             validator.environment["POWERTOOLS_SERVICE_NAME"] == "validator"
         )  # the function wins over Globals
         assert validator.environment["POWERTOOLS_METRICS_NAMESPACE"] == "CustomerSignals"  # from Globals
-        assert validator.environment["SOURCES_TABLE_NAME"] == cloud.stack.get("SourcesTable").ref
+        assert validator.environment["SOURCES_TABLE_NAME"] == cloud.stack.get("SourcesGlobalTable").ref
         table = cloud.services.client("dynamodb").describe_time_to_live(
             TableName=cloud.stack.get("IdempotencyTable").ref
         )

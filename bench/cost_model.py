@@ -1,0 +1,374 @@
+"""The cost model: measured usage per signal x list prices, per service, at a daily volume.
+
+Pure functions only (no I/O besides ``load_prices`` reading the TOML text it is given a path to):
+``usage_of`` turns one shape of ``bench/results/calls.json`` into ``Usage`` per signal,
+``monthly_costs`` prices it for one or two Regions at a daily volume, and the alternatives
+(``per_signal_idempotency``, ``firehose_lake``) are ``Usage`` transformations priced the same way.
+``make cost`` (``bench.cost``) prints and plots what these return; tests/unit/test_cost_model.py
+checks one line by hand.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final
+
+INGEST_FUNCTION: Final = "ValidatorFunction"
+ENRICH_FUNCTION: Final = "EnrichmentFunction"
+LAKE_FUNCTION: Final = "S3WriterFunction"
+DLQ_STORE_FUNCTION: Final = "DlqHydrateFunction"
+LAKE_PIPE: Final = "LakePipe"
+PARTNER_PIPE: Final = "PartnerPipe"
+REPLICATED_WRITERS: Final = (LAKE_FUNCTION, DLQ_STORE_FUNCTION)  # the lake and the DLQ store: CRR
+REQUIRED_FIELDS: Final = ("usd", "per", "unit", "source", "title", "date", "checked")
+KB: Final = 1024
+GB: Final = 1024**3
+CHUNK: Final = 64 * KB
+FIREHOSE_RECORD_INCREMENT: Final = 5 * KB
+API_TIER_REQUESTS: Final = 300_000_000  # HTTP API requests a month at the first-tier price
+
+
+class PriceError(ValueError):
+    """The price table is incomplete: a price without a source, title or date, or a missing price."""
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    key: str
+    usd: float
+    per: float
+    unit: str
+    source: str
+    title: str
+    date: str
+    checked: str
+
+    @property
+    def each(self) -> float:
+        return self.usd / self.per
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTable:
+    prices: Mapping[str, Price]
+    assumptions: Mapping[str, float]
+    days_per_month: float
+    region: str
+
+    def __getitem__(self, key: str) -> float:
+        if key not in self.prices:
+            raise PriceError(f"no price {key!r} in the price table")
+        return self.prices[key].each
+
+
+def price_problems(raw: Mapping[str, Any]) -> list[str]:
+    """Every price entry missing a field, or with an empty source, title or date."""
+    return [
+        f"{key}: no {name}"
+        for key, entry in raw.get("prices", {}).items()
+        for name in REQUIRED_FIELDS
+        if entry.get(name) in ("", None)
+    ]
+
+
+def parse_prices(raw: Mapping[str, Any]) -> PriceTable:
+    problems = price_problems(raw)
+    if problems:
+        raise PriceError("; ".join(problems))
+    prices = {
+        key: Price(key, **{name: entry[name] for name in REQUIRED_FIELDS})
+        for key, entry in raw["prices"].items()
+    }
+    meta = raw["meta"]
+    return PriceTable(prices, dict(raw["assumptions"]), float(meta["days_per_month"]), str(meta["region"]))
+
+
+def load_prices(path: Path) -> PriceTable:
+    return parse_prices(tomllib.loads(path.read_text()))
+
+
+# ---------------------------------------------------------------------------- usage per signal
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one accepted signal asks of AWS, on average, in a given request shape."""
+
+    api_requests: float
+    invocations: Mapping[str, float]
+    gb_seconds: Mapping[str, float]
+    function_log_bytes: float
+    ingress_chunks: float
+    ingress_bytes: float
+    platform_chunks: float
+    stream_records: float
+    stream_kib: float
+    stream_bytes: float
+    pipe_batches: Mapping[str, float]
+    partner_requests: float
+    write_units: float  # every function's DynamoDB writes
+    read_units: float
+    write_seconds: float  # enrichment seconds spent in idempotency writes
+    s3_puts: float
+    lake_bytes: float
+    replicated_puts: float
+    replicated_bytes: float
+    sqs_requests: float
+    secrets_calls: float
+    put_events_calls: float = 0.0
+    rule_deliveries: float = 0.0
+    ingress_entries: float = 0.0
+    memory_gb: Mapping[str, float] = field(default_factory=dict)
+    # DynamoDB write units per function: each function writes its own table (the enrichment's is the
+    # idempotency table), and a table's quota is its own.
+    table_write_units: Mapping[str, float] = field(default_factory=dict)
+    signals_per_entry: float = 1.0
+
+
+def _calls(function: Mapping[str, Any], operation: str) -> Mapping[str, Any]:
+    found: Mapping[str, Any] = function.get("calls", {}).get(
+        operation, {"calls": 0.0, "seconds": 0.0, "units": {}}
+    )
+    return found
+
+
+def _sum(functions: Mapping[str, Any], operation: str, unit: str | None = None) -> float:
+    total = 0.0
+    for function in functions.values():
+        stats = _calls(function, operation)
+        total += float(stats["units"].get(unit, 0.0) if unit else stats["calls"])
+    return total
+
+
+def _lake_at_volume(shape: Mapping[str, Any]) -> tuple[float, float] | None:
+    """(S3-writer invocations, lake PUTs) per 1,000 signals when every lake Pipe batch is full, as it
+    is at hundreds of millions of signals a day: one object per event type (partition) per batch.
+    Locally a batch closes when its window ends, at the local rate, so the measured counts are higher."""
+    batch_size = shape["per_1000_signals"]["pipes"].get(LAKE_PIPE, {}).get("batch_size")
+    types = shape.get("event_types")
+    if not batch_size or not types:
+        return None
+    batches = float(shape["per_1000_signals"]["stream"]["records"]) / batch_size
+    return batches, batches * min(types, batch_size)
+
+
+def usage_of(shape: Mapping[str, Any]) -> Usage:
+    """``Usage`` per signal from one shape of calls.json (whose figures are per 1,000 signals); the lake
+    writer's invocations and PUTs as at volume (``_lake_at_volume``) when the shape says how."""
+    per = shape["per_1000_signals"]
+    functions: Mapping[str, Any] = per["functions"]
+    k = 1000.0
+    ingest = functions.get(INGEST_FUNCTION, {})
+    enrich = functions.get(ENRICH_FUNCTION, {})
+    lake = _calls(functions.get(LAKE_FUNCTION, {}), "s3.PutObject")
+    invocations = {name: f["invocations"] for name, f in functions.items()}
+    lake_puts = float(lake["calls"])
+    at_volume = _lake_at_volume(shape)
+    if at_volume is not None and LAKE_FUNCTION in invocations:
+        invocations[LAKE_FUNCTION], lake_puts = at_volume
+    ddb_ops = ("dynamodb.PutItem", "dynamodb.UpdateItem", "dynamodb.DeleteItem")
+    table_writes = {
+        name: sum(float(_calls(f, op)["units"].get("write_units", 0.0)) for op in ddb_ops) / k
+        for name, f in functions.items()
+    }
+    write_units = sum(table_writes.values()) * k
+    write_seconds = sum(float(_calls(enrich, op)["seconds"]) for op in ddb_ops)
+    entries = _sum(functions, "events.PutEvents", "entries")
+    return Usage(
+        api_requests=per["api_requests"] / k,
+        invocations={name: count / k for name, count in invocations.items()},
+        gb_seconds={name: f["seconds"] * f["memory_mb"] / 1024 / k for name, f in functions.items()},
+        function_log_bytes=sum(f["log_bytes"] for f in functions.values()) / k,
+        ingress_chunks=float(_calls(ingest, "events.PutEvents")["units"].get("chunks", 0.0)) / k,
+        ingress_bytes=float(_calls(ingest, "events.PutEvents")["units"].get("entry_bytes", 0.0)) / k,
+        platform_chunks=float(_calls(enrich, "events.PutEvents")["units"].get("chunks", 0.0)) / k,
+        stream_records=per["stream"]["records"] / k,
+        stream_kib=per["stream"]["kib_rounded"] / k,
+        stream_bytes=per["stream"]["record_bytes"] / k,
+        pipe_batches={name: pipe["batches"] / k for name, pipe in per["pipes"].items()},
+        partner_requests=per["partner_requests"] / k,
+        write_units=write_units / k,
+        read_units=_sum(functions, "dynamodb.GetItem") / k,
+        write_seconds=write_seconds / k,
+        s3_puts=(_sum(functions, "s3.PutObject") - float(lake["calls"]) + lake_puts) / k,
+        lake_bytes=float(lake["units"].get("object_bytes", 0.0)) / k,
+        replicated_puts=(
+            float(_calls(functions.get(DLQ_STORE_FUNCTION, {}), "s3.PutObject")["calls"]) + lake_puts
+        )
+        / k,
+        replicated_bytes=sum(
+            float(_calls(functions.get(name, {}), "s3.PutObject")["units"].get("object_bytes", 0.0))
+            for name in REPLICATED_WRITERS
+        )
+        / k,
+        sqs_requests=sum(
+            float(stats["calls"])
+            for f in functions.values()
+            for op, stats in f["calls"].items()
+            if op.startswith("sqs.")
+        )
+        / k,
+        secrets_calls=_sum(functions, "secretsmanager.GetSecretValue") / k,
+        put_events_calls=_sum(functions, "events.PutEvents") / k,
+        rule_deliveries=per["rule_deliveries"] / k,
+        ingress_entries=float(_calls(ingest, "events.PutEvents")["units"].get("entries", 0.0)) / k,
+        memory_gb={name: f["memory_mb"] / 1024 for name, f in functions.items()},
+        table_write_units={name: units for name, units in table_writes.items() if units},
+        signals_per_entry=k / entries * 2 if entries else 0.0,  # both buses carry every signal
+    )
+
+
+# ---------------------------------------------------------------------------- pricing
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A daily volume, one Region or two (active/archive), with or without the partner consumer."""
+
+    signals_per_day: float
+    regions: int = 2
+    partner: bool = False
+
+
+def api_gateway_usd(requests_per_month: float, prices: PriceTable) -> float:
+    """HTTP API requests, tiered: the first 300 million a month at the first price, the rest cheaper."""
+    first = min(requests_per_month, API_TIER_REQUESTS)
+    rest = max(0.0, requests_per_month - API_TIER_REQUESTS)
+    return first * prices["api_gateway_http_request"] + rest * prices["api_gateway_http_request_over_300m"]
+
+
+def _gb(value_bytes: float) -> float:
+    return value_bytes / GB
+
+
+def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[str, float]:
+    """USD a month per service line (every line present, zero when it does not apply)."""
+    a = prices.assumptions
+    month = scenario.signals_per_day * prices.days_per_month  # signals a month
+    invocations = sum(usage.invocations.values())
+    pipe_chunks = max(1, math.ceil(usage.stream_bytes / max(usage.stream_records, 1e-12) / CHUNK))
+    consumers = 1 + (1 if scenario.partner else 0)
+    stream_hours = 24 * prices.days_per_month
+    log_bytes = (
+        usage.function_log_bytes
+        + invocations * a["lambda_platform_log_bytes"]
+        + usage.api_requests * a["api_access_log_bytes"]
+    )
+    costs = {
+        "API Gateway HTTP API": api_gateway_usd(usage.api_requests * month, prices),
+        "Lambda requests": invocations * month * prices["lambda_request"],
+        "Lambda duration (arm64)": sum(usage.gb_seconds.values()) * month * prices["lambda_arm64_gb_second"],
+        "EventBridge events (both buses)": (usage.ingress_chunks + usage.platform_chunks)
+        * month
+        * prices["eventbridge_custom_event"],
+        "EventBridge Pipes (lake)": usage.stream_records * pipe_chunks * month * prices["pipes_request"],
+        "Kinesis on-demand": stream_hours * prices["kinesis_on_demand_stream_hour"]
+        + _gb(usage.stream_kib * KB) * month * prices["kinesis_on_demand_gb_in"]
+        + _gb(usage.stream_kib * KB) * consumers * month * prices["kinesis_on_demand_gb_out"],
+        "DynamoDB on-demand": (
+            usage.write_units * prices["dynamodb_write_request_unit"]
+            + usage.read_units * prices["dynamodb_read_request_unit"]
+        )
+        * month,
+        "S3 lake (PUT, one month stored)": usage.s3_puts * month * prices["s3_put"]
+        + _gb(usage.lake_bytes) * month * prices["s3_standard_gb_month"],
+        "CloudWatch Logs": _gb(log_bytes) * month * prices["cloudwatch_logs_ingested_gb"],
+        "X-Ray traces": invocations * a["xray_sampled_share"] * month * prices["xray_trace_recorded"],
+        "SQS, Secrets Manager, KMS": usage.sqs_requests * month * prices["sqs_request"]
+        + usage.secrets_calls * month * prices["secrets_manager_api_call"]
+        + prices["kms_key_month"]
+        + prices["secret_month"],
+        "Partner Pipe + API destination": 0.0,
+        "Secondary: replicated events": 0.0,
+        "Secondary: archive (30 days)": 0.0,
+        "S3 Cross-Region Replication": 0.0,
+        "Secondary: KMS key, secret replica": 0.0,
+    }
+    if scenario.partner:
+        costs["Partner Pipe + API destination"] = (
+            usage.stream_records * pipe_chunks * prices["pipes_request"]
+            + usage.partner_requests * prices["api_destination_invocation"]
+        ) * month
+    if scenario.regions == 2:
+        ingress_gb = _gb(usage.ingress_bytes) * month
+        costs["Secondary: replicated events"] = (
+            usage.ingress_chunks * month * prices["eventbridge_custom_event"]
+            + ingress_gb * prices["inter_region_transfer_gb"]
+        )
+        stored_gb = _gb(usage.ingress_bytes) * scenario.signals_per_day * a["archive_retention_days"]
+        costs["Secondary: archive (30 days)"] = (
+            ingress_gb * prices["archive_processed_gb"] + stored_gb * prices["archive_storage_gb_month"]
+        )
+        replicated_gb = _gb(usage.replicated_bytes) * month
+        costs["S3 Cross-Region Replication"] = (
+            replicated_gb * prices["inter_region_transfer_gb"]
+            + usage.replicated_puts * month * prices["s3_put"]
+            + replicated_gb * prices["s3_standard_gb_month"]
+        )
+        costs["Secondary: KMS key, secret replica"] = prices["kms_key_month"] + prices["secret_month"]
+    return costs
+
+
+def per_million(total_per_month: float, prices: PriceTable, scenario: Scenario) -> float:
+    return total_per_month / (scenario.signals_per_day * prices.days_per_month / 1e6)
+
+
+def per_million_signals(usage: Usage, prices: PriceTable, scenario: Scenario) -> float:
+    return per_million(sum(monthly_costs(usage, prices, scenario).values()), prices, scenario)
+
+
+# ---------------------------------------------------------------------------- alternatives
+def per_signal_idempotency(usage: Usage) -> Usage:
+    """Enrichment remembering every signal instead of every batch: the writes one batch's record
+    takes today (measured), once per signal, each write costing the enrichment the time it does today."""
+    records_today = usage.invocations.get(ENRICH_FUNCTION, 0.0)  # one key per enriched batch
+    today = usage.table_write_units.get(ENRICH_FUNCTION, 0.0)
+    if not records_today or not today:
+        return usage
+    per_signal = today / records_today  # a record's writes, now one record per signal
+    per_write_seconds = usage.write_seconds / today
+    gb_seconds = dict(usage.gb_seconds)
+    gb_seconds[ENRICH_FUNCTION] += (
+        (per_signal - today) * per_write_seconds * usage.memory_gb.get(ENRICH_FUNCTION, 0.5)
+    )
+    tables = {**usage.table_write_units, ENRICH_FUNCTION: per_signal}
+    return replace(
+        usage,
+        write_units=usage.write_units - today + per_signal,
+        gb_seconds=gb_seconds,
+        table_write_units=tables,
+    )
+
+
+def firehose_lake_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[str, float]:
+    """The lake written by Firehose (stream source, dynamic partitioning) instead of the lake Pipe, the
+    S3-writer function and its PUTs: the lines that change, USD a month, new value minus old. In two
+    Regions the lake's Cross-Region Replication PUTs follow the number of objects too."""
+    a = prices.assumptions
+    month = scenario.signals_per_day * prices.days_per_month
+    record_bytes = usage.stream_bytes / max(usage.stream_records, 1e-12)
+    billed_gb = _gb(math.ceil(record_bytes / FIREHOSE_RECORD_INCREMENT) * FIREHOSE_RECORD_INCREMENT)
+    objects = a["lake_partitions_per_hour"] * 86_400 / a["firehose_buffer_seconds"] * prices.days_per_month
+    firehose = (
+        usage.stream_records * month * billed_gb * prices["firehose_ingested_gb"]
+        + _gb(usage.stream_bytes) * month * prices["firehose_partitioning_gb"]
+        + objects * prices["firehose_partitioning_object"]
+        + objects * prices["s3_put"]
+    )
+    lake_puts = usage.s3_puts
+    if scenario.regions == 2:  # every lake object is PUT once more in the other Region
+        firehose += objects * prices["s3_put"]
+        lake_puts *= 2
+    lake_invocations = usage.invocations.get(LAKE_FUNCTION, 0.0)
+    pipe_chunks = max(1, math.ceil(record_bytes / CHUNK))
+    removed = (
+        usage.stream_records * pipe_chunks * month * prices["pipes_request"]
+        + lake_invocations * month * prices["lambda_request"]
+        + usage.gb_seconds.get(LAKE_FUNCTION, 0.0) * month * prices["lambda_arm64_gb_second"]
+        + lake_invocations * a["xray_sampled_share"] * month * prices["xray_trace_recorded"]
+        + lake_puts * month * prices["s3_put"]
+    )
+    return {
+        "Firehose (ingest, partitioning, objects)": firehose,
+        "lake Pipe, S3-writer λ, PUTs removed": -removed,
+    }

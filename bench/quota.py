@@ -1,0 +1,86 @@
+"""``make quota``: the peak rate each default AWS quota sees at 2 B signals a day with 3x peaks.
+
+One column per request shape measured by ``make bench`` (bench/results/calls.json); the last line
+is the worst use of a planned quota for the default settings (realistic traffic and one source and
+type, MaxSignalsPerEntry as the template sets it) over 1-event and 100-event requests.
+
+    python -m bench.quota [--calls bench/results/calls.json] [--prices bench/prices.toml]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from bench import report
+from bench.cost import CALLS, PRICES, load_results
+from bench.cost_model import Usage, load_prices, usage_of
+from bench.quota_model import (
+    DEFAULT_EXTREMES,
+    INFORMATION,
+    PLANNED,
+    PLANNED_DAILY,
+    Use,
+    peak_rate,
+    uses,
+    worst,
+    worst_line,
+)
+
+QUOTAS: Final = PLANNED + INFORMATION
+
+
+def _cell(use: Use) -> str:
+    demand = f"{use.demand:,.0f}" if use.demand >= 10 else f"{use.demand:,.1f}"
+    return f"{demand} ({use.ratio:.0%})"
+
+
+def quota_headers() -> tuple[str, ...]:
+    return ("shape", *(f"{quota.short}{'' if quota in PLANNED else ' *'}" for quota in QUOTAS))
+
+
+def quota_rows(shapes: Mapping[str, Usage], rate: float) -> list[tuple[str, ...]]:
+    """One row per request shape: the demand on every quota at the peak, and its share of the quota."""
+    rows = [("default quota", *(f"{quota.limit:,.0f}" for quota in QUOTAS))]
+    rows += [(name, *(_cell(use) for use in uses(usage, rate, QUOTAS))) for name, usage in shapes.items()]
+    return rows
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.quota", description=(__doc__ or "").splitlines()[0]
+    )
+    parser.add_argument("--calls", type=Path, default=CALLS, help="measured calls (make bench writes it)")
+    parser.add_argument("--prices", type=Path, default=PRICES, help="the price table (its peak factor)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
+    results: dict[str, Any] = load_results(args.calls)
+    prices = load_prices(args.prices)
+    peak_factor = prices.assumptions["peak_factor"]
+    rate = peak_rate(PLANNED_DAILY, peak_factor)
+    shapes = {name: usage_of(shape) for name, shape in results["shapes"].items()}
+    report.title(
+        f"Quota use at 2 B signals a day, {peak_factor:g}x peaks = {rate:,.0f} signals/s (one large Region)"
+    )
+    report.table(quota_headers(), quota_rows(shapes, rate))
+    report.note("demand at the peak (share of the default quota); * = shown for information, not planned")
+    report.note(
+        "Lambda concurrency = invocations/s x measured seconds per invocation (moto answers the AWS calls)"
+    )
+    report.note(
+        "rule-target invocations include the global endpoint's replication rule (one per ingress entry)"
+    )
+    defaults = {name: usage_of(results["shapes"][name]) for name in DEFAULT_EXTREMES}
+    shape, use = worst(defaults, rate)
+    print(f"\nworst of the default settings: {shape}")
+    print(worst_line(use))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""The quota plan: the peak rate each default AWS quota sees, from the measured usage per signal.
+
+Pure functions: ``peak_rate`` (signals per second at a daily volume and a peak factor),
+``demands`` (what one shape asks of each quota at that rate) and ``uses`` (demand / quota, worst
+first). Quotas are the defaults of one large Region (us-east-1, us-west-2, eu-west-1), per account
+unless named otherwise; the AWS facts sheet lists them with their sources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from bench.cost_model import Usage
+
+SECONDS_PER_DAY: Final = 86_400
+MIB: Final = 1024 * 1024
+PLANNED_DAILY: Final = 2e9
+# The default settings (MaxSignalsPerEntry as the template sets it) at 1 and 100 events per request,
+# for realistic traffic and for one source and type: the shapes the worst line covers.
+DEFAULT_EXTREMES: Final = ("realistic-1", "realistic-100", "one-1", "one-100")
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    key: str
+    name: str
+    limit: float
+    source: str
+    short: str = ""
+
+
+# The quotas the issue plans against (the worst line covers these), then ones shown for information.
+PLANNED: Final = (
+    Quota(
+        "put_events", "PutEvents requests/s, all buses", 10_000, "EventBridge, large Regions", "PutEvents/s"
+    ),
+    Quota(
+        "rule_invocations",
+        "rule-target invocations/s",
+        18_750,
+        "EventBridge, large Regions",
+        "rule targets/s",
+    ),
+    Quota("api_requests", "API Gateway requests/s, all APIs", 10_000, "API Gateway, per Region", "API req/s"),
+    Quota("lambda_concurrency", "Lambda concurrent executions", 1_000, "Lambda, per Region", "λ concurrency"),
+    Quota(
+        "kinesis_write",
+        "Kinesis on-demand write MiB/s",
+        10_240,
+        "on-demand scales to 10 GB/s",
+        "Kinesis MiB/s",
+    ),
+    Quota("dynamodb_writes", "DynamoDB write units/s, busiest table", 40_000, "on-demand table", "DDB WRU/s"),
+)
+INFORMATION: Final = (
+    Quota("kinesis_start", "Kinesis write MiB/s of a new stream", 4, "4 MB/s, then 2x peak", "Kinesis start"),
+    Quota("partner", "API destination invocations/s (partner)", 300, "per destination", "partner/s"),
+)
+
+
+def peak_rate(signals_per_day: float, peak_factor: float) -> float:
+    """Signals per second at the peak: the daily average times the peak factor."""
+    return signals_per_day / SECONDS_PER_DAY * peak_factor
+
+
+def lambda_concurrency(usage: Usage, signals_per_second: float) -> float:
+    """Little's law per function: invocations per second x seconds per invocation, summed."""
+    total = 0.0
+    for name, invocations in usage.invocations.items():
+        memory = usage.memory_gb.get(name) or 1.0
+        seconds_per_signal = usage.gb_seconds.get(name, 0.0) / memory
+        total += seconds_per_signal * signals_per_second if invocations else 0.0
+    return total
+
+
+def demands(usage: Usage, signals_per_second: float, *, replication: bool = True) -> dict[str, float]:
+    """What one request shape asks of every quota at ``signals_per_second``. The global endpoint's
+    managed replication rule is one more rule target for every ingress entry."""
+    replicated = usage.ingress_entries if replication else 0.0
+    stream_mib = usage.stream_bytes * signals_per_second / MIB
+    return {
+        "put_events": usage.put_events_calls * signals_per_second,
+        "rule_invocations": (usage.rule_deliveries + replicated) * signals_per_second,
+        "api_requests": usage.api_requests * signals_per_second,
+        "lambda_concurrency": lambda_concurrency(usage, signals_per_second),
+        "kinesis_write": stream_mib,
+        "dynamodb_writes": max(usage.table_write_units.values(), default=0.0) * signals_per_second,
+        "kinesis_start": stream_mib,
+        "partner": usage.stream_records * signals_per_second,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    quota: Quota
+    demand: float
+
+    @property
+    def ratio(self) -> float:
+        return self.demand / self.quota.limit
+
+
+def uses(usage: Usage, signals_per_second: float, quotas: tuple[Quota, ...] = PLANNED) -> list[Use]:
+    demand = demands(usage, signals_per_second)
+    return [Use(quota, demand[quota.key]) for quota in quotas]
+
+
+def worst(usages: Mapping[str, Usage], signals_per_second: float) -> tuple[str, Use]:
+    """The shape and the planned quota with the highest use."""
+    found = [(name, use) for name, usage in usages.items() for use in uses(usage, signals_per_second)]
+    return max(found, key=lambda item: item[1].ratio)
+
+
+def worst_line(use: Use) -> str:
+    return f"worst quota use at 2B/day peak: {use.ratio:.2f} ({use.quota.name})"

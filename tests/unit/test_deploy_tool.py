@@ -1,0 +1,277 @@
+"""tools.deploy: the two-Region plan (pinned) and the runner's order, value passing and resume logic,
+against a fake CloudFormation/CloudWatch/DynamoDB and a fake sam (no AWS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from samcli.cli.types import CfnParameterOverridesType
+
+from tools.deploy import (
+    ConfigEnv,
+    DeployError,
+    Kind,
+    Runner,
+    Step,
+    main,
+    plan,
+    read_config_envs,
+    read_outputs,
+    render_plan,
+)
+
+ENDPOINT_ID = "abcde.veo"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@dataclass
+class FakeCloud:
+    """Stacks appear (with their outputs) when the fake sam deploys them."""
+
+    stacks: dict[str, dict[str, str]] = field(default_factory=dict)
+    legacy_table_in: set[str] = field(default_factory=set)
+    alarm_states: list[str] = field(default_factory=lambda: ["OK"])
+    table_states: dict[str, str] = field(default_factory=dict)
+
+    def outputs(self, env: ConfigEnv) -> dict[str, str] | None:
+        return self.stacks.get(env.name)
+
+    def resource_type(self, env: ConfigEnv, logical_id: str) -> str | None:
+        return (
+            "AWS::DynamoDB::Table"
+            if env.name in self.legacy_table_in and logical_id == "SourcesTable"
+            else None
+        )
+
+    def alarm_state(self, env: ConfigEnv, alarm_name: str) -> str:  # noqa: ARG002 - the Cloud protocol
+        return self.alarm_states.pop(0) if len(self.alarm_states) > 1 else self.alarm_states[0]
+
+    def table_status(self, env: ConfigEnv, table_name: str) -> str | None:  # noqa: ARG002 - the Cloud protocol
+        return self.table_states.get(table_name, "ACTIVE")
+
+
+@dataclass
+class FakeSam:
+    cloud: FakeCloud
+    fail_on_call: int | None = None
+    calls: list[list[str]] = field(default_factory=list)
+
+    def __call__(self, argv: list[str]) -> int:
+        self.calls.append(argv)
+        if self.fail_on_call == len(self.calls):
+            return 1
+        if argv[1] == "deploy":
+            env = argv[argv.index("--config-env") + 1]
+            outputs = {"PlatformKeyArn": KEY_ARN, "SourcesTableName": "customer-signals-prod-sources"}
+            if env == "primary":
+                outputs |= {"IngressEndpointId": ENDPOINT_ID, "IngressHealthAlarmName": "health"}
+            self.cloud.stacks[env] = outputs
+        return 0
+
+
+def _runner(tmp_path: Path, cloud: FakeCloud, sam: FakeSam, lines: list[str]) -> Runner:
+    ticks = iter(range(0, 10**6, 5))
+    return Runner(
+        plan(),
+        cloud,
+        sam,
+        tmp_path / "journal.json",
+        say=lines.append,
+        sleep=lambda _: None,
+        clock=lambda: float(next(ticks)),
+    )
+
+
+def _deploys(sam: FakeSam) -> list[tuple[str, str]]:
+    """(config-env, parameter overrides) of every sam deploy, in order."""
+    return [(c[3], c[5]) for c in sam.calls if c[1] == "deploy"]
+
+
+# -------------------- the plan
+
+
+def test_plan_steps_in_the_order_two_regions_need():
+    # GIVEN / WHEN the plan from samconfig.toml
+    steps = plan()
+
+    # THEN build, secondary edge, primary, endpoint gate, both validators, replicas: in that order
+    assert [(s.name, s.kind, s.env.name) for s in steps] == [
+        ("build", "build", "primary"),
+        ("secondary-edge", "deploy", "secondary"),
+        ("primary", "deploy", "primary"),
+        ("endpoint", "wait-endpoint-healthy", "primary"),
+        ("secondary-validator", "deploy", "secondary"),
+        ("primary-validator", "deploy", "primary"),
+        ("global-table-replicas", "wait-replicas-active", "secondary"),
+    ]
+    # AND the values passed between stacks: the secondary's key to the primary, the endpoint id to both
+    passed = {s.name: (s.passed, s.passed_if_present) for s in steps}
+    assert passed["primary"] == (
+        {"ReplicaKmsKeyArn": ("secondary", "PlatformKeyArn")},
+        {"GlobalEndpointId": ("primary", "IngressEndpointId")},
+    )
+    assert passed["secondary-validator"][0] == {"GlobalEndpointId": ("primary", "IngressEndpointId")}
+    assert passed["primary-validator"][0] == {
+        "ReplicaKmsKeyArn": ("secondary", "PlatformKeyArn"),
+        "GlobalEndpointId": ("primary", "IngressEndpointId"),
+    }
+
+
+def test_plan_printed_without_aws_every_override_and_every_passed_value(capsys):
+    # GIVEN the config-envs, WHEN the plan is printed
+    envs = read_config_envs()
+    assert main(["plan"]) == 0
+    text = capsys.readouterr().out
+
+    # THEN every sam deploy shows every override of its config-env, and the passed values by name
+    assert text == render_plan(plan()) + "\n"
+    for env in ("primary", "secondary"):
+        assert f"sam deploy --config-env {env} --parameter-overrides" in text
+        for name, value in envs[env].overrides.items():
+            assert f"     {name}={value}" in text
+    assert "GlobalEndpointId=<primary:IngressEndpointId>" in text
+    assert "ReplicaKmsKeyArn=<secondary:PlatformKeyArn>" in text
+    assert "<primary:IngressEndpointId> -> GlobalEndpointId: secondary-validator, primary-validator" in text
+
+
+def test_plan_empty_values_quoted_so_sam_sees_an_empty_parameter():
+    # GIVEN the first deploy of the secondary, before the endpoint exists
+    step = plan()[1]
+
+    # WHEN its command is built without outputs
+    command = step.command({})
+
+    # THEN the endpoint id is passed explicitly empty
+    assert command[:5] == ["sam", "deploy", "--config-env", "secondary", "--parameter-overrides"]
+    assert command[5].endswith('GlobalEndpointId=""')
+
+
+# -------------------- running it
+
+
+def test_run_first_deployment_passes_outputs_between_stacks(tmp_path):
+    # GIVEN no stack yet
+    cloud, lines = FakeCloud(), []
+    sam = FakeSam(cloud)
+
+    # WHEN the plan runs
+    _runner(tmp_path, cloud, sam, lines).run()
+
+    # THEN one line per step, and the validators got the endpoint id the primary's stack reported
+    assert [line.split(":")[0] for line in lines] == [f"{n}/7 {s.name}" for n, s in enumerate(plan(), 1)]
+    deploys = _deploys(sam)
+    assert [env for env, _ in deploys] == ["secondary", "primary", "secondary", "primary"]
+    assert 'GlobalEndpointId=""' in deploys[0][1]
+    assert f"ReplicaKmsKeyArn={KEY_ARN}" in deploys[1][1]
+    assert f"GlobalEndpointId={ENDPOINT_ID}" in deploys[2][1]
+    assert (
+        f"GlobalEndpointId={ENDPOINT_ID}" in deploys[3][1] and f"ReplicaKmsKeyArn={KEY_ARN}" in deploys[3][1]
+    )
+
+
+def test_run_resumes_after_a_failed_step_and_skips_finished_ones(tmp_path):
+    # GIVEN a run whose sam fails at the secondary validator (the 4th sam call)
+    cloud = FakeCloud()
+    first = FakeSam(cloud, fail_on_call=4)
+    with pytest.raises(DeployError, match="secondary-validator"):
+        _runner(tmp_path, cloud, first, []).run()
+
+    # WHEN it runs again
+    lines: list[str] = []
+    second = FakeSam(cloud)
+    _runner(tmp_path, cloud, second, lines).run()
+
+    # THEN the finished steps are skipped and the rest runs, the failed step first
+    assert [line.endswith("skipped") for line in lines] == [True, True, True, True, False, False, False]
+    assert [env for env, _ in _deploys(second)] == ["secondary", "primary"]
+
+
+def test_run_again_after_success_changes_nothing_unless_restarted(tmp_path):
+    # GIVEN a finished deployment
+    cloud = FakeCloud()
+    _runner(tmp_path, cloud, FakeSam(cloud), []).run()
+
+    # WHEN it runs again, and once more with --restart
+    again, restarted = FakeSam(cloud), FakeSam(cloud)
+    _runner(tmp_path, cloud, again, []).run()
+    _runner(tmp_path, cloud, restarted, []).run(restart=True)
+
+    # THEN the second run calls nothing; a restart redeploys with the same, converged parameters
+    assert again.calls == []
+    deploys = _deploys(restarted)
+    assert all(f"GlobalEndpointId={ENDPOINT_ID}" in overrides for _, overrides in deploys)
+
+
+def test_run_waits_for_the_health_alarm_before_switching_validators(tmp_path):
+    # GIVEN a health alarm that needs three polls to become OK (heartbeats start flowing)
+    cloud = FakeCloud(alarm_states=["INSUFFICIENT_DATA", "ALARM", "OK"])
+    sam = FakeSam(cloud)
+
+    # WHEN the plan runs
+    _runner(tmp_path, cloud, sam, []).run()
+
+    # THEN the validators were switched only after the alarm was OK (all states consumed first)
+    assert cloud.alarm_states == ["OK"]
+    assert len(_deploys(sam)) == 4
+
+
+def test_run_gives_up_when_a_replica_never_becomes_active(tmp_path):
+    # GIVEN a replica stuck in CREATING
+    cloud = FakeCloud(table_states={"customer-signals-prod-sources": "CREATING"})
+
+    # WHEN / THEN the last step fails with the table named, after the validators are done
+    with pytest.raises(DeployError, match="customer-signals-prod-sources ACTIVE"):
+        _runner(tmp_path, cloud, FakeSam(cloud), []).run()
+
+
+def test_run_refuses_a_stack_with_the_per_region_sources_table(tmp_path):
+    # GIVEN a primary stack that still holds the old AWS::DynamoDB::Table sources table
+    cloud = FakeCloud(legacy_table_in={"primary"})
+    sam = FakeSam(cloud)
+
+    # WHEN / THEN nothing is deployed: the keys would be left behind; the runbook's migration first
+    with pytest.raises(DeployError, match="migrating-to-the-sources-global-table"):
+        _runner(tmp_path, cloud, sam, []).run()
+    assert sam.calls == []
+
+
+def test_run_step_needing_a_value_no_stack_has_fails_clearly(tmp_path):
+    # GIVEN only the primary step (its secondary key comes from a stack that does not exist)
+    cloud = FakeCloud()
+    primary_step: Step = plan()[2]
+    runner = Runner([primary_step], cloud, FakeSam(cloud), tmp_path / "j.json", say=lambda _: None)
+
+    # WHEN / THEN it names the missing output
+    with pytest.raises(DeployError, match="<secondary:PlatformKeyArn>"):
+        runner.run()
+
+
+def test_plan_overrides_read_back_by_sam_clis_own_parser_exactly():
+    # GIVEN every deploy step with its passed values known
+    outputs = {("primary", "IngressEndpointId"): ENDPOINT_ID, ("secondary", "PlatformKeyArn"): KEY_ARN}
+    for step in plan():
+        if step.kind is not Kind.DEPLOY:
+            continue
+        # WHEN SAM CLI parses the --parameter-overrides value the runner passes
+        parsed = CfnParameterOverridesType().convert([step.command(outputs)[5]], None, None)
+
+        # THEN it gets exactly the step's parameters, empty ones included
+        assert parsed == step.overrides(outputs), step.name
+
+
+def test_plan_resolved_shows_the_deployed_stacks_values_for_single_stack_commands():
+    # GIVEN both stacks deployed (their outputs)
+    cloud = FakeCloud()
+    FakeSam(cloud)(["sam", "deploy", "--config-env", "secondary"])
+    FakeSam(cloud)(["sam", "deploy", "--config-env", "primary"])
+
+    # WHEN the plan is rendered with the outputs read from them
+    text = render_plan(plan(), read_outputs(plan(), cloud))
+
+    # THEN every deploy carries the real values, no placeholder is left
+    assert "<primary:" not in text.split("Values passed")[0]
+    assert "<secondary:" not in text.split("Values passed")[0]
+    assert text.count(f"GlobalEndpointId={ENDPOINT_ID}") == 4
+    assert text.count(f"ReplicaKmsKeyArn={KEY_ARN}") == 2
