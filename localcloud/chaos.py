@@ -95,7 +95,7 @@ def random_schedule(seed: int, cloud: LocalCloud, *, base: Scenario | None = Non
         for item in request.events
         if item.expected == "accepted"
     ]
-    count = rng.choices((0, 1, 2, 3, 4), weights=(1, 4, 4, 3, 2))[0]
+    count = rng.choices((0, 1, 2, 3, 4), weights=(2, 5, 4, 2, 1))[0]
     faults = tuple(_fault(rng, cloud, valid_ids) for _ in range(count))
     return Schedule(seed, scenario, requests, faults)
 
