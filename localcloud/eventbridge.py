@@ -155,12 +155,20 @@ def transform(event: dict[str, Any], transformer: dict[str, Any]) -> Any:
         return template
 
 
+def rule_dimensions(rule_arn: str) -> dict[str, str]:
+    """A rule's metric dimensions: RuleName, plus EventBusName for a custom bus (as EventBridge reports)."""
+    path = rule_arn.split(":rule/", 1)[-1]
+    bus, _, name = path.rpartition("/")
+    return {"EventBusName": bus, "RuleName": name} if bus and bus != "default" else {"RuleName": name}
+
+
 # ---------------------------------------------------------------------------- the tap
 class Inbox:
     """Events matched by moto for emulated rules, in arrival order (filled from any thread)."""
 
     def __init__(self) -> None:
         self._events: deque[tuple[str, dict[str, Any]]] = deque()
+        self.matched: deque[str] = deque()  # the ARN of every rule an event matched (MatchedEvents)
 
     def put(self, rule_arn: str, event: dict[str, Any]) -> None:
         self._events.append((rule_arn, event))
@@ -200,6 +208,7 @@ def moto_rule_hook(inbox: Inbox, emulated_rules: set[str], account_id: str) -> I
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
         if not self.event_pattern.matches_event(original_event):
             return
+        inbox.matched.append(self.arn)
         if self.arn in emulated_rules:
             inbox.put(self.arn, _target_event(copy.deepcopy(original_event), account_id))
         delivered_by_moto = [target for target in self.targets if target_kind(target["Arn"]) == "moto"]
@@ -268,6 +277,8 @@ class EventBridgeEmulator:
     def pump(self) -> int:
         now = self._services.clock.now()
         work = 0
+        while self._inbox.matched:
+            self._services.emit("AWS/Events", "MatchedEvents", rule_dimensions(self._inbox.matched.popleft()))
         for rule_arn, event in self._inbox.drain():
             for target in self._targets.get(rule_arn, []):
                 heapq.heappush(self._queue, _Delivery(now, next(self._order), target, event, now))
@@ -282,9 +293,16 @@ class EventBridgeEmulator:
     def _attempt(self, delivery: _Delivery, now: float) -> None:
         target = delivery.target
         payload = target.payload(delivery.event)
+        self._metric(target, "InvocationAttempts")
+        if delivery.attempts:
+            self._metric(target, "RetryInvocationAttempts")
+        else:  # a service-level metric: no dimensions
+            latency = (now - delivery.first_attempt) * 1000
+            self._services.emit("AWS/Events", "IngestionToInvocationStartLatency", {}, latency)
         try:
             self._inject_fault(target, payload)
             self._senders[target.kind](target, payload, delivery.event)
+            self._metric(target, "Invocations")
         except DeliveryError as error:
             delivery.attempts += 1
             exhausted = self._exhausted(delivery, now)
@@ -316,6 +334,9 @@ class EventBridgeEmulator:
         resource = self._services.stack.by_arn(arn)
         return (resource.logical_id,) if resource is not None and target_kind(arn) != "lambda" else ()
 
+    def _metric(self, target: RuleTarget, name: str) -> None:
+        self._services.emit("AWS/Events", name, rule_dimensions(target.rule_arn))
+
     @staticmethod
     def _exhausted(delivery: _Delivery, now: float) -> str | None:
         if delivery.attempts > delivery.target.retry_attempts:
@@ -334,11 +355,15 @@ class EventBridgeEmulator:
             "EXHAUSTED_RETRY_CONDITION": condition,
             "RETRY_ATTEMPTS": str(delivery.attempts - 1),
         }
+        self._metric(target, "FailedInvocations")
         if target.dead_letter_arn and self._services.send_to_queue(
             target.dead_letter_arn, delivery.event, attributes
         ):
             self.dead_lettered += 1
+            self._metric(target, "InvocationsSentToDlq")
             return
+        if target.dead_letter_arn:
+            self._metric(target, "InvocationsFailedToBeSentToDlq")
         reason = "no DeadLetterConfig" if not target.dead_letter_arn else "the DLQ could not be written"
         self._services.drop(target.name, f"{condition} exhausted, {reason}", delivery.event)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -122,6 +123,8 @@ class HttpApi:
         self._rng = random.Random(seed)
         self._api_id = api_id
         self._lock = threading.Lock()
+        # Told of every answer with its latency in ms (the local CloudWatch counts API Gateway's metrics).
+        self.observers: dict[str, Callable[[HttpResponse, float], None]] = {}
 
     @property
     def routes(self) -> list[HttpRoute]:
@@ -131,21 +134,33 @@ class HttpApi:
         self, method: str, target: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
     ) -> HttpResponse:
         parts = urlsplit(target)
-        route = self._routes.get((method.upper(), parts.path))
+        started = time.perf_counter()
+        response, waited = self._answer(method, parts.path, parts.query, body, headers)
+        latency = max(time.perf_counter() - started, waited) * 1000
+        for observer in self.observers.values():
+            observer(response, latency)
+        return response
+
+    def _answer(
+        self, method: str, path: str, query: str, body: bytes | None, headers: Mapping[str, str] | None
+    ) -> tuple[HttpResponse, float]:
+        """The answer, and how long the function took as Lambda reports it (a timeout lasts its Timeout)."""
+        route = self._routes.get((method.upper(), path))
         if route is None:
-            return HttpResponse(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+            return HttpResponse(404, {"content-type": "application/json"}, b'{"message":"Not Found"}'), 0.0
         with self._lock:
             request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         event = http_api_event(
             method.upper(),
-            parts.path,
+            path,
             body,
             headers or {},
-            query=parts.query,
+            query=query,
             request_id=request_id,
             api_id=self._api_id,
         )
-        return lambda_response(self._runtime.invoke(route.function, event))
+        invocation = self._runtime.invoke(route.function, event)
+        return lambda_response(invocation), invocation.duration
 
 
 class ApiServer:

@@ -153,15 +153,21 @@ class AsyncInvoker:
         self.failed_events += 1
         config = item.function.async_config
         kept = False
+        dimensions = {"FunctionName": item.function.name}
         if config.on_failure:
             kept = self._services.send_to_queue(config.on_failure, self._record(item, outcome, condition))
+            if not kept:
+                self._services.emit("AWS/Lambda", "DestinationDeliveryFailures", dimensions)
         if item.function.dead_letter_arn:
             attributes = {
                 "RequestID": outcome.request_id,
                 "ErrorCode": "200",
                 "ErrorMessage": str(outcome.error_message or outcome.error_type),
             }
-            kept = self._services.send_to_queue(item.function.dead_letter_arn, item.event, attributes) or kept
+            written = self._services.send_to_queue(item.function.dead_letter_arn, item.event, attributes)
+            if not written:
+                self._services.emit("AWS/Lambda", "DeadLetterErrors", dimensions)
+            kept = written or kept
         if not kept:
             self._services.drop(
                 item.function.logical_id, f"async invocation {condition}, no destination", item.event

@@ -360,6 +360,10 @@ class ShardPoller:
         records = self.reader.read(wanted)
         if self._poll_interval is not None:
             self._next_poll = now + self._poll_interval
+        # What GetRecords reports: how far behind the tip the last record read is (aging faults included).
+        age = self._age(records[-1], now) if records else 0.0
+        stream = {"StreamName": self.pipe.stream_name}
+        self._services.emit("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", stream, age * 1000)
         if not records:
             self._drained, self._activity_seen = True, activity
         for record in records:
@@ -408,6 +412,8 @@ class ShardPoller:
                     lane.work.popleft()
                     return
         self.invocations += 1
+        pipe = {"PipeName": self.pipe.name}
+        self._services.emit("AWS/EventBridge/Pipes", "Invocations", pipe)
         failed_from = self._deliver(batch.records)
         if failed_from == THROTTLED:
             batch.throttles += 1
@@ -420,6 +426,8 @@ class ShardPoller:
             if not batch.copy and self._services.faults.duplicate((self.pipe.logical_id, self.pipe.name)):
                 lane.work.appendleft(_Batch(batch.records, now, copy=True))
             return
+        failure = "ExecutionFailed" if failed_from == 0 else "ExecutionPartiallyFailed"
+        self._services.emit("AWS/EventBridge/Pipes", failure, pipe)
         remaining = batch.records[failed_from:]
         if failed_from == 0 and self.pipe.bisect and len(remaining) > 1:
             middle = len(remaining) // 2

@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from localcloud.clock import Clock
+from localcloud.cloudwatch import CloudWatch
 from localcloud.emulator import Emulator
 from localcloud.eventbridge import (
     DeliveryError,
@@ -162,7 +163,14 @@ class Region:
                 log.warning(
                     "not emulated locally: event source mapping %s from %s", mapping.logical_id, source
                 )
-        self.emulators = [self.eventbridge, self.async_invoker, *self.pipes, *self.sqs_mappings]
+        self.cloudwatch = CloudWatch(services, self.runtime, self.api)  # last: it sees what the others did
+        self.emulators = [
+            self.eventbridge,
+            self.async_invoker,
+            *self.pipes,
+            *self.sqs_mappings,
+            self.cloudwatch,
+        ]
 
     def _rule_http_sender(self, target: RuleTarget, payload: Any, event: dict[str, Any]) -> None:  # noqa: ARG002
         if self.http is None:
@@ -180,10 +188,12 @@ class Region:
         """Empty every store, table, queue and stream of this Region and forget in-flight work (see
         ``LocalCloud.reset``)."""
         self.services.dropped.clear()
+        self.services.metrics.clear()
         self.services.stream_activity.clear()
         self.services.queue_activity.clear()
         self.services.message_sources.clear()
         self.inbox.drain()
+        self.inbox.matched.clear()
         s3, sqs, kinesis = (self.services.client(name) for name in ("s3", "sqs", "kinesis"))
         sources_tables = {spec.environment.get("SOURCES_TABLE_NAME") for spec in self.functions.values()}
         for bucket in self.stack.of_type("AWS::S3::Bucket"):

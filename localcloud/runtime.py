@@ -34,7 +34,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TextIO, cast
 
@@ -48,6 +48,7 @@ log = logging.getLogger("localcloud")
 Handler = Callable[[Any, Any], Any]
 DEFAULT_TIMEOUT: Final = 3.0
 LOCAL_OVERRIDES: Final = {"POWERTOOLS_TRACE_DISABLED": "1"}
+TIMED_OUT: Final = "Sandbox.Timedout"  # the error type of an invocation that ran out of time (below)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,8 @@ class Invocation:
     payload: Any = None
     error_type: str | None = None
     error_message: str | None = None
+    duration: float = 0.0  # seconds, as Lambda reports it (the whole Timeout for a timed-out invocation)
+    output: str = ""  # what the function printed (its log stream: Powertools' EMF metric lines among it)
     injected: bool = False
     throttled: bool = False  # Lambda refused to run it (429): sources retry these by their own rules
 
@@ -232,6 +235,8 @@ class FunctionRuntime:
         if log_level:
             self._overrides["POWERTOOLS_LOG_LEVEL"] = log_level
         self._handlers: dict[str, Handler] = {}
+        # Told of every invocation's outcome (the local CloudWatch counts Lambda's metrics and reads EMF).
+        self.observers: dict[str, Callable[[FunctionSpec, Invocation], None]] = {}
         self._environment = _Environment()
         self._clock_patch = contextlib.ExitStack()
         self.lock = threading.RLock()
@@ -320,7 +325,23 @@ class FunctionRuntime:
         return self._handlers[spec.logical_id]
 
     def invoke(self, reference: str, event: Any) -> Invocation:
-        """One synchronous invocation; faults named after the function apply."""
+        """One synchronous invocation; faults named after the function apply. Observers are told of its
+        outcome, with what it printed and how long Lambda would say it ran."""
+        if not self.observers:
+            return self._invoke(reference, event, self._output)
+        printed = io.StringIO()
+        started = time.perf_counter()
+        outcome = self._invoke(reference, event, printed)
+        spec = self.function(reference)
+        timed_out = outcome.error_type == TIMED_OUT
+        duration = spec.timeout if timed_out else time.perf_counter() - started
+        outcome = replace(outcome, duration=duration, output=printed.getvalue())
+        self._output.write(outcome.output)
+        for observer in self.observers.values():
+            observer(spec, outcome)
+        return outcome
+
+    def _invoke(self, reference: str, event: Any, output: TextIO) -> Invocation:
         spec = self.function(reference)
         request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         self.stats.invocations[spec.logical_id] += 1
@@ -349,7 +370,7 @@ class FunctionRuntime:
             if fault is not None and fault.after_calls is not None:
                 self.faults.calls_left = fault.after_calls
             try:
-                with contextlib.redirect_stdout(self._output), contextlib.redirect_stderr(self._output):
+                with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                     payload = handler(event, context)
             except InvocationTimeout:
                 log.debug("function %s stopped by a timeout after %s AWS calls", spec.logical_id, fault)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from localcloud import metering
 from localcloud.clock import Clock
@@ -22,6 +23,58 @@ from localcloud.reshard import split_busiest_shard
 from signal_platform import codec
 
 log = logging.getLogger("localcloud")
+
+
+# The AWS metrics the local cloud reports (by the emulators, the runtime, the HTTP API and the queue
+# gauges), per namespace: what an alarm of the template may read besides the functions' own EMF.
+EMULATED_METRICS: Final[Mapping[str, frozenset[str]]] = {
+    "AWS/ApiGateway": frozenset({"Count", "4xx", "5xx", "Latency"}),
+    "AWS/Lambda": frozenset(
+        {"Invocations", "Errors", "Throttles", "Duration", "DestinationDeliveryFailures", "DeadLetterErrors"}
+    ),
+    "AWS/Events": frozenset(
+        {
+            "InvocationAttempts",
+            "RetryInvocationAttempts",
+            "Invocations",
+            "FailedInvocations",
+            "InvocationsSentToDlq",
+            "InvocationsFailedToBeSentToDlq",
+            "MatchedEvents",
+            "IngestionToInvocationStartLatency",
+        }
+    ),
+    "AWS/EventBridge/Pipes": frozenset({"Invocations", "ExecutionFailed", "ExecutionPartiallyFailed"}),
+    "AWS/Kinesis": frozenset({"GetRecords.IteratorAgeMilliseconds"}),
+    "AWS/SQS": frozenset(
+        {"NumberOfMessagesSent", "ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
+    ),
+}
+
+
+# AWS metrics that alarms of the template read but the local cloud cannot produce, and why: their
+# alarms exist only in stacks whose features it does not run.
+NOT_EMULATED_METRICS: Final[Mapping[tuple[str, str], str]] = {
+    ("AWS/S3", "OperationsFailedReplication"): "S3 replication to the other Region (one Region runs locally)",
+}
+
+
+def emulated(namespace: str, name: str) -> tuple[str, str]:
+    """``(namespace, name)``, refused unless it is in ``EMULATED_METRICS`` (the list stays the truth)."""
+    if name not in EMULATED_METRICS.get(namespace, frozenset()):
+        raise ValueError(f"{namespace} {name} is not in EMULATED_METRICS")
+    return namespace, name
+
+
+@dataclass(frozen=True, slots=True)
+class Datum:
+    """One metric value an emulator reports, as the AWS service would to CloudWatch (``cloudwatch``)."""
+
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]
+    value: float
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +114,8 @@ class Services:
     # The queue each message an SQS mapping received came from (SQS remembers it for a redriven
     # message; moto does not), so a message move task can send DLQ messages back.
     message_sources: dict[str, str] = field(default_factory=dict)
+    # Metric values the emulators report, drained by the local CloudWatch (``cloudwatch``).
+    metrics: list[Datum] = field(default_factory=list)
     _clients: dict[str, Any] = field(default_factory=dict)
     _queue_urls: dict[str, str] = field(default_factory=dict)
     _queue_attributes: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -99,9 +154,19 @@ class Services:
                 ):
                     events.register(event, handler, unique_id=f"localcloud:{event}")
 
+    def emit(self, namespace: str, name: str, dimensions: dict[str, str], value: float = 1.0) -> None:
+        """Report a metric value now, as the emulated AWS service would (the local CloudWatch reads it)."""
+        emulated(namespace, name)
+        self.metrics.append(
+            Datum(namespace, name, tuple(sorted(dimensions.items())), value, self.clock.now())
+        )
+
     def _note_send(self, params: dict[str, Any], **_: Any) -> None:
         if "QueueUrl" in params:
-            self.queue_activity[str(params["QueueUrl"])] += 1
+            url = str(params["QueueUrl"])
+            self.queue_activity[url] += 1
+            sent = len(params.get("Entries") or ()) or 1
+            self.emit("AWS/SQS", "NumberOfMessagesSent", {"QueueName": url.rsplit("/", 1)[-1]}, sent)
 
     @staticmethod
     def _note_stream(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:

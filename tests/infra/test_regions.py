@@ -52,6 +52,10 @@ EDGE = {
     "AlarmTopic",
     "ValidatorErrorsAlarm",
     "IngestApi5xxAlarm",
+    "ApiLatencyAlarm",
+    "ValidatorRequests500Alarm",
+    "ValidatorRequests503Alarm",
+    "ValidatorEventsRetryAlarm",
 }
 PIPELINE = {
     "AccessLogsBucket",
@@ -114,6 +118,11 @@ PIPELINE = {
     "StreamTargetDlqPolicy",
     "StreamTargetRole",
     "IdempotencyTable",
+    "EnrichmentQuarantineAlarm",
+    "S3WriterBadRecordsAlarm",
+    "S3WriterLakeCleanupFailuresAlarm",
+    "EnrichmentRuleRetriesAlarm",
+    "StreamRuleRetriesAlarm",
 }
 PRIMARY_ONLY = {"SigningKeySecret", "SourcesGlobalTable"}
 GLOBAL_ENDPOINT = {

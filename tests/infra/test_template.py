@@ -121,6 +121,10 @@ EDGE_RESOURCES = {
     "AlarmTopic",
     "ValidatorErrorsAlarm",
     "IngestApi5xxAlarm",
+    "ApiLatencyAlarm",
+    "ValidatorRequests500Alarm",
+    "ValidatorRequests503Alarm",
+    "ValidatorEventsRetryAlarm",
 }
 # Created by the primary Region's stack only (the secondary gets a replica from Secrets Manager).
 PRIMARY_ONLY_RESOURCES = {"SigningKeySecret"}

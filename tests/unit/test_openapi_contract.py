@@ -1,6 +1,7 @@
 """docs/openapi.yaml against the code it describes: statuses, headers, examples, codes and limits.
 
-The document is written by hand; these tests fail as soon as it and the validator drift apart.
+The event schemas are generated from the registry (``python -m tools.openapi``), the rest is written
+by hand; these tests fail as soon as the document and the validator drift apart.
 """
 
 from __future__ import annotations
@@ -10,26 +11,29 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import openapi_spec_validator
 import pytest
-import yaml
 
 from signal_platform import errors, schema_registry
 from signal_platform.schema_registry import SCHEMA_ROOT, SchemaRegistry, load_schema
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339
+from tests.openapi_spec import PROJECT_ROOT, SPEC_PATH
+from tests.openapi_spec import deref as _deref
+from tests.openapi_spec import json_schema as _json_schema
+from tests.openapi_spec import operation as _operation
+from tests.openapi_spec import resolve as _resolve
+from tests.openapi_spec import responses as _responses
+from tests.openapi_spec import spec as _spec
+from tools import openapi as openapi_tool
 from validator import api, verdicts
 from validator.ingest import Counts, IngestAnswer
 from validator.settings import ValidatorSettings
 from validator.verdicts import EventJudge, Limits
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SPEC_PATH = PROJECT_ROOT / "docs" / "openapi.yaml"
-OPERATION = ("paths", "/v1/events", "post")
 ENVELOPE = load_schema(SCHEMA_ROOT / "contracts" / "envelope" / "1-0-0.json")
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
@@ -44,37 +48,6 @@ _SKEW_ROW = re.compile(r"^\| (\w+) \| (\S+Z) \| ([\d.]+) s \| (\S+Z) \|$", re.MU
 _REPO_PATH = re.compile(r"`((?:schemas|layers|functions|docs)/[^`<>]*)`")
 
 
-@cache
-def _spec() -> dict[str, Any]:
-    spec: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    return spec
-
-
-def _operation() -> dict[str, Any]:
-    node: dict[str, Any] = _spec()
-    for key in OPERATION:
-        node = node[key]
-    return node
-
-
-def _responses() -> dict[int, dict[str, Any]]:
-    return {int(status): response for status, response in _operation()["responses"].items()}
-
-
-def _resolve(ref: str) -> Any:
-    assert ref.startswith("#/"), f"only local references are used: {ref}"
-    node: Any = _spec()
-    for part in ref[2:].split("/"):
-        node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
-
-
-def _deref(node: Any) -> Any:
-    while isinstance(node, dict) and "$ref" in node:
-        node = _resolve(node["$ref"])
-    return node
-
-
 def _walk(node: Any) -> Iterator[tuple[str, Any]]:
     if isinstance(node, dict):
         for key, value in node.items():
@@ -83,22 +56,6 @@ def _walk(node: Any) -> Iterator[tuple[str, Any]]:
     elif isinstance(node, list):
         for item in node:
             yield from _walk(item)
-
-
-def _json_schema(node: Any) -> Any:
-    """An OpenAPI 3.0 schema as plain JSON Schema: references inlined, ``nullable`` as a null branch."""
-    if isinstance(node, list):
-        return [_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node:
-        return _json_schema(_resolve(node["$ref"]))
-    schema = {
-        key: _json_schema(value)
-        for key, value in node.items()
-        if key not in ("nullable", "example") and not key.startswith("x-")
-    }
-    return {"anyOf": [schema, {"type": "null"}]} if node.get("nullable") else schema
 
 
 def _validation_errors(instance: Any, openapi_schema: dict[str, Any]) -> list[str]:
@@ -167,13 +124,14 @@ def default_settings(monkeypatch: pytest.MonkeyPatch) -> ValidatorSettings:
 # --- (a) the document itself ----------------------------------------------------------------------
 
 
-def test_spec_loaded_as_yaml_is_an_openapi_3_0_document() -> None:
+def test_spec_loaded_as_yaml_is_an_openapi_3_1_document() -> None:
     # GIVEN the spec file next to the code
     # WHEN it is loaded with the safe YAML loader
     spec = _spec()
     # THEN it has the skeleton of an OpenAPI 3.0 document
     assert isinstance(spec, dict)
-    assert re.fullmatch(r"3\.0\.\d+", str(spec["openapi"]))
+    # 3.1: its schemas are JSON Schema, so the registry's (const, propertyNames) go in unchanged
+    assert re.fullmatch(r"3\.1\.\d+", str(spec["openapi"]))
     assert spec["info"]["title"]
     assert spec["info"]["version"]
     assert "derived_at = received_at - (sent_at - occurred_at)" in spec["info"]["description"]
@@ -321,19 +279,51 @@ def test_request_examples_judged_when_sent_are_all_accepted(default_settings: Va
         )
 
 
-def test_event_schema_copied_from_envelope_has_same_top_level_constraints() -> None:
-    # GIVEN the spec's Event schema, a copy of the envelope's top level
-    event = _spec()["components"]["schemas"]["Event"]
-    # WHEN it is compared with the envelope contract
-    compared = ("type", "pattern", "format", "enum", "minLength", "maxLength")
-    # THEN required members, members and their constraints are the same
-    assert event["required"] == ENVELOPE["required"]
-    assert event["additionalProperties"] is ENVELOPE["additionalProperties"]
-    assert set(event["properties"]) == set(ENVELOPE["properties"])
-    for member, schema in ENVELOPE["properties"].items():
-        assert {k: v for k, v in event["properties"][member].items() if k in compared} == {
-            k: v for k, v in schema.items() if k in compared
-        }, member
+def test_event_schemas_regenerated_from_registry_are_unchanged() -> None:
+    # GIVEN the document as committed
+    text = SPEC_PATH.read_text(encoding="utf-8")
+    # WHEN its generated block is written again from the schema registry
+    fresh = openapi_tool.rewrite(text, SchemaRegistry())
+    # THEN nothing changes (else: run python -m tools.openapi)
+    assert fresh == text
+    assert openapi_tool.main(["--check"]) == 0
+
+
+def test_event_schema_is_one_variant_per_registered_type_and_version_as_the_validator_checks() -> None:
+    # GIVEN the request's Event schema and the registry
+    registry = SchemaRegistry()
+    schemas = _spec()["components"]["schemas"]
+    variants = [_resolve(branch["$ref"]) for branch in schemas["Event"]["oneOf"]]
+    annotations = ("title", "description", "$schema", "$id")
+    for variant in variants:
+        event_type = variant["properties"]["event_type"]["const"]
+        version = variant["properties"]["schema_version"]["const"]
+        # WHEN a variant, references inlined, is compared with what the validator compiles
+        published = {k: v for k, v in _json_schema(variant).items() if k not in annotations}
+        checked = {
+            k: v for k, v in registry.event_schema(event_type, version).items() if k not in annotations
+        }
+        # THEN they are the same schema
+        assert published == checked, (event_type, version)
+    # AND there is one variant per registered type and version, and the request takes events or batches
+    listed = sorted(
+        (v["properties"]["event_type"]["const"], v["properties"]["schema_version"]["const"]) for v in variants
+    )
+    assert listed == sorted((t, v) for t, versions in registry.event_types.items() for v in versions)
+    request_schema = _operation()["requestBody"]["content"]["application/json"]["schema"]
+    assert request_schema == {
+        "oneOf": [{"$ref": "#/components/schemas/Event"}, {"$ref": "#/components/schemas/Batch"}]
+    }
+
+
+def test_openapi_tool_check_on_a_stale_spec_fails(tmp_path: Path) -> None:
+    # GIVEN a copy of the document whose generated block was edited by hand
+    stale = tmp_path / "openapi.yaml"
+    stale.write_text(SPEC_PATH.read_text(encoding="utf-8").replace("maxItems: 200", "maxItems: 201", 1))
+    # WHEN the tool checks it / THEN it fails, and rewriting it restores the registry's schemas
+    assert openapi_tool.main(["--check", "--spec", str(stale)]) == 1
+    assert openapi_tool.main(["--spec", str(stale)]) == 0
+    assert stale.read_text(encoding="utf-8") == SPEC_PATH.read_text(encoding="utf-8")
 
 
 def test_clock_skew_example_recomputed_by_validator_has_documented_derived_at() -> None:

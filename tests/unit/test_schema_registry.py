@@ -544,3 +544,27 @@ def test_schemaver_parse_on_malformed_text_raises(text: str) -> None:
     # THEN it is refused
     with pytest.raises(ValueError, match="not a SchemaVer"):
         SchemaVer.parse(text)
+
+
+# JSON numbers that every parser holds exactly (RFC 8259 section 6); orjson reads larger integers as
+# floats, so an unbounded integer field would forward a different value than the client sent.
+EXACT_JSON_INTEGER = 2**53 - 1
+
+
+@pytest.mark.parametrize("path", SCHEMA_FILES, ids=_rel)
+def test_schema_numbers_bounded_within_exact_json_range(path: Path) -> None:
+    # GIVEN every integer or number a schema file declares
+    schema = load_schema(path)
+    numbers = [
+        node
+        for _, node in _walk({"root": schema})
+        if isinstance(node, dict) and node.get("type") in ("integer", "number")
+    ]
+    # WHEN their bounds are read / THEN each has both, inside the range a JSON parser holds exactly
+    for node in numbers:
+        assert (
+            -EXACT_JSON_INTEGER
+            <= node.get("minimum", -(2**64))
+            <= node.get("maximum", 2**64)
+            <= EXACT_JSON_INTEGER
+        ), node

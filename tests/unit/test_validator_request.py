@@ -130,3 +130,33 @@ def test_parse_document_batch_with_sent_at() -> None:
 def test_parse_document_bad_shape_refused(body: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
         parse_document(body, max_events=2)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"authorization": "Basic d2Vi\u00e9"},
+        {"authorization": "Basic " + base64.b64encode(b"\xff\xfe:").decode()},
+        {"authorization": "Basic \ud800"},
+        {"x-api-key": "web-shop.s\u00e9cret"},
+        {"x-api-key": "web-shop.\ud800"},
+    ],
+    ids=["non-ascii-base64", "invalid-utf8-user", "lone-surrogate", "non-ascii-key", "surrogate-key"],
+)
+def test_write_key_from_headers_non_ascii_unauthenticated(headers: dict[str, str]) -> None:
+    # GIVEN credentials with bytes no write key has (keys are ASCII)
+    # WHEN the write key is looked for / THEN it is a 401, not an unexpected error
+    with pytest.raises(errors.AuthenticationError):
+        write_key_from_headers(headers)
+
+
+@pytest.mark.parametrize(
+    ("body", "is_base64"),
+    [("caf\u00e9", True), ("\ud800", False), ("e30=\u00e9", True)],
+    ids=["non-ascii-base64", "lone-surrogate", "base64-then-non-ascii"],
+)
+def test_raw_body_undecodable_malformed(body: str, is_base64: bool) -> None:
+    # GIVEN a body that is neither base64 (as flagged) nor encodable text
+    # WHEN it is read / THEN it is a 400, not an unexpected error
+    with pytest.raises(errors.MalformedRequestError):
+        raw_body(body, is_base64=is_base64, max_bytes=1024)

@@ -9,6 +9,7 @@ import pytest
 
 from signal_platform import codec
 from signal_platform.schema_registry import SchemaRegistry
+from signal_platform.timeutil import format_rfc3339, parse_rfc3339
 from tests.http_events import page_view
 from validator.verdicts import EventJudge, Limits, derived_time
 
@@ -192,3 +193,106 @@ def test_judge_derived_at_is_utc_with_milliseconds(
     judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
     # THEN derived_at is the same instant in one canonical form
     assert codec.loads(judgement.signals[0].body)["derived_at"] == derived_at
+
+
+# --- the edges of the calendar and of the formats: a verdict for each, never an exception ----------
+
+CALENDAR_EDGES = ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00")
+
+
+@pytest.mark.parametrize("occurred_at", CALENDAR_EDGES)
+@pytest.mark.parametrize("sent_at", [None, "2026-11-26T12:00:00Z", *CALENDAR_EDGES])
+@pytest.mark.parametrize("on", ["event", "batch"])
+def test_judge_calendar_edge_times_rejected_good_neighbour_accepted(
+    judge: EventJudge, occurred_at: str, sent_at: str | None, on: str
+) -> None:
+    # GIVEN an event at the edge of the calendar (Go's and .NET's zero time, the year 9999), with
+    # sent_at on the event or on the batch, next to a good event without a sent_at of its own
+    edge = page_view(occurred_at=occurred_at, **({"sent_at": sent_at} if sent_at and on == "event" else {}))
+    good = page_view(occurred=RECEIVED - timedelta(seconds=3))
+    batch_sent_at = sent_at if on == "batch" else None
+    if batch_sent_at:
+        good["sent_at"] = _at(-timedelta(seconds=1))
+    # WHEN both are judged
+    judgement = judge.judge(
+        [edge, good], source_id="web-shop", received_at=RECEIVED, batch_sent_at=batch_sent_at
+    )
+    # THEN the good one is accepted; the edge one is rejected for its time, unless sent_at is close
+    # to occurred_at (both on the same wrong clock), which the skew rule moves next to received_at
+    (edge_result, good_result) = (result.as_dict() for result in judgement.results)
+    assert good_result["verdict"] == "accepted"
+    client_age = parse_rfc3339(sent_at) - parse_rfc3339(occurred_at) if sent_at else None
+    if client_age is not None and timedelta(0) <= client_age <= timedelta(days=1):
+        assert edge_result["verdict"] == "accepted"
+        assert codec.loads(judgement.signals[0].body)["derived_at"] == format_rfc3339(RECEIVED - client_age)
+    else:
+        assert edge_result["verdict"] == "rejected"
+        assert edge_result["errors"][0]["code"] in {"occurred_at_in_future", "occurred_at_too_old"}
+        assert [signal.event_id for signal in judgement.signals] == [good["event_id"]]
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "derived_at"),
+    [
+        ("2026-11-26t11:59:00z", "2026-11-26T11:59:00.000Z"),
+        ("2026-11-26T11:59:00.123456789012Z", "2026-11-26T11:59:00.123Z"),
+        ("2026-11-27T01:59:00+14:00", "2026-11-26T11:59:00.000Z"),
+        ("2026-11-25T23:59:00-12:00", "2026-11-26T11:59:00.000Z"),
+        ("2026-11-26T11:59:00.5-00:00", "2026-11-26T11:59:00.500Z"),
+    ],
+    ids=["lower-case-t-z", "nanoseconds-and-more", "plus-14", "minus-12", "minus-zero"],
+)
+def test_judge_rfc3339_forms_the_schema_allows_accepted(
+    judge: EventJudge, occurred_at: str, derived_at: str
+) -> None:
+    # GIVEN an occurred_at in a form RFC 3339 (and the schema's date-time format) allows
+    event = page_view(occurred_at=occurred_at)
+    # WHEN judged
+    judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
+    # THEN it is accepted, with derived_at in the one canonical form
+    assert judgement.results[0].verdict == "accepted", judgement.results[0].as_dict()
+    assert codec.loads(judgement.signals[0].body)["derived_at"] == derived_at
+
+
+def test_judge_leap_second_accepted_as_next_minute(judge: EventJudge) -> None:
+    # GIVEN an event at a leap second (the schema's date-time format allows 23:59:60)
+    received = datetime(2017, 1, 1, 0, 0, 5, tzinfo=UTC)
+    event = page_view(occurred_at="2016-12-31T23:59:60Z")
+    # WHEN judged
+    judgement = judge.judge([event], source_id="web-shop", received_at=received, batch_sent_at=None)
+    # THEN it is accepted, its instant the first of the next minute
+    assert judgement.results[0].verdict == "accepted", judgement.results[0].as_dict()
+    assert codec.loads(judgement.signals[0].body)["derived_at"] == "2017-01-01T00:00:00.000Z"
+
+
+def test_judge_event_id_in_any_letter_case_is_one_event_lowercase_forwarded(judge: EventJudge) -> None:
+    # GIVEN the same UUID twice, once in upper case, and another in mixed case
+    first = page_view(occurred=RECEIVED, event_id="9B2D4F61-0C3E-4A7B-8D15-E6F7A8B9C0D1")
+    again = page_view(occurred=RECEIVED, event_id="9b2d4f61-0c3e-4a7b-8d15-e6f7a8b9c0d1")
+    other = page_view(occurred=RECEIVED, event_id="3F1c9b2e-8a4d-4c7e-9b1a-2d5e6f7a8b9C")
+    # WHEN judged in one request
+    judgement = judge.judge(
+        [first, again, other], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None
+    )
+    # THEN the lower-case form is the identity: in the results, the signals and their bodies
+    results = [(r.event_id, r.verdict) for r in judgement.results]
+    assert results == [
+        ("9b2d4f61-0c3e-4a7b-8d15-e6f7a8b9c0d1", "accepted"),
+        ("9b2d4f61-0c3e-4a7b-8d15-e6f7a8b9c0d1", "rejected"),
+        ("3f1c9b2e-8a4d-4c7e-9b1a-2d5e6f7a8b9c", "accepted"),
+    ]
+    assert judgement.results[1].errors[0].code == "duplicate_event_id"
+    assert [s.event_id for s in judgement.signals] == [results[0][0], results[2][0]]
+    assert [codec.loads(s.body)["event_id"] for s in judgement.signals] == [results[0][0], results[2][0]]
+
+
+def test_judge_rejected_event_does_not_take_the_event_id_of_a_later_good_one(judge: EventJudge) -> None:
+    # GIVEN an invalid event, then a valid one with the same event_id (the client fixed and resent it)
+    good = page_view(occurred=RECEIVED)
+    broken = {**good, "data": {**good["data"], "page_type": "spaceship"}}
+    # WHEN both are judged in one request
+    judgement = judge.judge([broken, good], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
+    # THEN the bad neighbour is rejected for what is wrong with it, and the good one accepted
+    assert [r.verdict for r in judgement.results] == ["rejected", "accepted"]
+    assert judgement.results[0].errors[0].code == "schema_violation"
+    assert [s.event_id for s in judgement.signals] == [good["event_id"]]

@@ -6,6 +6,7 @@
 | 207 | some accepted, others rejected or `retry` | resend only the `retry` events |
 | 400 | malformed request, or every event rejected | no: fix the request first |
 | 401 / 403 | missing or wrong write key / disabled source | no |
+| 404 / 405 | a path the API does not serve / a method other than POST | no |
 | 413 / 415 | body, batch or decompressed body too large / media type or encoding | no |
 | 429 | the bus is throttling: resend after Retry-After | yes |
 | 503 | the bus or a dependency is down: resend after Retry-After | yes |
@@ -23,11 +24,15 @@ from validator.ingest import IngestAnswer
 
 THROTTLED_RETRY_AFTER_SECONDS: Final = 5
 UNAVAILABLE_RETRY_AFTER_SECONDS: Final = 30
+EVENTS_PATH: Final = "/v1/events"
+EVENTS_METHOD: Final = "POST"
 
 _STATUS_BY_ERROR: Final[tuple[tuple[type[errors.SignalPlatformError], int], ...]] = (
     (errors.MalformedRequestError, 400),
     (errors.AuthenticationError, 401),
     (errors.ForbiddenSourceError, 403),
+    (errors.RouteNotFoundError, 404),
+    (errors.MethodNotAllowedError, 405),
     (errors.PayloadTooLargeError, 413),
     (errors.UnsupportedMediaTypeError, 415),
     (errors.BusThrottledError, 429),
@@ -70,6 +75,8 @@ def error_answer(error: errors.SignalPlatformError, request_id: str) -> HttpAnsw
         headers = _retry_after("throttled" if status == 429 else "unavailable")
     if isinstance(error, errors.AuthenticationError):
         headers["WWW-Authenticate"] = 'Basic realm="signals"'
+    if isinstance(error, errors.MethodNotAllowedError):
+        headers["Allow"] = EVENTS_METHOD
     message = str(error) if status < 500 else "the platform could not take the request; resend it later"
     return HttpAnswer(
         status,

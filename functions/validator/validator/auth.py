@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 
 from signal_platform.errors import AuthenticationError
@@ -12,10 +11,13 @@ from signal_platform.errors import AuthenticationError
 def write_key_from_headers(headers: Mapping[str, str]) -> str:
     """The write key from ``x-api-key``, or the user name of HTTP Basic auth (password ignored).
 
-    API Gateway HTTP APIs (payload v2) deliver header names in lower case.
+    API Gateway HTTP APIs (payload v2) deliver header names in lower case. Write keys are ASCII, so
+    anything else in either header is refused as a wrong key (401) before it is hashed or decoded.
     """
     api_key = headers.get("x-api-key", "").strip()
     if api_key:
+        if not api_key.isascii():
+            raise AuthenticationError("the write key is malformed: it must be ASCII")
         return api_key
     authorization = headers.get("authorization", "").strip()
     if not authorization:
@@ -24,9 +26,10 @@ def write_key_from_headers(headers: Mapping[str, str]) -> str:
     if scheme.lower() != "basic":
         raise AuthenticationError("unsupported authorization scheme: use HTTP Basic or x-api-key")
     try:
-        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise AuthenticationError("the Basic credentials are not valid base64") from exc
+        # Non-ASCII text makes b64decode raise a bare ValueError; non-ASCII bytes fail the decode.
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("ascii")
+    except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors too
+        raise AuthenticationError("the Basic credentials are not base64 of an ASCII user:password") from exc
     user, _, _password = decoded.partition(":")
     if not user:
         raise AuthenticationError("missing write key: the Basic user name is empty")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,7 +34,9 @@ def raw_body(body: str | None, *, is_base64: bool, max_bytes: int) -> bytes:
         raise MalformedRequestError("the request body is empty")
     try:
         data = base64.b64decode(body, validate=True) if is_base64 else body.encode()
-    except binascii.Error as exc:
+    except UnicodeEncodeError as exc:  # a lone surrogate: text no UTF-8 byte sequence can carry
+        raise MalformedRequestError("the request body is not valid UTF-8") from exc
+    except ValueError as exc:  # binascii.Error, or non-ASCII text where base64 was announced
         raise MalformedRequestError("the request body is not valid base64") from exc
     if len(data) > max_bytes:
         raise PayloadTooLargeError(f"the request body is over {max_bytes} bytes")

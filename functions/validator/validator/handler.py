@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from signal_platform import codec
-from signal_platform.errors import SignalPlatformError
+from signal_platform.errors import MethodNotAllowedError, RouteNotFoundError, SignalPlatformError
 from signal_platform.observability import logger, metrics, tracer
 from signal_platform.timeutil import utc_now
 from validator import api, dependencies
@@ -46,7 +46,7 @@ def _record(answer: IngestAnswer) -> None:
         )
 
 
-@app.post("/v1/events")
+@app.post(api.EVENTS_PATH)
 def post_events() -> Response[Any]:
     event = app.current_event
     context: LambdaContext = app.lambda_context
@@ -66,11 +66,26 @@ def post_events() -> Response[Any]:
 
 @app.exception_handler(SignalPlatformError)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
 def on_platform_error(error: SignalPlatformError) -> Response[Any]:
+    return _refuse(error)
+
+
+def _refuse(error: SignalPlatformError) -> Response[Any]:
     answer = api.error_answer(error, app.current_event.request_context.request_id)
     log = logger.error if answer.status >= 500 else logger.info
     log("request refused", status=answer.status, code=error.code, reason=str(error))
     metrics.add_metric(name=f"Requests{answer.status}", unit=MetricUnit.Count, value=1)
     return _respond(answer)
+
+
+@app.not_found
+def on_not_found(_error: Exception) -> Response[Any]:
+    """No route matched: the one path with another method is a 405, any other path a 404."""
+    event = app.current_event
+    if event.path == api.EVENTS_PATH:
+        return _refuse(
+            MethodNotAllowedError(f"{event.http_method} is not allowed on {api.EVENTS_PATH}: use POST")
+        )
+    return _refuse(RouteNotFoundError(f"no such path: send events to POST {api.EVENTS_PATH}"))
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from signal_platform import codec
 from signal_platform.schema_registry import FieldError, SchemaRegistry
 from signal_platform.signal_batches import EncodedSignal
-from signal_platform.timeutil import format_rfc3339, parse_rfc3339
+from signal_platform.timeutil import format_rfc3339, parse_rfc3339, parse_validated_rfc3339
 
 Verdict = Literal["accepted", "rejected", "retry"]
 
@@ -71,6 +71,7 @@ class EventJudge:
     def __init__(self, registry: SchemaRegistry, limits: Limits) -> None:
         self._registry = registry
         self._limits = limits
+        self._min_age = -limits.max_future_skew
 
     def judge(
         self, events: Sequence[Any], *, source_id: str, received_at: datetime, batch_sent_at: str | None
@@ -85,7 +86,7 @@ class EventJudge:
                 judgement.signals.append(signal)
         return judgement
 
-    def _judge_one(  # noqa: PLR0911 - one early return per rejection reason
+    def _judge_one(
         self,
         index: int,
         event: Any,
@@ -96,13 +97,10 @@ class EventJudge:
     ) -> tuple[EventResult, EncodedSignal | None]:
         if not isinstance(event, dict):
             return _reject(index, None, "not_an_object", "$", "an event must be a JSON object"), None
-        event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
-        if event_id is not None:
-            if event_id in seen:
-                return _reject(
-                    index, event_id, "duplicate_event_id", "$.event_id", "event_id repeats an earlier event"
-                ), None
-            seen.add(event_id)
+        raw_id = event.get("event_id")
+        # A UUID in any letter case is one event: its lower-case form is the identity from here on
+        # (results, signal, batch id, downstream deduplication).
+        event_id = raw_id.lower() if isinstance(raw_id, str) else None
         event_type, version = event.get("event_type"), event.get("schema_version")
         if not isinstance(event_type, str) or not self._registry.has_type(event_type):
             return _reject(
@@ -126,19 +124,30 @@ class EventJudge:
                 "$.source",
                 f"source must be the write key's {source_id!r}",
             ), None
-        return self._check_time_and_size(index, event, received_at, batch_sent)
+        valid_id = cast(str, event_id)  # the schema requires a string event_id
+        return self._check_time_and_size(index, event, valid_id, seen, received_at, batch_sent)
 
-    def _check_time_and_size(
-        self, index: int, event: dict[str, Any], received_at: datetime, batch_sent: datetime | None
+    def _check_time_and_size(  # noqa: PLR0911 - one early return per rejection reason
+        self,
+        index: int,
+        event: dict[str, Any],
+        event_id: str,
+        seen: set[str],
+        received_at: datetime,
+        batch_sent: datetime | None,
     ) -> tuple[EventResult, EncodedSignal | None]:
-        event_id: str = event["event_id"]
         try:
-            occurred = parse_rfc3339(event["occurred_at"])
-            sent = parse_rfc3339(event["sent_at"]) if "sent_at" in event else batch_sent
+            occurred = parse_validated_rfc3339(event["occurred_at"])
         except ValueError as exc:
             return _reject(index, event_id, "invalid_timestamp", "$.occurred_at", str(exc)), None
-        derived = derived_time(occurred, sent, received_at)
-        if derived > received_at + self._limits.max_future_skew:
+        try:
+            sent = parse_validated_rfc3339(event["sent_at"]) if "sent_at" in event else batch_sent
+        except ValueError as exc:
+            return _reject(index, event_id, "invalid_timestamp", "$.sent_at", str(exc)), None
+        # The limits are checked on the event's age, a difference of two parsed times: a timedelta
+        # holds any of them, where `derived_at` itself would overflow for times near year 1 or 9999.
+        age = (received_at if sent is None else sent) - occurred
+        if age < self._min_age:
             return _reject(
                 index,
                 event_id,
@@ -146,7 +155,7 @@ class EventJudge:
                 "$.occurred_at",
                 f"occurred_at is more than {self._limits.max_future_skew} ahead of the server clock",
             ), None
-        if derived < received_at - self._limits.max_event_age:
+        if age > self._limits.max_event_age:
             return _reject(
                 index,
                 event_id,
@@ -154,7 +163,15 @@ class EventJudge:
                 "$.occurred_at",
                 f"occurred_at is more than {self._limits.max_event_age} old",
             ), None
-        body = codec.canonical({**event, "derived_at": _derived_text(event["occurred_at"], derived, sent)})
+        if event_id in seen:
+            # Checked last, so only an accepted event takes its id: a broken copy before a good one
+            # does not cost the good one.
+            return _reject(
+                index, event_id, "duplicate_event_id", "$.event_id", "event_id repeats an earlier event"
+            ), None
+        derived = derived_time(occurred, sent, received_at)
+        derived_at = _derived_text(event["occurred_at"], derived, sent)
+        body = codec.canonical({**event, "event_id": event_id, "derived_at": derived_at})
         if len(body) > self._limits.max_event_bytes:
             return _reject(
                 index,
@@ -163,5 +180,6 @@ class EventJudge:
                 "$",
                 f"the event is {len(body)} bytes, over the {self._limits.max_event_bytes}-byte limit",
             ), None
+        seen.add(event_id)
         signal = EncodedSignal(event_id, event["event_type"], event["source"], body)
         return EventResult(index, event_id, "accepted"), signal

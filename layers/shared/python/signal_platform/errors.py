@@ -51,6 +51,18 @@ class ForbiddenSourceError(RequestError):
     code = "forbidden"
 
 
+class RouteNotFoundError(RequestError):
+    """The request names a path the API does not serve."""
+
+    code = "not_found"
+
+
+class MethodNotAllowedError(RequestError):
+    """The path exists, but not with this method."""
+
+    code = "method_not_allowed"
+
+
 # --- downstream problems: retryable by the caller with the same event_ids -----------------------
 
 

@@ -110,19 +110,26 @@ class SchemaRegistry:
             self._validators[key] = compiled
         return compiled
 
-    def _compile(self, event_type: str, version: str) -> Any:
-        data_schema = self.data_schema(event_type, version)
-        data_schema.pop("$schema", None)
-        data_schema.pop("$id", None)
-        data_schema.pop("examples", None)
-        schema = dict(self._envelope)
-        schema.pop("$id", None)
+    def event_schema(self, event_type: str, version: str) -> dict[str, Any]:
+        """The whole client event of this type and version: the envelope with ``event_type`` and
+        ``schema_version`` fixed and the type's ``data`` schema inlined (what the validator checks,
+        and what docs/openapi.yaml publishes)."""
+        data_schema = {
+            key: value
+            for key, value in self.data_schema(event_type, version).items()
+            if key not in ("$schema", "$id", "examples")
+        }
+        schema = {key: value for key, value in self._envelope.items() if key not in ("$id", "examples")}
         schema["properties"] = {
             **self._envelope["properties"],
-            "event_type": {"const": event_type},
-            "schema_version": {"const": version},
+            "event_type": {**self._envelope["properties"]["event_type"], "const": event_type},
+            "schema_version": {**self._envelope["properties"]["schema_version"], "const": version},
             "data": data_schema,
         }
+        return schema
+
+    def _compile(self, event_type: str, version: str) -> Any:
+        schema = self.event_schema(event_type, version)
         return jsonschema_rs.Draft7Validator(schema, validate_formats=True, offline=True)
 
     def is_valid(self, event: dict[str, Any]) -> bool:

@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+# RFC 3339 section 5.6 `date-time`, as JSON Schema's `date-time` format checks it: "T"/"Z" in either
+# case, a fraction of any length, a numeric offset with a colon. ASCII digits only.
+_DATE_TIME: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:(\d{2})(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+_LEAP_SECOND: Final = timedelta(seconds=1)
 
 
 def parse_rfc3339(text: str) -> datetime:
-    """Parse an RFC 3339 timestamp; a missing offset is refused rather than guessed."""
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp has no UTC offset: {text!r}")
-    return parsed
+    """Parse an RFC 3339 `date-time`; anything else (no offset, ISO 8601 variants) is a ValueError.
+
+    A leap second (``:60``) is read as the first instant of the next minute; a moment that cannot be
+    represented (year 0, past year 9999 after the leap second) is a ValueError too.
+    """
+    match = _DATE_TIME.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not an RFC 3339 date-time: {text!r}")
+    leap = match[1] == "60"
+    iso = f"{text[:17]}59{text[19:]}" if leap else text
+    try:
+        parsed = datetime.fromisoformat(iso.upper())  # fromisoformat wants "T" and "Z" in upper case
+        return parsed + _LEAP_SECOND if leap else parsed
+    except OverflowError as exc:
+        raise ValueError(f"date-time out of range: {text!r}") from exc
+
+
+def parse_validated_rfc3339(text: str) -> datetime:
+    """``parse_rfc3339`` for text a JSON Schema ``date-time`` format check has already passed: the
+    common form is parsed without the pattern match, the rare ones (lower case, leap second) with it."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return parse_rfc3339(text)
 
 
 def format_rfc3339(moment: datetime) -> str:

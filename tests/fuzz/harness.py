@@ -1,0 +1,124 @@
+"""The real validator handler, in process, with fakes where it would reach AWS.
+
+The sources table answers one enabled source; the ingress bus records every PutEvents entry and
+accepts it. Everything between them (handler, resolver, request parsing, judge, batcher, signer,
+publisher) is the deployed code.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+from signal_platform import codec, signing
+from signal_platform.bus_publisher import BusPublisher
+from signal_platform.signal_batches import SignalBatcher, unsigned_bytes
+from signal_platform.sources import SourceRegistry, hash_secret
+from signal_platform.timeutil import parse_rfc3339
+from tests.conftest import FakeLambdaContext
+from validator import dependencies
+from validator.handler import lambda_handler
+from validator.ingest import Ingestor
+from validator.settings import ENTRY_SOURCE, ValidatorSettings
+from validator.verdicts import EventJudge, Limits
+
+SOURCE_ID = "web-shop"
+SECRET = "fuzz-secret-0123456789"
+WRITE_KEY = f"{SOURCE_ID}.{SECRET}"
+SIGNING_KEY = b"fuzz-signing-key-0123456789abcdef"
+SETTINGS = ValidatorSettings.from_env(
+    {
+        "AWS_REGION": "us-west-2",
+        "INGRESS_BUS_NAME": "signals-ingress",
+        "SOURCES_TABLE_NAME": "signals-sources",
+    }
+)
+
+
+def basic(user: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:".encode()).decode()
+
+
+class FakeSourcesTable:
+    """DynamoDB GetItem on the sources table: one enabled source."""
+
+    def get_item(self, *, Key: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        if Key["source_id"]["S"] != SOURCE_ID:
+            return {}
+        return {
+            "Item": {
+                "source_id": {"S": SOURCE_ID},
+                "key_hash": {"S": hash_secret(SECRET)},
+                "enabled": {"BOOL": True},
+            }
+        }
+
+
+@dataclass
+class FakeBus:
+    """EventBridge PutEvents: every entry accepted and kept."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    def put_events(self, *, Entries: list[dict[str, Any]], **_: Any) -> dict[str, Any]:  # noqa: N803
+        self.entries.extend(Entries)
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": str(i)} for i in range(len(Entries))]}
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """One signal as the bus received it, with the batch it travelled in verified."""
+
+    event: dict[str, Any]
+    derived_at: str
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.bus = FakeBus()
+        self.requests = 0
+        self.ingestor = Ingestor(
+            region=SETTINGS.region,
+            sources=SourceRegistry(SETTINGS.sources_table_name, client=FakeSourcesTable),
+            judge=EventJudge(
+                dependencies.schema_registry(),
+                Limits(SETTINGS.max_event_bytes, SETTINGS.max_future_skew, SETTINGS.max_event_age),
+            ),
+            batcher=SignalBatcher(
+                bus_name=SETTINGS.ingress_bus_name,
+                entry_source=ENTRY_SOURCE,
+                max_signals=SETTINGS.max_signals_per_entry,
+                signer=lambda payload: signing.sign(SIGNING_KEY, payload),
+            ),
+            publisher=BusPublisher(client=lambda: self.bus),
+            max_body_bytes=SETTINGS.max_body_bytes,
+            max_events_per_request=SETTINGS.max_events_per_request,
+        )
+        self.context = FakeLambdaContext(function_name="validator")
+
+    def invoke(self, event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        """Status, headers and parsed body of the handler's answer; the bus starts empty each time."""
+        self.bus.entries.clear()
+        self.requests += 1
+        response = lambda_handler(event, self.context)
+        body = codec.loads(response["body"]) if response.get("body") else None
+        return response["statusCode"], response.get("headers") or {}, body
+
+    def forwarded(self) -> list[Forwarded]:
+        """The signals the bus was given in the last request, each batch's signature checked."""
+        signals: list[Forwarded] = []
+        for entry in self.bus.entries:
+            detail = codec.loads(entry["Detail"])
+            assert signing.verify(SIGNING_KEY, unsigned_bytes(detail), detail["signature"])
+            assert detail["ingest"]["source_id"] == SOURCE_ID
+            for signal in detail["signals"]:
+                derived_at = signal.pop("derived_at")
+                signals.append(Forwarded(signal, derived_at))
+        return signals
+
+
+def within_limits(derived_at: str, received_at: str) -> bool:
+    """Whether a forwarded derived_at lies inside the limits around the request's received_at."""
+    derived, received = parse_rfc3339(derived_at), parse_rfc3339(received_at)
+    return received - SETTINGS.max_event_age <= derived <= received + SETTINGS.max_future_skew
