@@ -23,6 +23,7 @@ from samtranslator.translator.translator import Translator
 
 from dlq_hydrate.settings import CONSUMER_NAME, REPLAYED_PREFIX, HydrateSettings
 from s3_writer.ledger import ATTEMPT_PREFIX, RECORD_PREFIX
+from tests.infra.rendering import EDGE_RESOURCES
 
 ROOT = Path(__file__).parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -108,24 +109,6 @@ SIGNING_KEY_SECRET_IAM_ARN = {
     "customer-signals/${EnvironmentName}/signing-key-??????"
 }
 SIGNING_KEY_READERS = {"ValidatorFunction", "EnrichmentFunction"}
-# The edge: deployed in every Region. Everything else is the processing pipeline (docs/adr/0002).
-EDGE_RESOURCES = {
-    "PlatformKey",
-    "PlatformKeyAlias",
-    "SharedLayer",
-    "IngressBus",
-    "IngestApiAccessLogs",
-    "IngestApi",
-    "ValidatorLogGroup",
-    "ValidatorFunction",
-    "AlarmTopic",
-    "ValidatorErrorsAlarm",
-    "IngestApi5xxAlarm",
-    "ApiLatencyAlarm",
-    "ValidatorRequests500Alarm",
-    "ValidatorRequests503Alarm",
-    "ValidatorEventsRetryAlarm",
-}
 # Created by the primary Region's stack only (the secondary gets a replica from Secrets Manager).
 PRIMARY_ONLY_RESOURCES = {"SigningKeySecret"}
 # Only in the secondary's edge-only stack; pinned by tests/infra/test_archive_replay_forward.py.
