@@ -56,6 +56,9 @@ class Recovery:
 def recover(cloud: LocalCloud) -> Recovery:
     """Clear the faults, move last-resort messages back, replay the DLQ store, and settle."""
     cloud.faults.clear()
+    # The cause is fixed after the incident, not within it: every invocation of the incident has ended
+    # (its leases and in-progress records have expired) before the operator replays anything.
+    cloud.wait(max((spec.timeout for spec in cloud.functions.values()), default=0.0))
     moved, stranded = {}, {}
     for logical_id, arn in _last_resort_queues(cloud):
         moved[logical_id], stranded[logical_id] = cloud.services.move_messages_back(arn)
