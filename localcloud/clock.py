@@ -9,9 +9,23 @@ milliseconds and stays in the same order. ``WallClock`` is for the long-running 
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import importlib
 import threading
 import time
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any, Final, Protocol
+from unittest import mock
+
+# The real clock, taken before the cloud points ``time.time`` at its own clock (below).
+_wall_time: Final = time.time
+# Powertools' idempotency modules that read the time (in-progress and record expiry).
+_IDEMPOTENCY_MODULES: Final = tuple(
+    f"aws_lambda_powertools.utilities.idempotency.persistence.{name}"
+    for name in ("base", "datarecord", "dynamodb")
+)
 
 
 class Clock(Protocol):
@@ -30,7 +44,7 @@ class VirtualClock:
         self._lock = threading.Lock()
 
     def now(self) -> float:
-        return time.time() + self._offset
+        return _wall_time() + self._offset
 
     def advance(self, seconds: float) -> None:
         with self._lock:
@@ -47,7 +61,39 @@ class VirtualClock:
 
 class WallClock:
     def now(self) -> float:
-        return time.time()
+        return _wall_time()
 
     def wait_until(self, moment: float, *, at_most: float) -> None:
-        time.sleep(max(0.0, min(at_most, moment - time.time())))
+        time.sleep(max(0.0, min(at_most, moment - _wall_time())))
+
+
+@contextlib.contextmanager
+def functions_on_the_cloud_clock(now: Callable[[], float]) -> Iterator[None]:
+    """The functions' "now" is the cloud's: ``time.time()`` and the ``datetime.now()`` of Powertools'
+    idempotency read the cloud's clock while it runs.
+
+    Function code compares times it wrote with times it reads later: an idempotency record in
+    progress expires with the invocation's remaining time, a lake ledger attempt has a deadline. A
+    retry comes a minute (or a day) later on the cloud's clock, which jumps over waits; read on the
+    wall clock, that minute would not have passed, and every retry would still find the record of a
+    timed-out invocation in progress. moto reads its own ``utcnow`` and is not affected; the cloud's
+    clocks keep the real time they captured above.
+    """
+
+    class CloudDatetime(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> Any:
+            return dt.datetime.fromtimestamp(now(), tz)
+
+    shim = SimpleNamespace(**{name: getattr(dt, name) for name in dir(dt) if not name.startswith("__")})
+    shim.datetime = CloudDatetime
+    with contextlib.ExitStack() as patches:
+        patches.enter_context(mock.patch.object(time, "time", now))
+        for name in _IDEMPOTENCY_MODULES:
+            try:
+                module = importlib.import_module(name)
+            except ImportError:  # Powertools without idempotency (or a newer layout): nothing to align
+                continue
+            if hasattr(module, "dt"):
+                patches.enter_context(mock.patch.object(module, "dt", shim))
+        yield

@@ -7,8 +7,11 @@ Schedules come from seeds (``localcloud.chaos``): ``LOCALCLOUD_SCHEDULES`` of th
 starting at ``LOCALCLOUD_SEED_BASE`` (default 1); ``LOCALCLOUD_SEED=<n>`` runs that one schedule only.
 The soak run: ``LOCALCLOUD_SCHEDULES=1000 python -m pytest tests/e2e -k property``.
 
-No excuse list: a signal in the lake more than once is a violation under every schedule (the lake
-ledger of the S3 writer closes the duplicate windows, docs/adr/0004-exactly-once-into-the-lake.md).
+No excuse list: the schedules include duplicate deliveries, timeouts part-way through a function's
+writes, throttles, resharding and faults that outlast every retry, and the lake must still hold every
+accepted event exactly once (the S3 writer's lake ledger closes the duplicate windows,
+docs/adr/0004-exactly-once-into-the-lake.md); a quarantined or bad record counts as lost unless the
+recovery brings it back.
 """
 
 from __future__ import annotations
