@@ -277,7 +277,8 @@ class FunctionRuntime:
 
     def start(self) -> None:
         """Cold start: import every handler in its own environment and reset its cached collaborators."""
-        self._clock_patch.enter_context(functions_on_the_cloud_clock(self.faults.clock))
+        packages = {spec.handler.split(".")[0] for spec in self.functions.values()} | {"signal_platform"}
+        self._clock_patch.enter_context(functions_on_the_cloud_clock(self.faults.clock, packages))
         for spec in self.functions.values():
             if spec.logical_id not in self._handlers:
                 with self.lock:
