@@ -23,7 +23,7 @@ export AWS_DEFAULT_REGION ?= us-west-2
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv demo test lint format typecheck validate checkov build pytest unit integration \
-        e2e soak local bench lock clean pytest-py313
+        e2e soak local bench lock clean pytest-py313 query
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -105,6 +105,19 @@ soak: $(STAMP) ## 1,000 random fault schedules through the local cloud; prints t
 .PHONY: drill
 drill: $(STAMP) ## a Region outage in the local cloud (two Regions): lost = 0, processed twice = 0
 	$(PY) -m tools.drill
+
+query: $(STAMP) ## the lake's Athena SQL (athena/), transpiled by sqlglot, run by DuckDB over a local lake of demo traffic
+	$(PY) -m tools.query
+
+.PHONY: dropin
+dropin: $(STAMP) ## segment-analytics-python and rudder-sdk-python, 10,000 calls each, into the local lake exactly once
+	DROPIN_CALLS=10000 $(PY) -m pytest tests/e2e/test_segment_sdks.py -p no:randomly -v
+
+.PHONY: browser
+browser: $(STAMP) ## a real headless Chromium (Debian's, installed if missing: needs root) against the local API
+	@command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell; }
+	$(PY) -m pytest tests/e2e/chromium -p no:randomly -v
 
 local: $(STAMP) ## keep the local cloud running: curl the API, point tools and sam local at it
 	$(PY) -m tools.local

@@ -20,9 +20,17 @@ def _use_lambda_layout() -> None:
 
 def main() -> None:
     _use_lambda_layout()
-    from bench import batching, calls, cold_import, pipeline, report, validation
+    from bench import batching, calls, cold_import, lake_writes, pipeline, report, segment, validation
 
-    checks = [*validation.run(), *pipeline.run(), *batching.run(), *cold_import.run(), *calls.run()]
+    checks = [
+        *validation.run(),
+        *pipeline.run(),
+        *batching.run(),
+        *cold_import.run(),
+        *calls.run(),
+        *lake_writes.run(),
+        *segment.run(),
+    ]
     report.summary(checks)
     report.write_markdown(ROOT / "bench" / "results" / "bench.md", "Benchmarks (`make bench`)")
 

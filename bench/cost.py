@@ -168,7 +168,7 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
                 f"Firehose instead of lake Pipe + S3 writer, {k} events/request",
                 usd,
                 base[k],
-                "at-least-once into the lake (no per-batch event_id drop, no deterministic keys); "
+                "at-least-once into the lake (no lake ledger, no per-batch event_id drop); "
                 "failed records to an error prefix, not the DLQ + hydrate + replay path",
             )
         )

@@ -19,7 +19,7 @@ from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import SignalBatcher
 from signal_platform.sources import Source, SourceRegistry, new_write_key
 from signal_platform.timeutil import format_rfc3339, utc_now
-from validator import api
+from validator import api, dependencies
 from validator.ingest import IngestAnswer, Ingestor, IngestRequest
 from validator.settings import ENTRY_SOURCE, ValidatorSettings
 from validator.verdicts import EventJudge, Limits
@@ -131,5 +131,6 @@ def rig(registry: SchemaRegistry, *, max_signals_per_entry: int | None = None) -
         publisher=BusPublisher(client=lambda: bus),
         max_body_bytes=config.max_body_bytes,
         max_events_per_request=config.max_events_per_request,
+        segment=dependencies.segment_mapper(),
     )
     return Rig(ingestor, registry, bus, table)

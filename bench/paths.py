@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Final
 
 ROOT: Final = Path(__file__).resolve().parents[1]
-LAMBDA_PATHS: Final = (ROOT, ROOT / "functions" / "validator", ROOT / "layers" / "shared" / "python")
+LAMBDA_PATHS: Final = (
+    ROOT,
+    ROOT / "functions" / "validator",
+    ROOT / "functions" / "s3_writer",
+    ROOT / "layers" / "shared" / "python",
+)
 
 
 def pythonpath() -> str:

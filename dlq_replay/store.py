@@ -36,47 +36,37 @@ class StoredObject:
 class ReplayStore(DlqStore):
     def list_keys(self, prefix: str) -> Iterator[str]:
         """Every key under ``prefix``, in key order (S3 lists UTF-8 binary order)."""
-        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
-
-        token: str | None = None
-        while True:
-            request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
-            if token:
-                request["ContinuationToken"] = token
-            try:
-                page = self._client().list_objects_v2(**request)
-            except (ClientError, BotoCoreError) as exc:
-                raise DlqStoreError(
-                    f"ListObjectsV2 s3://{self.bucket}/{prefix} failed: {error_code(exc)}"
-                ) from exc
+        for page in self._pages(prefix):
             for item in page.get("Contents", []):
                 yield str(item["Key"])
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
-                return
 
     def list_children(self, prefix: str) -> list[str]:
         """The next level of names under ``prefix`` (e.g. the consumers under ``dlq/``)."""
+        return [
+            str(item["Prefix"])[len(prefix) :].rstrip("/")
+            for page in self._pages(prefix, delimiter="/")
+            for item in page.get("CommonPrefixes", [])
+        ]
+
+    def _pages(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
+        """ListObjectsV2 page by page; a failure on any page is a ``DlqStoreError``."""
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
 
-        names: list[str] = []
-        token: str | None = None
+        request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        if delimiter:
+            request["Delimiter"] = delimiter
         while True:
-            request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "Delimiter": "/"}
-            if token:
-                request["ContinuationToken"] = token
             try:
-                page = self._client().list_objects_v2(**request)
+                page: dict[str, Any] = self._client().list_objects_v2(**request)
             except (ClientError, BotoCoreError) as exc:
                 raise DlqStoreError(
                     f"ListObjectsV2 s3://{self.bucket}/{prefix} failed: {error_code(exc)}"
                 ) from exc
-            names.extend(
-                str(item["Prefix"])[len(prefix) :].rstrip("/") for item in page.get("CommonPrefixes", [])
-            )
+            yield page
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
-                return names
+                return
+            request["ContinuationToken"] = token
 
     def get(self, key: str) -> StoredObject | None:
         """The object and its ETag; None when it is not there (any more)."""

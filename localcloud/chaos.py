@@ -1,11 +1,16 @@
 """Random fault schedules for the no-loss property test (and `make demo --chaos SEED`).
 
 A schedule is made from one seed: small traffic (20-50 events, some invalid, some requests sent
-twice) and zero to three faults drawn from what the running cloud actually has — its functions,
-rule targets, streams, API destinations (names come from the template, never a list kept here) —
-plus SDK faults on the calls the handlers make (PutEvents throttled whole or per entry, S3 PutObject
-errors, DynamoDB throttles). Faults fail a number of times, for a window of cloud time (long
-windows outlast every retry and reach the DLQs), or only for chosen event ids (poison records).
+twice) and zero to four faults drawn from what the running cloud actually has — its functions,
+rule targets, streams, pipes, API destinations (names come from the template, never a list kept
+here) — plus SDK faults on the calls the handlers make (PutEvents throttled whole or per entry, S3
+PutObject errors, DynamoDB throttles on the idempotency record's first write and on its save).
+
+Faults fail a number of times (up to more than the publisher's 8 PutEvents attempts), for a window
+of cloud time (long windows outlast every retry and reach the DLQs), or only for chosen event ids
+(poison records). Functions fail before they run, or time out after they ran or part-way, at their
+Nth AWS call. And what AWS does on a good day: deliveries made twice (rule targets, async invokes,
+Pipe batches, SQS messages), functions throttled over a concurrency limit, a shard split mid-run.
 The same seed always gives the same schedule.
 """
 
@@ -16,15 +21,27 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from localcloud.cloud import LocalCloud
-from localcloud.faults import Fault, Mode, RecordAging, SdkFault, TargetFault
+from localcloud.faults import (
+    Concurrency,
+    Duplicate,
+    Fault,
+    Mode,
+    RecordAging,
+    Reshard,
+    SdkFault,
+    TargetFault,
+)
 from localcloud.scenario import Scenario, plan_traffic
 from localcloud.traffic import TrafficRequest
 
 SDK_FAULTS: Final = (
     ("events", "put_events", "ThrottlingException"),
     ("s3", "put_object", "InternalError"),
+    # Powertools' idempotency: the in-progress record (put_item) and the saved result (update_item).
     ("dynamodb", "put_item", "ProvisionedThroughputExceededException"),
+    ("dynamodb", "update_item", "ProvisionedThroughputExceededException"),
 )
+PUBLISHER_ATTEMPTS: Final = 8  # signal_platform.bus_publisher.RetryPolicy.max_attempts
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,27 +51,29 @@ class Schedule:
     requests: list[TrafficRequest]
     faults: tuple[Fault, ...]
 
-    def times_out_after_success(self, function: str) -> bool:
-        """True when ``function`` may fail after its side effects (a Lambda timeout after its writes)."""
-        return any(
-            isinstance(f, TargetFault) and f.mode == "timeout" and f.target == function for f in self.faults
-        )
-
     def describe(self) -> str:
         faults = "; ".join(_describe(fault) for fault in self.faults) or "no faults"
         return f"seed {self.seed}: {self.scenario.events} events, {faults}"
 
 
-def _describe(fault: Fault) -> str:
+def _describe(fault: Fault) -> str:  # noqa: PLR0911 - one line per fault kind
     if isinstance(fault, TargetFault):
         when = f"times={fault.times}" if fault.times else f"window={fault.window}" if fault.window else ""
         ids = f"ids={len(fault.event_ids)}" if fault.event_ids else ""
-        return f"target {fault.target} {fault.mode} {when} {ids}".strip()
+        calls = f"after {fault.after_calls} calls" if fault.after_calls is not None else ""
+        return f"target {fault.target} {fault.mode} {calls} {when} {ids}".strip()
     if isinstance(fault, SdkFault):
         kind = "per entry" if fault.per_entry else "whole call"
-        return f"sdk {fault.service}.{fault.operation} {fault.code} {kind} times={fault.times}"
+        when = f"times={fault.times}" if fault.times else f"window={fault.window}"
+        return f"sdk {fault.service}.{fault.operation} {fault.code} {kind} {when}"
     if isinstance(fault, RecordAging):
         return f"age {fault.stream} +{fault.seconds:.0f}s ids={len(fault.event_ids)}"
+    if isinstance(fault, Duplicate):
+        return f"duplicate {fault.where} p={fault.probability} seed={fault.seed}"
+    if isinstance(fault, Concurrency):
+        return f"concurrency {fault.function} limit={fault.limit} hold={fault.hold}s window={fault.window}"
+    if isinstance(fault, Reshard):
+        return f"reshard {fault.stream} after {fault.after} records"
     return repr(fault)
 
 
@@ -76,35 +95,80 @@ def random_schedule(seed: int, cloud: LocalCloud, *, base: Scenario | None = Non
         for item in request.events
         if item.expected == "accepted"
     ]
-    count = rng.choices((0, 1, 2, 3), weights=(1, 4, 3, 2))[0]
+    count = rng.choices((0, 1, 2, 3, 4), weights=(2, 5, 4, 2, 1))[0]
     faults = tuple(_fault(rng, cloud, valid_ids) for _ in range(count))
     return Schedule(seed, scenario, requests, faults)
 
 
-def _fault(rng: random.Random, cloud: LocalCloud, valid_ids: list[str]) -> Fault:
+def _fault(rng: random.Random, cloud: LocalCloud, valid_ids: list[str]) -> Fault:  # noqa: PLR0911
     functions = [spec.logical_id for spec in cloud.functions.values()]
     rule_targets = [target.name for target in cloud.eventbridge.targets]
     destinations = [resource.logical_id for resource in cloud.stack.of_type("AWS::Events::ApiDestination")]
-    streams = [pipe.spec for pipe in cloud.pipes]
-    kind = rng.choice(("function", "function", "rule", "destination", "sdk", "sdk", "age"))
+    pipes = [pipe.spec for pipe in cloud.pipes]
+    kind = rng.choice(
+        (
+            *("function", "function", "rule", "destination", "sdk", "sdk", "age"),
+            *("duplicate", "duplicate", "concurrency", "reshard"),
+        )
+    )
     if (
         kind == "function"
         or (kind == "rule" and not rule_targets)
         or (kind == "destination" and not destinations)
     ):
-        mode: Mode = rng.choice(("error", "timeout"))
-        return replace(_when(rng, rng.choice(functions), valid_ids, long=900.0), mode=mode)
+        return _function_fault(rng, rng.choice(functions), valid_ids)
     if kind == "rule":
         return _when(rng, rng.choice(rule_targets), valid_ids, long=90000.0)
     if kind == "destination":
         return _when(rng, rng.choice(destinations), valid_ids, long=3000.0)
-    if kind == "age" and streams and valid_ids:
-        pipe = rng.choice(streams)
+    if kind == "age" and pipes and valid_ids:
+        pipe = rng.choice(pipes)
         age = pipe.maximum_record_age if pipe.maximum_record_age >= 0 else 86400
         return RecordAging(pipe.stream_logical_id, float(age + 1), frozenset(rng.sample(valid_ids, 1)))
+    if kind == "duplicate":
+        names = ["*", *rule_targets, *_async_functions(cloud), *(pipe.logical_id for pipe in pipes)]
+        names += [_logical_id(cloud, mapping.spec.queue_arn) for mapping in cloud.sqs_mappings]
+        return Duplicate(rng.choice(names), rng.choice((0.05, 0.2, 0.5)), seed=rng.randrange(1 << 30))
+    if kind == "concurrency":
+        if rng.random() < 0.5:  # reserved concurrency 0 for a while
+            return Concurrency(rng.choice(functions), 0, window=(0.0, rng.choice((5.0, 60.0, 900.0))))
+        return Concurrency(rng.choice(functions), 1, hold=rng.choice((1.0, 5.0, 30.0)))
+    if kind == "reshard" and pipes:
+        return Reshard(rng.choice(pipes).stream_logical_id, after=rng.randint(1, 30))
+    return _sdk_fault(rng)
+
+
+def _async_functions(cloud: LocalCloud) -> list[str]:
+    """Functions a rule invokes asynchronously (the ones whose async queue can deliver twice)."""
+    targets = {target.arn for target in cloud.eventbridge.targets if target.kind == "lambda"}
+    return [spec.logical_id for spec in cloud.functions.values() if spec.arn in targets]
+
+
+def _logical_id(cloud: LocalCloud, arn: str) -> str:
+    resource = cloud.stack.by_arn(arn)
+    return resource.logical_id if resource is not None else arn
+
+
+def _function_fault(rng: random.Random, function: str, valid_ids: list[str]) -> TargetFault:
+    """A function that fails before it runs, or times out after it ran, or part-way: at its Nth
+    AWS call (its writes before that call stay)."""
+    mode: Mode = rng.choice(("error", "timeout"))
+    fault = replace(_when(rng, function, valid_ids, long=900.0), mode=mode)
+    if mode == "timeout" and rng.random() < 0.7:
+        return replace(fault, after_calls=rng.randint(0, 6))
+    return fault
+
+
+def _sdk_fault(rng: random.Random) -> SdkFault:
+    """An SDK call that fails a number of times (sometimes more than the publisher's attempts, so an
+    invocation fails after some entries got through) or for a window that outlasts every retry."""
     service, operation, code = rng.choice(SDK_FAULTS)
     per_entry = service == "events" and rng.random() < 0.5
-    return SdkFault(service, operation, times=rng.randint(1, 6), code=code, per_entry=per_entry)
+    if rng.random() < 0.2:
+        window = (0.0, rng.choice((60.0, 900.0)))
+        return SdkFault(service, operation, window=window, code=code, per_entry=per_entry)
+    times = rng.randint(1, 2 * PUBLISHER_ATTEMPTS + 2)
+    return SdkFault(service, operation, times=times, code=code, per_entry=per_entry)
 
 
 def _when(rng: random.Random, target: str, valid_ids: list[str], *, long: float) -> TargetFault:

@@ -9,9 +9,25 @@ milliseconds and stays in the same order. ``WallClock`` is for the long-running 
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import importlib
+import inspect
+import sys
 import threading
 import time
-from typing import Protocol
+from collections.abc import Callable, Iterable, Iterator
+from types import SimpleNamespace
+from typing import Any, Final, Protocol
+from unittest import mock
+
+# The real clock, taken before the cloud points ``time.time`` at its own clock (below).
+_wall_time: Final = time.time
+# Powertools' idempotency modules that read the time (in-progress and record expiry).
+_IDEMPOTENCY_MODULES: Final = tuple(
+    f"aws_lambda_powertools.utilities.idempotency.persistence.{name}"
+    for name in ("base", "datarecord", "dynamodb")
+)
 
 
 class Clock(Protocol):
@@ -30,7 +46,7 @@ class VirtualClock:
         self._lock = threading.Lock()
 
     def now(self) -> float:
-        return time.time() + self._offset
+        return _wall_time() + self._offset
 
     def advance(self, seconds: float) -> None:
         with self._lock:
@@ -47,7 +63,96 @@ class VirtualClock:
 
 class WallClock:
     def now(self) -> float:
-        return time.time()
+        return _wall_time()
 
     def wait_until(self, moment: float, *, at_most: float) -> None:
-        time.sleep(max(0.0, min(at_most, moment - time.time())))
+        time.sleep(max(0.0, min(at_most, moment - _wall_time())))
+
+
+# The clock the functions read while a cloud runs (None: the wall clock).
+_cloud_now: Callable[[], float] | None = None
+
+
+def cloud_time() -> float:
+    """``time.time`` for function code: the running cloud's clock, or the wall clock without one.
+    A function that bound ``time.time`` while the cloud ran keeps this one, which stays right after."""
+    now = _cloud_now
+    return now() if now is not None else _wall_time()
+
+
+@contextlib.contextmanager
+def functions_on_the_cloud_clock(now: Callable[[], float], packages: Iterable[str] = ()) -> Iterator[None]:
+    """The functions' "now" is the cloud's: ``time.time()`` and the ``datetime.now()`` of Powertools'
+    idempotency read the cloud's clock while it runs.
+
+    Function code compares times it wrote with times it reads later: an idempotency record in
+    progress expires with the invocation's remaining time, a lake ledger attempt has a deadline. A
+    retry comes a minute (or a day) later on the cloud's clock, which jumps over waits; read on the
+    wall clock, that minute would not have passed, and every retry would still find the record of a
+    timed-out invocation in progress. Code of ``packages`` (the functions' and the layer's) that bound
+    ``time.time`` when it was imported, before the cloud started (a default argument), is pointed at
+    the cloud's clock too, and back afterwards. moto reads its own ``utcnow`` and is not affected;
+    the cloud's clocks keep the real time they captured above.
+    """
+    global _cloud_now  # noqa: PLW0603 - one cloud runs at a time; its clock is the functions' "now"
+
+    class CloudDatetime(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> Any:
+            return dt.datetime.fromtimestamp(cloud_time(), tz)
+
+    shim = SimpleNamespace(**{name: getattr(dt, name) for name in dir(dt) if not name.startswith("__")})
+    shim.datetime = CloudDatetime
+    previous, _cloud_now = _cloud_now, now
+    try:
+        with contextlib.ExitStack() as patches:
+            patches.enter_context(mock.patch.object(time, "time", cloud_time))
+            patches.callback(_rebind_wall_clock_defaults(tuple(packages)))
+            for name in _IDEMPOTENCY_MODULES:
+                try:
+                    module = importlib.import_module(name)
+                except ImportError:  # Powertools without idempotency (or a newer layout): nothing to align
+                    continue
+                if hasattr(module, "dt"):
+                    patches.enter_context(mock.patch.object(module, "dt", shim))
+            yield
+    finally:
+        _cloud_now = previous
+
+
+def _rebind_wall_clock_defaults(packages: tuple[str, ...]) -> Callable[[], None]:
+    """Default arguments that are the wall clock's ``time.time``, in the loaded modules of
+    ``packages``, become ``cloud_time``; the returned callable puts them back."""
+    restore: list[tuple[Any, str, Any]] = []
+    for function in _functions_of(packages):
+        defaults = function.__defaults__ or ()
+        if any(default is _wall_time for default in defaults):
+            restore.append((function, "__defaults__", defaults))
+            function.__defaults__ = tuple(_on_cloud_time(default) for default in defaults)
+        keywords = function.__kwdefaults__ or {}
+        if any(default is _wall_time for default in keywords.values()):
+            restore.append((function, "__kwdefaults__", keywords))
+            function.__kwdefaults__ = {key: _on_cloud_time(default) for key, default in keywords.items()}
+
+    def put_back() -> None:
+        for function, attribute, original in restore:
+            setattr(function, attribute, original)
+
+    return put_back
+
+
+def _on_cloud_time(default: Any) -> Any:
+    return cloud_time if default is _wall_time else default
+
+
+def _functions_of(packages: tuple[str, ...]) -> Iterator[Any]:
+    """The functions and methods defined in the loaded modules of ``packages``."""
+    for name, module in list(sys.modules.items()):
+        in_packages = any(name == package or name.startswith(f"{package}.") for package in packages)
+        if module is None or not in_packages:
+            continue
+        for value in list(vars(module).values()):
+            if inspect.isfunction(value) and value.__module__ == name:
+                yield value
+            elif inspect.isclass(value) and value.__module__ == name:
+                yield from (member for member in vars(value).values() if inspect.isfunction(member))

@@ -394,12 +394,15 @@ class LocalCloud:
     def function_with_env(self, variable: str) -> FunctionSpec:
         return self.primary.function_with_env(variable)
 
-    def register_source(self, source_id: str, description: str = "") -> str:
-        """A source in the sources table the validator reads; returns its write key."""
+    def register_source(
+        self, source_id: str, description: str = "", origins: frozenset[str] = frozenset()
+    ) -> str:
+        """A source in the sources table the validator reads (``origins``: the web origins whose pages
+        may send with its key); returns its write key."""
         from signal_platform.sources import SourceRegistry, new_write_key  # noqa: PLC0415
 
         table = self.function_with_env("SOURCES_TABLE_NAME").environment["SOURCES_TABLE_NAME"]
-        write_key, source = new_write_key(source_id, description)
+        write_key, source = new_write_key(source_id, description, origins)
         SourceRegistry(table, client=lambda: self.services.client("dynamodb")).register(source)
         return write_key
 

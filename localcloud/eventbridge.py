@@ -18,6 +18,11 @@ is dropped (recorded, so the accounting reports it as lost). Lambda targets are 
 delivery succeeds when the event is in the function's async queue (``lambda_async``), and function
 errors are Lambda's business (EventInvokeConfig), not the rule's. A Kinesis target is PutRecord with
 the partition key at ``KinesisParameters.PartitionKeyPath`` (the event id without one).
+
+At least once (a ``Duplicate`` fault): EventBridge delivers to rule targets at least once (the
+Lambda guide asks every function it invokes to handle duplicate events), so a delivery that
+succeeded is then made again, as a new delivery with its own retries (a Kinesis target gets a
+second record, a Lambda target a second async invoke).
 """
 
 from __future__ import annotations
@@ -241,6 +246,7 @@ class _Delivery:
     event: dict[str, Any] = field(compare=False)
     first_attempt: float = field(compare=False)
     attempts: int = field(default=0, compare=False)
+    copy: bool = field(default=False, compare=False)
 
 
 Tap = Callable[[dict[str, Any]], None]
@@ -341,6 +347,11 @@ class EventBridgeEmulator:
                 self._dead_letter(delivery, error, exhausted)
             return
         self.delivered += 1
+        if not delivery.copy and self._services.faults.duplicate(
+            (target.name, *self._resource_names(target.arn), target.arn)
+        ):
+            again = _Delivery(now, next(self._order), target, delivery.event, now, copy=True)
+            heapq.heappush(self._queue, again)
 
     def _inject_fault(self, target: RuleTarget, payload: Any) -> None:
         fault = self._services.faults.target_fault(

@@ -13,12 +13,28 @@
   chosen event_ids), so ``MaximumRecordAgeInSeconds`` applies without waiting.
 - ``RegionOutage``: every AWS call of the project's code to that Region fails, and the emulators stop
   delivering in it (the hook the multi-Region work builds on).
+- ``Duplicate``: AWS delivers at least once; with this probability (seeded) a delivery that succeeded
+  happens again: a rule target's event (Lambda, Kinesis, API destination), an async invocation, a
+  Pipe batch, an SQS message. ``where`` names the rule target, function, stream, pipe or queue, or
+  ``*`` for all of them.
+- ``Concurrency``: a function runs at most ``limit`` invocations at once (each holds its slot for
+  ``hold`` seconds of cloud time, since the local cloud runs one at a time); the others are throttled
+  (``TooManyRequestsException``) and each source retries them as AWS documents. ``limit=0`` is a
+  reserved concurrency of zero.
+- ``Reshard``: once ``after`` records were put to the stream, one open shard is split (on-demand
+  resharding): the parent is closed and stays readable, new records go to the two children.
+
+A ``TargetFault`` with ``mode="timeout"`` and ``after_calls=N`` stops the function part-way: its first
+N AWS calls (through the project's clients, which the fault wrapper sees) take effect, the next one
+never happens, and the invocation fails as a Lambda timeout (``Sandbox.Timedout``).
 
 ``parse`` reads the CLI form: ``target:EnrichmentFunction,times=3``,
 ``target:S3WriterFunction,window=0-30,mode=timeout``, ``target:PartnerApiDestination,ids=<id>|<id>``,
 ``throttle:times=5`` (= ``sdk:events.put_events,times=5``), ``sdk:s3.put_object,times=2,code=InternalError``,
 ``throttle:times=9,per_entry=true,function=EnrichmentFunction`` (only that function's calls),
-``age:SignalStream,seconds=90000``, ``region:us-west-2,window=10-70``.
+``age:SignalStream,seconds=90000``, ``region:us-west-2,window=10-70``,
+``target:S3WriterFunction,mode=timeout,after_calls=2,times=1``, ``duplicate:*,p=0.2,seed=3``,
+``concurrency:EnrichmentFunction,limit=1,hold=1``, ``reshard:SignalStream,after=10``.
 """
 
 from __future__ import annotations
@@ -29,9 +45,10 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 Mode = Literal["error", "timeout"]
+MODES: Final = ("error", "timeout")
 Window = tuple[float, float]
 
 
@@ -44,6 +61,7 @@ class TargetFault:
     mode: Mode = "error"
     error: str = "InjectedFault"
     message: str = "failure injected by the local cloud"
+    after_calls: int | None = None  # mode "timeout": stop at AWS call N+1 (None: after the handler)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +88,33 @@ class RegionOutage:
     window: Window | None = None
 
 
-Fault = TargetFault | SdkFault | RecordAging | RegionOutage
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    where: str = "*"
+    probability: float = 0.1
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Concurrency:
+    function: str
+    limit: int = 1
+    hold: float = 1.0
+    window: Window | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reshard:
+    stream: str
+    after: int = 1
+
+
+Fault = TargetFault | SdkFault | RecordAging | RegionOutage | Duplicate | Concurrency | Reshard
+
+
+class InvocationTimeout(BaseException):
+    """Raised inside a handler at the AWS call a timeout fault stops it at. A BaseException, so the
+    handler's own ``except Exception`` cannot catch it: a timed-out function runs no more code."""
 
 
 class FaultError(Exception):
@@ -94,19 +138,31 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # The function being invoked right now (set by the runtime), for SDK faults aimed at one function.
     current_function: str | None = None
+    # AWS calls the running invocation may still make before a timeout stops it (None: no limit).
+    calls_left: int | None = None
+    _rngs: dict[int, random.Random] = field(default_factory=dict)
+    _busy: dict[str, list[float]] = field(default_factory=dict)  # function -> slots held until
+    resharded: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
     def add(self, *faults: Fault) -> None:
         with self._lock:
-            self._faults.extend(faults)
+            for fault in faults:
+                if isinstance(fault, Duplicate):
+                    self._rngs[len(self._faults)] = random.Random(fault.seed)
+                self._faults.append(fault)
 
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
             self._fired.clear()
             self.fired.clear()
+            self._rngs.clear()
+            self._busy.clear()
+            self.resharded.clear()
+            self.calls_left = None
 
     @property
     def active(self) -> tuple[Fault, ...]:
@@ -161,6 +217,65 @@ class Faults:
                     return fault
         return None
 
+    def duplicate(self, names: Iterable[str]) -> bool:
+        """True when a delivery that succeeded to a target known by ``names`` is to happen again."""
+        wanted = {*names, "*"}
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if (
+                    isinstance(fault, Duplicate)
+                    and fault.where in wanted
+                    and self._rngs[index].random() < fault.probability
+                ):
+                    self.fired[f"duplicate:{fault.where}"] += 1
+                    return True
+        return False
+
+    def throttled(self, names: Iterable[str]) -> bool:
+        """True when an invocation of the function known by ``names`` finds no free concurrency; when
+        there is, the invocation takes a slot for the fault's ``hold`` seconds."""
+        wanted = set(names)
+        now = self.clock()
+        with self._lock:
+            for fault in self._faults:
+                if not isinstance(fault, Concurrency) or fault.function not in wanted:
+                    continue
+                if not self._in_window(fault.window):
+                    continue
+                busy = [until for until in self._busy.get(fault.function, []) if until > now]
+                if len(busy) >= fault.limit:
+                    self._busy[fault.function] = busy
+                    self.fired[f"throttled:{fault.function}"] += 1
+                    return True
+                self._busy[fault.function] = [*busy, now + fault.hold]
+        return False
+
+    def reshard_due(self, names: Iterable[str], records: int) -> bool:
+        """True once for a stream known by ``names`` when ``records`` reached a ``Reshard`` fault's count."""
+        wanted = set(names)
+        with self._lock:
+            for fault in self._faults:
+                if (
+                    isinstance(fault, Reshard)
+                    and fault.stream in wanted
+                    and fault.stream not in self.resharded
+                    and records >= fault.after
+                ):
+                    self.resharded.add(fault.stream)
+                    self.fired[f"reshard:{fault.stream}"] += 1
+                    return True
+        return False
+
+    def count_call(self) -> None:
+        """One AWS call of the running invocation; a timeout fault with ``after_calls`` stops it here."""
+        with self._lock:  # the function's own worker threads may call at once
+            left = self.calls_left
+            if left is None:
+                return
+            if left <= 0:
+                raise InvocationTimeout
+            self.calls_left = left - 1
+
     def region_down(self, region: str) -> bool:
         return any(
             isinstance(fault, RegionOutage) and fault.region == region and self._in_window(fault.window)
@@ -201,6 +316,7 @@ class FaultyClient:
         def call(*args: Any, **kwargs: Any) -> Any:
             if self._route is not None and "EndpointId" in kwargs:
                 return self._route(name, kwargs)  # a global endpoint decides the Region
+            self._faults.count_call()
             fault = self._faults.sdk_fault(self._service, name, self._region or _client_region(self._real))
             if fault is None:
                 return attribute(*args, **kwargs)
@@ -276,7 +392,7 @@ def _window(text: str) -> Window:
     return float(start), float(end) if end else float("inf")
 
 
-def parse(spec: str) -> Fault:
+def parse(spec: str) -> Fault:  # noqa: PLR0911 - one answer per fault kind
     kind, _, rest = spec.partition(":")
     name, *pairs = rest.split(",") if rest else [""]
     if "=" in name:  # no positional name, e.g. "throttle:times=5"
@@ -287,9 +403,10 @@ def parse(spec: str) -> Fault:
     ids = frozenset(filter(None, options.get("ids", "").split("|")))
     if kind == "target":
         mode = options.get("mode", "error")
-        if mode not in ("error", "timeout"):
+        if mode not in MODES:
             raise ValueError(f"fault mode must be error or timeout, got {mode!r}")
-        return TargetFault(name, times=times, window=window, event_ids=ids, mode=mode)  # type: ignore[arg-type]
+        after = int(options["after_calls"]) if "after_calls" in options else None
+        return TargetFault(name, times=times, window=window, event_ids=ids, mode=mode, after_calls=after)  # type: ignore[arg-type]
     if kind in ("sdk", "throttle"):
         service, _, operation = (name or "events.put_events").partition(".")
         return SdkFault(
@@ -305,4 +422,13 @@ def parse(spec: str) -> Fault:
         return RecordAging(name, float(options.get("seconds", "0")), ids)
     if kind == "region":
         return RegionOutage(name, window)
-    raise ValueError(f"unknown fault kind {kind!r} in {spec!r} (target, sdk, throttle, age, region)")
+    if kind == "duplicate":
+        return Duplicate(name or "*", float(options.get("p", "0.1")), int(options.get("seed", "0")))
+    if kind == "concurrency":
+        return Concurrency(name, int(options.get("limit", "1")), float(options.get("hold", "1")), window)
+    if kind == "reshard":
+        return Reshard(name, int(options.get("after", "1")))
+    raise ValueError(
+        f"unknown fault kind {kind!r} in {spec!r} "
+        "(target, sdk, throttle, age, region, duplicate, concurrency, reshard)"
+    )

@@ -4,7 +4,9 @@ Routes come from the translated template (the OpenAPI body SAM generates for AWS
 so ``POST /v1/events`` reaches the function the template wires to it. The function's answer is turned
 back into status, headers and body as API Gateway does; a function error is a 500
 ``{"message":"Internal Server Error"}``, an unknown route a 404 ``{"message":"Not Found"}``.
-``ApiServer`` serves the same on 127.0.0.1 for `make local`.
+``ApiServer`` serves the same on 127.0.0.1 for `make local`. With a CorsConfiguration the API answers
+a browser's preflight (OPTIONS with Origin and Access-Control-Request-Method) itself, without the
+function, and adds the CORS headers to every answer to an allowed Origin, as API Gateway does.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from localcloud.runtime import FunctionRuntime, Invocation
-from localcloud.template import ACCOUNT_ID, HttpRoute
+from localcloud.template import ACCOUNT_ID, HttpCors, HttpRoute
 from signal_platform import codec
 
 _TEXT_TYPES = ("application/json", "text/", "application/xml")
@@ -109,6 +111,34 @@ def lambda_response(invocation: Invocation) -> HttpResponse:
     return HttpResponse(int(answer["statusCode"]), headers, raw)
 
 
+def preflight_answer(cors: HttpCors, headers: Mapping[str, str]) -> HttpResponse:
+    """API Gateway's own answer to a CORS preflight: 204, with the CORS headers if the origin and
+    the requested method are allowed, without them (so the browser refuses) otherwise."""
+    origin = headers.get("origin", "")
+    method = headers.get("access-control-request-method", "").upper()
+    if not cors.allows(origin) or method not in cors.allow_methods:
+        return HttpResponse(204, {}, b"")
+    answer = {
+        "access-control-allow-origin": "*" if "*" in cors.allow_origins else origin,
+        "access-control-allow-methods": ",".join(cors.allow_methods),
+        "access-control-allow-headers": ",".join(cors.allow_headers),
+    }
+    if cors.max_age is not None:
+        answer["access-control-max-age"] = str(cors.max_age)
+    return HttpResponse(204, answer, b"")
+
+
+def with_cors_headers(response: HttpResponse, cors: HttpCors, headers: Mapping[str, str]) -> HttpResponse:
+    """The function's answer with the CORS headers API Gateway adds for an allowed Origin."""
+    origin = headers.get("origin")
+    if origin is None or not cors.allows(origin):
+        return response
+    added = {"access-control-allow-origin": "*" if "*" in cors.allow_origins else origin}
+    if cors.expose_headers:
+        added["access-control-expose-headers"] = ",".join(cors.expose_headers)
+    return HttpResponse(response.status, {**response.headers, **added}, response.body)
+
+
 class HttpApi:
     def __init__(
         self,
@@ -117,7 +147,9 @@ class HttpApi:
         *,
         seed: int = 0,
         api_id: str = "localcloud",
+        cors: HttpCors | None = None,
     ) -> None:
+        self._cors = cors
         self._routes = {(route.method, route.path): route for route in routes}
         self._runtime = runtime
         self._rng = random.Random(seed)
@@ -132,6 +164,18 @@ class HttpApi:
 
     def request(
         self, method: str, target: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> HttpResponse:
+        if self._cors is not None:
+            lowered = {key.lower(): value for key, value in (headers or {}).items()}
+            if method.upper() == "OPTIONS" and "access-control-request-method" in lowered:
+                return preflight_answer(self._cors, lowered)
+            if "origin" in lowered:
+                response = self._route(method, target, body, headers)
+                return with_cors_headers(response, self._cors, lowered)
+        return self._route(method, target, body, headers)
+
+    def _route(
+        self, method: str, target: str, body: bytes | None, headers: Mapping[str, str] | None
     ) -> HttpResponse:
         parts = urlsplit(target)
         started = time.perf_counter()
@@ -202,7 +246,7 @@ class ApiServer:
                 self.end_headers()
                 self.wfile.write(response.body)
 
-            do_POST = do_GET = do_PUT = do_DELETE = _serve  # noqa: N815
+            do_POST = do_GET = do_PUT = do_DELETE = do_OPTIONS = _serve  # noqa: N815
 
             def log_message(self, *_args: Any) -> None:  # silence the access log
                 return

@@ -9,6 +9,15 @@ about one minute before the first retry and two minutes before the second (here 
 condition ``RetriesExhausted`` or ``EventAgeExceeded``) and the event itself to the function's
 ``DeadLetterConfig`` queue (attributes RequestID, ErrorCode, ErrorMessage). With neither, the event
 is dropped, as AWS does; the accounting reports it as lost.
+
+Throttles (a ``Concurrency`` fault): "For throttling errors (429) and system errors (500-series),
+Lambda returns the event to the queue and attempts to run the function again for up to 6 hours"
+with a backoff from 1 second to 5 minutes; these attempts do not count as retries, only
+``MaximumEventAgeInSeconds`` ends them (condition ``EventAgeExceeded``).
+
+Duplicates (a ``Duplicate`` fault): "Even if your function doesn't return an error, it's possible
+for it to receive the same event from Lambda multiple times because the queue itself is eventually
+consistent": an invocation that succeeded may run again with the same event.
 """
 
 from __future__ import annotations
@@ -20,9 +29,11 @@ from typing import Any, Final
 
 from localcloud.eventbridge import RuleTarget
 from localcloud.runtime import FunctionRuntime, FunctionSpec, Invocation
-from localcloud.services import Services, iso_millis
+from localcloud.services import Services, backoff, iso_millis
 
 RETRY_DELAYS: Final = (60.0, 120.0)
+THROTTLE_BASE_SECONDS: Final = 1.0
+THROTTLE_CAP_SECONDS: Final = 300.0
 
 
 @dataclass(order=True)
@@ -33,6 +44,8 @@ class _Queued:
     event: Any = field(compare=False)
     enqueued: float = field(compare=False)
     attempts: int = field(default=0, compare=False)
+    throttles: int = field(default=0, compare=False)
+    copy: bool = field(default=False, compare=False)
 
 
 class AsyncInvoker:
@@ -71,13 +84,22 @@ class AsyncInvoker:
         return work
 
     def _run(self, item: _Queued, now: float) -> None:
-        item.attempts += 1
         self.invocations += 1
         outcome = self._runtime.invoke(item.function.logical_id, item.event)
         config = item.function.async_config
+        if outcome.throttled:
+            self._throttled(item, outcome, now)
+            return
+        item.attempts += 1
         if outcome.ok:
             if config.on_success:
                 self._services.send_to_queue(config.on_success, self._record(item, outcome, "Success"))
+            names = (item.function.logical_id, item.function.name)
+            if not item.copy and self._services.faults.duplicate(names):
+                heapq.heappush(
+                    self._queue,
+                    _Queued(now, next(self._order), item.function, item.event, item.enqueued, copy=True),
+                )
             return
         retries_left = item.attempts <= config.maximum_retry_attempts
         delay = RETRY_DELAYS[min(item.attempts, len(RETRY_DELAYS)) - 1]
@@ -88,6 +110,18 @@ class AsyncInvoker:
             heapq.heappush(self._queue, item)
             return
         self._fail(item, outcome, "RetriesExhausted" if not retries_left else "EventAgeExceeded")
+
+    def _throttled(self, item: _Queued, outcome: Invocation, now: float) -> None:
+        item.throttles += 1
+        delay = backoff(
+            item.throttles, base=THROTTLE_BASE_SECONDS, cap=THROTTLE_CAP_SECONDS, rng=self._services.rng
+        )
+        if now + delay - item.enqueued > item.function.async_config.maximum_event_age:
+            self._fail(item, outcome, "EventAgeExceeded")
+            return
+        item.due = now + delay
+        item.order = next(self._order)
+        heapq.heappush(self._queue, item)
 
     def _record(self, item: _Queued, outcome: Invocation, condition: str) -> dict[str, Any]:
         response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}

@@ -1,12 +1,15 @@
 """EventBridge Pipes with a Kinesis source: the poller moto does not run.
 
-Per shard (``ParallelizationFactor`` is 1 locally: one batch in flight per shard, which keeps the
-per-shard order AWS keeps per partition key), from the Pipe's ``KinesisStreamParameters``:
+Per shard, from the Pipe's ``KinesisStreamParameters``:
 
+- **Lanes**: ``ParallelizationFactor`` lanes per shard (Lambda's Kinesis guide: one shard processed
+  by up to 10 concurrent batches, order kept per partition key, not per shard): a record goes to
+  the lane of its partition key, and each lane batches, retries, bisects and dead-letters on its
+  own, one batch in flight per lane; the lanes' batches interleave.
 - **Batching**: a batch is sent when ``BatchSize`` records are waiting, or when
   ``MaximumBatchingWindowInSeconds`` (times ``window_scale``) has passed since the first waiting
   record arrived; a Lambda batch also stays under the 6 MB invocation payload.
-- **Ordering**: a shard never moves past a batch that is still failing.
+- **Ordering**: a lane never moves past a batch that is still failing.
 - **Failure** of a batch (an error, or ``batchItemFailures`` naming its first record): with
   ``OnPartialBatchItemFailure: AUTOMATIC_BISECT`` and more than one record, it is split in half and
   the halves are tried in order (splitting does not use up a retry); otherwise it is retried after a
@@ -28,6 +31,13 @@ per-shard order AWS keeps per partition key), from the Pipe's ``KinesisStreamPar
   JSON as Pipes does); a failed request fails the batch from that record on.
 - ``FilterCriteria`` patterns are matched with moto's EventBridge pattern matcher; records that match
   none are skipped, as Pipes does.
+- **Resharding**: after a split or merge (a ``Reshard`` fault), the closed parent is read to its end
+  and its batches are done before its children are read (from their start), as the Kinesis guide
+  asks of consumers after a reshard, which keeps the order of a partition key across it.
+- **Throttles** (a ``Concurrency`` fault on the target): the target was not invoked; the batch is
+  retried with a backoff and the retry is not counted against ``MaximumRetryAttempts`` (Lambda's
+  Kinesis event source mappings retry a throttled function until the records expire).
+- **At least once** (a ``Duplicate`` fault): a batch that succeeded may be delivered again.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +53,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from localcloud import jsonpath
+from localcloud.batch_response import failed_items
 from localcloud.http_targets import ApiDestinationError, HttpSender
 from localcloud.provision import Resource
 from localcloud.runtime import FunctionRuntime
@@ -81,6 +93,7 @@ class PipeSpec:
     input_template: str | None
     filters: tuple[dict[str, Any], ...]
     running: bool
+    parallelization: int = 1
 
     @classmethod
     def of(cls, pipe: Resource, services: Services) -> PipeSpec:
@@ -113,6 +126,7 @@ class PipeSpec:
             maximum_retry_attempts=int(source.get("MaximumRetryAttempts", -1)),
             maximum_record_age=int(source.get("MaximumRecordAgeInSeconds", -1)),
             bisect=source.get("OnPartialBatchItemFailure") == "AUTOMATIC_BISECT",
+            parallelization=int(source.get("ParallelizationFactor", 1)),
             dead_letter_arn=(source.get("DeadLetterConfig") or {}).get("Arn"),
             target_arn=target,
             target_kind=target_kind,
@@ -165,15 +179,20 @@ class _Batch:
     records: list[StreamRecord]
     due: float
     attempts: int = 0
+    throttles: int = 0
+    copy: bool = False  # a redelivery of a batch that succeeded (at least once)
 
 
 class ShardReader:
-    """Reads one shard through GetShardIterator / GetRecords, from a starting position."""
+    """Reads one shard through GetShardIterator / GetRecords, from a starting position. A closed shard
+    (split or merged) is read to its end: then ``ended`` is set, as Kinesis answers no next iterator."""
 
     def __init__(self, services: Services, stream_name: str, shard_id: str, starting_position: str) -> None:
         self._services = services
         self._stream = stream_name
         self.shard_id = shard_id
+        self.closed = False
+        self.ended = False
         self._iterator: str | None = services.client("kinesis").get_shard_iterator(
             StreamName=stream_name, ShardId=shard_id, ShardIteratorType=starting_position
         )["ShardIterator"]
@@ -183,6 +202,9 @@ class ShardReader:
             return []
         answer = self._services.client("kinesis").get_records(ShardIterator=self._iterator, Limit=limit)
         self._iterator = answer.get("NextShardIterator")
+        records = answer.get("Records", [])
+        if self.closed and not records:
+            self._iterator, self.ended = None, True
         return [
             StreamRecord(
                 shard_id=self.shard_id,
@@ -191,7 +213,7 @@ class ShardReader:
                 data=bytes(record["Data"]),
                 arrival=_epoch(record["ApproximateArrivalTimestamp"]),
             )
-            for record in answer.get("Records", [])
+            for record in records
         ]
 
 
@@ -199,11 +221,35 @@ def _epoch(moment: Any) -> float:
     return moment.timestamp() if isinstance(moment, datetime) else float(moment)
 
 
+# The index of the first record that failed, None when the whole batch succeeded, or THROTTLED.
 Deliver = Callable[[list[StreamRecord]], int | None]
+THROTTLED: Final = -1  # the target was not invoked (Lambda throttled it): retried, not counted
+
+
+def lane_of(partition_key: str, lanes: int) -> int:
+    """The lane of a partition key: always the same one, so the key's records stay in order."""
+    return zlib.crc32(partition_key.encode()) % lanes
+
+
+class _Lane:
+    """One of a shard's ``ParallelizationFactor`` lanes: the records of its partition keys (a key
+    always maps to the same lane, so its order is kept), its batching window, its batches in flight."""
+
+    def __init__(self) -> None:
+        self.buffer: deque[StreamRecord] = deque()
+        self.work: deque[_Batch] = deque()
+        self.window_started: float | None = None
+
+    def empty(self) -> bool:
+        return not self.buffer and not self.work
 
 
 class ShardPoller:
-    """One shard of one pipe: buffer, batch in flight (and its bisected remainder), dead letters."""
+    """One shard of one pipe: its lanes, their batches in flight (and bisected remainders), dead letters.
+
+    Children of a split or merged shard wait until their parents are read to the end and done, as
+    Kinesis consumers must to keep the order of a partition key across a reshard.
+    """
 
     def __init__(
         self,
@@ -213,69 +259,105 @@ class ShardPoller:
         deliver: Deliver,
         window_scale: float,
         poll_interval: float | None,
+        parents: tuple[ShardPoller, ...] = (),
     ) -> None:
         self.pipe = pipe
         self._poll_interval = poll_interval
         self._next_poll = 0.0
         self._activity_seen = -1
-        self._reader = reader
+        self.reader = reader
+        self.parents = parents
         self._services = services
         self._deliver = deliver
         self._window = pipe.window * window_scale
-        self._buffer: deque[StreamRecord] = deque()
-        self._work: deque[_Batch] = deque()
-        self._window_started: float | None = None
+        self._lanes = [_Lane() for _ in range(max(1, pipe.parallelization))]
         self._drained = False
         self.invocations = 0
         self.dead_letters = 0
 
+    @property
+    def lanes(self) -> int:
+        return len(self._lanes)
+
     def _stale(self) -> bool:
         """True when the shard may hold records not read yet: never read empty, or puts since."""
+        if self.reader.ended:
+            return False
         return not self._drained or self._activity() != self._activity_seen
 
     def _activity(self) -> int:
-        return self._services.stream_activity[self.pipe.stream_name, self._reader.shard_id]
+        return self._services.stream_activity[self.pipe.stream_name, self.reader.shard_id]
+
+    def close(self) -> None:
+        """The shard was split or merged: read it to its end (then its children may start)."""
+        self.reader.closed, self._drained = True, False
+
+    def _waiting_for_parents(self) -> bool:
+        return any(not parent.finished() for parent in self.parents)
+
+    def finished(self) -> bool:
+        """A closed shard read to its end with nothing left in flight."""
+        return self.reader.ended and all(lane.empty() for lane in self._lanes)
 
     def idle(self) -> bool:
-        return not self._buffer and not self._work and not self._stale()
+        return all(lane.empty() for lane in self._lanes) and (
+            not self._stale() or self._waiting_for_parents()
+        )
 
     def next_due(self) -> float | None:
-        if self._work:
-            return self._work[0].due
-        if self._buffer and self._window_started is not None:
-            return self._window_started + self._window
-        if self._stale():
-            return self._services.clock.now()
-        return None if self._poll_interval is None else self._next_poll
+        if self._waiting_for_parents():
+            return None
+        dues = []
+        for lane in self._lanes:
+            if lane.work:
+                dues.append(lane.work[0].due)
+            elif lane.buffer and lane.window_started is not None:
+                dues.append(lane.window_started + self._window)
+        if self._room() > 0:  # a full buffer reads nothing more until a batch is taken from it
+            if self._stale():
+                dues.append(self._services.clock.now())
+            elif self._poll_interval is not None and not self.reader.ended:
+                dues.append(self._next_poll)
+        return min(dues) if dues else None
+
+    def _room(self) -> int:
+        """Records the lanes can still take: a batch each."""
+        return self.pipe.batch_size * len(self._lanes) - sum(len(lane.buffer) for lane in self._lanes)
 
     def pump(self) -> int:
+        if self._waiting_for_parents():
+            return 0
         now = self._services.clock.now()
-        if not self._work:
-            self._fill()
-            if not self._buffer:
-                self._window_started = None
+        self._fill()
+        return sum(self._pump_lane(lane, now) for lane in self._lanes)
+
+    def _pump_lane(self, lane: _Lane, now: float) -> int:
+        if not lane.work:
+            if not lane.buffer:
+                lane.window_started = None
                 return 0
-            if self._window_started is None:
-                self._window_started = now
-            if len(self._buffer) < self.pipe.batch_size and now < self._window_started + self._window:
+            if lane.window_started is None:
+                lane.window_started = now
+            if len(lane.buffer) < self.pipe.batch_size and now < lane.window_started + self._window:
                 return 0
-            self._work.append(_Batch(self._take(), now))
-            self._window_started = now if self._buffer else None
-        batch = self._work[0]
+            lane.work.append(_Batch(self._take(lane.buffer), now))
+            lane.window_started = now if lane.buffer else None
+        batch = lane.work[0]
         if batch.due > now:
             return 0
-        self._attempt(batch, now)
+        self._attempt(lane, batch, now)
         return 1
 
     def _fill(self) -> None:
-        """Read when the shard may have more (puts since the last empty read, or the poll interval)."""
-        wanted = self.pipe.batch_size - len(self._buffer)
+        """Read when the shard may have more (puts since the last empty read, or the poll interval),
+        up to a batch per lane waiting."""
+        wanted = self._room()
         now = self._services.clock.now()
         polling_due = self._poll_interval is not None and now >= self._next_poll
         if wanted <= 0 or not (self._stale() or polling_due):
             return
         activity = self._activity()
-        records = self._reader.read(wanted)
+        records = self.reader.read(wanted)
         if self._poll_interval is not None:
             self._next_poll = now + self._poll_interval
         # What GetRecords reports: how far behind the tip the last record read is (aging faults included).
@@ -284,7 +366,12 @@ class ShardPoller:
         self._services.emit("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", stream, age * 1000)
         if not records:
             self._drained, self._activity_seen = True, activity
-        self._buffer.extend(record for record in records if self._matches(record))
+        for record in records:
+            if self._matches(record):
+                self._lanes[self._lane_of(record)].buffer.append(record)
+
+    def _lane_of(self, record: StreamRecord) -> int:
+        return lane_of(record.partition_key, len(self._lanes))
 
     def _matches(self, record: StreamRecord) -> bool:
         if not self.pipe.filters:
@@ -296,14 +383,14 @@ class ShardPoller:
             EventPattern(json.dumps(pattern), pattern).matches_event(view) for pattern in self.pipe.filters
         )
 
-    def _take(self) -> list[StreamRecord]:
+    def _take(self, buffer: deque[StreamRecord]) -> list[StreamRecord]:
         batch: list[StreamRecord] = []
         size = 2
-        while self._buffer and len(batch) < self.pipe.batch_size:
-            record_size = len(self._buffer[0].data) * 4 // 3 + 400  # base64 plus the record's fields
+        while buffer and len(batch) < self.pipe.batch_size:
+            record_size = len(buffer[0].data) * 4 // 3 + 400  # base64 plus the record's fields
             if batch and self.pipe.target_kind == "lambda" and size + record_size > MAX_LAMBDA_PAYLOAD:
                 break
-            batch.append(self._buffer.popleft())
+            batch.append(buffer.popleft())
             size += record_size
         return batch
 
@@ -313,7 +400,7 @@ class ShardPoller:
         )
         return now - record.arrival + offset
 
-    def _attempt(self, batch: _Batch, now: float) -> None:
+    def _attempt(self, lane: _Lane, batch: _Batch, now: float) -> None:
         if self.pipe.maximum_record_age >= 0:
             fresh = [
                 record for record in batch.records if self._age(record, now) <= self.pipe.maximum_record_age
@@ -322,28 +409,36 @@ class ShardPoller:
                 self._dead_letter_runs(batch.records, fresh, AGE_CONDITION)
                 batch.records = fresh
                 if not fresh:
-                    self._work.popleft()
+                    lane.work.popleft()
                     return
         self.invocations += 1
         pipe = {"PipeName": self.pipe.name}
         self._services.emit("AWS/EventBridge/Pipes", "Invocations", pipe)
         failed_from = self._deliver(batch.records)
+        if failed_from == THROTTLED:
+            batch.throttles += 1
+            batch.due = now + backoff(
+                batch.throttles, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS, rng=self._services.rng
+            )
+            return
         if failed_from is None:
-            self._work.popleft()
+            lane.work.popleft()
+            if not batch.copy and self._services.faults.duplicate((self.pipe.logical_id, self.pipe.name)):
+                lane.work.appendleft(_Batch(batch.records, now, copy=True))
             return
         failure = "ExecutionFailed" if failed_from == 0 else "ExecutionPartiallyFailed"
         self._services.emit("AWS/EventBridge/Pipes", failure, pipe)
         remaining = batch.records[failed_from:]
         if failed_from == 0 and self.pipe.bisect and len(remaining) > 1:
             middle = len(remaining) // 2
-            self._work.popleft()
-            self._work.appendleft(_Batch(remaining[middle:], now, batch.attempts))
-            self._work.appendleft(_Batch(remaining[:middle], now, batch.attempts))
+            lane.work.popleft()
+            lane.work.appendleft(_Batch(remaining[middle:], now, batch.attempts))
+            lane.work.appendleft(_Batch(remaining[:middle], now, batch.attempts))
             return
         batch.records = remaining
         batch.attempts += 1
         if 0 <= self.pipe.maximum_retry_attempts < batch.attempts:
-            self._work.popleft()
+            lane.work.popleft()
             self._dead_letter(remaining, RETRY_CONDITION)
             return
         batch.due = now + backoff(
@@ -388,7 +483,8 @@ class ShardPoller:
 
 
 class PipeEmulator:
-    """Every shard of one pipe; the target is invoked through the runtime or the HTTP sender."""
+    """Every shard of one pipe (new ones after a reshard); the target is invoked through the runtime
+    or the HTTP sender."""
 
     def __init__(
         self,
@@ -405,27 +501,57 @@ class PipeEmulator:
         self._runtime = runtime
         self._http = http
         self._enqueue_async = enqueue_async
-        shards = services.client("kinesis").list_shards(StreamName=spec.stream_name)["Shards"]
-        self.pollers = [
-            ShardPoller(
-                spec,
-                ShardReader(services, spec.stream_name, shard["ShardId"], spec.starting_position),
-                services,
-                self._deliver,
-                window_scale,
-                poll_interval,
-            )
-            for shard in shards
-        ]
+        self._window_scale = window_scale
+        self._poll_interval = poll_interval
+        self._by_shard: dict[str, ShardPoller] = {}
+        self._reshards_seen = -1
+        self._refresh_shards()
+
+    @property
+    def pollers(self) -> list[ShardPoller]:
+        return list(self._by_shard.values())
+
+    def _refresh_shards(self) -> None:
+        """New shards after a split or merge get pollers (their parents first); closed ones are read to
+        their end. Listed again only when the cloud resharded the stream."""
+        reshards = self._services.reshards[self.spec.stream_name]
+        if reshards == self._reshards_seen:
+            return
+        self._reshards_seen = reshards
+        shards = self._services.client("kinesis").list_shards(StreamName=self.spec.stream_name)["Shards"]
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id not in self._by_shard:
+                parents = tuple(
+                    self._by_shard[parent]
+                    for parent in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId"))
+                    if parent in self._by_shard
+                )
+                # A child starts at its beginning: its parents held every earlier record.
+                position = "TRIM_HORIZON" if parents else self.spec.starting_position
+                self._by_shard[shard_id] = ShardPoller(
+                    self.spec,
+                    ShardReader(self._services, self.spec.stream_name, shard_id, position),
+                    self._services,
+                    self._deliver,
+                    self._window_scale,
+                    self._poll_interval,
+                    parents,
+                )
+            poller = self._by_shard[shard_id]
+            if "EndingSequenceNumber" in shard.get("SequenceNumberRange", {}) and not poller.reader.closed:
+                poller.close()
 
     def pump(self) -> int:
         if not self.spec.running or self._services.faults.region_down(self._services.region):
             return 0
+        self._refresh_shards()
         return sum(poller.pump() for poller in self.pollers)
 
     def next_due(self) -> float | None:
         if not self.spec.running:
             return None
+        self._refresh_shards()
         dues = [due for poller in self.pollers if (due := poller.next_due()) is not None]
         return min(dues) if dues else None
 
@@ -442,7 +568,7 @@ class PipeEmulator:
 
     # ------------------------------------------------------------ targets
     def _deliver(self, records: list[StreamRecord]) -> int | None:
-        """Index of the first record that failed, or None when the whole batch succeeded."""
+        """Index of the first record that failed, None when the whole batch succeeded, or THROTTLED."""
         if self.spec.target_kind == "lambda":
             return self._deliver_lambda(records)
         return self._deliver_http(records)
@@ -453,6 +579,8 @@ class PipeEmulator:
             self._enqueue_async(self.spec.target_arn, payload)
             return None
         outcome = self._runtime.invoke(self.spec.target_arn, payload)
+        if outcome.throttled:
+            return THROTTLED
         if not outcome.ok:
             return 0
         return _first_failure(outcome.payload, records)
@@ -486,20 +614,10 @@ def record_view(record: StreamRecord, pipe: PipeSpec, region: str) -> dict[str, 
 
 
 def _first_failure(answer: Any, records: list[StreamRecord]) -> int | None:
-    """The lowest failed index from ``batchItemFailures``; a malformed answer fails the whole batch."""
-    if not isinstance(answer, dict):
-        return None
-    failures = answer.get("batchItemFailures")
-    if not failures:
-        return None
+    """The lowest failed index from ``batchItemFailures``; an invalid answer fails the whole batch."""
     positions = {record.event_id: index for index, record in enumerate(records)}
-    indexes = []
-    for failure in failures:
-        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-        if not isinstance(identifier, str) or identifier not in positions:
-            return 0
-        indexes.append(positions[identifier])
-    return min(indexes)
+    failed = failed_items(answer, positions)
+    return min(positions[identifier] for identifier in failed) if failed else None
 
 
 def apply_template(template: str | None, view: dict[str, Any]) -> bytes:

@@ -62,7 +62,7 @@ class Region:
         self.services = services
         self.runtime = runtime
         self.functions = functions
-        self.api = HttpApi(loaded.http_routes, runtime, seed=options.seed)
+        self.api = HttpApi(loaded.http_routes, runtime, seed=options.seed, cors=loaded.http_cors)
         self.inbox = Inbox()
         self.taps: dict[str, Tap] = {}  # rules other emulators watch (a global endpoint's, see eventbridge)
         self.http: HttpSender | None = None

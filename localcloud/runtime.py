@@ -14,8 +14,10 @@ printed at start: X-Ray tracing off (no daemon) and optionally the log level; wh
 (Powertools' EMF metric lines) goes to ``output`` (discarded by default) as it would go to its log
 group. Containers: ``start`` calls each
 function package's ``dependencies.reset()`` (the project's convention), so every function starts cold
-with its own settings; module state of the shared layer (Powertools logger service name, AWS clients)
-is per process, not per function: the one place where the local cloud is less isolated than Lambda.
+with its own settings, and an invocation that times out resets them again (Lambda resets the
+execution environment after a timeout in the invoke phase); module state of the shared layer
+(Powertools logger service name, AWS clients) is per process, not per function: the one place where
+the local cloud is less isolated than Lambda.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TextIO, cast
 
-from localcloud.faults import Faults
+from localcloud.clock import functions_on_the_cloud_clock
+from localcloud.faults import Faults, InvocationTimeout
 from localcloud.provision import Resource, Stack
 from localcloud.signals import event_ids
 
@@ -156,6 +159,7 @@ class Invocation:
     duration: float = 0.0  # seconds, as Lambda reports it (the whole Timeout for a timed-out invocation)
     output: str = ""  # what the function printed (its log stream: Powertools' EMF metric lines among it)
     injected: bool = False
+    throttled: bool = False  # Lambda refused to run it (429): sources retry these by their own rules
 
     @property
     def ok(self) -> bool:
@@ -239,6 +243,10 @@ class FunctionRuntime:
         self._environment: _Environment = share_with._environment if share_with else _Environment()
         self.lock: threading.RLock = share_with.lock if share_with else threading.RLock()
         self._containers: dict[str, str] = share_with._containers if share_with else {}
+        # Function code reads the cloud's clock while the runtime runs; the first Region's runtime
+        # patches it once for all (the Regions share one clock and one process).
+        self._clock_patch = contextlib.ExitStack()
+        self._patches_clock = share_with is None
         self._by_arn = {spec.arn: spec for spec in self.functions.values()}
         self._by_arn.update({spec.name: spec for spec in self.functions.values()})
 
@@ -276,6 +284,9 @@ class FunctionRuntime:
 
     def start(self) -> None:
         """Cold start: import every handler in its own environment and reset its cached collaborators."""
+        packages = {spec.handler.split(".")[0] for spec in self.functions.values()} | {"signal_platform"}
+        if self._patches_clock:
+            self._clock_patch.enter_context(functions_on_the_cloud_clock(self.faults.clock, packages))
         for spec in self.functions.values():
             if spec.logical_id not in self._handlers:
                 with self.lock:
@@ -285,6 +296,7 @@ class FunctionRuntime:
     def stop(self) -> None:
         with self.lock:
             self._environment.restore()
+            self._clock_patch.close()
 
     def cold_start(self) -> None:
         """Every imported function forgets its cached collaborators, as a new container would."""
@@ -351,8 +363,13 @@ class FunctionRuntime:
     def _invoke(self, reference: str, event: Any, output: TextIO) -> Invocation:
         spec = self.function(reference)
         request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-        fault = self.faults.target_fault((spec.logical_id, spec.name), lambda: set(event_ids(event)))
         self.stats.invocations[spec.logical_id] += 1
+        if self.faults.throttled((spec.logical_id, spec.name)):
+            self.stats.errors[spec.logical_id] += 1
+            return Invocation(
+                request_id, None, "TooManyRequestsException", "Rate Exceeded.", injected=True, throttled=True
+            )
+        fault = self.faults.target_fault((spec.logical_id, spec.name), lambda: set(event_ids(event)))
         if fault is not None and fault.mode == "error":
             self.stats.errors[spec.logical_id] += 1
             return Invocation(request_id, None, fault.error, fault.message, injected=True)
@@ -369,18 +386,25 @@ class FunctionRuntime:
             self._activate(spec)
             handler = self.handler(spec)
             self.faults.current_function = spec.logical_id
+            if fault is not None and fault.after_calls is not None:
+                self.faults.calls_left = fault.after_calls
             try:
                 with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                     payload = handler(event, context)
+            except InvocationTimeout:
+                log.debug("function %s stopped by a timeout after %s AWS calls", spec.logical_id, fault)
             except Exception as exc:  # noqa: BLE001 - a function error is an outcome, reported like Lambda does
                 self.stats.errors[spec.logical_id] += 1
                 log.debug("function %s failed: %s: %s", spec.logical_id, type(exc).__name__, exc)
                 return Invocation(request_id, None, type(exc).__name__, str(exc))
             finally:
                 self.faults.current_function = None
+                self.faults.calls_left = None
                 spent = time.perf_counter() - started
                 self.stats.seconds[spec.logical_id] = self.stats.seconds.get(spec.logical_id, 0.0) + spent
-        if fault is not None:  # mode "timeout": the code ran, the invocation still fails
+            if fault is not None:  # a timeout resets the execution environment: the next start is cold
+                self._reset_dependencies(spec)
+        if fault is not None:  # mode "timeout": the code ran (all, or up to a call); the invocation fails
             self.stats.errors[spec.logical_id] += 1
             return Invocation(
                 request_id,

@@ -17,8 +17,9 @@ from typing import Any, Final
 
 from localcloud import metering
 from localcloud.clock import Clock
-from localcloud.faults import Faults
+from localcloud.faults import Faults, Reshard
 from localcloud.provision import Stack
+from localcloud.reshard import split_busiest_shard
 from signal_platform import codec
 
 log = logging.getLogger("localcloud")
@@ -106,6 +107,8 @@ class Services:
     # Puts per (stream, shard): a poller reads its drained shard again only after new puts there (or
     # after its poll interval).
     stream_activity: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # Reshards per stream name: a Pipe lists the shards again after one.
+    reshards: Counter[str] = field(default_factory=Counter)
     # Messages sent per queue URL: an SQS mapping receives again from an empty queue only after news.
     queue_activity: Counter[str] = field(default_factory=Counter)
     # The queue each message an SQS mapping received came from (SQS remembers it for a redriven
@@ -176,6 +179,19 @@ class Services:
         for record in records:
             if record.get("ShardId"):
                 self.stream_activity[stream, str(record["ShardId"])] += 1
+        self._maybe_reshard(stream)
+
+    def _maybe_reshard(self, stream: str) -> None:
+        """A ``Reshard`` fault splits a shard once the stream has taken its count of records."""
+        if not any(isinstance(fault, Reshard) for fault in self.faults.active):
+            return
+        resource = next((r for r in self.stack.of_type("AWS::Kinesis::Stream") if r.ref == stream), None)
+        names = (stream, resource.logical_id) if resource is not None else (stream,)
+        written = sum(count for (name, _), count in self.stream_activity.items() if name == stream)
+        if self.faults.reshard_due(names, written) and split_busiest_shard(
+            self.stack.account_id, self.region, stream
+        ):
+            self.reshards[stream] += 1
 
     def queue_url(self, arn: str) -> str:
         if arn not in self._queue_urls:

@@ -4,11 +4,18 @@ Up to ``BatchSize`` messages (default 10) are received and handed to the functio
 ``{"Records": [...]}`` in the SQS event shape (messageId, receiptHandle, body, attributes,
 messageAttributes, md5OfBody, eventSource, eventSourceARN, awsRegion). Success deletes the batch;
 with ``FunctionResponseTypes: [ReportBatchItemFailures]`` only the messages not named in
-``batchItemFailures`` are deleted (a malformed answer fails the whole batch). A failed message
+``batchItemFailures`` are deleted; an invalid answer fails the whole batch (``batch_response``).
+A failed message
 becomes visible again after the queue's VisibilityTimeout on the cloud's clock (it is held invisible
 in moto meanwhile, then released), and moto's redrive policy moves it to the DLQ once its receive
 count reaches ``maxReceiveCount``. ``MaximumBatchingWindowInSeconds`` and ``ScalingConfig`` are not
 emulated (batches go as soon as messages are there).
+
+Throttled invocations (a ``Concurrency`` fault) fail the batch like errors: its messages come back
+after the visibility timeout, and each receive counts towards ``maxReceiveCount``. At least once (a
+``Duplicate`` fault): a standard queue delivers at least once (a copy on a server that missed the
+delete comes back); a message the function processed on its first receive is then not deleted and comes
+back after the visibility timeout.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
+from localcloud.batch_response import failed_items
 from localcloud.provision import Resource
 from localcloud.runtime import FunctionRuntime
 from localcloud.services import Services
@@ -65,6 +73,8 @@ class SqsMapping:
         self._visibility = float(attributes.get("VisibilityTimeout", 30))
         redrive = json.loads(attributes.get("RedrivePolicy") or "{}").get("deadLetterTargetArn")
         self._redrive_url = services.queue_url(redrive) if redrive else None
+        queue = services.stack.by_arn(spec.queue_arn)
+        self._queue_names = (queue.logical_id,) if queue is not None else ()
         self._poll_interval = poll_interval
         self._next_poll = 0.0
         self._empty = False
@@ -109,6 +119,12 @@ class SqsMapping:
         self.invocations += 1
         outcome = self._runtime.invoke(self.spec.function, {"Records": [self._record(m) for m in messages]})
         failed = self._failed(outcome.payload, messages) if outcome.ok else {m["MessageId"] for m in messages}
+        names = (self.spec.logical_id, *self._queue_names)
+        failed |= {
+            m["MessageId"]
+            for m in messages
+            if m["MessageId"] not in failed and _first_receive(m) and self._services.faults.duplicate(names)
+        }
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self._services.client("sqs").delete_message_batch(
@@ -153,20 +169,9 @@ class SqsMapping:
         self._empty = False
 
     def _failed(self, answer: Any, messages: list[dict[str, Any]]) -> set[str]:
-        if (
-            not self.spec.report_failures
-            or not isinstance(answer, dict)
-            or not answer.get("batchItemFailures")
-        ):
+        if not self.spec.report_failures:
             return set()
-        ids = {m["MessageId"] for m in messages}
-        named = set()
-        for failure in answer["batchItemFailures"]:
-            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-            if not isinstance(identifier, str) or identifier not in ids:
-                return ids
-            named.add(identifier)
-        return named
+        return failed_items(answer, {m["MessageId"] for m in messages})
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         attributes = message.get("Attributes", {})
@@ -195,3 +200,7 @@ class SqsMapping:
             "eventSourceARN": self.spec.queue_arn,
             "awsRegion": self._services.region,
         }
+
+
+def _first_receive(message: dict[str, Any]) -> bool:
+    return str(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) == "1"

@@ -54,6 +54,20 @@ class HttpRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpCors:
+    """An HTTP API's CorsConfiguration, as API Gateway applies it (preflight answers, CORS headers)."""
+
+    allow_origins: tuple[str, ...]
+    allow_methods: tuple[str, ...]
+    allow_headers: tuple[str, ...]
+    expose_headers: tuple[str, ...]
+    max_age: int | None
+
+    def allows(self, origin: str) -> bool:
+        return "*" in self.allow_origins or origin in self.allow_origins
+
+
+@dataclass(frozen=True, slots=True)
 class LoadedTemplate:
     path: Path
     sam: dict[str, Any]
@@ -61,6 +75,7 @@ class LoadedTemplate:
     parameters: dict[str, Any]
     code_dirs: dict[str, Path]
     http_routes: tuple[HttpRoute, ...]
+    http_cors: HttpCors | None = None
 
     @property
     def resources(self) -> dict[str, Any]:
@@ -203,6 +218,23 @@ def _http_routes(cfn: Mapping[str, Any]) -> tuple[HttpRoute, ...]:
     return tuple(routes)
 
 
+def _http_cors(cfn: Mapping[str, Any]) -> HttpCors | None:
+    """The CorsConfiguration of the (one) HTTP API, from the translation's ``x-amazon-apigateway-cors``."""
+    for resource in cfn.get("Resources", {}).values():
+        if resource.get("Type") != "AWS::ApiGatewayV2::Api":
+            continue
+        cors = (resource.get("Properties", {}).get("Body") or {}).get("x-amazon-apigateway-cors")
+        if cors:
+            return HttpCors(
+                allow_origins=tuple(cors.get("allowOrigins", ())),
+                allow_methods=tuple(method.upper() for method in cors.get("allowMethods", ())),
+                allow_headers=tuple(header.lower() for header in cors.get("allowHeaders", ())),
+                expose_headers=tuple(header.lower() for header in cors.get("exposeHeaders", ())),
+                max_age=cors.get("maxAge"),
+            )
+    return None
+
+
 def load(
     path: Path,
     *,
@@ -227,5 +259,6 @@ def load(
         parameters=parameters,
         code_dirs=_code_dirs(cfn, path.parent),
         http_routes=_http_routes(cfn),
+        http_cors=_http_cors(cfn),
     )
     return loaded, ConfigEnv(env.name, chosen_region, env.stack_name, env.parameter_overrides)

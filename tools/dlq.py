@@ -20,7 +20,8 @@ crash counts too), send it, and on success MOVE it to ``replayed/<key>`` (copy, 
 failed object stays where it is with its count and last error. Nothing is deleted without a copy,
 and a rerun continues where a stopped one ended: the moved objects are the checkpoint.
 Consumers and targets: partner -> HTTP POST (--partner-url, --api-key-env / --api-key-secret),
-lake -> the S3 writer's write path in-process (--lake-bucket or $LAKE_BUCKET_NAME), enrichment and
+lake -> the S3 writer's write path in-process (--lake-bucket and --lake-ledger-table, or
+$LAKE_BUCKET_NAME and $LAKE_LEDGER_TABLE_NAME), enrichment and
 stream (rule-target events) -> PutEvents onto the bus of their RULE_ARN (or --bus). --target
 overrides the choice for other consumers. Exit status: 0 when nothing failed and nothing is poison.
 
@@ -79,9 +80,15 @@ def target_settings(
             raise SystemExit("error: the partner target needs --partner-url")
         return HttpTargetSettings(args.partner_url, _api_key(args, environ), timeout=args.timeout)
     if kind == "lake":
-        lake_environment = {**environ, **({"LAKE_BUCKET_NAME": args.lake_bucket} if args.lake_bucket else {})}
+        lake_environment = {
+            **environ,
+            **({"LAKE_BUCKET_NAME": args.lake_bucket} if args.lake_bucket else {}),
+            **({"LAKE_LEDGER_TABLE_NAME": args.lake_ledger_table} if args.lake_ledger_table else {}),
+        }
         if not lake_environment.get("LAKE_BUCKET_NAME"):
             raise SystemExit("error: the lake target needs --lake-bucket or LAKE_BUCKET_NAME")
+        if not lake_environment.get("LAKE_LEDGER_TABLE_NAME"):
+            raise SystemExit("error: the lake target needs --lake-ledger-table or LAKE_LEDGER_TABLE_NAME")
         try:  # the S3 writer's own settings (LAKE_PREFIX, BAD_PREFIX, GZIP_LEVEL... as it reads them)
             return LakeTargetSettings(S3WriterSettings.from_env(lake_environment))
         except ConfigurationError as exc:
@@ -124,6 +131,10 @@ def _parser() -> argparse.ArgumentParser:
     keys_source.add_argument("--api-key-secret", help="Secrets Manager secret id holding the x-api-key")
     replay.add_argument("--timeout", type=float, default=10.0, help="HTTP timeout in seconds")
     replay.add_argument("--lake-bucket", help="lake bucket for the lake target (default $LAKE_BUCKET_NAME)")
+    replay.add_argument(
+        "--lake-ledger-table",
+        help="the lake ledger table for the lake target (default $LAKE_LEDGER_TABLE_NAME)",
+    )
     replay.add_argument("--bus", help="bus name for the bus target (default: from the RULE_ARN attribute)")
     replay.add_argument("--region", help="Region of the bus (default: from the RULE_ARN attribute)")
     replay.add_argument(

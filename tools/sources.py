@@ -1,6 +1,7 @@
 """Register a sending source and print its write key, once (only its hash is stored).
 
     python -m tools.sources register web-shop --description "storefront" [--table signals-sources]
+                                     [--origin https://shop.example.com ...]
     python -m tools.sources copy --from-table OLD --from-region us-east-1 --table GLOBAL
 
 `copy` moves the keys of a per-Region sources table into the global table (docs/runbook.md,
@@ -56,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     register = commands.add_parser("register", help="create a source and print its write key once")
     register.add_argument("source_id", help="lowercase id, e.g. web-shop (letters, digits, - and _)")
     register.add_argument("--description", default="")
+    register.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        help="a web origin whose pages may send with the key, e.g. https://shop.example.com (repeatable)",
+    )
     register.add_argument("--table", default=os.environ.get("SOURCES_TABLE_NAME", ""))
     copy = commands.add_parser("copy", help="copy another table's sources in, never overwriting a key")
     copy.add_argument("--from-table", required=True, help="the per-Region table to copy from")
@@ -67,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "copy":
         return _copy(args.from_table, args.from_region, args.table)
     try:
-        write_key, source = new_write_key(args.source_id, args.description)
+        write_key, source = new_write_key(args.source_id, args.description, frozenset(args.origin))
         SourceRegistry(args.table).register(source)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -24,7 +26,7 @@ SMALL = Scenario(
     events=120, per_request=40, invalid_share=0.1, resend_share=0.0, seed=11, sources=("web-shop", "ios-app")
 )
 LAKE_KEY = re.compile(
-    r"events/event_type=[a-z_]+/dt=\d{4}-\d{2}-\d{2}/hour=\d{2}/shardId-\d{12}-\d+-\d+\.json\.gz"
+    r"events/event_type=[a-z_]+/dt=\d{4}-\d{2}-\d{2}/hour=\d{2}/shardId-\d{12}-\d+-\d+-[0-9a-f]{16}\.json\.gz"
 )
 
 
@@ -139,7 +141,9 @@ def test_a_poison_record_is_isolated_by_bisect_and_dead_lettered_alone(
 def test_throttled_put_events_make_clients_resend_and_nothing_is_lost(
     cloud: LocalCloud, write_keys: dict[str, str]
 ) -> None:
-    cloud.faults.add(SdkFault("events", "put_events", times=8, function="ValidatorFunction"))
+    # 40 events of the registry's many types make two PutEvents calls per attempt: 16 failed calls
+    # outlast the publisher's 8 attempts once, so the client gets one 429 and resends.
+    cloud.faults.add(SdkFault("events", "put_events", times=16, function="ValidatorFunction"))
     outcome = _run(cloud, write_keys, replace(SMALL, events=40, per_request=40))
     _no_loss(outcome)
     assert outcome.report.ledger.statuses[429] == 1
@@ -179,7 +183,7 @@ def test_the_hydrate_stores_enrichment_failures_as_events_not_as_unparsed_messag
     assert outcome.report.census.unparsed["EnrichmentFailureDlq"] == 0
 
 
-# ---------------------------------------------------------------------------- known at-least-once windows
+# ---------------------------------------------------------------------------- duplicate windows, closed
 def _many_users(events: int) -> list[TrafficRequest]:
     """One request of valid events from many users (a server-side source), so signals of one type spread
     over many partition keys, records and shards."""
@@ -187,12 +191,6 @@ def _many_users(events: int) -> list[TrafficRequest]:
     return [TrafficRequest("web-shop", list(generator.mix("web-shop", datetime.now(UTC), events, 0.0)))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an S3 writer invocation that times out after its writes is retried, bisected, and written again "
-    "under other keys (functions/s3_writer/s3_writer/writer.py says so); the events_dedup view hides "
-    "the copies",
-)
 def test_a_writer_timeout_after_its_writes_leaves_no_duplicate_in_the_lake(
     cloud: LocalCloud, write_keys: dict[str, str]
 ) -> None:
@@ -204,12 +202,6 @@ def test_a_writer_timeout_after_its_writes_leaves_no_duplicate_in_the_lake(
     assert outcome.report.lake is not None and outcome.report.lake.duplicated == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="when PutEvents keeps failing some entries past the publisher's 8 attempts, the enrichment fails "
-    "and its retry puts every entry again, also those that got through "
-    "(functions/enrichment/enrichment/service.py); the copies reach the lake in later Pipe batches",
-)
 def test_an_enrichment_retry_after_a_partial_put_events_leaves_no_duplicate_in_the_lake(
     cloud: LocalCloud, write_keys: dict[str, str]
 ) -> None:
@@ -287,3 +279,86 @@ def test_the_recovery_refuses_stored_records_of_a_consumer_it_has_no_target_for(
     cloud.services.client("s3").put_object(Bucket=bucket, Key=key, Body=b"{}")
     with pytest.raises(RecoveryError, match=r"no target for 'mystery'"):
         recover(cloud)
+
+
+def _stream_records(cloud: LocalCloud) -> list[dict[str, Any]]:
+    """Every record of the signal stream, in shard order (what the Pipes read)."""
+    kinesis = cloud.services.client("kinesis")
+    (stream,) = kinesis.list_streams()["StreamNames"]
+    records: list[dict[str, Any]] = []
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            answer = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            if not answer.get("Records"):
+                break
+            records.extend({**record, "StreamName": stream} for record in answer["Records"])
+            iterator = answer.get("NextShardIterator")
+    return records
+
+
+def _batch_ids(records: list[dict[str, Any]]) -> Counter[str]:
+    return Counter(json.loads(bytes(record["Data"]))["detail"]["batch_id"] for record in records)
+
+
+def test_enriched_entries_put_again_by_a_retried_enrichment_are_stored_once(
+    cloud: LocalCloud, write_keys: dict[str, str]
+) -> None:
+    # GIVEN a run whose records are in the lake, then an enrichment retry that re-puts entries which
+    # had got through (stopped, or its idempotency save failed, after PutEvents succeeded): the same
+    # batch ids with another enriched_at, through the data-platform bus, its rule and the stream
+    outcome = _run(cloud, write_keys, replace(SMALL, sources=("web-shop",)), requests=_many_users(40))
+    records = _stream_records(cloud)
+    bus = cloud.function_with_env("DATA_PLATFORM_BUS_NAME").environment["DATA_PLATFORM_BUS_NAME"]
+    entries = []
+    for record in records[1::2]:
+        event = json.loads(bytes(record["Data"]))
+        detail = {**event["detail"], "enriched_at": "2030-01-01T00:00:00.000Z"}
+        entries.append(
+            {"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(detail)}
+        )
+    events = cloud.services.client("events")
+    for start in range(0, len(entries), 10):
+        answer = events.put_events(Entries=[{**e, "EventBusName": bus} for e in entries[start : start + 10]])
+        assert answer["FailedEntryCount"] == 0
+    assert cloud.settle(timeout=60)
+    # THEN the re-put entries reached the stream, and the lake holds every accepted event once
+    assert len(_stream_records(cloud)) == len(records) + len(entries)
+    after = cloud.report(outcome.report.ledger)
+    assert after.lake is not None and after.lake.duplicated == () and after.lake.lost == ()
+    assert set(after.census.lake) == set(outcome.report.ledger.accepted)
+
+
+def test_the_same_enriched_batch_put_on_the_stream_twice_is_stored_once(
+    cloud: LocalCloud, write_keys: dict[str, str]
+) -> None:
+    # GIVEN a run whose records are in the lake, then the stream target delivering some of them again
+    # (EventBridge's at-least-once delivery: the same event, another stream record)
+    outcome = _run(cloud, write_keys, replace(SMALL, sources=("web-shop",)), requests=_many_users(40))
+    records = _stream_records(cloud)
+    kinesis = cloud.services.client("kinesis")
+    for record in records[::2]:
+        kinesis.put_record(
+            StreamName=record["StreamName"], Data=bytes(record["Data"]), PartitionKey=record["PartitionKey"]
+        )
+    assert cloud.settle(timeout=60)
+    # THEN the copies reached the writer, which skipped them: every accepted event once in the lake
+    assert len(_stream_records(cloud)) == len(records) + len(records[::2])
+    after = cloud.report(outcome.report.ledger)
+    assert after.lake is not None and after.lake.duplicated == () and after.lake.lost == ()
+    assert set(after.census.lake) == set(outcome.report.ledger.accepted)
+
+
+def test_a_failed_lake_put_is_cleaned_up_and_the_retry_stores_each_event_once(
+    cloud: LocalCloud, write_keys: dict[str, str]
+) -> None:
+    # GIVEN S3 refusing the writer's first PutObject (the other objects of that batch were written)
+    cloud.faults.add(SdkFault("s3", "put_object", times=1, code="SlowDown", function="S3WriterFunction"))
+    outcome = _run(cloud, write_keys, replace(SMALL, sources=("web-shop",)), requests=_many_users(80))
+    # THEN the failed attempt's objects were removed and the retry wrote every accepted event once
+    assert cloud.faults.fired["s3.put_object"] == 1
+    _no_loss(outcome)
+    assert outcome.report.lake is not None and outcome.report.lake.duplicated == ()
+    assert set(outcome.report.census.lake) == set(outcome.report.ledger.accepted)

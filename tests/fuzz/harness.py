@@ -27,6 +27,7 @@ SOURCE_ID = "web-shop"
 SECRET = "fuzz-secret-0123456789"
 WRITE_KEY = f"{SOURCE_ID}.{SECRET}"
 SIGNING_KEY = b"fuzz-signing-key-0123456789abcdef"
+ORIGIN = "https://shop.example.com"  # the one web origin the source registered
 SETTINGS = ValidatorSettings.from_env(
     {
         "AWS_REGION": "us-west-2",
@@ -41,7 +42,7 @@ def basic(user: str) -> str:
 
 
 class FakeSourcesTable:
-    """DynamoDB GetItem on the sources table: one enabled source."""
+    """DynamoDB GetItem on the sources table: one enabled source, with one registered web origin."""
 
     def get_item(self, *, Key: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
         if Key["source_id"]["S"] != SOURCE_ID:
@@ -51,6 +52,7 @@ class FakeSourcesTable:
                 "source_id": {"S": SOURCE_ID},
                 "key_hash": {"S": hash_secret(SECRET)},
                 "enabled": {"BOOL": True},
+                "origins": {"SS": [ORIGIN]},
             }
         }
 
@@ -94,6 +96,7 @@ class Harness:
             publisher=BusPublisher(client=lambda: self.bus),
             max_body_bytes=SETTINGS.max_body_bytes,
             max_events_per_request=SETTINGS.max_events_per_request,
+            segment=dependencies.segment_mapper(),
         )
         self.context = FakeLambdaContext(function_name="validator")
 

@@ -24,6 +24,24 @@ ACCOUNT: Final = "123456789012"
 STACK: Final = "customer-signals-prod"
 ENDPOINT_ID: Final = "abcde.veo"
 SECONDARY_KEY_ARN: Final = f"arn:aws:kms:{SECONDARY}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+# The edge: deployed in every Region. Everything else is the processing pipeline (docs/adr/0002).
+EDGE_RESOURCES: Final = {
+    "PlatformKey",
+    "PlatformKeyAlias",
+    "SharedLayer",
+    "IngressBus",
+    "IngestApiAccessLogs",
+    "IngestApi",
+    "ValidatorLogGroup",
+    "ValidatorFunction",
+    "AlarmTopic",
+    "ValidatorErrorsAlarm",
+    "IngestApi5xxAlarm",
+    "ApiLatencyAlarm",
+    "ValidatorRequests500Alarm",
+    "ValidatorRequests503Alarm",
+    "ValidatorEventsRetryAlarm",
+}
 # What decides a Region's role and what it keeps; every other parameter keeps its default.
 ROLE_PARAMETERS: Final[dict[str, tuple[str, ...]]] = {
     "ProcessingMode": ("active-archive", "active-active"),

@@ -15,6 +15,7 @@ from cfnlint.api import lint
 from moto.events.models import EventPattern
 
 from tests.infra.rendering import (
+    EDGE_RESOURCES,
     ENDPOINT_ID,
     PRIMARY,
     SECONDARY,
@@ -39,24 +40,8 @@ PROD_PRIMARY = Role(PRIMARY, final_overrides("primary", OUTPUTS))
 PROD_SECONDARY = Role(SECONDARY, final_overrides("secondary", OUTPUTS))
 DEV = Role(PRIMARY, final_overrides("default", OUTPUTS))
 
-EDGE = {
-    "PlatformKey",
-    "PlatformKeyAlias",
-    "SharedLayer",
-    "IngressBus",
-    "IngressBusArchive",
-    "IngestApiAccessLogs",
-    "IngestApi",
-    "ValidatorLogGroup",
-    "ValidatorFunction",
-    "AlarmTopic",
-    "ValidatorErrorsAlarm",
-    "IngestApi5xxAlarm",
-    "ApiLatencyAlarm",
-    "ValidatorRequests500Alarm",
-    "ValidatorRequests503Alarm",
-    "ValidatorEventsRetryAlarm",
-}
+# The unconditional edge, plus the ingress archive every production Region keeps.
+EDGE = EDGE_RESOURCES | {"IngressBusArchive"}
 PIPELINE = {
     "AccessLogsBucket",
     "AccessLogsBucketPolicy",

@@ -22,6 +22,9 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from dlq_hydrate.settings import CONSUMER_NAME, REPLAYED_PREFIX, HydrateSettings
+from s3_writer.ledger import ATTEMPT_PREFIX, RECORD_PREFIX
+from tests.infra.rendering import EDGE_RESOURCES
+from validator import api
 
 ROOT = Path(__file__).parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -59,7 +62,7 @@ ENRICHMENT_ENV_VARS = {
     "MAX_SIGNALS_PER_ENTRY",
     "STORE_RAW_IP",
 }
-S3_WRITER_ENV_VARS = {"LAKE_BUCKET_NAME", "LAKE_PREFIX", "BAD_PREFIX"}
+S3_WRITER_ENV_VARS = {"LAKE_BUCKET_NAME", "LAKE_PREFIX", "BAD_PREFIX", "LAKE_LEDGER_TABLE_NAME"}
 DLQ_HYDRATE_ENV_VARS = {
     "DLQ_STORE_BUCKET_NAME",
     "DLQ_PREFIX",
@@ -107,24 +110,6 @@ SIGNING_KEY_SECRET_IAM_ARN = {
     "customer-signals/${EnvironmentName}/signing-key-??????"
 }
 SIGNING_KEY_READERS = {"ValidatorFunction", "EnrichmentFunction"}
-# The edge: deployed in every Region. Everything else is the processing pipeline (docs/adr/0002).
-EDGE_RESOURCES = {
-    "PlatformKey",
-    "PlatformKeyAlias",
-    "SharedLayer",
-    "IngressBus",
-    "IngestApiAccessLogs",
-    "IngestApi",
-    "ValidatorLogGroup",
-    "ValidatorFunction",
-    "AlarmTopic",
-    "ValidatorErrorsAlarm",
-    "IngestApi5xxAlarm",
-    "ApiLatencyAlarm",
-    "ValidatorRequests500Alarm",
-    "ValidatorRequests503Alarm",
-    "ValidatorEventsRetryAlarm",
-}
 # Created by the primary Region's stack only (the secondary gets a replica from Secrets Manager).
 PRIMARY_ONLY_RESOURCES = {"SigningKeySecret"}
 # Only in the secondary's edge-only stack; pinned by tests/infra/test_archive_replay_forward.py.
@@ -229,6 +214,7 @@ EXPECTED_PROCESSING_OUTPUTS = {
     "EnrichmentFunctionName": "RunsProcessing",
     "S3WriterFunctionName": "RunsProcessing",
     "IdempotencyTableName": "RunsProcessing",
+    "LakeLedgerTableName": "RunsProcessing",
     "SignalStreamName": "RunsProcessing",
     "SignalStreamArn": "RunsProcessing",
     "LakeBucketName": "RunsProcessing",
@@ -768,16 +754,28 @@ def test_ingest_api_post_events_route_payload_v2(resources):
     # WHEN the HTTP API events are selected
     http_events = [e["Properties"] for e in events.values() if e["Type"] == "HttpApi"]
 
-    # THEN exactly POST /v1/events on IngestApi, payload format 2.0
-    assert http_events == [
-        {
+    # THEN exactly POST /v1/events and the Segment-compatible routes the function serves, on
+    # IngestApi, payload format 2.0
+    assert sorted(e["Path"] for e in http_events) == sorted([api.EVENTS_PATH, *api.SEGMENT_ROUTES])
+    for event in http_events:
+        assert event == {
             "ApiId": {"Ref": "IngestApi"},
             "Method": "POST",
-            "Path": "/v1/events",
+            "Path": event["Path"],
             "PayloadFormatVersion": "2.0",
             "TimeoutInMillis": http_events[0]["TimeoutInMillis"],
         }
-    ]
+
+
+def test_ingest_api_cors_allows_browsers_to_post_and_caches_preflights(resources):
+    # GIVEN the HTTP API's CORS configuration
+    cors = resources["IngestApi"]["Properties"]["CorsConfiguration"]
+    # WHEN its rules are read
+    # THEN browsers may POST with the write key headers, and preflights are cached for 2 hours
+    assert cors["AllowMethods"] == ["POST"]
+    assert {"authorization", "content-type", "x-api-key"} <= set(cors["AllowHeaders"])
+    assert cors["MaxAge"] == 7200
+    assert "AllowCredentials" not in cors  # with "*" origins; the validator checks each source's
     assert resources["IngestApi"]["Type"] == "AWS::Serverless::HttpApi"
 
 
@@ -1631,17 +1629,42 @@ def test_s3_writer_environment_and_write_only_to_its_prefixes(template):
     # WHEN / THEN it knows the lake bucket and its two prefixes
     assert variables.keys() >= S3_WRITER_ENV_VARS | POWERTOOLS_ENV_VARS
     assert variables["LAKE_BUCKET_NAME"] == {"Ref": "LakeBucket"}
+    assert variables["LAKE_LEDGER_TABLE_NAME"] == {"Ref": "LakeLedgerTable"}
     assert (variables["LAKE_PREFIX"], variables["BAD_PREFIX"]) == ("events", "bad")
-    # AND it may write and delete objects only under those prefixes, and use the platform key
+    # AND it may write and delete objects (and their versions) only under those prefixes, read and
+    # conditionally write the ledger, and use the platform key
+    prefixes = [{"Fn::Sub": "${LakeBucket.Arn}/events/*"}, {"Fn::Sub": "${LakeBucket.Arn}/bad/*"}]
+    ledger = [{"Fn::GetAtt": ["LakeLedgerTable", "Arn"]}]
     assert _grants(list(_statements(function))) == {
-        "s3:PutObject": [{"Fn::Sub": "${LakeBucket.Arn}/events/*"}, {"Fn::Sub": "${LakeBucket.Arn}/bad/*"}],
-        "s3:DeleteObject": [
-            {"Fn::Sub": "${LakeBucket.Arn}/events/*"},
-            {"Fn::Sub": "${LakeBucket.Arn}/bad/*"},
-        ],
+        "s3:PutObject": prefixes,
+        "s3:DeleteObject": prefixes,
+        "s3:DeleteObjectVersion": prefixes,
+        "dynamodb:BatchGetItem": ledger,
+        "dynamodb:PutItem": ledger,
+        "dynamodb:UpdateItem": ledger,
         "kms:Decrypt": [PLATFORM_KEY_ARN],
         "kms:GenerateDataKey": [PLATFORM_KEY_ARN],
     }
+    # AND the ledger statement is limited to the ledger's two item kinds
+    statement = _statement_for(function, "dynamodb:PutItem")
+    assert statement["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["record#*", "attempt#*"]}
+    }
+
+
+def test_lake_ledger_table_matches_the_writer_keys_ttl_pitr_cmk(resources):
+    # GIVEN the lake ledger table and the prefixes the writer's ledger uses
+    table = resources["LakeLedgerTable"]
+    properties = table["Properties"]
+    # WHEN / THEN it is keyed as the ledger writes it, expires its items, is recoverable and encrypted
+    assert properties["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert properties["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert properties["SSESpecification"]["KMSMasterKeyId"] == {"Fn::GetAtt": ["PlatformKey", "Arn"]}
+    assert table["Condition"] == "RunsProcessing"
+    assert (RECORD_PREFIX, ATTEMPT_PREFIX) == ("record#", "attempt#")
 
 
 def test_buckets_every_bucket_tls_only_private_versioned_with_lifecycle(resources):
@@ -1739,6 +1762,40 @@ def test_glue_table_event_type_enum_equals_schema_registry_types(resources):
 
     # THEN every registered type is queryable and nothing else is projected
     assert set(values.split(",")) == registry_types
+
+
+def _presto_type(glue_type: str) -> str:
+    fields = re.fullmatch(r"struct<(.*)>", glue_type)
+    if fields is None:
+        return "varchar"
+    names = [field.split(":")[0] for field in fields.group(1).split(",")]
+    return "row(" + ",".join(f"{name} varchar" for name in names) + ")"
+
+
+def test_glue_view_events_dedup_is_the_sql_file_over_the_table_columns(resources):
+    # GIVEN the deployed view, the one source of its SQL, and the base table
+    view = resources["LakeEventsDedupView"]["Properties"]["TableInput"]
+    table = resources["LakeEventsTable"]["Properties"]["TableInput"]
+    sql = (ROOT / "athena" / "events_dedup.sql").read_text().strip()
+    # WHEN Athena's Presto view document is read back from ViewOriginalText
+    prefix, (encoded,), suffix = (
+        view["ViewOriginalText"]["Fn::Join"][1][0],
+        [part["Fn::Base64"]["Fn::Sub"] for part in view["ViewOriginalText"]["Fn::Join"][1][1:2]],
+        view["ViewOriginalText"]["Fn::Join"][1][2],
+    )
+    document = json.loads(encoded.replace("${LakeDatabaseName}", "customer_signals"))
+    # THEN it is a Presto view whose SQL is the file, byte for byte, in the lake database
+    assert (prefix, suffix) == ("/* Presto View: ", " */")
+    assert view["TableType"] == "VIRTUAL_VIEW" and view["Parameters"]["presto_view"] == "true"
+    assert view["ViewExpandedText"] == "/* Presto View */"
+    assert document["originalSql"] == sql
+    assert (document["catalog"], document["schema"]) == ("awsdatacatalog", "customer_signals")
+    # AND its columns are the table's columns then its partition keys, in both type systems
+    base = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"] + table["PartitionKeys"]]
+    assert [(c["Name"], c["Type"]) for c in view["StorageDescriptor"]["Columns"]] == base
+    assert [(c["name"], c["type"]) for c in document["columns"]] == [
+        (name, _presto_type(glue_type)) for name, glue_type in base
+    ]
 
 
 def test_glue_table_columns_equal_enriched_signal_properties(resources):

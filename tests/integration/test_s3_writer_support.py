@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,24 @@ from signal_platform import aws_clients, codec
 from tests.conftest import REGION
 
 LAKE_BUCKET = "signals-lake-123456789012-us-west-2"
+LEDGER_TABLE = "signals-lake-ledger"
+
+
+def without_attempt(key: str) -> str:
+    """A lake key without the writing attempt's id (``...-<16 hex>.json.gz``), for comparisons."""
+    return re.sub(r"-[0-9a-f]{16}(\.json(?:\.gz)?)$", r"\1", key)
+
+
+def create_ledger_table(name: str = LEDGER_TABLE) -> Any:
+    """The lake ledger table as template.yaml defines it (key ``pk``), in the current moto account."""
+    dynamodb: Any = boto3.session.Session(region_name=REGION).client("dynamodb")
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
 
 
 @dataclass
@@ -52,11 +71,15 @@ class LakeBucket:
 
 @contextmanager
 def lake_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[LakeBucket]:
-    """A moto account with the lake bucket, and the S3 writer's environment pointing at it."""
+    """A moto account with the (versioned) lake bucket and the ledger table, and the S3 writer's
+    environment pointing at them."""
     with mock_aws():
         s3: Any = boto3.session.Session(region_name=REGION).client("s3")
         s3.create_bucket(Bucket=LAKE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=LAKE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        create_ledger_table()
         monkeypatch.setenv("LAKE_BUCKET_NAME", LAKE_BUCKET)
+        monkeypatch.setenv("LAKE_LEDGER_TABLE_NAME", LEDGER_TABLE)
         monkeypatch.delenv("LAKE_PREFIX", raising=False)
         monkeypatch.delenv("BAD_PREFIX", raising=False)
         dependencies.reset()

@@ -19,6 +19,8 @@ EXPECTED: dict[str, tuple[Any, int, int]] = {
     "validator-malformed-json.json": (lambda_handler, 400, 0),
     "validator-oversized-gzip.json": (lambda_handler, 413, 0),
     "validator-bad-key.json": (lambda_handler, 401, 0),
+    # Segment's /v1/batch: the last call has no userId/anonymousId, so it is rejected, and still 200
+    "validator-segment-batch.json": (lambda_handler, 200, 3),
 }
 SAMPLES = sorted(path.name for path in EVENTS_DIR.glob("validator-*.json"))
 

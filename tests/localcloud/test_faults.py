@@ -9,7 +9,17 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from localcloud.faults import Faults, RecordAging, RegionOutage, SdkFault, TargetFault, parse
+from localcloud.faults import (
+    Concurrency,
+    Duplicate,
+    Faults,
+    RecordAging,
+    RegionOutage,
+    Reshard,
+    SdkFault,
+    TargetFault,
+    parse,
+)
 from signal_platform import aws_clients
 from tests.localcloud.conftest import Recorder, arn, function, queue, running
 
@@ -37,6 +47,13 @@ from tests.localcloud.conftest import Recorder, arn, function, queue, running
         ),
         ("age:SignalStream,seconds=90000", RecordAging("SignalStream", 90000.0)),
         ("region:us-west-2,window=10-70", RegionOutage("us-west-2", (10.0, 70.0))),
+        (
+            "target:S3WriterFunction,mode=timeout,after_calls=2,times=1",
+            TargetFault("S3WriterFunction", times=1, mode="timeout", after_calls=2),
+        ),
+        ("duplicate:*,p=0.2,seed=3", Duplicate("*", 0.2, 3)),
+        ("concurrency:EnrichmentFunction,limit=1,hold=2", Concurrency("EnrichmentFunction", 1, 2.0)),
+        ("reshard:SignalStream,after=10", Reshard("SignalStream", 10)),
     ],
 )
 def test_faults_parse_from_the_cli_form(spec: str, expected: object) -> None:
@@ -144,3 +161,24 @@ def test_a_region_outage_fails_every_call_to_that_region(tmp_path: Path) -> None
             aws_clients.client("events").put_events(Entries=[ENTRY])
         assert cloud.faults.region_down("us-west-2")
         assert not cloud.faults.region_down("us-east-1")
+
+
+def test_concurrency_throttles_invocations_while_every_slot_is_held() -> None:
+    now = [0.0]
+    faults = Faults(lambda: now[0])
+    faults.add(Concurrency("Fn", limit=2, hold=10.0))
+    assert [faults.throttled(["Fn"]) for _ in range(3)] == [False, False, True]
+    now[0] = 10.5  # both slots free again
+    assert [faults.throttled(["Fn"]) for _ in range(3)] == [False, False, True]
+    assert not faults.throttled(["Other"])
+
+
+def test_a_duplicate_fault_draws_from_its_own_seed() -> None:
+    def draws(seed: int) -> list[bool]:
+        faults = Faults(lambda: 0.0)
+        faults.add(Duplicate("*", 0.5, seed=seed))
+        return [faults.duplicate(["anything"]) for _ in range(32)]
+
+    assert draws(1) == draws(1)
+    assert draws(1) != draws(2)
+    assert 0 < sum(draws(1)) < 32

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
-from localcloud.faults import RecordAging, TargetFault
+from localcloud.faults import Concurrency, Duplicate, RecordAging, Reshard, TargetFault
 from localcloud.partner import PartnerStandIn
+from localcloud.pipes import lane_of
 from signal_platform import aws_clients
 from tests.localcloud.conftest import Recorder, arn, function, queue, queue_messages, running
 
@@ -23,6 +24,7 @@ PARAMETERS = {
     "MaxAge": {"Type": "Number", "Default": -1},
     "Bisect": {"Type": "String", "Default": "AUTOMATIC_BISECT"},
     "Shards": {"Type": "Number", "Default": 1},
+    "Lanes": {"Type": "Number", "Default": 1},
 }
 
 
@@ -45,6 +47,7 @@ def _resources() -> dict[str, Any]:
                         "MaximumRetryAttempts": {"Ref": "Retries"},
                         "MaximumRecordAgeInSeconds": {"Ref": "MaxAge"},
                         "OnPartialBatchItemFailure": {"Ref": "Bisect"},
+                        "ParallelizationFactor": {"Ref": "Lanes"},
                         "DeadLetterConfig": {"Arn": arn("Dlq")},
                     }
                 },
@@ -385,3 +388,216 @@ def test_api_destination_failures_are_retried_from_the_failed_record(tmp_path: P
         refused = partner.refused[503]
     assert received == ["a", "b", "c"]
     assert refused == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "not an object",
+        ["a list"],
+        {"batchItemFailures": "not a list"},
+        {"batchItemFailures": [{"id": "a bad key name"}]},
+        {"batchItemFailures": ["not an object"]},
+    ],
+)
+def test_an_invalid_batch_response_fails_the_whole_batch(tmp_path: Path, answer: Any) -> None:
+    """Pipes and Lambda's Kinesis sources: an invalid answer (not JSON of the documented shape, an
+    itemIdentifier with a bad key name) fails the whole batch, as an empty or null one does."""
+    writer = Recorder(lambda batch, call: answer if call == 1 else None)
+    with running(
+        tmp_path,
+        _resources(),
+        handlers={"Writer": writer},
+        parameters=PARAMETERS,
+        overrides={"Bisect": "OFF"},
+    ) as cloud:
+        _put(cloud, ["a", "b"])
+        assert cloud.settle()
+    assert [_values(batch) for batch in writer.events] == [["a", "b"], ["a", "b"]]
+
+
+@pytest.mark.parametrize("answer", [None, {}, {"batchItemFailures": []}, {"batchItemFailures": None}])
+def test_an_empty_or_null_batch_response_is_a_complete_success(tmp_path: Path, answer: Any) -> None:
+    """Lambda's partial batch responses: an empty or null batchItemFailures list, or an empty or null
+    answer, means every record succeeded."""
+    writer = Recorder(lambda batch, call: answer)
+    with running(tmp_path, _resources(), handlers={"Writer": writer}, parameters=PARAMETERS) as cloud:
+        _put(cloud, ["a", "b"])
+        assert cloud.settle()
+    assert [_values(batch) for batch in writer.events] == [["a", "b"]]
+
+
+def _keys_in_lanes(lanes: int) -> tuple[str, str]:
+    """Two partition keys that land in different lanes."""
+    first = "key-0"
+    other = next(f"key-{n}" for n in range(1, 100) if lane_of(f"key-{n}", lanes) != lane_of(first, lanes))
+    return first, other
+
+
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_parallelization_factor_lanes_let_other_partition_keys_pass_a_failing_one(
+    tmp_path: Path, lanes: int
+) -> None:
+    """Lambda's Kinesis guide: with ParallelizationFactor one shard is processed by several concurrent
+    batches, and order is kept per partition key (not per shard). With one lane a failing record
+    holds up the whole shard; with two, another key's records go by while it is retried."""
+
+    def answer(batch: list[dict[str, Any]], call: int) -> Any:
+        if "a1" in _values(batch) and sum("a1" in _values(b) for b in writer.events) <= 3:
+            raise RuntimeError("not yet")
+        return None
+
+    writer = Recorder(answer)
+    key_a, key_b = _keys_in_lanes(2)
+    overrides = {"Lanes": str(lanes), "BatchSize": "1", "Retries": "5", "Bisect": "OFF"}
+    with running(
+        tmp_path, _resources(), handlers={"Writer": writer}, parameters=PARAMETERS, overrides=overrides
+    ) as cloud:
+        _put(cloud, ["a1", "a2"], key=key_a)
+        _put(cloud, ["b1", "b2", "b3"], key=key_b)
+        assert cloud.settle()
+        factor = cloud.pipes[0].spec.parallelization
+    order = [value for batch in writer.events for value in _values(batch)]
+    # THEN each key keeps its order; with 2 lanes b1..b3 are done before a1 finally succeeds
+    assert factor == lanes
+    assert [v for v in order if v.startswith("a")] == ["a1"] * 4 + ["a2"]
+    assert [v for v in order if v.startswith("b")] == ["b1", "b2", "b3"]
+    last_b, first_a1_success = order.index("b3"), len(order) - 1 - order[::-1].index("a1")
+    assert (last_b < first_a1_success) == (lanes == 2)
+
+
+def _shards(cloud: LocalCloud) -> list[dict[str, Any]]:
+    stream = str(cloud.stack.get("Stream").ref)
+    return list(cloud.services.client("kinesis").list_shards(StreamName=stream)["Shards"])
+
+
+def _shard_values(cloud: LocalCloud, shard_id: str) -> list[str]:
+    kinesis = cloud.services.client("kinesis")
+    stream = str(cloud.stack.get("Stream").ref)
+    iterator = kinesis.get_shard_iterator(
+        StreamName=stream, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+    )
+    records = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    return [json.loads(record["Data"])["v"] for record in records]
+
+
+def test_a_split_shard_stays_readable_and_is_read_to_its_end_before_its_children(tmp_path: Path) -> None:
+    """Kinesis resharding: after a split the parent is closed and keeps its records until retention
+    ends, new records go to the children, and a consumer reads the parent to its end before them."""
+
+    # GIVEN a target that fails the parent's first record twice, and a split after 3 records
+    def answer(batch: list[dict[str, Any]], call: int) -> Any:
+        if "p1" in _values(batch) and call <= 2:
+            raise RuntimeError("not yet")
+        return None
+
+    writer = Recorder(answer)
+    overrides = {"BatchSize": "1", "Retries": "5", "Bisect": "OFF"}
+    with running(
+        tmp_path,
+        _resources(),
+        handlers={"Writer": writer},
+        parameters=PARAMETERS,
+        overrides=overrides,
+        faults=(Reshard("Stream", after=3),),
+    ) as cloud:
+        _put(cloud, ["p1", "p2", "p3"], key="user-1")
+        _put(cloud, [f"c{n}" for n in range(6)], key="user-1")
+        _put(cloud, [f"d{n}" for n in range(6)], key="user-2")
+        assert cloud.settle()
+        shards = _shards(cloud)
+        parent = next(shard for shard in shards if "ParentShardId" not in shard)
+        children = [shard for shard in shards if shard.get("ParentShardId") == parent["ShardId"]]
+        in_parent = _shard_values(cloud, parent["ShardId"])
+        in_children = [value for child in children for value in _shard_values(cloud, child["ShardId"])]
+    order = [value for batch in writer.events for value in _values(batch)]
+    # THEN the parent is closed with its records, the later records are in the two children
+    assert "EndingSequenceNumber" in parent["SequenceNumberRange"]
+    assert len(children) == 2
+    assert in_parent == ["p1", "p2", "p3"]
+    assert sorted(in_children) == sorted([f"c{n}" for n in range(6)] + [f"d{n}" for n in range(6)])
+    # AND every record was delivered, the parent's all before any child's, each key in order
+    assert order[:5] == ["p1", "p1", "p1", "p2", "p3"]
+    assert sorted(order[5:]) == sorted(in_children)
+    assert [v for v in order if v.startswith("c")] == [f"c{n}" for n in range(6)]
+
+
+def test_a_throttled_target_is_retried_without_using_up_maximum_retry_attempts(tmp_path: Path) -> None:
+    """Lambda's Kinesis event source mappings: when the function is throttled, the batch is retried
+    until its records expire; throttles are not function errors and use up no retry attempt."""
+    writer = Recorder()
+    throttle = Concurrency("Writer", limit=0, window=(0.0, 120.0))
+    with running(
+        tmp_path,
+        _resources(),
+        handlers={"Writer": writer},
+        parameters=PARAMETERS,
+        overrides={"Retries": "2"},
+        faults=(throttle,),
+    ) as cloud:
+        _put(cloud, ["a"])
+        assert cloud.settle()
+        throttled = cloud.faults.fired["throttled:Writer"]
+        dead = queue_messages(cloud, "Dlq")
+    assert [_values(batch) for batch in writer.events] == [["a"]]
+    assert throttled > 2
+    assert dead == []
+
+
+def test_a_batch_that_succeeded_can_be_delivered_again(tmp_path: Path) -> None:
+    """Pipes and Lambda event source mappings process each record at least once: a batch that
+    succeeded may come again."""
+    writer = Recorder()
+    with running(
+        tmp_path,
+        _resources(),
+        handlers={"Writer": writer},
+        parameters=PARAMETERS,
+        faults=(Duplicate("Pipe", 1.0),),
+    ) as cloud:
+        _put(cloud, ["a", "b"])
+        assert cloud.settle()
+    assert [_values(batch) for batch in writer.events] == [["a", "b"], ["a", "b"]]
+
+
+def test_a_timeout_part_way_through_the_writes_retries_the_whole_batch(tmp_path: Path) -> None:
+    """Lambda: a timeout fails the invocation; a Pipe then retries the batch, so the records written
+    before the timeout are written again by the retry."""
+    written: list[tuple[int, str]] = []
+
+    def write_each(batch: list[dict[str, Any]], call: int) -> Any:
+        for value in _values(batch):
+            aws_clients.client("sts").get_caller_identity()
+            written.append((call, value))
+        return None
+
+    fault = TargetFault("Writer", times=1, mode="timeout", after_calls=1)
+    with running(
+        tmp_path,
+        _resources(),
+        handlers={"Writer": Recorder(write_each)},
+        parameters=PARAMETERS,
+        overrides={"Bisect": "OFF"},
+        faults=(fault,),
+    ) as cloud:
+        _put(cloud, ["a", "b"])
+        assert cloud.settle()
+    assert written == [(1, "a"), (2, "a"), (2, "b")]
+
+
+def test_a_full_lane_waiting_on_retries_lets_the_clock_move_on(tmp_path: Path) -> None:
+    """Retries wait for their backoff even when the lanes' buffers are full: the shard is not read
+    again until a batch is taken, so the cloud does not spin on a read it cannot make."""
+    writer = Recorder(_fail_on("a0"))
+    # GIVEN retries whose backoffs add up to more than a minute, and more records than the lanes hold
+    overrides = {"Lanes": "2", "BatchSize": "1", "Retries": "6", "Bisect": "OFF"}
+    with running(
+        tmp_path, _resources(), handlers={"Writer": writer}, parameters=PARAMETERS, overrides=overrides
+    ) as cloud:
+        _put(cloud, [f"a{n}" for n in range(6)], key="user-1")
+        # THEN the cloud jumps over the backoffs instead of waiting them out in real time
+        settled = cloud.settle(timeout=20.0)
+        dead = queue_messages(cloud, "Dlq")
+    assert settled
+    assert [_values(batch) for batch in writer.events] == [["a0"]] * 7 + [[f"a{n}"] for n in range(1, 6)]
+    assert len(dead) == 1

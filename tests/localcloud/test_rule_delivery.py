@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from localcloud.faults import TargetFault
+from localcloud.faults import Concurrency, Duplicate, TargetFault
+from signal_platform import aws_clients
 from tests.localcloud.conftest import Recorder, arn, attributes, function, queue, queue_messages, ref, running
 
 PATTERN = {"source": ["test.app"], "detail-type": ["order"]}
@@ -226,3 +228,177 @@ def test_function_that_recovers_within_lambda_retries_runs_once_more_per_failure
         assert cloud.settle()
         assert queue_messages(cloud, "FailureDlq") == []
     assert len(worker.events) == fails + 1
+
+
+def _stream_details(cloud: Any) -> list[dict[str, Any]]:
+    kinesis = cloud.services.client("kinesis")
+    stream = cloud.stack.get("Stream").ref
+    shard = kinesis.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    return [json.loads(record["Data"])["detail"] for record in records]
+
+
+def test_rule_targets_get_an_event_twice_when_delivery_repeats(tmp_path: Path) -> None:
+    """EventBridge delivers to rule targets at least once (the Lambda guide asks functions to handle
+    the duplicates): a delivery that succeeded is made again, to the Lambda and the Kinesis target."""
+    worker = Recorder()
+    faults = (Duplicate("Rule/worker", probability=1.0), Duplicate("Stream", probability=1.0))
+    with running(tmp_path, _resources(), handlers={"Worker": worker}, faults=faults) as cloud:
+        # WHEN one event matches the rule
+        _put(cloud, {"user": "u1", "n": 1})
+        assert cloud.settle()
+        details = _stream_details(cloud)
+    # THEN the function ran twice with it, and the stream holds two records of it
+    assert [event["detail"] for event in worker.events] == [{"user": "u1", "n": 1}] * 2
+    assert details == [{"user": "u1", "n": 1}] * 2
+
+
+def test_duplicate_deliveries_are_drawn_with_the_faults_probability_and_seed(tmp_path: Path) -> None:
+    """Duplicates are rare and seeded: with probability 0.5 some events of 20 come twice, not all."""
+    worker = Recorder()
+    with running(
+        tmp_path, _resources(), handlers={"Worker": worker}, faults=(Duplicate("Rule/worker", 0.5, seed=4),)
+    ) as cloud:
+        for n in range(20):
+            _put(cloud, {"user": "u1", "n": n})
+        assert cloud.settle()
+    seen = [event["detail"]["n"] for event in worker.events]
+    twice = {n for n in seen if seen.count(n) == 2}
+    assert set(seen) == set(range(20))
+    assert 0 < len(twice) < 20
+    assert all(seen.count(n) <= 2 for n in seen)
+
+
+def test_an_async_invocation_that_succeeded_can_run_again_with_the_same_event(tmp_path: Path) -> None:
+    """Lambda async invocation: "Even if your function doesn't return an error, it's possible for it
+    to receive the same event from Lambda multiple times because the queue itself is eventually
+    consistent"."""
+    worker = Recorder()
+    with running(
+        tmp_path, _resources(), handlers={"Worker": worker}, faults=(Duplicate("Worker", 1.0),)
+    ) as cloud:
+        _put(cloud, {"user": "u1"})
+        assert cloud.settle()
+    assert len(worker.events) == 2
+    assert worker.events[0] == worker.events[1]
+
+
+def test_throttled_async_invocations_are_retried_without_using_up_retry_attempts(tmp_path: Path) -> None:
+    """Lambda async invocation: for throttling errors (429) Lambda returns the event to the queue and
+    tries again for up to 6 hours, 1 s to 5 min apart; only function errors count against the
+    2 retries."""
+    worker = Recorder()
+    # GIVEN a function with no concurrency for the first 10 minutes (reserved concurrency 0)
+    throttle = Concurrency("Worker", limit=0, window=(0.0, 600.0))
+    with running(tmp_path, _resources(), handlers={"Worker": worker}, faults=(throttle,)) as cloud:
+        started = cloud.clock.now()
+        _put(cloud, {"user": "u1"})
+        assert cloud.settle()
+        waited = cloud.clock.now() - started
+        failures = queue_messages(cloud, "FailureDlq")
+        throttled = cloud.faults.fired["throttled:Worker"]
+    # THEN it ran once the window ended, after more throttles than the 2 retries, and nothing failed
+    assert len(worker.events) == 1
+    assert throttled > 2
+    assert waited >= 600
+    assert failures == []
+
+
+def test_an_event_throttled_past_its_maximum_age_goes_to_the_on_failure_destination(tmp_path: Path) -> None:
+    """Lambda async invocation: an event throttled until MaximumEventAgeInSeconds (6 h here) is
+    discarded to the on-failure destination with the condition EventAgeExceeded."""
+    worker = Recorder()
+    with running(
+        tmp_path, _resources(), handlers={"Worker": worker}, faults=(Concurrency("Worker", limit=0),)
+    ) as cloud:
+        _put(cloud, {"user": "u1"})
+        assert cloud.settle()
+        (failure,) = queue_messages(cloud, "FailureDlq")
+    record = json.loads(failure["Body"])
+    assert worker.events == []
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestPayload"]["detail"] == {"user": "u1"}
+
+
+def test_invocations_over_the_concurrency_limit_are_throttled_then_all_run(tmp_path: Path) -> None:
+    """Lambda concurrency: invocations beyond the function's concurrency are throttled (429), and
+    the async queue retries them until a slot is free."""
+    worker = Recorder()
+    with running(
+        tmp_path,
+        _resources(),
+        handlers={"Worker": worker},
+        faults=(Concurrency("Worker", limit=1, hold=30.0),),
+    ) as cloud:
+        for n in range(3):
+            _put(cloud, {"user": "u1", "n": n})
+        assert cloud.settle()
+        throttled = cloud.faults.fired["throttled:Worker"]
+        failures = queue_messages(cloud, "FailureDlq")
+    assert sorted(event["detail"]["n"] for event in worker.events) == [0, 1, 2]
+    assert throttled >= 2
+    assert failures == []
+
+
+def test_a_timeout_stops_the_function_at_an_aws_call_and_lambda_retries_it(tmp_path: Path) -> None:
+    """Lambda: a timeout is a function error ("errors returned by the function's runtime, such as
+    timeouts"), and async invocations are retried: the writes made before the timeout stay, the code
+    after it never runs, and the retry runs the whole function again."""
+    resources = {**_resources(), "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {}}}
+    bucket: list[str] = []
+    finished: list[int] = []
+
+    def write_three(event: Any, call: int) -> Any:
+        s3 = aws_clients.client("s3")
+        for part in range(3):
+            s3.put_object(Bucket=bucket[0], Key=f"{call}-{part}", Body=b"x")
+        finished.append(call)
+        return {"ok": True}
+
+    # GIVEN a function whose first invocation times out when it makes its third AWS call
+    fault = TargetFault("Worker", times=1, mode="timeout", after_calls=2)
+    with running(tmp_path, resources, handlers={"Worker": Recorder(write_three)}, faults=(fault,)) as cloud:
+        bucket.append(str(cloud.stack.get("Bucket").ref))
+        _put(cloud, {"user": "u1"})
+        assert cloud.settle()
+        listed = cloud.services.client("s3").list_objects_v2(Bucket=bucket[0]).get("Contents", [])
+        failures = queue_messages(cloud, "FailureDlq")
+    # THEN two writes of the first attempt landed, it stopped there, and the retry wrote all three
+    assert sorted(item["Key"] for item in listed) == ["1-0", "1-1", "2-0", "2-1", "2-2"]
+    assert finished == [2]
+    assert failures == []
+
+
+def test_a_timeout_resets_the_functions_execution_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lambda's execution environment lifecycle: after a timeout in the invoke phase, Lambda resets
+    the execution environment, so the next invocation starts cold (the package's cached collaborators
+    are built again; an error answered by the function keeps them)."""
+    package = tmp_path / "coldpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "handler.py").write_text("def handler(event, context):\n    return None\n")
+    (package / "dependencies.py").write_text("RESETS = []\n\ndef reset():\n    RESETS.append(1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    resources = {**_resources(), "Worker": function("worker", Handler="coldpkg.handler.handler")}
+
+    def fail_first(event: Any, call: int) -> Any:
+        if call == 1:
+            raise RuntimeError("an error the function answers")
+        return None
+
+    with running(tmp_path, resources, handlers={"Worker": Recorder(fail_first)}) as cloud:
+        dependencies = importlib.import_module("coldpkg.dependencies")
+        at_start = len(dependencies.RESETS)
+        # WHEN the function fails once with an error, then times out
+        errored = cloud.runtime.invoke("Worker", {})
+        after_error = len(dependencies.RESETS)
+        cloud.faults.add(TargetFault("Worker", times=1, mode="timeout"))
+        timed_out = cloud.runtime.invoke("Worker", {})
+        after_timeout = len(dependencies.RESETS)
+    # THEN only the timeout made it start cold
+    assert (errored.error_type, timed_out.error_type) == ("RuntimeError", "Sandbox.Timedout")
+    assert after_error == at_start
+    assert after_timeout == at_start + 1

@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from localcloud.accounting import StoreReader
+from localcloud.faults import Concurrency, Duplicate
 from signal_platform import aws_clients
 from tests.localcloud.conftest import Recorder, arn, function, queue, queue_messages, running
 
@@ -166,3 +169,66 @@ def test_a_message_move_task_leaves_messages_whose_source_it_does_not_know(tmp_p
         left = queue_messages(cloud, "Redrive")
     assert moved == (0, 1)
     assert [m["Body"] for m in left] == ["x"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "not an object",
+        {"batchItemFailures": "not a list"},
+        {"batchItemFailures": [{"itemIdentifier": ""}]},
+        {"batchItemFailures": [{"itemIdentifier": None}]},
+        {"batchItemFailures": [{"messageId": "a bad key name"}]},
+        {"batchItemFailures": [{"itemIdentifier": "not-in-this-batch"}]},
+    ],
+)
+def test_an_invalid_partial_batch_response_fails_the_whole_batch(tmp_path: Path, answer: Any) -> None:
+    """Lambda with SQS: an invalid JSON response, an empty or null itemIdentifier, an itemIdentifier
+    with a bad key name or one naming a message not in the batch make the whole batch a failure."""
+    consumer = Recorder(lambda event, call: answer if call == 1 else None)
+    with running(tmp_path, _resources(), handlers={"Consumer": consumer}) as cloud:
+        _send(cloud, ["a", "b"])
+        assert cloud.settle()
+        assert queue_messages(cloud, "Source") == []
+    assert [sorted(r["body"] for r in e["Records"]) for e in consumer.events] == [["a", "b"], ["a", "b"]]
+
+
+@pytest.mark.parametrize("answer", [None, {}, {"batchItemFailures": []}, {"batchItemFailures": None}])
+def test_an_empty_or_null_partial_batch_response_is_a_complete_success(tmp_path: Path, answer: Any) -> None:
+    """Lambda with SQS: an empty or null batchItemFailures list, or an empty or null answer, is a
+    complete success: every message is deleted."""
+    consumer = Recorder(lambda event, call: answer)
+    with running(tmp_path, _resources(), handlers={"Consumer": consumer}) as cloud:
+        _send(cloud, ["a", "b"])
+        assert cloud.settle()
+        assert queue_messages(cloud, "Source") == []
+    assert len(consumer.events) == 1
+
+
+def test_a_processed_message_can_be_received_again(tmp_path: Path) -> None:
+    """SQS standard queues deliver at least once: a message that was processed and deleted can
+    still come back once (a copy on a server that missed the delete)."""
+    consumer = Recorder()
+    with running(
+        tmp_path, _resources(), handlers={"Consumer": consumer}, faults=(Duplicate("Source", 1.0),)
+    ) as cloud:
+        _send(cloud, ["a", "b"])
+        assert cloud.settle()
+        assert queue_messages(cloud, "Redrive") == []
+        assert queue_messages(cloud, "Source") == []
+    bodies = [r["body"] for e in consumer.events for r in e["Records"]]
+    assert sorted(bodies) == ["a", "a", "b", "b"]
+
+
+def test_a_throttled_batch_comes_back_after_the_visibility_timeout(tmp_path: Path) -> None:
+    """Lambda with SQS: a throttled invocation leaves its messages in the queue; they come back after
+    the visibility timeout, and the receive counts towards maxReceiveCount."""
+    consumer = Recorder()
+    throttle = Concurrency("Consumer", limit=0, window=(0.0, 20.0))
+    with running(tmp_path, _resources(), handlers={"Consumer": consumer}, faults=(throttle,)) as cloud:
+        _send(cloud, ["a"])
+        assert cloud.settle()
+        assert queue_messages(cloud, "Redrive") == []
+    ((record,),) = [event["Records"] for event in consumer.events]
+    assert record["body"] == "a"
+    assert record["attributes"]["ApproximateReceiveCount"] == "2"

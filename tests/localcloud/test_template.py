@@ -13,6 +13,7 @@ from localcloud.intrinsics import Intrinsics, pseudo_parameters
 from localcloud.provision import dependency_order
 from localcloud.template import TemplateError, load, parameter_values, parse_overrides, read_config_env
 from tests.localcloud.conftest import Recorder, running, write_template
+from validator import api
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -157,7 +158,7 @@ def test_project_template_translates_with_the_default_config_env(project: Any) -
     assert (
         loaded.parameters["IngressBusName"] == "signals-ingress-dev"
     )  # from samconfig.toml, not the default
-    assert {route.path for route in loaded.http_routes} == {"/v1/events"}
+    assert {route.path for route in loaded.http_routes} == {api.EVENTS_PATH, *api.SEGMENT_ROUTES}
     types = {resource["Type"] for resource in loaded.resources.values()}
     assert "AWS::Serverless::Function" not in types and "AWS::Lambda::Function" in types
 

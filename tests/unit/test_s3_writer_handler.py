@@ -13,13 +13,13 @@ from s3_writer.records import PipeEventError
 from s3_writer.writer import BatchWriter
 from signal_platform import codec
 from tests.conftest import FakeLambdaContext
-from tests.unit.test_s3_writer_support import FakeStore, event_ids, failures, pipe_batch, signal
+from tests.unit.test_s3_writer_support import FakeLedger, FakeStore, event_ids, failures, pipe_batch, signal
 
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStore]:
     fake = FakeStore()
-    writer = BatchWriter(fake, lake_prefix="events", bad_prefix="bad", concurrency=1)
+    writer = BatchWriter(fake, FakeLedger(), lake_prefix="events", bad_prefix="bad", concurrency=1)
     monkeypatch.setattr(dependencies, "batch_writer", lambda: writer)
     yield fake
     writer.close()
@@ -63,7 +63,7 @@ def test_handler_write_failure_answers_every_event_id(
 ) -> None:
     # GIVEN S3 refusing the click partition
     fake = FakeStore(fail_put=lambda key: "event_type=click" in key)
-    writer = BatchWriter(fake, lake_prefix="events", bad_prefix="bad", concurrency=1)
+    writer = BatchWriter(fake, FakeLedger(), lake_prefix="events", bad_prefix="bad", concurrency=1)
     monkeypatch.setattr(dependencies, "batch_writer", lambda: writer)
     payload = pipe_batch([signal()], [signal("click")], [signal()])
     # WHEN invoked

@@ -1,11 +1,11 @@
-"""The lake's layout: partition grouping, deterministic keys, NDJSON lines, dedup, bad-record objects."""
+"""The lake's layout: partition grouping, attempt-owned keys, NDJSON lines, dedup, bad-record objects."""
 
 from __future__ import annotations
 
 import gzip
 from typing import Any
 
-from s3_writer.lake import BadObject, BatchPlan, LakeObject, plan_batch
+from s3_writer.lake import BadObject, BatchPlan, LakeObject, decode_records, plan_batch
 from s3_writer.records import parse_records
 from signal_platform import codec
 from tests.unit.test_s3_writer_support import (
@@ -19,10 +19,13 @@ from tests.unit.test_s3_writer_support import (
 
 LAKE = "events"
 BAD = "bad"
+ATTEMPT = "0123456789abcdef"
 
 
-def _plan(payload: list[dict[str, Any]]) -> BatchPlan:
-    return plan_batch(parse_records(payload), lake_prefix=LAKE, bad_prefix=BAD)
+def _plan(payload: list[dict[str, Any]], done: frozenset[str] = frozenset()) -> BatchPlan:
+    return plan_batch(
+        decode_records(parse_records(payload)), lake_prefix=LAKE, bad_prefix=BAD, attempt=ATTEMPT, done=done
+    )
 
 
 def _keys(objects: list[LakeObject]) -> list[str]:
@@ -40,9 +43,9 @@ def test_plan_batch_groups_by_event_type_date_and_hour_one_object_each() -> None
     plan = _plan(payload)
     # THEN there is exactly one object per (event type, dt, hour), keyed by its first and last record
     assert _keys(plan.lake_objects) == [
-        f"events/event_type=page_view/dt=2025-11-26/hour=14/{SHARD_ID}-{sequence(0)}-{sequence(3)}.json.gz",
-        f"events/event_type=click/dt=2025-11-26/hour=14/{SHARD_ID}-{sequence(1)}-{sequence(3)}.json.gz",
-        f"events/event_type=page_view/dt=2025-11-26/hour=15/{SHARD_ID}-{sequence(2)}-{sequence(2)}.json.gz",
+        f"events/event_type=page_view/dt=2025-11-26/hour=14/{SHARD_ID}-{sequence(0)}-{sequence(3)}-{ATTEMPT}.json.gz",
+        f"events/event_type=click/dt=2025-11-26/hour=14/{SHARD_ID}-{sequence(1)}-{sequence(3)}-{ATTEMPT}.json.gz",
+        f"events/event_type=page_view/dt=2025-11-26/hour=15/{SHARD_ID}-{sequence(2)}-{sequence(2)}-{ATTEMPT}.json.gz",
     ]
     # AND every signal is one line, in delivery order, in its partition's object
     lines = [[codec.loads(line) for line in item.lines] for item in plan.lake_objects]
@@ -60,7 +63,7 @@ def test_plan_batch_key_uses_lowest_and_highest_sequence_numbers_not_string_orde
     # WHEN planned (delivered highest first)
     (item,) = _plan([long, short]).lake_objects
     # THEN first/last follow the numeric order
-    assert item.key.endswith(f"/{SHARD_ID}-999-1000.json.gz")
+    assert item.key.endswith(f"/{SHARD_ID}-999-1000-{ATTEMPT}.json.gz")
 
 
 def test_plan_batch_repeated_event_id_first_wins_and_is_counted() -> None:
@@ -77,7 +80,7 @@ def test_plan_batch_repeated_event_id_first_wins_and_is_counted() -> None:
     assert plan.duplicates_dropped == 2
     assert plan.signals == 2
     # AND a record whose signals were all duplicates contributes to no key
-    assert item.key.endswith(f"-{sequence(0)}-{sequence(0)}.json.gz")
+    assert item.key.endswith(f"-{sequence(0)}-{sequence(0)}-{ATTEMPT}.json.gz")
 
 
 def test_lake_object_body_is_gzip_ndjson_with_metadata() -> None:
@@ -114,7 +117,7 @@ def test_plan_batch_bad_record_becomes_bad_object_and_others_go_on() -> None:
     # THEN the bad record is set aside under its arrival date and the others still form the group
     (bad,) = plan.bad_objects
     assert isinstance(bad, BadObject)
-    assert bad.key == f"bad/2025/11/26/{SHARD_ID}-{sequence(1)}.json"
+    assert bad.key == f"bad/2025/11/26/{SHARD_ID}-{sequence(1)}-{ATTEMPT}.json"
     (item,) = plan.lake_objects
     assert [record.sequence_number for record in item.records] == [sequence(0), sequence(2)]
     # AND the bad object keeps the reason and the whole record, raw data included
@@ -133,8 +136,8 @@ def test_plan_batch_records_from_two_shards_never_share_a_key() -> None:
     # WHEN planned THEN each shard gets its own object
     keys = _keys(_plan(payload).lake_objects)
     assert [key.rsplit("/", 1)[1] for key in keys] == [
-        f"{SHARD_ID}-{sequence(0)}-{sequence(0)}.json.gz",
-        f"shardId-000000000001-{sequence(1)}-{sequence(1)}.json.gz",
+        f"{SHARD_ID}-{sequence(0)}-{sequence(0)}-{ATTEMPT}.json.gz",
+        f"shardId-000000000001-{sequence(1)}-{sequence(1)}-{ATTEMPT}.json.gz",
     ]
 
 

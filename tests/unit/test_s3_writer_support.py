@@ -1,6 +1,6 @@
 """Builders for the S3 writer's tests (no tests here): enriched signals, EventBridge events on the
 Kinesis stream, the Pipe's payload (a bare array of flat Kinesis records) around them, and an
-in-memory object store with injectable failures."""
+in-memory object store and lake ledger with injectable failures."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from s3_writer.lake import PutRequest
+from s3_writer.ledger import Attempt, State
 from signal_platform import codec
-from signal_platform.errors import LakeWriteError
+from signal_platform.errors import LakeLedgerError, LakeWriteError
 
 SHARD_ID = "shardId-000000000000"
 STREAM_ARN = "arn:aws:kinesis:us-west-2:123456789012:stream/signals-data-platform"
@@ -165,12 +166,13 @@ class FakeStore:
         crash_put: Callable[[str], bool] = lambda key: False,
     ) -> None:
         self.objects: dict[str, PutRequest] = {}
+        self.versions: dict[str, str] = {}
         self.puts: list[str] = []
         self.deletes: list[str] = []
         self._fail_put, self._fail_delete, self._crash_put = fail_put, fail_delete, crash_put
         self._lock = threading.Lock()
 
-    def put(self, request: PutRequest) -> None:
+    def put(self, request: PutRequest) -> str | None:
         with self._lock:
             self.puts.append(request.key)
         if self._crash_put(request.key):
@@ -179,10 +181,14 @@ class FakeStore:
             raise LakeWriteError(f"PutObject {request.key} failed: SlowDown")
         with self._lock:
             self.objects[request.key] = request
+            self.versions[request.key] = version = uuid.uuid4().hex
+        return version
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, version_id: str | None = None) -> None:
         with self._lock:
             self.deletes.append(key)
+            if version_id is not None and self.versions.get(key) != version_id:
+                return  # another version: this one is not the current object
         if self._fail_delete(key):
             raise LakeWriteError(f"DeleteObject {key} failed: InternalError")
         with self._lock:
@@ -190,3 +196,77 @@ class FakeStore:
 
     def lines(self, key: str) -> list[dict[str, Any]]:
         return [codec.loads(line) for line in gzip.decompress(self.objects[key].body).splitlines()]
+
+    def event_ids(self) -> list[str]:
+        """Every event_id in the lake objects, as often as it is stored."""
+        return [
+            line["event_id"] for key in self.objects if key.startswith("events/") for line in self.lines(key)
+        ]
+
+
+class FakeLedger:
+    """The lake ledger in memory, with the DynamoDB ledger's conditions; ``fail`` names operations
+    that raise ``LakeLedgerError`` (each entry fails one call)."""
+
+    def __init__(self) -> None:
+        self.owner: dict[str, str] = {}
+        self.attempt: dict[str, Attempt] = {}
+        self.writes: list[str] = []
+        self.fail: list[str] = []
+        self._lock = threading.Lock()
+
+    def _maybe_fail(self, operation: str) -> None:
+        if operation in self.fail:
+            self.fail.remove(operation)
+            raise LakeLedgerError(f"{operation} failed: InternalServerError")
+
+    def owners(self, record_ids: Any) -> dict[str, str]:
+        self._maybe_fail("owners")
+        return {rid: self.owner[rid] for rid in record_ids if rid in self.owner}
+
+    def attempts(self, attempt_ids: Any) -> dict[str, Attempt]:
+        self._maybe_fail("attempts")
+        return {aid: self.attempt[aid] for aid in attempt_ids if aid in self.attempt}
+
+    def begin(self, attempt: Attempt) -> None:
+        with self._lock:
+            self.writes.append("begin")
+            self._maybe_fail("begin")
+            assert attempt.attempt_id not in self.attempt
+            self.attempt[attempt.attempt_id] = attempt
+
+    def claim(self, record_id: str, attempt_id: str, *, previous: str | None) -> bool:
+        with self._lock:
+            self.writes.append("claim")
+            self._maybe_fail("claim")
+            if self.owner.get(record_id) != previous:
+                return False
+            self.owner[record_id] = attempt_id
+            return True
+
+    def commit(self, attempt_id: str) -> bool:
+        with self._lock:
+            self.writes.append("commit")
+            self._maybe_fail("commit")
+            return self._set(attempt_id, "committed")
+
+    def abandon(self, attempt_id: str, *, expired_at: float | None = None) -> bool:
+        with self._lock:
+            self.writes.append("abandon")
+            self._maybe_fail("abandon")
+            current = self.attempt.get(attempt_id)
+            if current is None or current.state == "abandoned":
+                return True
+            if expired_at is not None and current.deadline >= expired_at:
+                return False
+            return self._set(attempt_id, "abandoned")
+
+    def _set(self, attempt_id: str, state: State) -> bool:
+        current = self.attempt[attempt_id]
+        if current.state != "pending":
+            return False
+        self.attempt[attempt_id] = Attempt(attempt_id, state, current.deadline, current.keys)
+        return True
+
+    def states(self) -> list[State]:
+        return [attempt.state for attempt in self.attempt.values()]

@@ -11,7 +11,7 @@ import pytest
 from s3_writer.records import parse_records
 from s3_writer.writer import BatchWriter
 from signal_platform import codec
-from tests.unit.test_s3_writer_support import FakeStore, event_ids, failures, pipe_batch, signal
+from tests.unit.test_s3_writer_support import FakeLedger, FakeStore, event_ids, failures, pipe_batch, signal
 
 
 @pytest.fixture(params=[1, 4], ids=["sequential", "concurrent"])
@@ -22,10 +22,11 @@ def concurrency(request: pytest.FixtureRequest) -> int:
 @pytest.fixture
 def writers(concurrency: int) -> Iterator[Callable[[FakeStore], BatchWriter]]:
     made: list[BatchWriter] = []
+    ledger = FakeLedger()  # one ledger per test: every writer of a test shares it, as they share the table
 
     def make(store: FakeStore) -> BatchWriter:
         writer = BatchWriter(
-            store, lake_prefix="events", bad_prefix="bad", gzip_level=6, concurrency=concurrency
+            store, ledger, lake_prefix="events", bad_prefix="bad", gzip_level=6, concurrency=concurrency
         )
         made.append(writer)
         return writer
@@ -107,7 +108,8 @@ def test_write_bad_record_is_set_aside_and_the_batch_goes_on(
     outcome = writers(store).write(parse_records(payload))
     # THEN it succeeds, the bad record has its bad/ object, and the others are in the lake
     assert outcome.response() == {"batchItemFailures": []}
-    bad_key = f"bad/2025/11/26/{payload[1]['eventID'].replace(':', '-')}.json"
+    bad_prefix = f"bad/2025/11/26/{payload[1]['eventID'].replace(':', '-')}-"
+    (bad_key,) = (key for key in store.objects if key.startswith(bad_prefix))
     assert codec.loads(store.objects[bad_key].body)["reason"]["code"] == "not_json"
     (lake_key,) = (key for key in store.objects if key.startswith("events/"))
     assert len(store.lines(lake_key)) == 2
@@ -150,16 +152,22 @@ def test_write_unexpected_error_cleans_up_and_raises(writers: Callable[[FakeStor
     assert store.objects == {}
 
 
-def test_write_retried_identical_batch_overwrites_itself(writers: Callable[[FakeStore], BatchWriter]) -> None:
+def test_write_retried_identical_batch_writes_nothing_again(
+    writers: Callable[[FakeStore], BatchWriter],
+) -> None:
     # GIVEN a batch written once
     store = FakeStore()
     payload = _mixed_batch()
     writer = writers(store)
     writer.write(parse_records(payload))
     before = {key: request.body for key, request in store.objects.items()}
+    puts = len(store.puts)
     # WHEN the identical batch is delivered again
-    writer.write(parse_records(payload))
-    # THEN the same keys hold the same bytes
+    outcome = writer.write(parse_records(payload))
+    # THEN it succeeds without a put: every record is already in the lake
+    assert outcome.response() == {"batchItemFailures": []}
+    assert outcome.records_already_in_lake == len(payload)
+    assert len(store.puts) == puts
     assert {key: request.body for key, request in store.objects.items()} == before
 
 
@@ -181,7 +189,7 @@ def test_write_after_partial_failure_bisected_retry_leaves_each_signal_once() ->
         return attempts["click"] == 1
 
     store = FakeStore(fail_put=fail_first_click)
-    writer = BatchWriter(store, lake_prefix="events", bad_prefix="bad", concurrency=1)
+    writer = BatchWriter(store, FakeLedger(), lake_prefix="events", bad_prefix="bad", concurrency=1)
     payload = _mixed_batch()
     outcome = writer.write(parse_records(payload))
     # WHEN the Pipe retries from the lowest failed record, bisected into two halves

@@ -25,7 +25,8 @@ from signal_platform.schema_registry import (
 )
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
-SCHEMA_FILES = sorted(SCHEMA_ROOT.rglob("*.json"))
+# mappings/ holds data files beside the schemas (the track mapping), not schemas.
+SCHEMA_FILES = sorted(p for p in SCHEMA_ROOT.rglob("*.json") if p.parent.name != "mappings")
 EVENTS_ROOT = SCHEMA_ROOT / "events"
 ENVELOPE_PATH = SCHEMA_ROOT / "contracts" / "envelope" / "1-0-0.json"
 SIGNAL_BATCH_PATH = SCHEMA_ROOT / "contracts" / "signal_batch" / "1-0-0.json"

@@ -53,12 +53,14 @@ class EnrichmentSettings:
     - Later repeats are manual or slow: a replay from a DLQ (SQS keeps messages up to 14 days), from
       the secondary's archive (30 days), or a client resend days later (the validator accepts
       events up to 7 days old). They are forwarded again with the same deterministic batch ids and
-      event_ids, and are deduplicated downstream: the lake writer drops a repeated event_id within
-      its batch, and the Athena view keeps one row per event_id.
+      event_ids, and are deduplicated downstream: the lake writer's ledger skips an enriched batch
+      already in the lake (35 days), drops a repeated event_id within its Pipe batch, and the Athena
+      view events_dedup keeps one row per event_id.
 
     Per-event_id duplicate suppression therefore is: 48 h after the first successful enrichment,
-    for a repeat of the same batch, here; unlimited in time for queries through the Athena view. A
-    resend with another composition (another batch id) is never suppressed here, only in the view.
+    for a repeat of the same batch, here; 35 days in the lake for a repeat of an enriched batch;
+    unlimited in time for queries through the view. A resend with another composition (another batch
+    id) is never suppressed here, only in the view.
     Values below 24 h would leave the rule's own retry window uncovered and are refused; above
     14 days (the longest DLQ retention) a record outlives every path that could use it.
     """

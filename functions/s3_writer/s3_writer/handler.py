@@ -21,6 +21,20 @@ from signal_platform.observability import logger, metrics, tracer
 
 def _record(outcome: WriteOutcome) -> None:
     metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=outcome.records)
+    if outcome.records_already_in_lake:
+        metrics.add_metric(
+            name="RecordsAlreadyInLake", unit=MetricUnit.Count, value=outcome.records_already_in_lake
+        )
+    if outcome.not_deleted:
+        metrics.add_metric(name="LakeCleanupFailures", unit=MetricUnit.Count, value=len(outcome.not_deleted))
+        logger.error(
+            "objects of an attempt that does not count were not deleted", keys=list(outcome.not_deleted)
+        )
+    if outcome.conflict:
+        # Not an error: another invocation holds or won these records; the Pipe retries the batch.
+        metrics.add_metric(name="LakeLedgerConflicts", unit=MetricUnit.Count, value=1)
+        logger.warning("records owned by another invocation, batch retried", reason=outcome.conflict)
+        return
     if outcome.succeeded:
         # Counted only when the invocation commits: a failed one is retried and counted then.
         metrics.add_metric(name="SignalsWritten", unit=MetricUnit.Count, value=outcome.signals_written)
@@ -40,21 +54,20 @@ def _record(outcome: WriteOutcome) -> None:
         errors=list(outcome.failed_writes),
         first_event_id=outcome.failed_event_ids[0],
     )
-    if outcome.not_deleted:
-        metrics.add_metric(name="LakeCleanupFailures", unit=MetricUnit.Count, value=len(outcome.not_deleted))
-        logger.error("lake objects of the failed batch not deleted", keys=list(outcome.not_deleted))
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: list[dict[str, Any]], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001 - Lambda signature
+def lambda_handler(event: list[dict[str, Any]], context: LambdaContext) -> dict[str, Any]:
     try:
         records = parse_records(event)
     except PipeEventError as error:
         metrics.add_metric(name="MalformedPipeEvents", unit=MetricUnit.Count, value=1)
         logger.error("malformed pipe payload, whole batch retried", reason=str(error))
         raise
-    outcome = dependencies.batch_writer().write(records)
+    # How long this invocation may still run: the lake ledger's lease on the records it writes.
+    remaining = context.get_remaining_time_in_millis() / 1000
+    outcome = dependencies.batch_writer().write(records, remaining_seconds=remaining)
     _record(outcome)
     return outcome.response()

@@ -30,6 +30,7 @@ EVENT_TYPE: Final = re.compile(r"[a-z][a-z0-9_]{1,63}")
 UTC_TIMESTAMP: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z")
 SHARD_ID: Final = re.compile(r"shardId-[0-9]{1,20}")
 SEQUENCE_NUMBER: Final = re.compile(r"[0-9]{1,128}")
+BATCH_ID: Final = re.compile(r"[0-9a-f]{32}")
 MAX_EVENT_ID_LENGTH: Final = 256
 MAX_EPOCH_SECONDS: Final = 253_402_300_800  # 10000-01-01T00:00:00Z: any later date has no yyyy key
 
@@ -101,7 +102,19 @@ def _record(index: int, item: Any) -> PipeRecord:
     return PipeRecord(event_id, shard_id, sequence, int(sequence), float(arrival), item)
 
 
+@dataclass(frozen=True, slots=True)
+class EnrichedRecord:
+    """A decoded record: its enriched batch's id (the record's identity in the lake ledger) and signals."""
+
+    batch_id: str
+    signals: list[Signal]
+
+
 def decode_signals(record: PipeRecord) -> list[Signal]:
+    return decode_batch(record).signals
+
+
+def decode_batch(record: PipeRecord) -> EnrichedRecord:
     """The record's enriched batch as lake lines; any flaw makes the WHOLE record undecodable."""
     data = record.raw.get("data")
     if not isinstance(data, str):
@@ -124,10 +137,13 @@ def decode_signals(record: PipeRecord) -> list[Signal]:
         raise UndecodableRecordError(
             "not_an_enriched_batch", f"unsupported enriched batch schema_version {version!r}"
         )
+    batch_id = detail.get("batch_id")
+    if not isinstance(batch_id, str) or not BATCH_ID.fullmatch(batch_id):
+        raise UndecodableRecordError("not_an_enriched_batch", "detail.batch_id must be 32 lower-case hex")
     signals = detail.get("signals")
     if not isinstance(signals, list) or not signals:
         raise UndecodableRecordError("not_an_enriched_batch", "detail.signals must be a non-empty array")
-    return [_signal(index, signal) for index, signal in enumerate(signals)]
+    return EnrichedRecord(batch_id, [_signal(index, signal) for index, signal in enumerate(signals)])
 
 
 def _signal(index: int, signal: Any) -> Signal:

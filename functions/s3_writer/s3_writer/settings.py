@@ -16,6 +16,9 @@ from signal_platform.errors import ConfigurationError
 DEFAULT_GZIP_LEVEL: Final = 6
 # Concurrent PutObject calls per invocation: a Pipe batch usually spans a few event types and hours.
 DEFAULT_WRITE_CONCURRENCY: Final = 8
+# How long the lake ledger remembers a record: longer than any path that can bring a copy back (the
+# stream keeps records up to 7 days by default, DLQs 14 days, the secondary's archive 30 days).
+DEFAULT_LEDGER_RETENTION_DAYS: Final = 35
 _PREFIX: Final = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 
 
@@ -31,6 +34,8 @@ def _prefix(environ: Mapping[str, str], name: str, default: str) -> str:
 @dataclass(frozen=True, slots=True)
 class S3WriterSettings:
     lake_bucket_name: str
+    lake_ledger_table_name: str
+    ledger_retention_days: int
     lake_prefix: str
     bad_prefix: str
     gzip_level: int
@@ -46,6 +51,10 @@ class S3WriterSettings:
             )
         return cls(
             lake_bucket_name=env.required(environ, "LAKE_BUCKET_NAME"),
+            lake_ledger_table_name=env.required(environ, "LAKE_LEDGER_TABLE_NAME"),
+            ledger_retention_days=env.integer(
+                environ, "LEDGER_RETENTION_DAYS", DEFAULT_LEDGER_RETENTION_DAYS, minimum=1, maximum=365
+            ),
             lake_prefix=lake_prefix,
             bad_prefix=bad_prefix,
             gzip_level=env.integer(environ, "GZIP_LEVEL", DEFAULT_GZIP_LEVEL, minimum=1, maximum=9),

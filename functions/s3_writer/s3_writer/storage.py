@@ -1,4 +1,8 @@
-"""``LakeWriter``: the S3 adapter of the lake (PutObject, DeleteObject), SDK errors as ``LakeWriteError``."""
+"""``LakeWriter``: the S3 adapter of the lake (PutObject, DeleteObject), SDK errors as ``LakeWriteError``.
+
+A put answers the new object's ``VersionId`` (the lake bucket is versioned), so a clean-up removes
+exactly the version it wrote, never a version someone else wrote later under the same key.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ class LakeWriter:
         self.bucket = bucket
         self._client = client
 
-    def put(self, request: PutRequest) -> None:
+    def put(self, request: PutRequest) -> str | None:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
 
         arguments: dict[str, Any] = {
@@ -38,16 +42,21 @@ class LakeWriter:
         if request.content_encoding:
             arguments["ContentEncoding"] = request.content_encoding
         try:
-            self._client().put_object(**arguments)
+            response = self._client().put_object(**arguments)
         except (ClientError, BotoCoreError) as exc:
             raise LakeWriteError(
                 f"PutObject s3://{self.bucket}/{request.key} failed: {_error_code(exc)}"
             ) from exc
+        version = response.get("VersionId")
+        return version if isinstance(version, str) and version != "null" else None
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, version_id: str | None = None) -> None:
+        """The version ``version_id`` of ``key`` (gone for good), or without one, the key's current
+        version (a delete marker: only for a put whose outcome is unknown)."""
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
 
+        version = {"VersionId": version_id} if version_id else {}
         try:
-            self._client().delete_object(Bucket=self.bucket, Key=key)
+            self._client().delete_object(Bucket=self.bucket, Key=key, **version)
         except (ClientError, BotoCoreError) as exc:
             raise LakeWriteError(f"DeleteObject s3://{self.bucket}/{key} failed: {_error_code(exc)}") from exc

@@ -11,6 +11,14 @@
 | 429 | the bus is throttling: resend after Retry-After | yes |
 | 503 | the bus or a dependency is down: resend after Retry-After | yes |
 | 500 | a fault of the platform itself | yes |
+
+The Segment-compatible routes (``/v1/batch``, ``/v1/track``, ...) answer as Segment's API does,
+because Segment's and RudderStack's libraries decide on the status alone: 200 whenever nothing
+needs a resend (rejected calls are final, their reasons in the body and the logs; a 207 would make
+RudderStack's library resend the whole batch), 400 for a malformed or too large body, 401 / 403,
+and 429 / 503 with Retry-After when any accepted call could not be forwarded: both libraries
+resend the whole batch, which is safe because each call's event_id derives from its messageId.
+Error bodies carry ``code`` and ``message`` at the top, where those libraries read them.
 """
 
 from __future__ import annotations
@@ -21,11 +29,21 @@ from typing import Any, Final
 from signal_platform import errors
 from signal_platform.bus_publisher import FailureKind
 from validator.ingest import IngestAnswer
+from validator.segment import CALL_TYPES, CallType
 
 THROTTLED_RETRY_AFTER_SECONDS: Final = 5
 UNAVAILABLE_RETRY_AFTER_SECONDS: Final = 30
 EVENTS_PATH: Final = "/v1/events"
 EVENTS_METHOD: Final = "POST"
+SEGMENT_BATCH_PATH: Final = "/v1/batch"
+# Route path -> the call type it implies (None: /v1/batch, where each call names its type).
+# analytics.js (analytics-next) posts to the type's first letter (/v1/t, /v1/p, ...) and batches to /v1/b.
+SEGMENT_ROUTES: Final[dict[str, CallType | None]] = {
+    SEGMENT_BATCH_PATH: None,
+    "/v1/b": None,
+    **{f"/v1/{call_type}": call_type for call_type in CALL_TYPES},
+    **{f"/v1/{call_type[0]}": call_type for call_type in CALL_TYPES},
+}
 
 _STATUS_BY_ERROR: Final[tuple[tuple[type[errors.SignalPlatformError], int], ...]] = (
     (errors.MalformedRequestError, 400),
@@ -94,3 +112,27 @@ def error_answer(error: errors.SignalPlatformError, request_id: str) -> HttpAnsw
 
 def unexpected_answer(request_id: str) -> HttpAnswer:
     return error_answer(errors.SignalPlatformError("unexpected"), request_id)
+
+
+def segment_answer(answer: IngestAnswer) -> HttpAnswer:
+    """200 unless an accepted call could not be forwarded: then the whole request is to be resent."""
+    if not answer.counts.retry:
+        return HttpAnswer(200, {"success": True, **answer.as_dict()})
+    failure = answer.failure or "unavailable"
+    status = 429 if failure == "throttled" else 503
+    body = {
+        "success": False,
+        "code": "throttled" if status == 429 else "bus_unavailable",
+        "message": "some calls could not be forwarded: resend the request after Retry-After",
+        **answer.as_dict(),
+    }
+    return HttpAnswer(status, body, _retry_after(failure))
+
+
+def segment_error_answer(error: errors.SignalPlatformError, request_id: str) -> HttpAnswer:
+    """The native answer in Segment's shape: ``code``/``message`` at the top; too large is a 400."""
+    native = error_answer(error, request_id)
+    status = 400 if isinstance(error, errors.PayloadTooLargeError) else native.status
+    problem = native.body["error"]
+    body = {"success": False, **problem, "request_id": request_id}
+    return HttpAnswer(status, body, native.headers)

@@ -8,6 +8,11 @@ from collections.abc import Mapping
 from signal_platform.errors import AuthenticationError
 
 
+def has_write_key_header(headers: Mapping[str, str]) -> bool:
+    """Whether the request names its write key in a header (else, on the Segment routes, the body may)."""
+    return bool(headers.get("x-api-key", "").strip() or headers.get("authorization", "").strip())
+
+
 def write_key_from_headers(headers: Mapping[str, str]) -> str:
     """The write key from ``x-api-key``, or the user name of HTTP Basic auth (password ignored).
 

@@ -6,7 +6,7 @@ import base64
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from signal_platform import codec
 from signal_platform.errors import MalformedRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
@@ -21,11 +21,16 @@ class EventsDocument:
     sent_at: str | None
 
 
-def check_media_type(headers: Mapping[str, str]) -> None:
+JSON_ONLY: Final = frozenset({"application/json"})
+# navigator.sendBeacon and Segment's browser library send JSON as text/plain (no CORS preflight).
+JSON_OR_TEXT: Final = frozenset({"application/json", "text/plain"})
+
+
+def check_media_type(headers: Mapping[str, str], allowed: frozenset[str] = JSON_ONLY) -> None:
     media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
+    if media_type not in allowed:
         raise UnsupportedMediaTypeError(
-            f"content-type must be application/json, got {media_type or 'nothing'!r}"
+            f"content-type must be {' or '.join(sorted(allowed))}, got {media_type or 'nothing'!r}"
         )
 
 
@@ -78,10 +83,49 @@ def parse_document(data: bytes, *, max_events: int) -> EventsDocument:
     if len(events) > max_events:
         raise PayloadTooLargeError(f"a batch holds at most {max_events} events, got {len(events)}")
     if sent_at is not None:
-        if not isinstance(sent_at, str):
-            raise MalformedRequestError('"sent_at" must be an RFC 3339 timestamp')
-        try:
-            parse_rfc3339(sent_at)
-        except ValueError as exc:
-            raise MalformedRequestError(f'"sent_at" is not an RFC 3339 timestamp: {exc}') from exc
+        _check_sent_at(sent_at, "sent_at")
     return EventsDocument(events, sent_at)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentDocument:
+    """A Segment HTTP Tracking API body: the calls, and what the body carries for all of them."""
+
+    calls: list[Any]
+    sent_at: str | None
+    write_key: str | None
+    context: dict[str, Any] | None
+
+
+def parse_segment_document(data: bytes, *, batch: bool, max_events: int) -> SegmentDocument:
+    """``{"batch": [...], "sentAt", "context", "writeKey"}`` on ``/v1/batch``, one call elsewhere."""
+    try:
+        document = codec.loads(data)
+    except codec.JSONDecodeError as exc:
+        raise MalformedRequestError(f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise MalformedRequestError("the body must be a JSON object")
+    write_key = document.get("writeKey")
+    if write_key is not None and not isinstance(write_key, str):
+        raise MalformedRequestError('"writeKey" must be a string')
+    if not batch:
+        return SegmentDocument([document], None, write_key, None)
+    calls, sent_at, context = document.get("batch"), document.get("sentAt"), document.get("context")
+    if not isinstance(calls, list) or not calls:
+        raise MalformedRequestError('"batch" must be a non-empty array')
+    if len(calls) > max_events:
+        raise PayloadTooLargeError(f"a batch holds at most {max_events} calls, got {len(calls)}")
+    if context is not None and not isinstance(context, dict):
+        raise MalformedRequestError('"context" must be an object')
+    if sent_at is not None:
+        _check_sent_at(sent_at, "sentAt")
+    return SegmentDocument(calls, sent_at, write_key, context)
+
+
+def _check_sent_at(sent_at: Any, name: str) -> None:
+    if not isinstance(sent_at, str):
+        raise MalformedRequestError(f'"{name}" must be an RFC 3339 timestamp')
+    try:
+        parse_rfc3339(sent_at)
+    except ValueError as exc:
+        raise MalformedRequestError(f'"{name}" is not an RFC 3339 timestamp: {exc}') from exc

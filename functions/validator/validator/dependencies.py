@@ -10,6 +10,7 @@ from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import SignalBatcher
 from signal_platform.sources import SourceRegistry
 from validator.ingest import Ingestor
+from validator.segment import SegmentMapper, TrackMapping
 from validator.settings import ENTRY_SOURCE, ValidatorSettings
 from validator.verdicts import EventJudge, Limits
 
@@ -17,6 +18,12 @@ from validator.verdicts import EventJudge, Limits
 @cache
 def schema_registry() -> SchemaRegistry:
     return SchemaRegistry()
+
+
+@cache
+def segment_mapper() -> SegmentMapper:
+    """The track mapping is read once per container."""
+    return SegmentMapper(TrackMapping.load())
 
 
 def _sign_with(provider: signing.SigningKeyProvider, payload: bytes) -> str:
@@ -47,6 +54,7 @@ def build_ingestor(settings: ValidatorSettings) -> Ingestor:
         publisher=BusPublisher(endpoint_id=settings.global_endpoint_id),
         max_body_bytes=settings.max_body_bytes,
         max_events_per_request=settings.max_events_per_request,
+        segment=segment_mapper(),
     )
 
 

@@ -1,4 +1,5 @@
-"""Lambda entry point of ``POST /v1/events``: parse at the edge, call the ingestor, answer."""
+"""Lambda entry point of ``POST /v1/events`` and the Segment-compatible routes (``/v1/batch``,
+``/v1/track``, ...): parse at the edge, call the ingestor, answer."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from signal_platform.observability import logger, metrics, tracer
 from signal_platform.timeutil import utc_now
 from validator import api, dependencies
 from validator.ingest import IngestAnswer, IngestRequest
+from validator.segment import CallType
 
 # Time kept back from the Lambda deadline to answer the client after the last PutEvents retry.
 ANSWER_MARGIN_SECONDS = 1.5
+# Rejections logged per request with their reasons (the counts cover them all).
+LOGGED_REJECTIONS = 20
 
 app = APIGatewayHttpResolver(serializer=lambda body: codec.dumps(body).decode())
 
@@ -32,7 +36,7 @@ def _respond(answer: api.HttpAnswer) -> Response[Any]:
     )
 
 
-def _record(answer: IngestAnswer) -> None:
+def _record(answer: IngestAnswer, route: str) -> None:
     counts = answer.counts
     metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=counts.received)
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=counts.accepted)
@@ -44,24 +48,48 @@ def _record(answer: IngestAnswer) -> None:
         logger.warning(
             "events not forwarded", retry=counts.retry, failure=answer.failure, error_codes=answer.error_codes
         )
+    if counts.rejected:
+        # The Segment routes answer 200 to rejected calls (their libraries read no body): the
+        # reasons are recorded here, for every route alike.
+        rejections = [result.as_dict() for result in answer.results if result.verdict == "rejected"]
+        logged = rejections[:LOGGED_REJECTIONS]
+        logger.info("events rejected", route=route, rejected=counts.rejected, rejections=logged)
 
 
-@app.post(api.EVENTS_PATH)
-def post_events() -> Response[Any]:
+def _request() -> IngestRequest:
     event = app.current_event
     context: LambdaContext = app.lambda_context
     remaining = context.get_remaining_time_in_millis() / 1000
-    request = IngestRequest(
+    return IngestRequest(
         body=event.body,
         is_base64=bool(event.is_base64_encoded),
         headers=event.headers,
         request_id=event.request_context.request_id,
         received_at=utc_now(),
         deadline=time.monotonic() + remaining - ANSWER_MARGIN_SECONDS,
+        source_ip=event.request_context.http.source_ip,
+        user_agent=event.headers.get("user-agent"),
     )
-    answer = dependencies.ingestor().ingest(request)
-    _record(answer)
+
+
+@app.post(api.EVENTS_PATH)
+def post_events() -> Response[Any]:
+    answer = dependencies.ingestor().ingest(_request())
+    _record(answer, api.EVENTS_PATH)
     return _respond(api.ingest_answer(answer))
+
+
+def _segment_route(path: str, call_type: CallType | None) -> None:
+    def post_segment() -> Response[Any]:
+        answer = dependencies.ingestor().ingest_segment(_request(), call_type)
+        _record(answer, path)
+        return _respond(api.segment_answer(answer))
+
+    app.post(path)(post_segment)
+
+
+for _path, _call_type in api.SEGMENT_ROUTES.items():
+    _segment_route(_path, _call_type)
 
 
 @app.exception_handler(SignalPlatformError)  # type: ignore[untyped-decorator]  # Powertools leaves it untyped
@@ -70,7 +98,12 @@ def on_platform_error(error: SignalPlatformError) -> Response[Any]:
 
 
 def _refuse(error: SignalPlatformError) -> Response[Any]:
-    answer = api.error_answer(error, app.current_event.request_context.request_id)
+    event = app.current_event
+    request_id = event.request_context.request_id
+    if event.path in api.SEGMENT_ROUTES:
+        answer = api.segment_error_answer(error, request_id)
+    else:
+        answer = api.error_answer(error, request_id)
     log = logger.error if answer.status >= 500 else logger.info
     log("request refused", status=answer.status, code=error.code, reason=str(error))
     metrics.add_metric(name=f"Requests{answer.status}", unit=MetricUnit.Count, value=1)
@@ -81,10 +114,8 @@ def _refuse(error: SignalPlatformError) -> Response[Any]:
 def on_not_found(_error: Exception) -> Response[Any]:
     """No route matched: the one path with another method is a 405, any other path a 404."""
     event = app.current_event
-    if event.path == api.EVENTS_PATH:
-        return _refuse(
-            MethodNotAllowedError(f"{event.http_method} is not allowed on {api.EVENTS_PATH}: use POST")
-        )
+    if event.path == api.EVENTS_PATH or event.path in api.SEGMENT_ROUTES:
+        return _refuse(MethodNotAllowedError(f"{event.http_method} is not allowed on {event.path}: use POST"))
     return _refuse(RouteNotFoundError(f"no such path: send events to POST {api.EVENTS_PATH}"))
 
 
@@ -92,7 +123,11 @@ def on_not_found(_error: Exception) -> Response[Any]:
 def on_unexpected_error(_error: Exception) -> Response[Any]:
     logger.exception("unexpected error")
     metrics.add_metric(name="Requests500", unit=MetricUnit.Count, value=1)
-    return _respond(api.unexpected_answer(app.current_event.request_context.request_id))
+    event = app.current_event
+    request_id = event.request_context.request_id
+    if event.path in api.SEGMENT_ROUTES:
+        return _respond(api.segment_error_answer(SignalPlatformError("unexpected"), request_id))
+    return _respond(api.unexpected_answer(request_id))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

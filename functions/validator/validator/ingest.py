@@ -5,15 +5,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from signal_platform.bus_publisher import BusPublisher, FailureKind
+from signal_platform.errors import AuthenticationError, ForbiddenSourceError, PayloadTooLargeError
 from signal_platform.signal_batches import IngestMetadata, SignalBatcher
-from signal_platform.sources import SourceRegistry
+from signal_platform.sources import Source, SourceRegistry
 from signal_platform.timeutil import format_rfc3339
-from validator.auth import write_key_from_headers
-from validator.body import check_media_type, decompress, parse_document, raw_body
-from validator.verdicts import EventJudge, EventResult
+from validator.auth import has_write_key_header, write_key_from_headers
+from validator.body import (
+    JSON_OR_TEXT,
+    check_media_type,
+    decompress,
+    parse_document,
+    parse_segment_document,
+    raw_body,
+)
+from validator.segment import CallType, SegmentMapper
+from validator.verdicts import EventJudge, EventResult, Judgement, request_view
+
+# Segment's limits on a request body: 500 KB for /v1/batch, 32 KB for a single call.
+SEGMENT_MAX_BATCH_BYTES: Final = 500 * 1024
+SEGMENT_MAX_CALL_BYTES: Final = 32 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +37,8 @@ class IngestRequest:
     request_id: str
     received_at: datetime
     deadline: float
+    source_ip: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +86,12 @@ class Ingestor:
     publisher: BusPublisher
     max_body_bytes: int
     max_events_per_request: int
+    segment: SegmentMapper
 
     def ingest(self, request: IngestRequest) -> IngestAnswer:
+        """``POST /v1/events``: the platform's own envelope, one event or a batch."""
         headers = request.headers
-        source = self.sources.authenticate(write_key_from_headers(headers))
+        source = self._authenticate(write_key_from_headers(headers), headers)
         check_media_type(headers)
         data = raw_body(request.body, is_base64=request.is_base64, max_bytes=self.max_body_bytes)
         data = decompress(data, headers.get("content-encoding", ""), max_bytes=self.max_body_bytes)
@@ -85,7 +102,65 @@ class Ingestor:
             source_id=source.source_id,
             received_at=request.received_at,
             batch_sent_at=document.sent_at,
+            view=request_view(request.source_ip, request.user_agent),
         )
+        return self._forward(request, source, judgement)
+
+    def ingest_segment(self, request: IngestRequest, call_type: CallType | None) -> IngestAnswer:
+        """A Segment HTTP Tracking API request: ``/v1/batch`` (``call_type`` None) or one call.
+
+        The write key is the Basic user name (or ``x-api-key``), else the body's ``writeKey`` (what
+        browsers send with ``navigator.sendBeacon``, which cannot set headers)."""
+        headers = request.headers
+        source = None
+        if has_write_key_header(headers):
+            source = self._authenticate(write_key_from_headers(headers), headers)
+        check_media_type(headers, JSON_OR_TEXT)
+        limit = SEGMENT_MAX_CALL_BYTES if call_type else SEGMENT_MAX_BATCH_BYTES
+        try:
+            data = raw_body(request.body, is_base64=request.is_base64, max_bytes=limit)
+            data = decompress(data, headers.get("content-encoding", ""), max_bytes=limit)
+        except PayloadTooLargeError as exc:
+            what = "a single call" if call_type else "a batch"
+            raise PayloadTooLargeError(f"{exc}: {what} is at most {limit} bytes") from exc
+        document = parse_segment_document(
+            data, batch=call_type is None, max_events=self.max_events_per_request
+        )
+        if source is None:
+            if not document.write_key:
+                raise AuthenticationError(
+                    "missing write key: send it as the HTTP Basic user name, in x-api-key or as writeKey"
+                )
+            source = self._authenticate(document.write_key, headers)
+
+        received_at = format_rfc3339(request.received_at)
+        calls = [
+            self.segment.map_call(
+                call,
+                call_type=call_type,
+                source_id=source.source_id,
+                received_at=received_at,
+                shared_context=document.context,
+            )
+            for call in document.calls
+        ]
+        judgement = self.judge.judge(
+            calls,
+            source_id=source.source_id,
+            received_at=request.received_at,
+            batch_sent_at=document.sent_at,
+            view=request_view(request.source_ip, request.user_agent),
+        )
+        return self._forward(request, source, judgement)
+
+    def _authenticate(self, write_key: str, headers: Mapping[str, str]) -> Source:
+        source = self.sources.authenticate(write_key)
+        origin = headers.get("origin")
+        if origin is not None and not source.allows_origin(origin):
+            raise ForbiddenSourceError(f"origin {origin!r} is not registered for source {source.source_id!r}")
+        return source
+
+    def _forward(self, request: IngestRequest, source: Source, judgement: Judgement) -> IngestAnswer:
         metadata = IngestMetadata(
             received_at=format_rfc3339(request.received_at),
             region=self.region,

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Final, Literal, cast
 
 from signal_platform import codec
 from signal_platform.schema_registry import FieldError, SchemaRegistry
 from signal_platform.signal_batches import EncodedSignal
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339, parse_validated_rfc3339
+from validator.segment import MAX_USER_AGENT_CHARS, Refusal
 
 Verdict = Literal["accepted", "rejected", "retry"]
 
@@ -24,6 +25,36 @@ class Limits:
     max_event_bytes: int
     max_future_skew: timedelta
     max_event_age: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """What the server sees of a request: its source IP and User-Agent header. They fill an event's
+    ``context.ip`` / ``context.user_agent`` when the client sent none (the client's own win)."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+    def fill(self, event: dict[str, Any]) -> None:
+        context = event.get("context")
+        if context is None:
+            context = event["context"] = {}
+        elif not isinstance(context, dict):
+            return  # the schema refuses it
+        if self.ip and "ip" not in context:
+            context["ip"] = self.ip
+        if self.user_agent and "user_agent" not in context:
+            context["user_agent"] = self.user_agent
+
+
+NO_VIEW: Final = RequestView()
+
+
+def request_view(source_ip: str | None, user_agent: str | None) -> RequestView:
+    """A User-Agent header over the envelope's bound is clipped, never a rejection."""
+    if not source_ip and not user_agent:
+        return NO_VIEW
+    return RequestView(source_ip or None, user_agent[:MAX_USER_AGENT_CHARS] if user_agent else None)
 
 
 @dataclass(slots=True)
@@ -74,12 +105,25 @@ class EventJudge:
         self._min_age = -limits.max_future_skew
 
     def judge(
-        self, events: Sequence[Any], *, source_id: str, received_at: datetime, batch_sent_at: str | None
+        self,
+        events: Sequence[Any],
+        *,
+        source_id: str,
+        received_at: datetime,
+        batch_sent_at: str | None,
+        view: RequestView = NO_VIEW,
     ) -> Judgement:
+        """Verdicts in request order; a ``Refusal`` among ``events`` (a call the Segment mapping
+        refused) is recorded as the rejection it carries."""
         judgement = Judgement()
         seen: set[str] = set()
         batch_sent = parse_rfc3339(batch_sent_at) if batch_sent_at else None
         for index, event in enumerate(events):
+            if type(event) is Refusal:
+                judgement.results.append(EventResult(index, event.event_id, "rejected", (event.error,)))
+                continue
+            if view is not NO_VIEW and type(event) is dict:
+                view.fill(event)
             result, signal = self._judge_one(index, event, seen, source_id, received_at, batch_sent)
             judgement.results.append(result)
             if signal is not None:

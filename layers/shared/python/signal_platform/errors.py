@@ -95,6 +95,12 @@ class LakeWriteError(DependencyError):
     code = "lake_write_failed"
 
 
+class LakeLedgerError(DependencyError):
+    """The lake ledger (DynamoDB) could not be read or written; the records are retried."""
+
+    code = "lake_ledger_unavailable"
+
+
 # --- contract problems on the way through the pipeline ------------------------------------------
 
 

@@ -25,6 +25,7 @@ from signal_platform.errors import (
 )
 
 SOURCE_ID_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+ORIGIN_PATTERN: Final = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 _SECRET_BYTES: Final = 32
 
 
@@ -34,14 +35,23 @@ class Source:
     key_hash: str
     enabled: bool
     description: str = ""
+    # Web origins (scheme://host[:port]) whose pages may send with this key; "*" allows any.
+    origins: frozenset[str] = frozenset()
 
     def as_item(self) -> dict[str, Any]:
-        return {
+        item: dict[str, Any] = {
             "source_id": {"S": self.source_id},
             "key_hash": {"S": self.key_hash},
             "enabled": {"BOOL": self.enabled},
             "description": {"S": self.description},
         }
+        if self.origins:  # a DynamoDB string set cannot be empty
+            item["origins"] = {"SS": sorted(self.origins)}
+        return item
+
+    def allows_origin(self, origin: str) -> bool:
+        """Whether a browser page of ``origin`` may send: only origins the source registered."""
+        return origin in self.origins or "*" in self.origins
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Source:
@@ -50,6 +60,7 @@ class Source:
             key_hash=item["key_hash"]["S"],
             enabled=item.get("enabled", {"BOOL": False})["BOOL"],
             description=item.get("description", {"S": ""})["S"],
+            origins=frozenset(item.get("origins", {"SS": []})["SS"]),
         )
 
 
@@ -57,12 +68,17 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def new_write_key(source_id: str, description: str = "") -> tuple[str, Source]:
+def new_write_key(
+    source_id: str, description: str = "", origins: frozenset[str] = frozenset()
+) -> tuple[str, Source]:
     """A fresh key for ``source_id`` and the record to store; the key itself is never stored."""
     if not SOURCE_ID_PATTERN.fullmatch(source_id):
         raise ValueError(f"source id must match {SOURCE_ID_PATTERN.pattern}: {source_id!r}")
+    for origin in origins:
+        if origin != "*" and not ORIGIN_PATTERN.fullmatch(origin):
+            raise ValueError(f"an origin is scheme://host[:port] without a path, or *: {origin!r}")
     secret = secrets.token_urlsafe(_SECRET_BYTES)
-    return f"{source_id}.{secret}", Source(source_id, hash_secret(secret), True, description)
+    return f"{source_id}.{secret}", Source(source_id, hash_secret(secret), True, description, origins)
 
 
 def split_write_key(write_key: str) -> tuple[str, str]:

@@ -1,0 +1,287 @@
+"""Segment HTTP Tracking API calls mapped onto the platform's envelope (pure; docs/adr/0006).
+
+One call (``track``, ``page``, ``screen``, ``identify``, ``group``, ``alias``) becomes one client
+event of the registry, or a ``Refusal`` with the reason when Segment's own rules refuse it:
+
+- identity: ``event_id`` is a name-based UUID (uuid5) of the source and the call's ``messageId``,
+  so a resend of the same call is the same event; the ``messageId`` itself is kept in
+  ``data.origin.message_id``. A call without one gets the SHA-256 of its content instead (marked
+  ``message_id_derived``), so an identical resend still deduplicates;
+- type: ``track`` names map to registry types through ``mappings/segment_track.json``; a name it does
+  not list is the generic ``track`` type; the other calls are registry types of their own;
+- ``userId``/``anonymousId`` go to ``context.user_id``/``anonymous_id``; ``context.ip`` (an IP
+  address) and ``context.userAgent`` to the envelope's ``context.ip``/``user_agent`` (so the IP is
+  truncated before storage); the rest of ``context``, ``integrations`` and unknown top-level fields
+  are kept as sent in ``data.origin``; ``properties`` and ``traits`` keep their structure;
+- time: ``timestamp`` (else ``originalTimestamp``, else the receive time) is ``occurred_at``;
+  ``sentAt`` is ``sent_at``, which drives the clock-skew correction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from signal_platform import codec
+from signal_platform.schema_registry import SCHEMA_ROOT, FieldError
+
+CallType = Literal["track", "page", "screen", "identify", "group", "alias"]
+CALL_TYPES: Final[tuple[CallType, ...]] = ("track", "page", "screen", "identify", "group", "alias")
+# The registry version of each call type's own schema (track: the generic one, for unmapped names).
+CALL_SCHEMA_VERSION: Final = "1-0-0"
+MAPPING_PATH: Final = SCHEMA_ROOT / "mappings" / "segment_track.json"
+# Segment's limit on a messageId. (Its 32 KB per call is the judge's limit on the mapped event,
+# whose canonical bytes it computes anyway: the call's own size differs by its renamed keys.)
+MAX_MESSAGE_ID_CHARS: Final = 100
+MAX_USER_AGENT_CHARS: Final = 1024  # the envelope's bound on context.user_agent
+# Fixed forever: event_id = uuid5(MESSAGE_ID_NAMESPACE, "<source>\n<messageId>").
+MESSAGE_ID_NAMESPACE: Final = uuid.UUID("6f1d3c58-2b7e-5a4f-9c61-0e8d2a7b4c19")
+
+# Top-level fields the mapping places; any other field of a call is kept in data.origin.extra.
+# writeKey is a credential: it is read for authentication and never stored.
+_PLACED: Final = frozenset(
+    {
+        "type",
+        "messageId",
+        "userId",
+        "anonymousId",
+        "context",
+        "integrations",
+        "timestamp",
+        "sentAt",
+        "event",
+        "properties",
+        "traits",
+        "name",
+        "category",
+        "groupId",
+        "previousId",
+        "writeKey",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A call Segment's rules refuse before it reaches the registry (the judge records it as is)."""
+
+    event_id: str | None
+    error: FieldError
+
+
+@dataclass(frozen=True, slots=True)
+class TrackTarget:
+    """The registry type a track event name maps to, and how its properties become the type's data."""
+
+    event_type: str
+    schema_version: str
+    properties: Mapping[str, str]  # property name -> data field
+
+
+@dataclass(frozen=True, slots=True)
+class TrackMapping:
+    events: Mapping[str, TrackTarget]
+    unmapped: TrackTarget
+
+    @classmethod
+    def load(cls, path: Path = MAPPING_PATH) -> TrackMapping:
+        document = codec.loads(path.read_bytes())
+        events = {
+            name: TrackTarget(entry["event_type"], entry["schema_version"], dict(entry["properties"]))
+            for name, entry in document["events"].items()
+        }
+        unmapped = document["unmapped"]
+        return cls(events, TrackTarget(unmapped["event_type"], unmapped["schema_version"], {}))
+
+
+def _refuse(event_id: str | None, code: str, path: str, message: str) -> Refusal:
+    return Refusal(event_id, FieldError(code, path, message))
+
+
+def _identifier(value: Any) -> str | None:
+    """Segment ids are strings; numbers are taken as their text (as Segment's libraries do)."""
+    if type(value) is str:  # the common case first
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+_NAMESPACE_BYTES: Final = MESSAGE_ID_NAMESPACE.bytes
+
+
+def event_id_of(source_id: str, message_id: str) -> str:
+    """``str(uuid.uuid5(MESSAGE_ID_NAMESPACE, f"{source_id}\\n{message_id}"))``, written out on the
+    hex digest: the uuid module's objects cost several times more, and this runs once per call."""
+    name = _NAMESPACE_BYTES + f"{source_id}\n{message_id}".encode()
+    hexed = hashlib.sha1(name, usedforsecurity=False).hexdigest()  # uuid5 is SHA-1 by its RFC
+    # Version nibble 5; variant bits 10 in the top of the 17th nibble.
+    return f"{hexed[:8]}-{hexed[8:12]}-5{hexed[13:16]}-{_VARIANT[hexed[16]]}{hexed[17:20]}-{hexed[20:32]}"
+
+
+_VARIANT: Final = {digit: format(0x8 | (int(digit, 16) & 0x3), "x") for digit in "0123456789abcdef"}
+
+
+class SegmentMapper:
+    def __init__(self, mapping: TrackMapping) -> None:
+        self._mapping = mapping
+
+    def map_call(  # noqa: PLR0911, PLR0912 - one early return per refusal reason, in Segment order
+        self,
+        call: Any,
+        *,
+        call_type: CallType | None,
+        source_id: str,
+        received_at: str,
+        shared_context: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any] | Refusal:
+        """The client event for one call, or why it is refused. ``call_type`` is the route's type
+        (``None`` on ``/v1/batch``, where each call names its own); ``shared_context`` is a batch's
+        top-level ``context``, under each call's own."""
+        if not isinstance(call, dict):
+            return _refuse(None, "not_an_object", "$", "a call must be a JSON object")
+        message_id = call.get("messageId")
+        derived = message_id is None
+        if derived:
+            message_id = hashlib.sha256(codec.canonical(call)).hexdigest()
+        elif not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS:
+            return _refuse(
+                None,
+                "invalid_message_id",
+                "$.messageId",
+                f"messageId must be a string of 1 to {MAX_MESSAGE_ID_CHARS} characters",
+            )
+        event_id = event_id_of(source_id, message_id)
+        kind = call_type or call.get("type")
+        if kind not in CALL_TYPES:
+            return _refuse(
+                event_id, "unknown_call_type", "$.type", f"type must be one of {', '.join(CALL_TYPES)}"
+            )
+        user_id, anonymous_id = _identifier(call.get("userId")), _identifier(call.get("anonymousId"))
+        if user_id is None and anonymous_id is None:
+            return _refuse(event_id, "missing_identity", "$", "every call needs a userId or an anonymousId")
+        context = call.get("context")
+        if context is not None and not isinstance(context, dict):
+            return _refuse(event_id, "invalid_context", "$.context", "context must be an object")
+        origin: dict[str, Any] = {"protocol": "segment", "message_id": message_id, "type": kind}
+        if derived:
+            origin["message_id_derived"] = True
+        typed = self._typed_data(kind, call, origin, user_id)
+        if isinstance(typed, FieldError):
+            return Refusal(event_id, typed)
+        event_type, version, data = typed
+
+        envelope_context: dict[str, Any] = {}
+        if user_id is not None:
+            envelope_context["user_id"] = user_id
+        if anonymous_id is not None:
+            envelope_context["anonymous_id"] = anonymous_id
+        context = {**shared_context, **(context or {})} if shared_context else context
+        if context:
+            _place_context(context, envelope_context, origin)
+        if "integrations" in call:
+            origin["integrations"] = call["integrations"]
+        if not call.keys() <= _PLACED:  # originalTimestamp, channel, version, ... kept as sent
+            origin["extra"] = {key: value for key, value in call.items() if key not in _PLACED}
+        data["origin"] = origin
+
+        event: dict[str, Any] = {
+            "event_id": event_id,
+            "event_type": event_type,
+            "schema_version": version,
+            "occurred_at": call.get("timestamp") or call.get("originalTimestamp") or received_at,
+            "source": source_id,
+            "context": envelope_context,
+            "data": data,
+        }
+        if call.get("sentAt") is not None:
+            event["sent_at"] = call["sentAt"]
+        return event
+
+    def _typed_data(
+        self, kind: CallType, call: dict[str, Any], origin: dict[str, Any], user_id: str | None
+    ) -> tuple[str, str, dict[str, Any]] | FieldError:
+        """(event type, version, data) of one call by its type, or the Segment rule it breaks."""
+        data: dict[str, Any]
+        match kind:
+            case "track":
+                event = call.get("event")
+                if not isinstance(event, str) or not event:
+                    return FieldError("missing_event", "$.event", "a track call needs an event name")
+                return self._track(event, call.get("properties"), origin)
+            case "page" | "screen":
+                data = {"properties": _object(call.get("properties"))}
+                for field in ("name", "category"):
+                    if call.get(field) is not None:
+                        data[field] = call[field]
+            case "identify":
+                data = {"traits": _object(call.get("traits"))}
+            case "group":
+                group_id = _identifier(call.get("groupId"))
+                if group_id is None:
+                    return FieldError("missing_group_id", "$.groupId", "a group call needs a groupId")
+                data = {"group_id": group_id, "traits": _object(call.get("traits"))}
+            case _:  # alias
+                previous_id = _identifier(call.get("previousId"))
+                if previous_id is None:
+                    return FieldError(
+                        "missing_previous_id", "$.previousId", "an alias call needs a previousId"
+                    )
+                if user_id is None:
+                    return FieldError("missing_user_id", "$.userId", "an alias call needs a userId")
+                data = {"previous_id": previous_id}
+        return kind, CALL_SCHEMA_VERSION, data
+
+    def _track(
+        self, event: str, properties: Any, origin: dict[str, Any]
+    ) -> tuple[str, str, dict[str, Any]] | FieldError:
+        properties = _object(properties)
+        target = self._mapping.events.get(event)
+        if target is None:
+            unmapped = self._mapping.unmapped
+            return unmapped.event_type, unmapped.schema_version, {"event": event, "properties": properties}
+        if not isinstance(properties, dict):
+            return FieldError("invalid_properties", "$.properties", "properties must be an object")
+        origin["event"] = event
+        fields = target.properties
+        data = {field: properties[name] for name, field in fields.items() if name in properties}
+        if len(data) < len(properties):  # properties the mapping does not name, kept as sent
+            origin["properties"] = {name: value for name, value in properties.items() if name not in fields}
+        return target.event_type, target.schema_version, data
+
+
+@lru_cache(maxsize=1024)
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return "%" not in text  # a zone index is not an address the envelope (or a lake reader) takes
+
+
+def _place_context(context: dict[str, Any], envelope_context: dict[str, Any], origin: dict[str, Any]) -> None:
+    """An IP address and a user agent string move to the envelope's context (where enrichment reads
+    them and truncates the IP before storage); anything else, as sent, stays in ``origin.context``
+    (Segment accepts any value there, so the platform does not refuse the call for it)."""
+    ip, user_agent = context.get("ip"), context.get("userAgent")
+    movable_ip = isinstance(ip, str) and _is_ip_address(ip)
+    movable_agent = isinstance(user_agent, str)
+    if movable_ip or movable_agent:
+        context = dict(context)
+        if movable_ip:
+            envelope_context["ip"] = context.pop("ip")
+        if movable_agent:
+            envelope_context["user_agent"] = context.pop("userAgent")[:MAX_USER_AGENT_CHARS]
+    if context:
+        origin["context"] = context
+
+
+def _object(value: Any) -> Any:
+    """``properties``/``traits`` as sent; absent is empty (anything else the schema refuses)."""
+    return {} if value is None else value

@@ -1,0 +1,307 @@
+"""The Segment call mapping (pure): identity, types, Segment's rules, and what is kept where."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from signal_platform.schema_registry import SchemaRegistry
+from validator.segment import (
+    CALL_TYPES,
+    MAPPING_PATH,
+    MESSAGE_ID_NAMESPACE,
+    Refusal,
+    SegmentMapper,
+    TrackMapping,
+    event_id_of,
+)
+
+SOURCE = "web-shop"
+RECEIVED = "2026-12-06T10:00:05.000Z"
+
+
+@pytest.fixture(scope="module")
+def mapper() -> SegmentMapper:
+    return SegmentMapper(TrackMapping.load())
+
+
+@pytest.fixture(scope="module")
+def registry() -> SchemaRegistry:
+    return SchemaRegistry()
+
+
+def _call(call_type: str, **fields: Any) -> dict[str, Any]:
+    call: dict[str, Any] = {
+        "type": call_type,
+        "messageId": "ajs-next-1733479200000-5b7c1e0a",
+        "anonymousId": "a7c2e4f0-51b3-4d8e-9f6a-0c1b2d3e4f50",
+        "timestamp": "2026-12-06T10:00:00.000Z",
+        "context": {
+            "ip": "203.0.113.42",
+            "userAgent": "Mozilla/5.0 (X11; Linux x86_64)",
+            "library": {"name": "analytics.js", "version": "next-1.70.0"},
+            "page": {"url": "https://shop.example.com/", "referrer": "", "search": ""},
+        },
+    }
+    call.update(fields)
+    return {key: value for key, value in call.items() if value is not None}
+
+
+def _map(mapper: SegmentMapper, call: Any, call_type: Any = None) -> dict[str, Any] | Refusal:
+    return mapper.map_call(call, call_type=call_type, source_id=SOURCE, received_at=RECEIVED)
+
+
+def _event(mapper: SegmentMapper, call: Any, call_type: Any = None) -> dict[str, Any]:
+    mapped = _map(mapper, call, call_type)
+    assert isinstance(mapped, dict), mapped
+    return mapped
+
+
+def _refusal(mapper: SegmentMapper, call: Any, call_type: Any = None) -> Refusal:
+    mapped = _map(mapper, call, call_type)
+    assert isinstance(mapped, Refusal), mapped
+    return mapped
+
+
+def test_message_id_becomes_name_based_uuid_of_source_and_message_id(mapper: SegmentMapper) -> None:
+    # GIVEN a call whose messageId is not a UUID (as browser libraries make them)
+    call = _call("page", properties={"title": "Home"})
+    # WHEN it is mapped for two sources
+    event = _event(mapper, call)
+    other = mapper.map_call(call, call_type=None, source_id="app-ios", received_at=RECEIVED)
+    # THEN its event_id is uuid5(source, messageId), the original kept; another source gets another id
+    assert event["event_id"] == str(uuid.uuid5(MESSAGE_ID_NAMESPACE, f"{SOURCE}\n{call['messageId']}"))
+    assert event["data"]["origin"]["message_id"] == call["messageId"]
+    assert isinstance(other, dict)
+    assert other["event_id"] != event["event_id"]
+    assert _event(mapper, dict(call))["event_id"] == event["event_id"]
+
+
+def test_call_without_message_id_gets_content_hash_identity(mapper: SegmentMapper) -> None:
+    # GIVEN a call without messageId, sent twice, and a different call without one
+    call = _call("identify", messageId=None, userId="u1", traits={"plan": "pro"})
+    other = _call("identify", messageId=None, userId="u1", traits={"plan": "free"})
+    # WHEN they are mapped
+    first, again, different = _event(mapper, call), _event(mapper, dict(call)), _event(mapper, other)
+    # THEN the identical resend keeps the identity, the different call does not, and it is marked
+    assert first["event_id"] == again["event_id"] != different["event_id"]
+    assert first["data"]["origin"]["message_id_derived"] is True
+    assert len(first["data"]["origin"]["message_id"]) == 64
+
+
+def test_mapped_track_name_renames_properties_and_keeps_the_rest(
+    mapper: SegmentMapper, registry: SchemaRegistry
+) -> None:
+    # GIVEN a "Product Added" track call with properties the add_to_cart type names and one it does not
+    properties = {
+        "cart_id": "cart_1",
+        "product_id": "prod_1",
+        "sku": "TR2-BLU-42",
+        "name": "Trail Runner 2",
+        "price": 129.95,
+        "quantity": 1,
+        "currency": "EUR",
+        "brand": "Example",
+    }
+    # WHEN it is mapped
+    event = _event(mapper, _call("track", event="Product Added", properties=properties))
+    # THEN it is an add_to_cart 1-1-0 event with renamed fields, the rest kept in origin, and valid
+    assert (event["event_type"], event["schema_version"]) == ("add_to_cart", "1-1-0")
+    data = dict(event["data"])
+    origin = data.pop("origin")
+    assert data == {
+        "cart_id": "cart_1",
+        "product_id": "prod_1",
+        "sku": "TR2-BLU-42",
+        "product_name": "Trail Runner 2",
+        "unit_price": 129.95,
+        "quantity": 1,
+        "currency": "EUR",
+    }
+    assert origin["event"] == "Product Added"
+    assert origin["properties"] == {"brand": "Example"}
+    assert registry.is_valid(event), registry.errors(event)
+
+
+def test_unmapped_track_name_is_generic_track_with_properties_as_sent(
+    mapper: SegmentMapper, registry: SchemaRegistry
+) -> None:
+    # GIVEN a track call whose name the mapping does not list, with nested properties
+    properties = {"video": {"id": "v1", "chapters": [1, 2]}, "autoplay": False}
+    # WHEN it is mapped
+    event = _event(mapper, _call("track", event="Video Played", properties=properties))
+    # THEN it is the generic track type carrying name and properties unchanged
+    assert (event["event_type"], event["schema_version"]) == ("track", "1-0-0")
+    assert event["data"]["event"] == "Video Played"
+    assert event["data"]["properties"] == properties
+    assert registry.is_valid(event), registry.errors(event)
+
+
+@pytest.mark.parametrize(
+    ("call_type", "fields", "data"),
+    [
+        ("page", {"name": "Home", "properties": {"p": "/"}}, {"name": "Home", "properties": {"p": "/"}}),
+        ("screen", {"properties": {"items": 2}}, {"properties": {"items": 2}}),
+        ("identify", {"traits": {"email": "a@example.com"}}, {"traits": {"email": "a@example.com"}}),
+        ("group", {"groupId": 42, "traits": {"n": 1}}, {"group_id": "42", "traits": {"n": 1}}),
+        ("alias", {"previousId": "anon-1", "userId": "u1"}, {"previous_id": "anon-1"}),
+    ],
+)
+def test_other_calls_are_registry_types_of_their_own(
+    mapper: SegmentMapper,
+    registry: SchemaRegistry,
+    call_type: str,
+    fields: dict[str, Any],
+    data: dict[str, Any],
+) -> None:
+    # GIVEN a page, screen, identify, group or alias call
+    # WHEN it is mapped
+    event = _event(mapper, _call(call_type, **fields))
+    # THEN it is the type of that name, its fields kept, and valid in the registry
+    assert event["event_type"] == call_type
+    assert {key: value for key, value in event["data"].items() if key != "origin"} == data
+    assert registry.is_valid(event), registry.errors(event)
+
+
+def test_context_ip_and_user_agent_move_to_envelope_and_the_rest_stays_in_origin(
+    mapper: SegmentMapper,
+) -> None:
+    # GIVEN a call with ip, userAgent, library and page in its context, and a batch-level context
+    call = _call("page", userId="u1")
+    # WHEN it is mapped with a shared context under its own
+    event = mapper.map_call(
+        call,
+        call_type=None,
+        source_id=SOURCE,
+        received_at=RECEIVED,
+        shared_context={"locale": "de-DE", "library": {"name": "shared"}},
+    )
+    assert isinstance(event, dict)
+    # THEN ids, ip and user agent are in the envelope's context (where enrichment truncates the IP),
+    # and nothing else of the context is lost or duplicated
+    assert event["context"] == {
+        "user_id": "u1",
+        "anonymous_id": call["anonymousId"],
+        "ip": "203.0.113.42",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+    }
+    assert event["data"]["origin"]["context"] == {
+        "locale": "de-DE",
+        "library": {"name": "analytics.js", "version": "next-1.70.0"},
+        "page": {"url": "https://shop.example.com/", "referrer": "", "search": ""},
+    }
+    assert call["context"]["ip"] == "203.0.113.42"  # the call itself is left as it was
+
+
+@pytest.mark.parametrize("ip", ["256.0.0.1", "fe80::1%eth0", 42, {"v4": "1.2.3.4"}])
+def test_context_ip_that_is_no_address_stays_where_it_was_sent(
+    mapper: SegmentMapper, registry: SchemaRegistry, ip: Any
+) -> None:
+    # GIVEN a call whose context.ip is not an IP address (Segment accepts any value there)
+    call = _call("page", context={"ip": ip, "userAgent": "x" * 2000})
+    # WHEN it is mapped
+    event = _event(mapper, call)
+    # THEN the value stays in origin.context, the user agent is clipped to the envelope's bound,
+    # and the event is valid
+    assert "ip" not in event["context"]
+    assert event["data"]["origin"]["context"] == {"ip": ip}
+    assert event["context"]["user_agent"] == "x" * 1024
+    assert registry.is_valid(event), registry.errors(event)
+
+
+def test_times_and_unknown_fields_are_kept_and_write_key_is_dropped(mapper: SegmentMapper) -> None:
+    # GIVEN a call with sentAt, originalTimestamp, channel, integrations and a writeKey
+    call = _call(
+        "track",
+        event="Clicked",
+        timestamp=None,
+        originalTimestamp="2026-12-06T09:59:58.000Z",
+        sentAt="2026-12-06T09:59:59.000Z",
+        channel="web",
+        integrations={"All": True},
+        writeKey="web-shop.secret",
+    )
+    # WHEN it is mapped
+    event = _event(mapper, call)
+    origin = event["data"]["origin"]
+    # THEN originalTimestamp is occurred_at, sentAt is sent_at (skew correction), the rest is in
+    # origin, and the write key is nowhere
+    assert event["occurred_at"] == "2026-12-06T09:59:58.000Z"
+    assert event["sent_at"] == "2026-12-06T09:59:59.000Z"
+    assert origin["integrations"] == {"All": True}
+    assert origin["extra"] == {"originalTimestamp": "2026-12-06T09:59:58.000Z", "channel": "web"}
+    assert "web-shop.secret" not in str(event)
+
+
+def test_call_without_any_time_occurs_at_receive_time(mapper: SegmentMapper) -> None:
+    # GIVEN a call with neither timestamp nor originalTimestamp
+    # WHEN it is mapped
+    event = _event(mapper, _call("identify", timestamp=None, traits={}))
+    # THEN it happened when it was received
+    assert event["occurred_at"] == RECEIVED
+
+
+@pytest.mark.parametrize(
+    ("call", "route_type", "code", "path"),
+    [
+        ([1, 2], None, "not_an_object", "$"),
+        (_call("track", event="A", messageId=7), None, "invalid_message_id", "$.messageId"),
+        (_call("track", event="A", messageId="x" * 101), None, "invalid_message_id", "$.messageId"),
+        (_call("purchase"), None, "unknown_call_type", "$.type"),
+        (_call("track", event="A", anonymousId=None), None, "missing_identity", "$"),
+        (_call("track", event="A", anonymousId=""), None, "missing_identity", "$"),
+        (_call("track", event="A", anonymousId=True), None, "missing_identity", "$"),
+        (_call("track"), None, "missing_event", "$.event"),
+        (_call("track", event=""), None, "missing_event", "$.event"),
+        (_call("group"), None, "missing_group_id", "$.groupId"),
+        (_call("alias", userId="u1"), None, "missing_previous_id", "$.previousId"),
+        (_call("alias", previousId="a1"), None, "missing_user_id", "$.userId"),
+        (_call("track", event="A", context=[1]), None, "invalid_context", "$.context"),
+        (_call("track", event="Product Added", properties=[1]), None, "invalid_properties", "$.properties"),
+        (_call("page", type=None), None, "unknown_call_type", "$.type"),
+    ],
+)
+def test_call_breaking_a_segment_rule_is_refused_with_its_reason(
+    mapper: SegmentMapper, call: Any, route_type: Any, code: str, path: str
+) -> None:
+    # GIVEN a call that breaks one of Segment's rules
+    # WHEN it is mapped
+    refusal = _refusal(mapper, call, route_type)
+    # THEN it is refused with the rule's code and the path of the field
+    assert (refusal.error.code, refusal.error.path) == (code, path)
+
+
+def test_route_type_wins_over_the_body_type(mapper: SegmentMapper) -> None:
+    # GIVEN a body without a type (or another one) posted to /v1/identify
+    call = _call("track", traits={"a": 1})
+    # WHEN it is mapped as the route's type
+    event = _event(mapper, call, "identify")
+    # THEN it is an identify
+    assert event["event_type"] == "identify"
+
+
+def test_track_mapping_targets_exist_and_name_fields_of_their_type(registry: SchemaRegistry) -> None:
+    # GIVEN the track mapping kept with the registry
+    mapping = TrackMapping.load(MAPPING_PATH)
+    targets = [*mapping.events.values(), mapping.unmapped]
+    for target in targets:
+        # WHEN each target is looked up in the registry
+        # THEN its type and version exist, and every renamed property is a field of its data schema
+        assert registry.has_version(target.event_type, target.schema_version), target
+        fields = registry.data_schema(target.event_type, target.schema_version)["properties"]
+        assert set(target.properties.values()) <= set(fields), target
+        assert "origin" in fields, target
+    assert all(registry.has_version(call_type, "1-0-0") for call_type in CALL_TYPES)
+
+
+@pytest.mark.parametrize("message_id", ["m-1", "", "ü" * 100, "ajs-next-1733479200000-5b7c1e0a", "\n"])
+def test_event_id_of_is_uuid5_of_source_and_message_id(message_id: str) -> None:
+    # GIVEN a source and a messageId
+    # WHEN the event id is derived
+    # THEN it is exactly uuid5 in the namespace fixed forever (a change would break deduplication)
+    expected = uuid.uuid5(MESSAGE_ID_NAMESPACE, f"web-shop\n{message_id}")
+    assert event_id_of("web-shop", message_id) == str(expected)
+    assert expected.version == 5
+    assert str(MESSAGE_ID_NAMESPACE) == "6f1d3c58-2b7e-5a4f-9c61-0e8d2a7b4c19"
