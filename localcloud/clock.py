@@ -21,8 +21,9 @@ from types import SimpleNamespace
 from typing import Any, Final, Protocol
 from unittest import mock
 
-# The real clock, taken before the cloud points ``time.time`` at its own clock (below).
+# The real clock and sleep, taken before the cloud points function code at its own (below).
 _wall_time: Final = time.time
+_wall_sleep: Final = time.sleep
 # Powertools' idempotency modules that read the time (in-progress and record expiry).
 _IDEMPOTENCY_MODULES: Final = tuple(
     f"aws_lambda_powertools.utilities.idempotency.persistence.{name}"
@@ -69,8 +70,11 @@ class WallClock:
         time.sleep(max(0.0, min(at_most, moment - _wall_time())))
 
 
-# The clock the functions read while a cloud runs (None: the wall clock).
+# The clock the functions read, and how they wait on it, while a cloud runs (None: the wall clock).
 _cloud_now: Callable[[], float] | None = None
+_cloud_sleep: Callable[[float], None] | None = None
+# Set on the thread that runs function code, for the length of one invocation.
+_running_function = threading.local()
 
 
 def cloud_time() -> float:
@@ -80,8 +84,42 @@ def cloud_time() -> float:
     return now() if now is not None else _wall_time()
 
 
+def cloud_sleep(seconds: float) -> None:
+    """``time.sleep`` while a cloud runs: in function code, a wait on the cloud's clock (a virtual
+    clock jumps over it, as over every other wait); anywhere else (the cloud's own loop, moto's
+    threads, a test) or without a cloud, a real sleep."""
+    sleep = _cloud_sleep
+    if sleep is not None and getattr(_running_function, "active", False):
+        sleep(seconds)
+    else:
+        _wall_sleep(seconds)
+
+
 @contextlib.contextmanager
-def functions_on_the_cloud_clock(now: Callable[[], float], packages: Iterable[str] = ()) -> Iterator[None]:
+def function_code() -> Iterator[None]:
+    """Marks this thread as running one invocation's function code (its sleeps wait on the cloud)."""
+    _running_function.active = True
+    try:
+        yield
+    finally:
+        _running_function.active = False
+
+
+def sleep_on(clock: Clock) -> Callable[[float], None]:
+    """A sleep of ``seconds`` on ``clock``: the wall clock sleeps them, a virtual clock skips them."""
+
+    def sleep(seconds: float) -> None:
+        clock.wait_until(clock.now() + max(0.0, seconds), at_most=max(0.0, seconds))
+
+    return sleep
+
+
+@contextlib.contextmanager
+def functions_on_the_cloud_clock(
+    now: Callable[[], float],
+    packages: Iterable[str] = (),
+    sleep: Callable[[float], None] | None = None,
+) -> Iterator[None]:
     """The functions' "now" is the cloud's: ``time.time()`` and the ``datetime.now()`` of Powertools'
     idempotency read the cloud's clock while it runs.
 
@@ -93,8 +131,13 @@ def functions_on_the_cloud_clock(now: Callable[[], float], packages: Iterable[st
     ``time.time`` when it was imported, before the cloud started (a default argument), is pointed at
     the cloud's clock too, and back afterwards. moto reads its own ``utcnow`` and is not affected;
     the cloud's clocks keep the real time they captured above.
+
+    With ``sleep``, their retry back-off (``time.sleep``, also bound as a default argument before or
+    after the cloud started) waits on the cloud's clock too, inside ``function_code``: a virtual clock
+    jumps over it instead of holding a test for the seconds a throttled bus's retries take in AWS.
     """
-    global _cloud_now  # noqa: PLW0603 - one cloud runs at a time; its clock is the functions' "now"
+    # One cloud runs at a time: its clock is the functions' clock.
+    global _cloud_now, _cloud_sleep
 
     class CloudDatetime(dt.datetime):
         @classmethod
@@ -104,9 +147,12 @@ def functions_on_the_cloud_clock(now: Callable[[], float], packages: Iterable[st
     shim = SimpleNamespace(**{name: getattr(dt, name) for name in dir(dt) if not name.startswith("__")})
     shim.datetime = CloudDatetime
     previous, _cloud_now = _cloud_now, now
+    previous_sleep, _cloud_sleep = _cloud_sleep, sleep
     try:
         with contextlib.ExitStack() as patches:
             patches.enter_context(mock.patch.object(time, "time", cloud_time))
+            if sleep is not None:
+                patches.enter_context(mock.patch.object(time, "sleep", cloud_sleep))
             patches.callback(_rebind_wall_clock_defaults(tuple(packages)))
             for name in _IDEMPOTENCY_MODULES:
                 try:
@@ -117,20 +163,21 @@ def functions_on_the_cloud_clock(now: Callable[[], float], packages: Iterable[st
                     patches.enter_context(mock.patch.object(module, "dt", shim))
             yield
     finally:
-        _cloud_now = previous
+        _cloud_now, _cloud_sleep = previous, previous_sleep
 
 
 def _rebind_wall_clock_defaults(packages: tuple[str, ...]) -> Callable[[], None]:
-    """Default arguments that are the wall clock's ``time.time``, in the loaded modules of
-    ``packages``, become ``cloud_time``; the returned callable puts them back."""
+    """Default arguments that are the wall clock's ``time.time`` or ``time.sleep``, in the loaded
+    modules of ``packages``, become ``cloud_time`` / ``cloud_sleep``; the returned callable puts them
+    back."""
     restore: list[tuple[Any, str, Any]] = []
     for function in _functions_of(packages):
         defaults = function.__defaults__ or ()
-        if any(default is _wall_time for default in defaults):
+        if any(_is_wall_clock(default) for default in defaults):
             restore.append((function, "__defaults__", defaults))
             function.__defaults__ = tuple(_on_cloud_time(default) for default in defaults)
         keywords = function.__kwdefaults__ or {}
-        if any(default is _wall_time for default in keywords.values()):
+        if any(_is_wall_clock(default) for default in keywords.values()):
             restore.append((function, "__kwdefaults__", keywords))
             function.__kwdefaults__ = {key: _on_cloud_time(default) for key, default in keywords.items()}
 
@@ -141,8 +188,14 @@ def _rebind_wall_clock_defaults(packages: tuple[str, ...]) -> Callable[[], None]
     return put_back
 
 
+def _is_wall_clock(value: Any) -> bool:
+    return value is _wall_time or value is _wall_sleep
+
+
 def _on_cloud_time(default: Any) -> Any:
-    return cloud_time if default is _wall_time else default
+    if default is _wall_time:
+        return cloud_time
+    return cloud_sleep if default is _wall_sleep else default
 
 
 def _functions_of(packages: tuple[str, ...]) -> Iterator[Any]:

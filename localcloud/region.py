@@ -104,6 +104,7 @@ class Region:
             log_level=options.log_level,
             output=options.function_output,
             share_with=share_with.runtime if share_with else None,
+            clock=clock,
         )
         for logical_id, handler in options.handlers.items():
             runtime.override(logical_id, handler)

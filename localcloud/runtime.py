@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TextIO, cast
 
-from localcloud.clock import functions_on_the_cloud_clock
+from localcloud.clock import Clock, function_code, functions_on_the_cloud_clock, sleep_on
 from localcloud.faults import Faults, InvocationTimeout
 from localcloud.provision import Resource, Stack
 from localcloud.signals import event_ids
@@ -222,6 +222,7 @@ class FunctionRuntime:
         log_level: str | None = None,
         output: TextIO | None = None,
         share_with: FunctionRuntime | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.functions = dict(functions)
         self.region = region
@@ -247,6 +248,8 @@ class FunctionRuntime:
         # patches it once for all (the Regions share one clock and one process).
         self._clock_patch = contextlib.ExitStack()
         self._patches_clock = share_with is None
+        # The functions' retry back-off waits on this clock (none: they really sleep).
+        self._sleep = sleep_on(clock) if clock is not None else None
         self._by_arn = {spec.arn: spec for spec in self.functions.values()}
         self._by_arn.update({spec.name: spec for spec in self.functions.values()})
 
@@ -286,7 +289,9 @@ class FunctionRuntime:
         """Cold start: import every handler in its own environment and reset its cached collaborators."""
         packages = {spec.handler.split(".")[0] for spec in self.functions.values()} | {"signal_platform"}
         if self._patches_clock:
-            self._clock_patch.enter_context(functions_on_the_cloud_clock(self.faults.clock, packages))
+            self._clock_patch.enter_context(
+                functions_on_the_cloud_clock(self.faults.clock, packages, sleep=self._sleep)
+            )
         for spec in self.functions.values():
             if spec.logical_id not in self._handlers:
                 with self.lock:
@@ -389,7 +394,7 @@ class FunctionRuntime:
             if fault is not None and fault.after_calls is not None:
                 self.faults.calls_left = fault.after_calls
             try:
-                with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output), function_code():
                     payload = handler(event, context)
             except InvocationTimeout:
                 log.debug("function %s stopped by a timeout after %s AWS calls", spec.logical_id, fault)
