@@ -361,6 +361,8 @@ class CloudWatch:
 
     def evaluate(self) -> None:
         now = self._services.clock.now()
+        for report in self._services.reporters:
+            report(now)
         self._collect(self._services.metrics)
         self._services.metrics.clear()
         if self._sampled_at != now:
