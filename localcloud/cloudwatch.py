@@ -12,7 +12,9 @@ Metrics, on the cloud's clock:
   AWS/Kinesis ``GetRecords.IteratorAgeMilliseconds``, AWS/SQS ``NumberOfMessagesSent``, AWS/Lambda
   ``DestinationDeliveryFailures`` / ``DeadLetterErrors``; the runtime's invocations (AWS/Lambda
   ``Invocations``, ``Errors``, ``Throttles``, ``Duration``) and the HTTP API's answers (AWS/ApiGateway
-  ``Count``, ``4xx``, ``5xx``, ``Latency`` per ``ApiId`` and ``Stage``).
+  ``Count``, ``4xx``, ``5xx``, ``Latency`` per ``ApiId`` and ``Stage``); with two Regions, the S3
+  replication metrics per rule (``bucket_replication``, reported each minute through
+  ``Services.reporters`` before the metrics are read).
 - **Queue gauges**: every queue of the stack is sampled (``ApproximateNumberOfMessagesVisible``,
   ``ApproximateAgeOfOldestMessage``) as SQS reports them, one value a minute; a message's age counts
   from when this CloudWatch first saw it (SQS's own timestamps are on the wall clock).
