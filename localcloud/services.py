@@ -45,7 +45,7 @@ EMULATED_METRICS: Final[Mapping[str, frozenset[str]]] = {
         }
     ),
     "AWS/EventBridge/Pipes": frozenset({"Invocations", "ExecutionFailed", "ExecutionPartiallyFailed"}),
-    "AWS/Kinesis": frozenset({"GetRecords.IteratorAgeMilliseconds"}),
+    "AWS/Kinesis": frozenset({"GetRecords.IteratorAgeMilliseconds", "IncomingRecords"}),
     "AWS/SQS": frozenset(
         {"NumberOfMessagesSent", "ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
     ),
@@ -193,9 +193,13 @@ class Services:
     def _note_put(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         stream = str(context.get("localcloud_stream", ""))
         records = parsed.get("Records", []) if "Records" in parsed else [parsed]
+        stored = 0
         for record in records:
             if record.get("ShardId"):
                 self.stream_activity[stream, str(record["ShardId"])] += 1
+                stored += 1
+        if stored:
+            self.emit("AWS/Kinesis", "IncomingRecords", {"StreamName": stream}, float(stored))
         self._maybe_reshard(stream)
 
     def _maybe_reshard(self, stream: str) -> None:
