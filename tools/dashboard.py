@@ -3,7 +3,8 @@
 Starts the two-Region local cloud, sends demo traffic (every event type, ~10 % invalid) to the
 primary's API for a while of cloud time, with a few faults on the way so the lines move (the ingress
 bus throttling the validator, the lake writer failing, the partner down, the secondary Region down
-while lake objects wait for replication), lets the pipeline drain, then draws every widget of the
+while lake objects wait for replication, the enrichment failing while the DLQ hydrate is paused so
+dead letters wait in their queue), lets the pipeline drain, then draws every widget of the
 primary's dashboard, as the template resolves it there, from the primary's local CloudWatch: the same
 metrics, statistics and periods, one panel per widget, in the dashboard's order.
 
@@ -17,7 +18,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -119,13 +120,19 @@ def run(cloud: LocalCloud, minutes: float, per_request: int, seed: int = 7) -> t
         SdkFault("events", "put_events", window=window(0.15, 0.25), function="ValidatorFunction"),
         TargetFault("S3WriterFunction", window=window(0.3, 0.4)),
         RegionOutage(secondary.name, window(0.55, 0.85)),
+        TargetFault("EnrichmentFunction", window=window(0.6, 0.7)),
     )
+    # the DLQ hydrate's mappings disabled meanwhile: the dead letters wait in their queue, then drain
+    hydrate_paused = (start + 0.6 * minutes * MINUTE, start + 0.8 * minutes * MINUTE)
     partner_down = (start + 0.45 * minutes * MINUTE, start + 0.55 * minutes * MINUTE)
     if cloud.partner is not None:
         cloud.partner.failing = lambda body: partner_down[0] <= clock.now() < partner_down[1]  # noqa: ARG005
     end = start + minutes * MINUTE
     number = 0
     while clock.now() < end:
+        paused = hydrate_paused[0] <= clock.now() < hydrate_paused[1]
+        for mapping in primary.sqs_mappings:
+            mapping.spec = replace(mapping.spec, enabled=not paused)
         source = ("web", "mobile")[number % 2]
         now = datetime.now(UTC)
         events = [item.event for item in traffic.mix(source, now, per_request)]
