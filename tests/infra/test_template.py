@@ -118,6 +118,7 @@ PARTNER_RESOURCES = {
     "PartnerConnection",
     "PartnerApiDestination",
     "PartnerPipeDlq",
+    "PartnerPipeDlqPolicy",
     "PartnerPipeLogGroup",
     "PartnerPipeRole",
     "PartnerPipe",
@@ -312,9 +313,10 @@ def _effective_function(template: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _statements(function: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A function's Allow statements (its Denies only narrow them: tests/infra/test_least_privilege.py)."""
     for policy in function.get("Policies", []):
         if isinstance(policy, dict) and "Statement" in policy:
-            yield from policy["Statement"]
+            yield from (s for s in policy["Statement"] if s["Effect"] == "Allow")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -1256,10 +1258,9 @@ def test_rule_dlq_policy_lets_only_its_rule_send(resources):
         for target in rule["Properties"]["Targets"]:
             # WHEN the target's DLQ policy is read
             dlq = _getatt_target(target["DeadLetterConfig"]["Arn"])
-            (statement,) = policies[dlq]["Statement"]
+            (statement,) = [s for s in policies[dlq]["Statement"] if s["Effect"] == "Allow"]
 
             # THEN EventBridge may SendMessage to it only on behalf of this rule
-            assert statement["Effect"] == "Allow"
             assert statement["Principal"] == {"Service": "events.amazonaws.com"}
             assert statement["Action"] == "sqs:SendMessage"
             assert statement["Resource"] == {"Fn::GetAtt": [dlq, "Arn"]}
