@@ -83,7 +83,8 @@ def _hour(moment: datetime) -> str:
 def record_key(
     prefix: str, consumer: str, arrival: datetime, partition_key: str | None, unique_id: str
 ) -> str:
-    """A stored record or event: ``<prefix>/<consumer>/<yyyy>/<mm>/<dd>/<hh>/<pk digest>/<arrival>-<id>.json``."""
+    """A stored record or event: ``<prefix>/<consumer>/<yyyy>/<mm>/<dd>/<hh>/<pk digest>/<arrival>-<id>.json``
+    (the partition key only as its digest)."""
     return (
         f"{prefix}/{consumer}/{_hour(arrival)}/{partition_segment(partition_key)}/"
         f"{arrival_stamp(arrival)}-{escape_segment(unique_id)}.json"
