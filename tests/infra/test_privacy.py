@@ -3,6 +3,7 @@ without user agents or full addresses, and the keys that encrypt personal data (
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -48,3 +49,15 @@ def test_queues_every_queue_policy_denies_requests_without_tls(resources):
             "Resource": {"Fn::GetAtt": [name, "Arn"]},
             "Condition": TLS_ONLY,
         } in denies, name
+
+
+def test_api_access_log_keeps_no_client_address_or_user_agent(resources):
+    # GIVEN the HTTP API's access-log format
+    log_format = resources["IngestApi"]["Properties"]["AccessLogSettings"]["Format"]
+    # WHEN its fields are read
+    fields = json.loads(log_format)
+    # THEN no variable of the caller's identity is logged (IP, User-Agent, any $context.identity.*),
+    # while the request id (the join to the validator's log) and the answer's status stay
+    assert "$context.identity" not in log_format
+    assert not {"sourceIp", "userAgent"} & fields.keys()
+    assert {"requestId": "$context.requestId", "status": "$context.status"}.items() <= fields.items()
