@@ -33,6 +33,8 @@ SECONDARY_KEY_ARN: Final = f"arn:aws:kms:{SECONDARY}:{ACCOUNT}:key/1234abcd-12ab
 EDGE_RESOURCES: Final = {
     "PlatformKey",
     "PlatformKeyAlias",
+    "PersonalDataKey",
+    "PersonalDataKeyAlias",
     "SharedLayer",
     "IngressBus",
     "IngestApiAccessLogs",

@@ -555,7 +555,7 @@ def test_bucket_replication_destinations_are_the_secondarys_replica_buckets(prod
         assert replica_properties["VersioningConfiguration"] == {"Status": "Enabled"}
         (encryption,) = replica_properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         assert encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == getatt_token(
-            "PlatformKey", "Arn"
+            "PersonalDataKey", "Arn"
         )
         assert len(replica_name) <= 63
 

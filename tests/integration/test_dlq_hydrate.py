@@ -132,7 +132,8 @@ def test_rule_target_sample_keeps_the_whole_event_and_its_error_attributes(
     # THEN the event is stored whole under "enrichment", keyed by its time, source and id
     assert answer == {"batchItemFailures": []}
     key = (
-        f"dlq/enrichment/2026/11/26/10/{WEB_SHOP_DIGEST}/20261126T101458000Z-6a7e8feb-b491-4cf7-a9f1-bf3703467718.json"
+        f"dlq/enrichment/2026/11/26/10/{WEB_SHOP_DIGEST}/"
+        "20261126T101458000Z-6a7e8feb-b491-4cf7-a9f1-bf3703467718.json"
     )
     assert cloud.keys() == [key]
     document = cloud.read(key)
