@@ -20,7 +20,7 @@ import pytest
 
 from tests.infra.rendering import sam_translated
 
-IAM_TYPES: Final = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}
+IAM_TYPES: Final = {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy"}
 LOGS_WRITE: Final = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
 XRAY_WRITE: Final = [
     "xray:PutTraceSegments",
@@ -101,12 +101,15 @@ def _text(value: Any) -> str:
 
 
 def _documents(name: str, resource: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(owner, policy document) of an IAM resource: a role's inline policies, a policy's own document."""
+    """(owner, policy document) of an IAM resource: a role's inline policies, a policy's own document
+    (an AWS::IAM::RolePolicy counts as its role's: a Deny there narrows the role's grants)."""
     properties = resource["Properties"]
     if resource["Type"] == "AWS::IAM::Role":
         for policy in properties.get("Policies", []):
             for document in _branches(policy["PolicyDocument"]):
                 yield name, document
+    elif resource["Type"] == "AWS::IAM::RolePolicy":
+        yield properties["RoleName"]["Ref"], properties["PolicyDocument"]
     else:
         yield name, properties["PolicyDocument"]
 
