@@ -6,7 +6,6 @@ The signature covers the canonical bytes (``codec.canonical``) of the batch with
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from collections.abc import Callable
@@ -21,7 +20,8 @@ STALE_RETRY_SECONDS: Final = 30.0
 
 
 def sign(key: bytes, payload: bytes) -> str:
-    return SIGNATURE_PREFIX + hmac.new(key, payload, hashlib.sha256).hexdigest()
+    # hmac.digest is the one-shot C path: the same HMAC, without building an HMAC object per batch.
+    return SIGNATURE_PREFIX + hmac.digest(key, payload, "sha256").hex()
 
 
 def verify(key: bytes, payload: bytes, signature: object) -> bool:
