@@ -85,12 +85,12 @@ def _reject(index: int, event_id: str | None, code: str, path: str, message: str
     return EventResult(index, event_id, "rejected", (FieldError(code, path, message),))
 
 
-def _derived_text(occurred_at: str, derived: datetime, sent: datetime | None) -> str:
-    """``derived`` as RFC 3339 UTC with milliseconds; without skew correction a client timestamp that
-    already has that form is reused, which saves the formatting on the common path."""
+def _derived_text(occurred_at: str, occurred: datetime, sent: datetime | None, received: datetime) -> str:
+    """``derived_time`` as RFC 3339 UTC with milliseconds; without skew correction a client timestamp
+    that already has that form is reused, which saves the arithmetic and formatting on that path."""
     if sent is None and len(occurred_at) == 24 and occurred_at[19] == "." and occurred_at[23] == "Z":
         return occurred_at
-    return format_rfc3339(derived)
+    return format_rfc3339(derived_time(occurred, sent, received))
 
 
 def derived_time(occurred: datetime, sent: datetime | None, received: datetime) -> datetime:
@@ -214,8 +214,7 @@ class EventJudge:
             return _reject(
                 index, event_id, "duplicate_event_id", "$.event_id", "event_id repeats an earlier event"
             ), None
-        derived = derived_time(occurred, sent, received_at)
-        derived_at = _derived_text(event["occurred_at"], derived, sent)
+        derived_at = _derived_text(event["occurred_at"], occurred, sent, received_at)
         body = codec.canonical({**event, "event_id": event_id, "derived_at": derived_at})
         if len(body) > self._limits.max_event_bytes:
             return _reject(
