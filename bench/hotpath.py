@@ -26,7 +26,7 @@ from bench.events import PAGE_VIEW, EventFactory
 from bench.harness import Rig
 from bench.paths import ROOT
 from bench.report import Check
-from bench.timing import measure_together
+from bench.timing import TOGETHER_REPEATS, measure_together
 from signal_platform import codec, signing
 from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.timeutil import format_rfc3339
@@ -217,7 +217,7 @@ def run() -> list[Check]:
         f"at {BATCH} events/request, parse + is_valid + canonical bytes + derived_at + HMAC alone:"
         f" {contract:.2f} x (parse + is_valid): the rest of the ratio is the code around them"
     )
-    report.note("CPU time (process_time), best of 27 repeats taken in turn with the floor's")
+    report.note(f"CPU time (process_time), best of {TOGETHER_REPEATS} repeats taken in turn with the floor's")
     results = {
         "ratios": {
             ratio.name: {"measured": round(ratio.measured, 3), "target": ratio.target} for ratio in ratios

@@ -18,7 +18,7 @@ from bench import harness, report
 from bench.events import _PAGE_TITLE, _PAGE_URL, _REFERRER, PAGE_VIEW, EventFactory, EventKind
 from bench.harness import WRITE_KEY, Rig
 from bench.report import Check
-from bench.timing import measure_together
+from bench.timing import TOGETHER_REPEATS, measure_together
 from signal_platform import codec
 from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.timeutil import format_rfc3339, utc_now
@@ -167,7 +167,7 @@ def run() -> list[Check]:
     )
     report.note(
         "each side: ingest (auth, body, judge, batch, sign, fake put_events) + answer bytes;"
-        " CPU time, best of 27 repeats taken in turn"
+        f" CPU time, best of {TOGETHER_REPEATS} repeats taken in turn"
     )
     report.note("the Segment side also maps each call: uuid5 id, type, renames, context split, origin")
     native, segment, _, _ = pairs["Product Added -> add_to_cart"]

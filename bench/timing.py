@@ -13,6 +13,8 @@ from typing import Final
 # Each repeat runs long enough (~15 ms) that timer resolution and scheduler ticks are noise.
 REPEAT_NS: Final = 15_000_000
 REPEATS: Final = 9
+# measure_together: many short repeats, because on a busy machine the best of them is the steadiest.
+TOGETHER_REPEATS: Final = 5 * REPEATS
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,10 @@ def _cpu_loop_ns(fn: Callable[[], object], loops: int) -> int:
 
 
 def measure_together(
-    fns: Mapping[str, Callable[[], object]], *, repeats: int = 3 * REPEATS, target_ns: int = REPEAT_NS // 3
+    fns: Mapping[str, Callable[[], object]],
+    *,
+    repeats: int = TOGETHER_REPEATS,
+    target_ns: int = REPEAT_NS // 4,
 ) -> dict[str, Timing]:
     """CPU time per call of each of ``fns``, their repeats interleaved (a, b, c, a, b, c, ...) so that
     load elsewhere on the machine falls on all of them alike: meant for ratios within one run."""
