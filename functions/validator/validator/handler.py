@@ -60,15 +60,19 @@ def _request() -> IngestRequest:
     event = app.current_event
     context: LambdaContext = app.lambda_context
     remaining = context.get_remaining_time_in_millis() / 1000
+    # Each Powertools property builds a new object: read each once. The headers become one plain
+    # dict with lower-case names (payload 2.0 sends them so), cheaper to read than a case-insensitive one.
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    request_context = event.request_context
     return IngestRequest(
         body=event.body,
         is_base64=bool(event.is_base64_encoded),
-        headers=event.headers,
-        request_id=event.request_context.request_id,
+        headers=headers,
+        request_id=request_context.request_id,
         received_at=utc_now(),
         deadline=time.monotonic() + remaining - ANSWER_MARGIN_SECONDS,
-        source_ip=event.request_context.http.source_ip,
-        user_agent=event.headers.get("user-agent"),
+        source_ip=request_context.http.source_ip,
+        user_agent=headers.get("user-agent"),
     )
 
 
