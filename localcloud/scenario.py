@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Final
 
+from localcloud import timeshare
 from localcloud.accounting import Ledger, Report
 from localcloud.client import ApiClient
 from localcloud.cloud import LocalCloud
@@ -80,6 +81,7 @@ def run(
     rng = random.Random(scenario.seed)
     ledger = Ledger()
     client = ApiClient(cloud.api.request, ledger, wait=cloud.wait)
+    shares_before = cloud.shares.seconds()
     started = time.perf_counter()
     for request in planned:
         client.send(keys[request.source], request.events)
@@ -92,5 +94,6 @@ def run(
     settled = cloud.settle(timeout=scenario.settle_timeout)
     ledger.finished = time.perf_counter()
     ledger.started = started
+    ledger.shares = timeshare.between(shares_before, cloud.shares.seconds())
     report = cloud.report(ledger)
     return Outcome(report, settled, traffic_done - started, ledger.finished - traffic_done)
