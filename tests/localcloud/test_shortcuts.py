@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import boto3
+import pytest
 from moto import mock_aws
 
 from localcloud import shortcuts
@@ -37,3 +38,32 @@ def test_the_original_helpers_are_back_once_the_cloud_stops() -> None:
         assert jsonpath_ng.ext.parse("$.id") is jsonpath_ng.ext.parse("$.id")
 
     assert jsonpath_ng.ext.parse is original
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1, "a": 2, "b": [1.5, -0.0, 1e-7, "\\u00e9"]}',
+        '{"big": 123456789012345678901234567890, "small": 18446744073709551615}',
+        '{"huge": 1e400, "long": 0.12345678901234567890123}',
+        '{"nan": NaN, "inf": Infinity}',
+        '{"lone": "\\ud800"}',
+        "[1, 2",
+    ],
+)
+def test_moto_events_parses_json_exactly_as_the_standard_library(text: str) -> None:
+    import moto.events.models
+
+    expected: object
+    try:
+        expected = json.loads(text)
+    except ValueError as error:
+        expected = type(error)
+    with shortcuts.memoized():
+        try:
+            parsed = moto.events.models.json.loads(text)
+        except ValueError as error:
+            parsed = type(error)
+
+    assert repr(parsed) == repr(expected)
+    assert moto.events.models.json is json
