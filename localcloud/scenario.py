@@ -79,9 +79,9 @@ def run(
             keys[source] = cloud.register_source(source, "local cloud traffic")
     planned = requests if requests is not None else plan_traffic(scenario)
     rng = random.Random(scenario.seed)
+    shares_before = cloud.shares.seconds()  # of the traffic-and-settle window, as the ledger's time
     ledger = Ledger()
     client = ApiClient(cloud.api.request, ledger, wait=cloud.wait)
-    shares_before = cloud.shares.seconds()
     started = time.perf_counter()
     for request in planned:
         client.send(keys[request.source], request.events)
