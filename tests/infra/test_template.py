@@ -164,6 +164,8 @@ TWO_REGION_RESOURCES = {
             "BucketReplicationPolicy",
             "LakeReplicationFailedAlarm",
             "DlqStoreReplicationFailedAlarm",
+            "LakeReplicationLatencyAlarm",
+            "DlqStoreReplicationLatencyAlarm",
         ],
         "ReplicatesBuckets",
     ),
