@@ -5,7 +5,7 @@ Provisioning (``provision``), as ``tools.deploy``'s plan passes values between t
 
 - the secondary first (its edge: API, validator, ingress bus and archive), then the primary (edge,
   pipeline, global tables, health alarm and check, heartbeat, global endpoint) with the secondary's
-  ``PlatformKey`` ARN as ``ReplicaKmsKeyArn``;
+  ``PersonalDataKey`` ARN as ``ReplicaKmsKeyArn``;
 - both with ``GlobalEndpointId`` set to the primary's endpoint, so both validators publish through
   it (make deploy's final state; the local id is known before the endpoint exists).
 
@@ -80,9 +80,9 @@ def load_pair(
 
 
 def replica_key_override(secondary: Region) -> dict[str, str]:
-    """``ReplicaKmsKeyArn`` for the primary: the secondary stack's PlatformKeyArn output."""
-    keys = secondary.stack.of_type("AWS::KMS::Key")
-    return {"ReplicaKmsKeyArn": keys[0].arn} if keys else {}
+    """``ReplicaKmsKeyArn`` for the primary: the secondary stack's PersonalDataKeyArn output."""
+    key = secondary.stack.resources.get("PersonalDataKey")
+    return {"ReplicaKmsKeyArn": key.arn} if key is not None else {}
 
 
 def join(primary: Region, secondary: Region, events_client: Callable[[str], Any]) -> Joined:

@@ -50,6 +50,7 @@ PIPELINE = {
     "DlqHydrateFailureDlq",
     "DlqHydrateFailureDlqAgeAlarm",
     "DlqHydrateFailureDlqAlarm",
+    "DlqHydrateFailureDlqPolicy",
     "DlqHydrateFailuresAlarm",
     "DlqHydrateFromEnrichmentFailureDlq",
     "DlqHydrateFromEnrichmentTargetDlq",
@@ -67,6 +68,7 @@ PIPELINE = {
     "EnrichmentFailureDlq",
     "EnrichmentFailureDlqAlarm",
     "EnrichmentFailureDlqMessagesSentAlarm",
+    "EnrichmentFailureDlqPolicy",
     "EnrichmentFunction",
     "EnrichmentInvokePermission",
     "EnrichmentLogGroup",
@@ -85,6 +87,7 @@ PIPELINE = {
     "LakePipeDlqAgeAlarm",
     "LakePipeDlqAlarm",
     "LakePipeDlqMessagesSentAlarm",
+    "LakePipeDlqPolicy",
     "LakePipeFailuresAlarm",
     "LakePipeLogGroup",
     "LakePipeRole",
@@ -554,7 +557,7 @@ def test_bucket_replication_destinations_are_the_secondarys_replica_buckets(prod
         assert replica_properties["VersioningConfiguration"] == {"Status": "Enabled"}
         (encryption,) = replica_properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         assert encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == getatt_token(
-            "PlatformKey", "Arn"
+            "PersonalDataKey", "Arn"
         )
         assert len(replica_name) <= 63
 
