@@ -8,16 +8,17 @@ Metrics, on the cloud's clock:
   service name of whoever imported it first: the namespace and the ``service`` dimension are the
   printing function's own ``POWERTOOLS_METRICS_NAMESPACE`` and ``POWERTOOLS_SERVICE_NAME``, as they
   are in Lambda.
-- **What the emulators count** (``Services.emit``): AWS/Events per rule, AWS/EventBridge/Pipes per
-  pipe, AWS/Kinesis ``GetRecords.IteratorAgeMilliseconds`` and ``IncomingRecords``, AWS/SQS
-  ``NumberOfMessagesSent``, AWS/Lambda ``DestinationDeliveryFailures`` / ``DeadLetterErrors``; the
-  runtime's invocations (AWS/Lambda ``Invocations``, ``Errors``, ``Throttles``, ``Duration``) and the
-  HTTP API's answers (AWS/ApiGateway ``Count``, ``4xx``, ``5xx``, ``Latency`` per ``ApiId`` and
-  ``Stage``); with two Regions, the S3 replication metrics per rule (``bucket_replication``, reported
-  each minute through ``Services.reporters`` before the metrics are read).
+- **What the emulators count** (``Services.emit``): AWS/Events per rule, AWS/EventBridge/Pipes per pipe,
+  AWS/Kinesis ``GetRecords.IteratorAgeMilliseconds``, AWS/SQS ``NumberOfMessagesSent``, AWS/Lambda
+  ``DestinationDeliveryFailures`` / ``DeadLetterErrors``; the runtime's invocations (AWS/Lambda
+  ``Invocations``, ``Errors``, ``Throttles``, ``Duration``) and the HTTP API's answers (AWS/ApiGateway
+  ``Count``, ``4xx``, ``5xx``, ``Latency`` per ``ApiId`` and ``Stage``).
 - **Queue gauges**: every queue of the stack is sampled (``ApproximateNumberOfMessagesVisible``,
   ``ApproximateAgeOfOldestMessage``) as SQS reports them, one value a minute; a message's age counts
   from when this CloudWatch first saw it (SQS's own timestamps are on the wall clock).
+- **More that the emulators count**: AWS/Kinesis ``IncomingRecords`` per stream; with two Regions,
+  the S3 replication metrics per rule (``bucket_replication``), reported each minute through
+  ``Services.reporters`` before the metrics are read.
 
 Alarms: every ``AWS::CloudWatch::Alarm`` of the stack, a metric alarm or a metric-math alarm
 (arithmetic, ``FILL``), with its Statistic / ExtendedStatistic (pNN), Period, EvaluationPeriods,

@@ -18,8 +18,7 @@ Regions' own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,14 +44,6 @@ class Joined:
     tables: GlobalTables
     buckets: BucketReplication
     emulators: list[Emulator] = field(default_factory=list)
-
-    @contextmanager
-    def watching(self) -> Iterator[None]:
-        """While active, writes to global tables and to replicated buckets are seen in moto."""
-        with ExitStack() as stack:
-            stack.enter_context(self.tables.watching())
-            stack.enter_context(self.buckets.watching())
-            yield
 
     def reset(self) -> None:
         """After the Regions were reset: replicas copied from their owners, nothing in flight."""

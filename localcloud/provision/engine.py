@@ -24,6 +24,7 @@ log = logging.getLogger("localcloud")
 
 RUN_LOCALLY: Final = frozenset(
     {
+        "AWS::CloudWatch::Dashboard",  # drawn from the local CloudWatch's metrics (tools.dashboard)
         "AWS::Lambda::Function",
         "AWS::Lambda::EventSourceMapping",
         "AWS::Lambda::EventInvokeConfig",
@@ -33,7 +34,6 @@ RUN_LOCALLY: Final = frozenset(
         "AWS::ApiGatewayV2::Api",
         "AWS::ApiGatewayV2::Stage",
         "AWS::Scheduler::Schedule",  # rate() schedules that put events on a bus (localcloud.scheduler)
-        "AWS::CloudWatch::Dashboard",  # drawn from the local CloudWatch's metrics (tools.dashboard)
     }
 )
 NO_LOCAL_EFFECT: Final = frozenset(

@@ -48,7 +48,7 @@ EDGE_RESOURCES: Final = {
     "ValidatorRequests500Alarm",
     "ValidatorRequests503Alarm",
     "ValidatorEventsRetryAlarm",
-    "FlowDashboard",
+    "FlowDashboard",  # its widgets follow the role (tests/infra/test_dashboard.py)
 }
 # What decides a Region's role and what it keeps; every other parameter keeps its default.
 ROLE_PARAMETERS: Final[dict[str, tuple[str, ...]]] = {

@@ -174,6 +174,8 @@ TWO_REGION_RESOURCES = {
             "BucketReplicationPolicy",
             "LakeReplicationFailedAlarm",
             "DlqStoreReplicationFailedAlarm",
+            "LakeReplicationLatencyAlarm",
+            "DlqStoreReplicationLatencyAlarm",
         ],
         "ReplicatesBuckets",
     ),

@@ -56,7 +56,11 @@ def _remove_bucket(region: Region, logical_id: str) -> Callable[[], None]:
         if doomed:
             s3.delete_objects(Bucket=bucket.ref, Delete={"Objects": doomed})
     s3.delete_bucket(Bucket=bucket.ref)
-    return lambda: region.provisioner.recreate(bucket) and None
+
+    def recreate() -> None:
+        region.provisioner.recreate(bucket)
+
+    return recreate
 
 
 def _states_since(world: TwoRegions, alarm: str, since: float) -> list[str]:
