@@ -191,7 +191,7 @@ class LocalCloud:
                 primary, secondary, lambda region: self._client_factory("events", region)
             )
             self.emulators = self.joined.emulators
-            self._exits.enter_context(self.joined.tables.watching())
+            self._exits.enter_context(self.joined.watching())
         self._wrap_project_clients()
         for region in self.regions.values():
             region.runtime.start()

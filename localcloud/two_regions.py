@@ -11,17 +11,20 @@ Provisioning (``provision``), as ``tools.deploy``'s plan passes values between t
 
 Joining (``join``): the global tables' replicas in the secondary (``global_tables``), the secrets the
 primary replicates (``ReplicaRegions``), the endpoint's managed replication rules on both buses
-(``replication``) and the endpoint itself (``global_endpoint``), whose emulators the cloud runs beside
-the Regions' own.
+(``replication``), the endpoint itself (``global_endpoint``) and the primary's bucket replication into
+the secondary's replica buckets (``bucket_replication``), whose emulators the cloud runs beside the
+Regions' own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from localcloud import template as templates
+from localcloud.bucket_replication import BucketReplication
 from localcloud.emulator import Emulator
 from localcloud.global_endpoint import EndpointSpec, GlobalEndpoint
 from localcloud.global_tables import GlobalTables, GlobalTableSpec
@@ -40,12 +43,22 @@ class Joined:
     endpoint: GlobalEndpoint
     replication: Replication
     tables: GlobalTables
+    buckets: BucketReplication
     emulators: list[Emulator] = field(default_factory=list)
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        """While active, writes to global tables and to replicated buckets are seen in moto."""
+        with ExitStack() as stack:
+            stack.enter_context(self.tables.watching())
+            stack.enter_context(self.buckets.watching())
+            yield
 
     def reset(self) -> None:
         """After the Regions were reset: replicas copied from their owners, nothing in flight."""
         self.tables.reset()
         self.replication.reset()
+        self.buckets.reset()
         self.endpoint.reset()
 
 
@@ -101,7 +114,8 @@ def join(primary: Region, secondary: Region, events_client: Callable[[str], Any]
             (primary if region == primary.name else secondary).taps[rule_arn] = tap
     endpoint = GlobalEndpoint(spec, lambda: primary.cloudwatch, primary.services.clock.now, events_client)
     primary.stack.not_emulated = [line for line in primary.stack.not_emulated if spec.logical_id not in line]
-    return Joined(endpoint, replication, tables, [replication, tables, endpoint])
+    buckets = BucketReplication(primary.name, secondary.name, services, faults)
+    return Joined(endpoint, replication, tables, buckets, [replication, tables, buckets, endpoint])
 
 
 def _replicate_secrets(primary: Region, secondary: Region) -> None:

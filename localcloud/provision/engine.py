@@ -33,6 +33,7 @@ RUN_LOCALLY: Final = frozenset(
         "AWS::ApiGatewayV2::Api",
         "AWS::ApiGatewayV2::Stage",
         "AWS::Scheduler::Schedule",  # rate() schedules that put events on a bus (localcloud.scheduler)
+        "AWS::CloudWatch::Dashboard",  # drawn from the local CloudWatch's metrics (tools.dashboard)
     }
 )
 NO_LOCAL_EFFECT: Final = frozenset(

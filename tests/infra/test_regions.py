@@ -131,6 +131,8 @@ BUCKET_REPLICATION_SOURCE = {
     "BucketReplicationPolicy",
     "LakeReplicationFailedAlarm",
     "DlqStoreReplicationFailedAlarm",
+    "LakeReplicationLatencyAlarm",
+    "DlqStoreReplicationLatencyAlarm",
 }
 BUCKET_REPLICAS = {
     "LakeReplicaBucket",
