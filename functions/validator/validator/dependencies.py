@@ -43,6 +43,7 @@ def build_ingestor(settings: ValidatorSettings) -> Ingestor:
                 max_event_bytes=settings.max_event_bytes,
                 max_future_skew=settings.max_future_skew,
                 max_event_age=settings.max_event_age,
+                store_raw_ip=settings.store_raw_ip,
             ),
         ),
         batcher=SignalBatcher(
