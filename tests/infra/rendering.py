@@ -34,6 +34,7 @@ EDGE_RESOURCES: Final = {
     "IngestApi",
     "ValidatorLogGroup",
     "ValidatorFunction",
+    "RateLeasesTable",
     "AlarmTopic",
     "ValidatorErrorsAlarm",
     "IngestApi5xxAlarm",
