@@ -70,7 +70,7 @@ class RateLimitedError(RequestError):
     code = "rate_limited"
     retryable = True
 
-    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+    def __init__(self, message: str, *, retry_after_seconds: int = 1) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
 

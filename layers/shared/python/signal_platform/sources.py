@@ -145,6 +145,34 @@ class SourceRegistry:
         except BotoCoreError as exc:
             raise SourceRegistryUnavailableError(f"cannot write the sources table: {exc}") from exc
 
+    def set_rate(self, source_id: str, rate_per_second: int | None) -> None:
+        """Set (or, with None, remove) a source's rate limit; validators apply it within the cache TTL."""
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
+
+        if rate_per_second is not None and rate_per_second < 1:
+            raise ValueError("a rate limit is at least 1 event a second")
+        update: dict[str, Any] = (
+            {"UpdateExpression": "REMOVE rate_per_second"}
+            if rate_per_second is None
+            else {
+                "UpdateExpression": "SET rate_per_second = :rate",
+                "ExpressionAttributeValues": {":rate": {"N": str(rate_per_second)}},
+            }
+        )
+        try:
+            self._client().update_item(
+                TableName=self._table,
+                Key={"source_id": {"S": source_id}},
+                ConditionExpression="attribute_exists(source_id)",
+                **update,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ValueError(f"no source {source_id!r}") from exc
+            raise SourceRegistryUnavailableError(f"cannot write the sources table: {exc}") from exc
+        except BotoCoreError as exc:
+            raise SourceRegistryUnavailableError(f"cannot write the sources table: {exc}") from exc
+
     def _lookup(self, source_id: str) -> Source | None:
         fresh, source = self._known.get(source_id)
         if fresh:
