@@ -16,7 +16,7 @@ from signal_platform import aws_clients
 from signal_platform.errors import ConfigurationError, SigningKeyUnavailableError
 
 CURRENT_STAGE: Final = "AWSCURRENT"
-# A rotation (docs/runbook.md#rotating-the-signing-key): the new key is staged as AWSPENDING, which
+# A rotation (docs/runbook.md#rotating-keys): the new key is staged as AWSPENDING, which
 # verifiers accept, before it becomes AWSCURRENT, which signers use; the old key stays AWSPREVIOUS.
 VERIFY_STAGES: Final = ("AWSPENDING", "AWSPREVIOUS")
 SIGNATURE_PREFIX: Final = "v1="
