@@ -8,7 +8,7 @@ from signal_platform.bounded_cache import BoundedTtlCache
 from signal_platform.errors import RateLimitedError
 from signal_platform.token_bucket import TokenBucket
 from validator.api import error_answer, segment_error_answer
-from validator.limits import LeaseUnavailableError, SourceRateLimiter
+from validator.limits import LeaseUnavailableError, RateLimitSettings, SourceRateLimiter
 
 
 class FakeClock:
@@ -221,3 +221,9 @@ def test_token_bucket_refills_at_its_rate_and_says_when() -> None:
     assert bucket.seconds_until(3) == 2  # 3 tokens at 2 a second: 1.5 s, rounded up
     clock.now = 1.5
     assert bucket.take(3)
+
+
+def test_rate_limit_settings_from_env() -> None:
+    assert RateLimitSettings.from_env({}) == RateLimitSettings(None, 5000)
+    configured = {"RATE_LEASES_TABLE_NAME": "leases", "DEFAULT_SOURCE_RATE_PER_SECOND": "250"}
+    assert RateLimitSettings.from_env(configured) == RateLimitSettings("leases", 250)

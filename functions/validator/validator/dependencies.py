@@ -10,7 +10,7 @@ from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import SignalBatcher
 from signal_platform.sources import SourceRegistry
 from validator.ingest import Ingestor
-from validator.limits import DynamoLeaseStore, SourceRateLimiter
+from validator.limits import DynamoLeaseStore, RateLimitSettings, SourceRateLimiter
 from validator.segment import SegmentMapper, TrackMapping
 from validator.settings import ENTRY_SOURCE, ValidatorSettings
 from validator.verdicts import EventJudge, Limits
@@ -25,6 +25,14 @@ def schema_registry() -> SchemaRegistry:
 def segment_mapper() -> SegmentMapper:
     """The track mapping is read once per container."""
     return SegmentMapper(TrackMapping.load())
+
+
+def rate_limiter() -> SourceRateLimiter | None:
+    """Per-source rate limits, when the stack has a lease table (docs/adr/0008-abuse-containment.md)."""
+    settings = RateLimitSettings.from_env()
+    if settings.leases_table_name is None:
+        return None
+    return SourceRateLimiter(DynamoLeaseStore(settings.leases_table_name), settings.default_rate_per_second)
 
 
 def _sign_with(provider: signing.SigningKeyProvider, payload: bytes) -> str:
@@ -56,16 +64,8 @@ def build_ingestor(settings: ValidatorSettings) -> Ingestor:
         max_body_bytes=settings.max_body_bytes,
         max_events_per_request=settings.max_events_per_request,
         segment=segment_mapper(),
-        limiter=rate_limiter(settings),
+        limiter=rate_limiter(),
     )
-
-
-def rate_limiter(settings: ValidatorSettings) -> SourceRateLimiter | None:
-    """Per-source rate limits, when the stack has a lease table (docs/adr/0007-abuse-containment.md)."""
-    if not settings.rate_leases_table_name:
-        return None
-    store = DynamoLeaseStore(settings.rate_leases_table_name)
-    return SourceRateLimiter(store, settings.default_source_rate_per_second)
 
 
 @cache

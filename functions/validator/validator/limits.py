@@ -12,18 +12,20 @@ window's budget, so a request of any allowed size passes in an empty window.
 
 If the lease table cannot be reached the limiter fails open to a per-environment limit (``rate``
 per environment per window) and logs it: ingestion is worth more than exact limiting.
-docs/adr/0007-abuse-containment.md weighs this against WAF, usage plans and a write per request.
+docs/adr/0008-abuse-containment.md weighs this against WAF, usage plans and a write per request.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from signal_platform import aws_clients
+from signal_platform import settings as env
 from signal_platform.bounded_cache import BoundedTtlCache
 from signal_platform.errors import RateLimitedError
 from signal_platform.observability import logger
@@ -33,6 +35,23 @@ WINDOW_SECONDS: Final = 1
 LEASE_ITEM_TTL_SECONDS: Final = 300
 # At most this share of a window's budget in one lease, so one environment cannot take it all.
 MAX_LEASE_SHARE: Final = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    """The template's RATE_LEASES_TABLE_NAME (none: no limits) and DEFAULT_SOURCE_RATE_PER_SECOND."""
+
+    leases_table_name: str | None
+    default_rate_per_second: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> RateLimitSettings:
+        return cls(
+            leases_table_name=env.optional(environ, "RATE_LEASES_TABLE_NAME"),
+            default_rate_per_second=env.integer(
+                environ, "DEFAULT_SOURCE_RATE_PER_SECOND", 5000, minimum=1, maximum=1_000_000
+            ),
+        )
 
 
 class LeaseUnavailableError(Exception):

@@ -26,8 +26,6 @@ class ValidatorSettings:
     max_body_bytes: int
     max_future_skew: timedelta
     max_event_age: timedelta
-    rate_leases_table_name: str | None = None
-    default_source_rate_per_second: int = 5000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ValidatorSettings:
@@ -51,9 +49,5 @@ class ValidatorSettings:
             max_future_skew=timedelta(seconds=env.integer(environ, "MAX_FUTURE_SKEW_SECONDS", 3600)),
             max_event_age=timedelta(
                 seconds=env.integer(environ, "MAX_EVENT_AGE_SECONDS", 7 * 24 * 3600, minimum=60)
-            ),
-            rate_leases_table_name=env.optional(environ, "RATE_LEASES_TABLE_NAME"),
-            default_source_rate_per_second=env.integer(
-                environ, "DEFAULT_SOURCE_RATE_PER_SECOND", 5000, minimum=1, maximum=1_000_000
             ),
         )
