@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from signal_platform.bounded_cache import BoundedTtlCache
-from signal_platform.errors import RateLimitedError
+from signal_platform.errors import PayloadTooLargeError, RateLimitedError
 from signal_platform.token_bucket import TokenBucket
 from validator.api import error_answer, segment_error_answer
 from validator.limits import LeaseUnavailableError, RateLimitSettings, SourceRateLimiter
@@ -130,13 +130,17 @@ def test_limiter_spent_window_writes_no_more() -> None:
     assert store.writes == writes
 
 
-def test_limiter_request_larger_than_the_budget_passes_in_an_empty_window() -> None:
+def test_limiter_request_larger_than_the_budget_is_refused_as_too_large() -> None:
     # GIVEN a source allowed 10 events a second
-    limiter = SourceRateLimiter(FakeLeaseStore(), 5_000, clock=FakeClock())
-    # WHEN it sends a request of 500 events into an empty window
-    # THEN it counts as the whole budget: admitted once, the next refused
-    assert _admitted(limiter, "small", 10, 500)
-    assert not _admitted(limiter, "small", 10, 1)
+    store = FakeLeaseStore()
+    limiter = SourceRateLimiter(store, 5_000, clock=FakeClock())
+    # WHEN it sends a request of 11 events (no second could ever hold it)
+    with pytest.raises(PayloadTooLargeError, match="send smaller batches"):
+        limiter.admit("small", 10, 11)
+    # THEN it is final (413, not a 429 to resend), costs no lease, and a request of 10 still passes
+    assert error_answer(PayloadTooLargeError("x"), "r").status == 413
+    assert store.writes == 0
+    assert _admitted(limiter, "small", 10, 10)
 
 
 def test_limiter_source_without_rate_gets_the_default() -> None:

@@ -7,8 +7,8 @@ it locally; its next lease is about what it used in the previous window, so a st
 writes about once a second per source it serves, and the sum of the leases never exceeds the
 budget, however many environments there are. When a lease is refused the window is spent: the
 request is answered 429 with ``Retry-After`` = the whole seconds until the next window (its fresh
-budget), and the environment asks no more until then. A request counts its events, at most one
-window's budget, so a request of any allowed size passes in an empty window.
+budget), and the environment asks no more until then. A request counts its events; one with more
+events than the source may send in a second can never pass, and is refused as too large (413).
 
 If the lease table cannot be reached the limiter fails open to a per-environment limit (``rate``
 per environment per window) and logs it: ingestion is worth more than exact limiting.
@@ -27,7 +27,7 @@ from typing import Any, Final, Protocol
 from signal_platform import aws_clients
 from signal_platform import settings as env
 from signal_platform.bounded_cache import BoundedTtlCache
-from signal_platform.errors import RateLimitedError
+from signal_platform.errors import PayloadTooLargeError, RateLimitedError
 from signal_platform.observability import logger
 
 WINDOW_SECONDS: Final = 1
@@ -123,12 +123,18 @@ class SourceRateLimiter:
         self._shares: BoundedTtlCache[_Share] = BoundedTtlCache(max_sources, 60.0, time.monotonic)
 
     def admit(self, source_id: str, rate: int | None, events: int) -> None:
-        """Spend ``events`` of the source's budget, or raise ``RateLimitedError`` (nothing spent)."""
+        """Spend ``events`` of the source's budget, or raise ``RateLimitedError`` (nothing spent);
+        ``PayloadTooLargeError`` when no second's budget could ever hold the request."""
         budget = rate or self._default_rate
+        if events > budget:
+            raise PayloadTooLargeError(
+                f"{events} events in one request are more than source {source_id!r} may send in a "
+                f"second ({budget}): send smaller batches"
+            )
         now = self._clock()
         window = math.floor(now / WINDOW_SECONDS)
         share = self._share(source_id, window)
-        cost = max(1, min(events, budget))
+        cost = max(1, events)
         if share.tokens < cost and not self._lease(source_id, share, cost, budget):
             retry_after = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
             raise RateLimitedError(
