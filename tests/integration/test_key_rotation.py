@@ -159,3 +159,20 @@ def test_partner_key_rotation_updates_the_connection_from_the_secret() -> None:
 def test_partner_key_parameters_malformed_secret_is_refused(secret_string: str) -> None:
     with pytest.raises(keys.RotationError):
         keys.partner_key_parameters(secret_string)
+
+
+def test_keys_cli_stages_and_reports_without_printing_a_key(
+    secrets_client: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the signing secret / WHEN a key is staged and the status is asked for, then an early promote
+    assert keys.main(["signing-stage", "--secret", SECRET]) == 0
+    assert keys.main(["signing-status", "--secret", SECRET]) == 0
+    assert keys.main(["signing-promote", "--secret", SECRET]) == 1
+    out, err = capsys.readouterr()
+    # THEN the status shows the pending version as not yet safe, the promote says to wait, no key shows
+    assert "AWSPENDING: " in out
+    assert "not yet" in out
+    assert "wait" in err
+    for stage in ("AWSCURRENT", "AWSPENDING"):
+        value = secrets_client.get_secret_value(SecretId=SECRET, VersionStage=stage)["SecretString"]
+        assert value not in out + err
