@@ -167,6 +167,15 @@ def test_limiter_lease_table_down_fails_open_to_a_per_environment_limit() -> Non
     admitted = sum(_admitted(limiter, "web-shop", 30, 10) for _ in range(10))
     # THEN ingestion goes on, within the source's rate for this environment
     assert admitted == 3
+    # AND the table is asked again only after a pause, not on every request
+    for tick in range(1, 300):
+        clock.now = 1_000.0 + tick / 10
+        _admitted(limiter, "web-shop", 30, 10)
+    assert store.writes == 1
+    clock.now = 1_031.0
+    store.down = False
+    assert _admitted(limiter, "web-shop", 30, 10)
+    assert store.writes == 2
 
 
 def test_limiter_state_is_bounded_by_its_cap() -> None:

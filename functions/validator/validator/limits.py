@@ -11,7 +11,8 @@ budget), and the environment asks no more until then. A request counts its event
 events than the source may send in a second can never pass, and is refused as too large (413).
 
 If the lease table cannot be reached the limiter fails open to a per-environment limit (``rate``
-per environment per window) and logs it: ingestion is worth more than exact limiting.
+per environment per window) for ``LOCAL_ONLY_SECONDS`` and logs it: ingestion is worth more than
+exact limiting.
 docs/adr/0008-abuse-containment.md weighs this against WAF, usage plans and a write per request.
 """
 
@@ -35,6 +36,9 @@ WINDOW_SECONDS: Final = 1
 LEASE_ITEM_TTL_SECONDS: Final = 300
 # At most this share of a window's budget in one lease, so one environment cannot take it all.
 MAX_LEASE_SHARE: Final = 0.25
+# After a failed lease, limit per environment this long before asking the table again, so an outage
+# of the table does not add its timeouts to every request.
+LOCAL_ONLY_SECONDS: Final = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,7 @@ class SourceRateLimiter:
         self._default_rate = default_rate
         self._clock = clock
         self._shares: BoundedTtlCache[_Share] = BoundedTtlCache(max_sources, 60.0, time.monotonic)
+        self._local_only_until = 0.0
 
     def admit(self, source_id: str, rate: int | None, events: int) -> None:
         """Spend ``events`` of the source's budget, or raise ``RateLimitedError`` (nothing spent);
@@ -135,7 +140,7 @@ class SourceRateLimiter:
         window = math.floor(now / WINDOW_SECONDS)
         share = self._share(source_id, window)
         cost = max(1, events)
-        if share.tokens < cost and not self._lease(source_id, share, cost, budget):
+        if share.tokens < cost and not self._lease(source_id, share, cost, budget, now):
             retry_after = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
             raise RateLimitedError(
                 f"source {source_id!r} is over its rate of {budget} events a second: resend later",
@@ -152,10 +157,12 @@ class SourceRateLimiter:
             self._shares.put(source_id, share)
         return share
 
-    def _lease(self, source_id: str, share: _Share, cost: int, budget: int) -> bool:
+    def _lease(self, source_id: str, share: _Share, cost: int, budget: int, now: float) -> bool:
         if share.spent:
             return False
         needed = cost - share.tokens
+        if now < self._local_only_until:
+            return self._local_lease(share, cost, budget)
         ahead = min(math.ceil(budget * MAX_LEASE_SHARE), share.used_before)
         for tokens in dict.fromkeys((max(needed, ahead), needed)):  # the share, else just enough
             try:
@@ -164,12 +171,18 @@ class SourceRateLimiter:
                 logger.warning(
                     "rate lease unavailable: limiting per environment", source=source_id, error=str(exc)
                 )
-                granted = share.used + cost <= budget
-                share.spent = not granted
-                share.tokens += needed if granted else 0
-                return granted
+                self._local_only_until = now + LOCAL_ONLY_SECONDS
+                return self._local_lease(share, cost, budget)
             if granted:
                 share.tokens += tokens
                 return True
         share.spent = True
         return False
+
+    @staticmethod
+    def _local_lease(share: _Share, cost: int, budget: int) -> bool:
+        """Without the table: this environment alone may spend the source's budget."""
+        granted = share.used + cost <= budget
+        share.spent = not granted
+        share.tokens += cost - share.tokens if granted else 0
+        return granted
