@@ -102,6 +102,10 @@ e2e: $(STAMP) ## the local cloud: emulator tests, two Regions and the drill, the
 soak: $(STAMP) ## 1,000 random fault schedules through the local cloud; prints the seed of any failure
 	LOCALCLOUD_SCHEDULES=1000 $(PY) -m pytest tests/e2e -k property
 
+.PHONY: flood
+flood: $(STAMP) ## one source floods the local API at 10x its rate limit: answered 429 while another source is accepted
+	$(PY) -m tools.flood
+
 .PHONY: drill
 drill: $(STAMP) ## a Region outage in the local cloud (two Regions): lost = 0, processed twice = 0
 	$(PY) -m tools.drill

@@ -27,6 +27,7 @@ Work runs in ``pump`` (everything that is due now, on every ``Emulator`` of ever
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -401,14 +402,21 @@ class LocalCloud:
         return self.primary.function_with_env(variable)
 
     def register_source(
-        self, source_id: str, description: str = "", origins: frozenset[str] = frozenset()
+        self,
+        source_id: str,
+        description: str = "",
+        origins: frozenset[str] = frozenset(),
+        *,
+        rate_per_second: int | None = None,
     ) -> str:
         """A source in the sources table the validator reads (``origins``: the web origins whose pages
-        may send with its key); returns its write key."""
+        may send with its key; ``rate_per_second``: its rate limit, else the default); returns its
+        write key."""
         from signal_platform.sources import SourceRegistry, new_write_key  # noqa: PLC0415
 
         table = self.function_with_env("SOURCES_TABLE_NAME").environment["SOURCES_TABLE_NAME"]
         write_key, source = new_write_key(source_id, description, origins)
+        source = dataclasses.replace(source, rate_per_second=rate_per_second)
         SourceRegistry(table, client=lambda: self.services.client("dynamodb")).register(source)
         return write_key
 

@@ -41,6 +41,7 @@ EDGE_RESOURCES: Final = {
     "IngestApi",
     "ValidatorLogGroup",
     "ValidatorFunction",
+    "RateLeasesTable",
     "AlarmTopic",
     "ValidatorErrorsAlarm",
     "IngestApi5xxAlarm",

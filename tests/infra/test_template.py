@@ -246,6 +246,7 @@ EXPECTED_PROCESSING_OUTPUTS = {
     "LakePipeDlqArn": "RunsProcessing",
     "PartnerPipeName": "HasPartner",
     "PartnerApiDestinationArn": "HasPartner",
+    "PartnerConnectionName": "HasPartner",
     "PartnerPipeDlqUrl": "HasPartner",
     "PartnerPipeDlqArn": "HasPartner",
     "DlqStoreBucketName": "RunsProcessing",
@@ -663,12 +664,11 @@ def test_validator_log_group_explicit_encrypted_with_retention(resources):
     assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["PlatformKey", "Arn"]}
 
 
-def test_validator_no_reserved_concurrency_throttle(resources):
-    # GIVEN the validator behind a synchronous API
+def test_validator_no_async_dlq_pretended(resources):
+    # GIVEN the validator behind a synchronous API (its reserved concurrency: tests/infra/test_abuse.py)
     properties = resources["ValidatorFunction"]["Properties"]
 
-    # WHEN / THEN nothing caps its concurrency below what the API admits, and no async DLQ is pretended
-    assert "ReservedConcurrentExecutions" not in properties
+    # WHEN / THEN no async DLQ is pretended
     assert "DeadLetterQueue" not in properties
 
 
