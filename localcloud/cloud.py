@@ -192,6 +192,9 @@ class LocalCloud:
             )
             self.emulators = self.joined.emulators
             self._exits.enter_context(self.joined.tables.watching())
+        for region in self.regions.values():  # what is left once the Regions are joined
+            if region.stack.not_emulated:
+                log.warning("not emulated locally: %s", ", ".join(region.stack.not_emulated))
         self._wrap_project_clients()
         for region in self.regions.values():
             region.runtime.start()
@@ -242,7 +245,7 @@ class LocalCloud:
 
         original = aws_clients.client
         aws_clients.reset()
-        factory = ClientFactory(original, self.faults, self._watch)
+        factory = ClientFactory(original, self.faults, self._watch, default_region=self.primary.name)
         if self.joined is not None:
             factory.routes["events"] = self.joined.endpoint.put_events  # PutEvents with EndpointId
         self._client_factory = factory
@@ -346,10 +349,14 @@ class LocalCloud:
         deadline = time.monotonic() + timeout
         limit = self.clock.now() + horizon
         while time.monotonic() < deadline:
-            self.pump()
+            done = self.pump()
             due = self.next_due()
             if due is None:
                 return True
+            if not done and due <= self.clock.now() and self.faults.any_region_down():
+                due = self.faults.next_region_change()  # held by an outage: until a Region comes back
+                if due is None:
+                    return False
             if due > limit:
                 return False
             self.clock.wait_until(due, at_most=max(0.0, min(0.05, deadline - time.monotonic())))
@@ -365,6 +372,15 @@ class LocalCloud:
             due = self.next_due()
             wait = idle_sleep if due is None else max(0.0, min(idle_sleep, due - self.clock.now()))
             stop.wait(wait)
+
+    def advance(self, seconds: float, *, step: float = 60.0, until: Callable[[], bool] | None = None) -> None:
+        """Let ``seconds`` pass in steps of at most ``step`` (no schedule tick jumped over: the heartbeat
+        is a minute apart), everything due done at each, or stop once ``until`` holds."""
+        end = self.clock.now() + seconds
+        self.pump()
+        while self.clock.now() < end and not (until is not None and until()):
+            self.wait(min(step, end - self.clock.now()))
+            self.pump()
 
     def wait(self, seconds: float) -> None:
         """Let ``seconds`` pass on the cloud's clock (instantly on the virtual clock)."""

@@ -30,6 +30,7 @@ from localcloud.options import CloudOptions
 from localcloud.provision.engine import endpoint_id
 from localcloud.region import Region
 from localcloud.replication import Replication
+from localcloud.scheduler import ScheduleSpec
 from localcloud.template import ConfigEnv, LoadedTemplate, TemplateError
 
 
@@ -95,7 +96,13 @@ def join(primary: Region, secondary: Region, events_client: Callable[[str], Any]
     _replicate_secrets(primary, secondary)
     tables = GlobalTables(GlobalTableSpec.of_stack(primary.stack), services, faults)
     tables.install()
-    replication = Replication(spec, services, faults)
+    heartbeats = frozenset(
+        tick.source
+        for region in (primary, secondary)
+        for schedule in region.stack.of_type("AWS::Scheduler::Schedule")
+        if (tick := ScheduleSpec.of(schedule)) is not None
+    )
+    replication = Replication(spec, services, faults, quiet_sources=heartbeats)
     if spec.replication:
         for region, (rule_arn, tap) in replication.install().items():
             (primary if region == primary.name else secondary).taps[rule_arn] = tap

@@ -31,15 +31,13 @@ lost or processed twice.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -299,41 +297,10 @@ class Drill:
                 return
 
     def replay_secondary_archive(self, since: float, until: float) -> int:
-        """The secondary's archive replayed for the outage with ``tools.replay``'s code (its forward
-        rule carries the batches to the primary); returns the events the archive held."""
-        from tools.replay import Replayer, ReplaySettings  # noqa: PLC0415
-        from tools.replay_client import ReplayClient  # noqa: PLC0415
-        from tools.replay_core import Window  # noqa: PLC0415
-        from tools.replay_journal import Journal  # noqa: PLC0415
+        """The secondary's archive replayed for the outage (``tools.region_recovery``)."""
+        from tools.region_recovery import replay_archive  # noqa: PLC0415
 
-        archives = self.secondary.stack.of_type("AWS::Events::Archive")
-        if not archives:
-            raise RuntimeError("the secondary has no archive to replay")
-        client = ReplayClient(self.secondary.services.client("events"))
-        archive = client.archive(str(archives[0].ref))
-        output = io.StringIO()
-        with tempfile.TemporaryDirectory() as folder:
-            journal_path = Path(folder) / "replays.json"
-            replayer = Replayer(
-                client=client,
-                journal=Journal(journal_path),
-                out=output,
-                err=output,
-                now=lambda: datetime.fromtimestamp(self.now(), UTC),
-                sleep=self.step,
-            )
-            # from a little before the outage, but never before what the archive can hold
-            window = Window(
-                max(datetime.fromtimestamp(since, UTC) - timedelta(minutes=5), archive.created),
-                datetime.fromtimestamp(until, UTC),
-            )
-            settings = ReplaySettings(
-                archive=archive.arn, window=window, journal_path=journal_path, poll_seconds=FINE_STEP
-            )
-            code = replayer.run(settings)
-        if code != 0:
-            raise RuntimeError(f"the archive replay failed: {output.getvalue()}")
-        return archive.event_count
+        return replay_archive(self.cloud, self.secondary, since, until)
 
     # ------------------------------------------------------------------ the books
     def result(self, outage_start: float, outage_end: float, replayed: int, wall: float) -> DrillResult:

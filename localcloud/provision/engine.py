@@ -142,8 +142,6 @@ class Provisioner:
                 elif resource_type not in RUN_LOCALLY:
                     self.stack.not_emulated.append(f"{logical_id} ({resource_type})")
             self.stack.resources[logical_id] = resource
-        if self.stack.not_emulated:
-            log.warning("not emulated locally: %s", ", ".join(self.stack.not_emulated))
         if self.stack.no_local_effect:
             log.info("accepted without local effect: %s", ", ".join(self.stack.no_local_effect))
         return self.stack
