@@ -68,7 +68,8 @@ def load_pair(
     if endpoint_logical_id is None:
         raise TemplateError("two Regions need the template's AWS::Events::Endpoint")
     stack_name = options.stack_name or primary_config.stack_name or "localcloud"
-    shared = {**overrides, "GlobalEndpointId": endpoint_id(PhysicalNames(stack_name), endpoint_logical_id)}
+    names = PhysicalNames(stack_name, primary_config.region or templates.DEFAULT_REGION)
+    shared = {**overrides, "GlobalEndpointId": endpoint_id(names, endpoint_logical_id)}
     secondary = templates.load(options.template, config_env=secondary_env, overrides=shared, sam=sam)
     primary = templates.load(options.template, config_env=primary_env, overrides=shared, sam=sam)
     if secondary[1].region == primary[1].region:

@@ -102,7 +102,7 @@ class Provisioner:
         self.session = session
         self.region = region
         self.account_id = account_id
-        self.names = PhysicalNames(stack_name)
+        self.names = PhysicalNames(stack_name, region)
         self.settings = settings or ProvisionSettings()
         self.rng = random.Random(self.settings.seed)
         self.stack = Stack(region, account_id, stack_name)
