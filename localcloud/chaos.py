@@ -18,8 +18,9 @@ one-Region faults stay what they were): outages of either Region, short ones (fr
 health alarm never sees to half an hour) and ones past the 24 h replication window; health-check
 flapping (the primary down long enough to raise the endpoint's health alarm, back long enough to
 clear it, several times, so the endpoint fails over and back); a replication lag; whether the
-endpoint is healthy when traffic starts or has no verdict yet. Its requests are fewer events each,
-spread over cloud time (``Scenario.request_gap``) so that the outages fall between them.
+endpoint is healthy when traffic starts or has no verdict yet. It sends fewer events (8-20: each
+event costs two Regions' work), in smaller requests spread over cloud time
+(``Scenario.request_gap``) so that the outages fall between them.
 """
 
 from __future__ import annotations
@@ -120,9 +121,12 @@ def random_schedule(seed: int, cloud: LocalCloud, *, base: Scenario | None = Non
         sources=(base or Scenario()).sources[:2],
     )
     regions_rng = None if cloud.joined is None else random.Random(f"regions/{seed}")
-    if regions_rng is not None:  # smaller requests, spread over cloud time
+    if regions_rng is not None:  # fewer events in smaller requests, spread over cloud time
         scenario = replace(
-            scenario, per_request=regions_rng.choice((5, 10)), request_gap=regions_rng.choice(GAPS)
+            scenario,
+            events=regions_rng.randint(8, 20),
+            per_request=regions_rng.choice((4, 8)),
+            request_gap=regions_rng.choice(GAPS),
         )
     requests = plan_traffic(scenario)
     valid_ids = [
