@@ -144,12 +144,10 @@ class LocalCloud:
                 sam=sam,
             )
         if overrides.get("PartnerApiKeySecretName"):
-            self.session.client(
-                "secretsmanager", region_name=str(self.config_env.region), endpoint_url=self.endpoint_url
-            ).create_secret(
-                Name=overrides["PartnerApiKeySecretName"],
-                SecretString=json.dumps({"api_key": secrets.token_urlsafe(24)}),
-            )
+            regions = {str(self.config_env.region)}
+            if options.regions:
+                regions.add(str(secondary_env.region))
+            self._create_partner_secret(overrides["PartnerApiKeySecretName"], regions)
         self.faults = Faults(self.clock.now, seed=options.seed)
         self.faults.add(*options.faults)
         function_environment = dict(FAKE_CREDENTIALS)
@@ -192,9 +190,7 @@ class LocalCloud:
             )
             self.emulators = self.joined.emulators
             self._exits.enter_context(self.joined.tables.watching())
-        for region in self.regions.values():  # what is left once the Regions are joined
-            if region.stack.not_emulated:
-                log.warning("not emulated locally: %s", ", ".join(region.stack.not_emulated))
+        self._warn_not_emulated()
         self._wrap_project_clients()
         for region in self.regions.values():
             region.runtime.start()
@@ -205,6 +201,21 @@ class LocalCloud:
         self._configure_partner(primary)
         self.started_at = self.clock.now()
         self._wall_started = time.perf_counter()
+
+    def _warn_not_emulated(self) -> None:
+        """One line at start: what the Regions' stacks hold that nothing emulates, once they are joined
+        (two Regions emulate the global endpoint)."""
+        lines = sorted({line for region in self.regions.values() for line in region.stack.not_emulated})
+        if lines:
+            log.warning("not emulated locally: %s", ", ".join(lines))
+
+    def _create_partner_secret(self, name: str, regions: set[str]) -> None:
+        """The partner's API key secret, as an operator creates it before deploying: in every Region,
+        since each one that processes (the primary; both in active/active) sends to the partner."""
+        value = json.dumps({"api_key": secrets.token_urlsafe(24)})
+        for region in sorted(regions):
+            client = self.session.client("secretsmanager", region_name=region, endpoint_url=self.endpoint_url)
+            client.create_secret(Name=name, SecretString=value)
 
     def _start_moto(self) -> None:
         self._kinesis_on_the_cloud_clock()
@@ -422,9 +433,11 @@ class LocalCloud:
         SourceRegistry(table, client=lambda: self.services.client("dynamodb")).register(source)
         return write_key
 
-    def census(self) -> Census:
-        specs = [pipe.spec for pipe in self.pipes]
-        return take_census(self.services, self.functions, specs, self.partner)
+    def census(self, region: Region | None = None) -> Census:
+        """What the stores, queues and the partner hold, as seen from ``region`` (the primary)."""
+        region = region or self.primary
+        specs = [pipe.spec for pipe in region.pipes]
+        return take_census(region.services, region.functions, specs, self.partner)
 
     def report(self, ledger: Ledger) -> Report:
         census = self.census()
