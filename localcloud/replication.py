@@ -33,6 +33,7 @@ from typing import Any, Final
 from localcloud.faults import Faults
 from localcloud.global_endpoint import EndpointSpec
 from localcloud.services import Services, backoff
+from localcloud.signals import event_ids
 
 MANAGED_RULE_PREFIX: Final = "GlobalEndpointManagedRule-"
 REPLICATION_WINDOW: Final = 24 * 3600.0
@@ -135,6 +136,16 @@ class Replication:
         self._queue.clear()
         self.replicated.clear()
         self.expired.clear()
+
+    def given_up(self, destination: str) -> set[str]:
+        """The signals (event_ids) of the copies for ``destination`` given up after the window: only
+        the archive of the Region they entered still holds them, until a replay."""
+        return {
+            event_id
+            for item in self.expired
+            if item.destination == destination
+            for event_id in event_ids(item.event)
+        }
 
     # ------------------------------------------------------------------ the emulator protocol
     def pending(self) -> int:
