@@ -68,7 +68,7 @@ def _replay_past_window_outages(cloud: LocalCloud, schedule: Schedule, started: 
     until = started + max(outage.window[1] for outage in schedule.past_window_outages if outage.window)
     replayed = replay_archive(cloud, secondary, started, until, not_before=started)
     settled = cloud.settle()
-    return f"; {len(given_up)} signals given up by replication, {replayed} archived entries replayed ({settled=})"
+    return f"; replication gave up {len(given_up)} signals; {replayed} archived entries replayed ({settled=})"
 
 
 @pytest.mark.parametrize("seed", seeds())
