@@ -185,9 +185,7 @@ class Drill:
 
     # ------------------------------------------------------------------ time
     def step(self, seconds: float) -> None:
-        self.cloud.pump()
-        self.cloud.wait(seconds)
-        self.cloud.pump()
+        self.cloud.advance(seconds, step=seconds)
 
     def now(self) -> float:
         return self.cloud.clock.now()
