@@ -16,9 +16,9 @@ The same seed always gives the same schedule.
 With two Regions (``LocalCloud.joined``) a schedule also draws, from a stream of its own (a seed's
 one-Region faults stay what they were): outages of either Region, short ones (from a blip the
 health alarm never sees to half an hour) and ones past the 24 h replication window; health-check
-flapping (the primary down long enough to raise the endpoint's health alarm, back long enough to
-clear it, several times, so the endpoint fails over and back); a replication lag; whether the
-endpoint is healthy when traffic starts or has no verdict yet. It sends fewer events (8-20: each
+flapping (the primary down long enough to fail the endpoint over, back long enough for it to route
+back, twice, while the requests keep coming); a replication lag; whether the
+endpoint is healthy when traffic starts or has no verdict yet. It sends fewer events (6-16: each
 event costs two Regions' work), in smaller requests spread over cloud time
 (``Scenario.request_gap``) so that the outages fall between them.
 """
@@ -124,7 +124,7 @@ def random_schedule(seed: int, cloud: LocalCloud, *, base: Scenario | None = Non
     if regions_rng is not None:  # fewer events in smaller requests, spread over cloud time
         scenario = replace(
             scenario,
-            events=regions_rng.randint(8, 20),
+            events=regions_rng.randint(6, 16),
             per_request=regions_rng.choice((4, 8)),
             request_gap=regions_rng.choice(GAPS),
         )
@@ -158,20 +158,33 @@ def _with_regions(rng: random.Random, schedule: Schedule, cloud: LocalCloud) -> 
             end = start + REPLICATION_WINDOW + rng.choice((60.0, 3600.0))
             faults.append(RegionOutage(region, (start, end)))
         elif kind == "flapping":
-            faults.extend(_flapping(rng, primary, rng.uniform(0.0, span / 2)))
+            flaps = _flapping(rng, primary, rng.uniform(0.0, span / 2))
+            faults.extend(flaps)
+            schedule = _spread_until(schedule, max(end for _, end in _windows(flaps)))
         else:
             faults.append(ReplicationLag(rng.choice((30.0, 300.0, 3600.0))))
     return replace(schedule, faults=(*schedule.faults, *faults), healthy_start=rng.random() < 0.8)
 
 
+def _spread_until(schedule: Schedule, until: float) -> Schedule:
+    """The requests spread (further) apart, so that they keep coming until ``until``."""
+    gap = max(schedule.scenario.request_gap, until / max(1, len(schedule.requests) - 1))
+    return replace(schedule, scenario=replace(schedule.scenario, request_gap=gap))
+
+
+def _windows(outages: list[RegionOutage]) -> list[tuple[float, float]]:
+    return [outage.window for outage in outages if outage.window is not None]
+
+
 def _flapping(rng: random.Random, region: str, start: float) -> list[RegionOutage]:
-    """Outages long enough to raise the health alarm (its 5 x 60 s of missing heartbeats, then the
-    routing delay), with gaps long enough to clear it: the endpoint fails over and back each time."""
+    """Two outages long enough to fail the endpoint over (a silent primary: 480-600 s, docs/runbook.md),
+    with a gap long enough for the alarm to clear and the endpoint to route back (a minute's
+    heartbeat, then the routing delay): it fails over and back, twice."""
     outages = []
-    for _ in range(rng.randint(2, 3)):
-        down = rng.uniform(360.0, 540.0)
+    for _ in range(2):
+        down = rng.uniform(600.0, 720.0)
         outages.append(RegionOutage(region, (start, start + down)))
-        start += down + rng.uniform(120.0, 300.0)
+        start += down + rng.uniform(150.0, 240.0)
     return outages
 
 
