@@ -26,6 +26,9 @@ class ValidatorSettings:
     max_body_bytes: int
     max_future_skew: timedelta
     max_event_age: timedelta
+    # Front-door buffer (docs/adr/0007): the stream's name, empty when the mode is off.
+    buffer_stream_name: str | None = None
+    buffer_below_signals: int = 25
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ValidatorSettings:
@@ -50,4 +53,6 @@ class ValidatorSettings:
             max_event_age=timedelta(
                 seconds=env.integer(environ, "MAX_EVENT_AGE_SECONDS", 7 * 24 * 3600, minimum=60)
             ),
+            buffer_stream_name=env.optional(environ, "BUFFER_STREAM_NAME"),
+            buffer_below_signals=env.integer(environ, "BUFFER_BELOW_SIGNALS", 25, minimum=1, maximum=500),
         )

@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 from signal_platform import aws_clients
 from signal_platform.backoff import full_jitter_delay
@@ -37,6 +37,12 @@ class PublishOutcome:
     calls: int = 0
     attempts: int = 0
     error_codes: dict[str, int] = field(default_factory=dict)
+
+
+class Publisher(Protocol):
+    """Where the validator sends its signal batches: the ingress bus, or the front-door buffer."""
+
+    def publish(self, entries: Sequence[BusEntry], *, deadline: float) -> PublishOutcome: ...
 
 
 @dataclass(frozen=True, slots=True)
