@@ -166,6 +166,18 @@ class Region:
                 self.sqs_mappings.append(
                     SqsMapping(SqsMappingSpec.of(mapping), services, self.runtime, poll_interval=poll)
                 )
+            elif ":kinesis:" in source:
+                self.pipes.append(
+                    PipeEmulator(
+                        PipeSpec.of_mapping(mapping, services),
+                        services,
+                        self.runtime,
+                        None,
+                        self.async_invoker.enqueue,
+                        self.options.window_scale,
+                        poll,
+                    )
+                )
             else:
                 log.warning(
                     "not emulated locally: event source mapping %s from %s", mapping.logical_id, source
