@@ -128,7 +128,7 @@ def test_segments_are_runs_of_consecutive_records_within_the_signal_budget() -> 
 
     def record(seq: str, size: int) -> BufferedRecord:
         return BufferedRecord(
-            seq, meta, tuple(EncodedSignal(f"{seq}-{i}", "t", "s", b"{}") for i in range(size))
+            seq, f"b{seq}", meta, tuple(EncodedSignal(f"{seq}-{i}", "t", "s", b"{}") for i in range(size))
         )
 
     runs = list(segments([record("1", 3), record("2", 2), record("3", 6), record("4", 1)], 5))
@@ -171,6 +171,18 @@ def test_forward_a_failed_segment_resumes_at_its_first_record_and_the_retry_repa
         k: v for k, v in delivered_before.items() if v[0] >= "e00100"
     }
     assert len({i for e in bus.published for i in e.event_ids}) == 250
+
+
+def test_forward_an_identical_resend_in_the_same_invocation_is_forwarded_once() -> None:
+    # GIVEN a request and its identical resend (same events: same batch id), a record apart
+    bus = Bus()
+    original, other = records(2)
+    resend = ("00002", request_record(7, "e00000"))  # another request id, the same event
+    # WHEN they are forwarded in one invocation
+    outcome = Forwarder(packer(), bus, segment_signals=100).forward([original, other, resend], deadline=1e9)
+    # THEN the event is published once, the resend counted as dropped
+    assert [i for e in bus.published for i in e.event_ids] == ["e00000", "e00001"]
+    assert outcome.resends_dropped == 1 and outcome.response() == {"batchItemFailures": []}
 
 
 def test_forward_a_malformed_record_publishes_the_ones_before_and_stops_at_it() -> None:

@@ -31,6 +31,8 @@ def _record(outcome: ForwardOutcome) -> None:
     metrics.add_metric(name="SignalsForwarded", unit=MetricUnit.Count, value=outcome.signals_forwarded)
     metrics.add_metric(name="BusEntries", unit=MetricUnit.Count, value=outcome.bus_entries)
     metrics.add_metric(name="PutEventsCalls", unit=MetricUnit.Count, value=outcome.put_events_calls)
+    if outcome.resends_dropped:
+        metrics.add_metric(name="BufferResendsDropped", unit=MetricUnit.Count, value=outcome.resends_dropped)
     if outcome.malformed is not None:
         metrics.add_metric(name="MalformedBufferRecords", unit=MetricUnit.Count, value=1)
         logger.error("buffer record is not a signal batch, retried from it", reason=outcome.malformed)

@@ -27,6 +27,7 @@ class BufferedRecord:
     """One record of the buffer stream: its position and the request's accepted signals."""
 
     sequence_number: str
+    batch_id: str  # the validator's batch id: an identical resend of the request has the same one
     ingest: IngestMetadata
     signals: tuple[EncodedSignal, ...]
 
@@ -35,6 +36,7 @@ def parse_record(sequence_number: str, data: bytes) -> BufferedRecord:
     """The signal batch a validator wrote; its signals keep their canonical bytes."""
     try:
         detail = codec.loads(data)
+        batch_id = str(detail["batch_id"])
         ingest: dict[str, Any] = detail["ingest"]
         event_type = detail["event_type"]
         metadata = IngestMetadata(
@@ -53,7 +55,20 @@ def parse_record(sequence_number: str, data: bytes) -> BufferedRecord:
         raise MalformedBatchError(f"record {sequence_number} is not a signal batch: {exc!r}") from exc
     if not signals:
         raise MalformedBatchError(f"record {sequence_number} carries no signals")
-    return BufferedRecord(sequence_number, metadata, signals)
+    return BufferedRecord(sequence_number, batch_id, metadata, signals)
+
+
+def first_copies(records: Sequence[BufferedRecord]) -> tuple[list[BufferedRecord], int]:
+    """The records without repeats of a batch id seen earlier in ``records`` (an identical resend:
+    its partition key is the batch id, so it follows the original on the same shard), and how many
+    were dropped."""
+    seen: set[str] = set()
+    kept = []
+    for record in records:
+        if record.batch_id not in seen:
+            seen.add(record.batch_id)
+            kept.append(record)
+    return kept, len(records) - len(kept)
 
 
 def segments(records: Sequence[BufferedRecord], segment_signals: int) -> Iterator[Sequence[BufferedRecord]]:

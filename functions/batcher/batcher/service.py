@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from batcher.packing import BufferedRecord, pack_segment, parse_record, segments
+from batcher.packing import BufferedRecord, first_copies, pack_segment, parse_record, segments
 from signal_platform.bus_publisher import FailureKind, Publisher
 from signal_platform.errors import MalformedBatchError
 from signal_platform.signal_batches import SignalBatcher
@@ -19,6 +19,7 @@ class ForwardOutcome:
     signals_forwarded: int = 0
     bus_entries: int = 0
     put_events_calls: int = 0
+    resends_dropped: int = 0
     resume_at: str | None = None
     failure: FailureKind | None = None
     malformed: str | None = None
@@ -51,7 +52,8 @@ class Forwarder:
                 outcome.malformed = str(exc)
                 outcome.resume_at = sequence_number
                 break
-        for segment in segments(parsed, self.segment_signals):
+        kept, outcome.resends_dropped = first_copies(parsed)
+        for segment in segments(kept, self.segment_signals):
             entries = pack_segment(segment, self.batcher)
             published = self.publisher.publish(entries, deadline=deadline)
             outcome.put_events_calls += published.calls
