@@ -117,7 +117,7 @@ SIGNING_KEY_READERS = {"ValidatorFunction", "EnrichmentFunction", "BatcherFuncti
 PRIMARY_ONLY_RESOURCES = {"SigningKeySecret"}
 # Only in the secondary's edge-only stack; pinned by tests/infra/test_archive_replay_forward.py.
 REPLAY_FORWARD_RESOURCES = {"ArchiveReplayForwardRule", "ArchiveReplayForwardRole"}
-# The front-door buffer (docs/adr/0007): part of the edge, in every Region whose stack enables it.
+# The front-door buffer (docs/adr/0009): part of the edge, in every Region whose stack enables it.
 FRONT_DOOR_BUFFER_RESOURCES = {
     "BufferStream",
     "BufferDlq",

@@ -13,8 +13,10 @@ import pytest
 from batcher import dependencies, handler
 from batcher.packing import BufferedRecord, pack_segment, parse_record, segments
 from batcher.service import Forwarder
+from batcher.settings import BatcherSettings
 from signal_platform import codec, signing
 from signal_platform.bus_publisher import PublishOutcome
+from signal_platform.errors import ConfigurationError
 from signal_platform.signal_batches import BusEntry, EncodedSignal, IngestMetadata, SignalBatcher
 from tests.conftest import FakeLambdaContext
 
@@ -216,3 +218,13 @@ def test_handler_answers_the_kinesis_mapping_with_sequence_numbers(
     assert handler.lambda_handler(event, lambda_context) == {
         "batchItemFailures": [{"itemIdentifier": "00001"}]
     }
+
+
+def test_settings_defaults_and_the_template_variables() -> None:
+    settings = BatcherSettings.from_env({"INGRESS_BUS_NAME": "ingress", "SEGMENT_SIGNALS": "800"})
+    assert (settings.ingress_bus_name, settings.global_endpoint_id) == ("ingress", None)
+    assert (settings.max_signals_per_entry, settings.segment_signals) == (50, 800)
+    with pytest.raises(ConfigurationError, match="SEGMENT_SIGNALS"):
+        BatcherSettings.from_env({"INGRESS_BUS_NAME": "ingress", "SEGMENT_SIGNALS": "0"})
+    with pytest.raises(ConfigurationError, match="INGRESS_BUS_NAME"):
+        BatcherSettings.from_env({})

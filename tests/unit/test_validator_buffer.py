@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from signal_platform.bus_publisher import PublishOutcome
 from signal_platform.signal_batches import BusEntry
 from validator.buffer import FrontDoor, StreamPublisher
+from validator.settings import ValidatorSettings
 
 
 def entry(batch_id: str, signals: int = 1) -> BusEntry:
@@ -141,3 +142,10 @@ def test_front_door_only_the_buffer_is_called_for_single_event_requests() -> Non
     bus, buffer = Sink(), Sink()
     FrontDoor(bus=bus, buffer=buffer, buffer_below=25).publish([entry("one", 1)], deadline=1e9)
     assert bus.got == [] and buffer.got == ["one"]
+
+
+def test_validator_settings_buffer_is_off_unless_its_stream_is_named() -> None:
+    base = {"AWS_REGION": "us-west-2", "INGRESS_BUS_NAME": "ingress", "SOURCES_TABLE_NAME": "sources"}
+    assert ValidatorSettings.from_env(base).buffer_stream_name is None
+    on = ValidatorSettings.from_env({**base, "BUFFER_STREAM_NAME": "buffer", "BUFFER_BELOW_SIGNALS": "10"})
+    assert (on.buffer_stream_name, on.buffer_below_signals) == ("buffer", 10)

@@ -8,7 +8,7 @@ Records are packed in **segments**: runs of consecutive records holding at most 
 signals, counted from the first record of the invocation. A segment is published before the next
 one is packed; when one fails, the event source mapping is told to resume at the segment's first
 record, so the retry starts a segment at the same record and packs the same signals into the same
-batches, with the same batch ids, which the enrichment's idempotency then suppresses (ADR 0007).
+batches, with the same batch ids, which the enrichment's idempotency then suppresses (ADR 0009).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def pack_segment(segment: Sequence[BufferedRecord], batcher: SignalBatcher) -> l
     """The segment's signals as signal batches: per source (and Region), in arrival order.
 
     A batch's ``ingest`` is that of the first request of its source in the segment: the batch spans
-    requests, and the contract has one ``ingest`` per batch (ADR 0007 says what the lake sees)."""
+    requests, and the contract has one ``ingest`` per batch (ADR 0009 says what the lake sees)."""
     by_origin: dict[tuple[str, str], tuple[IngestMetadata, list[EncodedSignal]]] = {}
     for record in segment:
         key = (record.ingest.source_id, record.ingest.region)

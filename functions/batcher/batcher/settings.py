@@ -30,5 +30,5 @@ class BatcherSettings:
             signing_key_secret_arn=env.optional(environ, "SIGNING_KEY_SECRET_ARN"),
             signing_key_parameter_name=env.optional(environ, "SIGNING_KEY_PARAMETER_NAME"),
             max_signals_per_entry=env.integer(environ, "MAX_SIGNALS_PER_ENTRY", 50, minimum=1, maximum=500),
-            segment_signals=env.integer(environ, "SEGMENT_SIGNALS", 500, minimum=1, maximum=10_000),
+            segment_signals=env.integer(environ, "SEGMENT_SIGNALS", 2000, minimum=1, maximum=10_000),
         )

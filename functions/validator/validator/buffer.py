@@ -3,7 +3,7 @@
 A one-event request makes a one-signal batch, and every bus hop, replication and idempotency write
 after it is priced per entry. In buffer mode the validator puts such batches on the buffer stream
 (one PutRecords per request) and the batcher function packs the records of many requests into full
-signal batches before the first bus hop (docs/adr/0007-front-door-buffer.md). Batches that are
+signal batches before the first bus hop (docs/adr/0009-front-door-buffer.md). Batches that are
 already full enough (``buffer_below`` signals or more) gain nothing from the detour and go straight
 to the bus.
 

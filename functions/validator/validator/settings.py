@@ -26,7 +26,7 @@ class ValidatorSettings:
     max_body_bytes: int
     max_future_skew: timedelta
     max_event_age: timedelta
-    # Front-door buffer (docs/adr/0007): the stream's name, empty when the mode is off.
+    # Front-door buffer (docs/adr/0009): the stream's name, empty when the mode is off.
     buffer_stream_name: str | None = None
     buffer_below_signals: int = 25
 
