@@ -16,28 +16,30 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 from signal_platform import aws_clients
-from signal_platform.backoff import full_jitter_delay
-from signal_platform.bus_publisher import Publisher, PublishOutcome, RetryPolicy
+from signal_platform.bus_publisher import Publisher, PublishOutcome, RetryingPublisher, RetryPolicy
 from signal_platform.signal_batches import BusEntry, chunk_by_size_and_count
 
 # PutRecords limits: 500 records and 5 MiB (data plus partition keys) per call.
 MAX_RECORDS_PER_CALL: Final = 500
 MAX_CALL_BYTES: Final = 5 * 1024 * 1024
 DEFAULT_POLICY: Final = RetryPolicy()
-_THROTTLING: Final = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "LimitExceededException"}
-)
 
 
-class StreamPublisher:
+class StreamPublisher(RetryingPublisher):
     """Signal batches as records of the buffer stream: the Detail is the record, the batch id its key.
 
-    The batch id spreads records evenly over the shards; order across requests is not kept on the
-    bus either, and within a request the batcher keeps arrival order per record."""
+    The batch id spreads records evenly over the shards, and an identical resend of a request lands
+    on the shard of its original (the batcher drops it when it meets both). Retries are the bus
+    publisher's: only the records Kinesis did not take, until the deadline."""
+
+    throttling_codes = frozenset(
+        {"ProvisionedThroughputExceededException", "ThrottlingException", "KMSThrottlingException"}
+    )
+    permanent_codes: frozenset[str] = frozenset()  # a missing stream or key may come back: retried
 
     def __init__(
         self,
@@ -49,63 +51,40 @@ class StreamPublisher:
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> None:
+        super().__init__(policy=policy, client=client, sleep=sleep, clock=clock, rand=rand)
         self._stream_name = stream_name
-        self._policy = policy
-        self._client = client
-        self._sleep = sleep
-        self._clock = clock
-        self._rand = rand
 
-    def publish(self, entries: Sequence[BusEntry], *, deadline: float) -> PublishOutcome:
-        outcome = PublishOutcome()
-        failed: list[tuple[BusEntry, str]] = [(entry, "") for entry in entries]
-        while failed:
-            outcome.attempts += 1
-            pending = [entry for entry, _ in failed]
-            failed = []
-            sizes = [entry.size + len(entry.batch_id) for entry in pending]
-            for start, end in chunk_by_size_and_count(
-                sizes, overhead=0, budget=MAX_CALL_BYTES, max_count=MAX_RECORDS_PER_CALL
-            ):
-                failed.extend(self._put(pending[start:end], outcome))
-            if not failed:
-                break
-            delay = full_jitter_delay(
-                outcome.attempts, base=self._policy.base_delay, cap=self._policy.max_delay, rand=self._rand
-            )
-            if outcome.attempts >= self._policy.max_attempts or self._clock() + delay >= deadline:
-                break
-            self._sleep(delay)
-        outcome.undelivered = [entry for entry, _ in failed]
-        if failed:
-            throttled = all(code in _THROTTLING for _, code in failed)
-            outcome.failure = "throttled" if throttled else "unavailable"
-        return outcome
+    def _calls(self, entries: Sequence[BusEntry]) -> Iterator[list[BusEntry]]:
+        sizes = [entry.size + len(entry.batch_id) for entry in entries]
+        for start, end in chunk_by_size_and_count(
+            sizes, overhead=0, budget=MAX_CALL_BYTES, max_count=MAX_RECORDS_PER_CALL
+        ):
+            yield list(entries[start:end])
 
     def _put(self, call: list[BusEntry], outcome: PublishOutcome) -> list[tuple[BusEntry, str]]:
-        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
-
+        """One PutRecords call; returns the entries whose records failed, each with its error code."""
         records = [{"Data": entry.entry["Detail"].encode(), "PartitionKey": entry.batch_id} for entry in call]
         outcome.calls += 1
         try:
             response = self._client().put_records(StreamName=self._stream_name, Records=records)
-        except ClientError as exc:
-            return _failed(outcome, call, str(exc.response.get("Error", {}).get("Code", "ClientError")))
-        except BotoCoreError as exc:
-            return _failed(outcome, call, type(exc).__name__)
+        except Exception as exc:
+            # botocore's errors, imported only when something was raised (not per call).
+            from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+            if isinstance(exc, ClientError):
+                code = exc.response.get("Error", {}).get("Code", "ClientError")
+                return self._failed(outcome, call, str(code))
+            if isinstance(exc, BotoCoreError):
+                return self._failed(outcome, call, type(exc).__name__)
+            raise
         failures: list[tuple[BusEntry, str]] = []
         for entry, result in zip(call, response.get("Records", []), strict=True):
             code = result.get("ErrorCode")
             if code is None:
                 outcome.delivered.append(entry)
             else:
-                failures.extend(_failed(outcome, [entry], str(code)))
+                failures.extend(self._failed(outcome, [entry], str(code)))
         return failures
-
-
-def _failed(outcome: PublishOutcome, entries: list[BusEntry], code: str) -> list[tuple[BusEntry, str]]:
-    outcome.error_codes[code] = outcome.error_codes.get(code, 0) + len(entries)
-    return [(entry, code) for entry in entries]
 
 
 class FrontDoor:
