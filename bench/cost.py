@@ -207,7 +207,7 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
                 base[k],
                 "answered once the records are in the buffer stream; exactly once kept for redeliveries, "
                 "batcher retries and replays, a resend suppressed when it meets its original in one "
-                "batcher invocation (ADR 0009); adds the batching window to the latency",
+                "batcher segment (ADR 0009); adds the batching window to the latency",
             )
         )
     partner = Scenario(HEADLINE.signals_per_day, HEADLINE.regions, partner=True)

@@ -228,3 +228,17 @@ def test_settings_defaults_and_the_template_variables() -> None:
         BatcherSettings.from_env({"INGRESS_BUS_NAME": "ingress", "SEGMENT_SIGNALS": "0"})
     with pytest.raises(ConfigurationError, match="INGRESS_BUS_NAME"):
         BatcherSettings.from_env({})
+
+
+def test_forward_a_resend_is_dropped_only_next_to_its_original_so_a_retried_segment_packs_alike() -> None:
+    # GIVEN segments of one record; a resend of the first request in the second segment
+    resend = ("00001", request_record(9, "e00000"))
+    batch = [records(1)[0], resend]
+    bus = Bus()
+    # WHEN forwarded, and the second segment again on its own (as a retry from its first record)
+    first = Forwarder(packer(), bus, segment_signals=1).forward(batch, deadline=1e9)
+    retried = Forwarder(packer(), bus, segment_signals=1).forward(batch[1:], deadline=1e9)
+    # THEN the resend's segment was packed the same both times: one batch, the same id
+    ids = [entry.batch_id for entry in bus.published]
+    assert first.resends_dropped == retried.resends_dropped == 0
+    assert ids[1] == ids[2] and len(ids) == 3

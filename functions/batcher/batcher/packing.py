@@ -61,7 +61,7 @@ def parse_record(sequence_number: str, data: bytes) -> BufferedRecord:
 def first_copies(records: Sequence[BufferedRecord]) -> tuple[list[BufferedRecord], int]:
     """The records without repeats of a batch id seen earlier in ``records`` (an identical resend:
     its partition key is the batch id, so it follows the original on the same shard), and how many
-    were dropped."""
+    were dropped. Applied per segment, so that a retried segment drops the same records."""
     seen: set[str] = set()
     kept = []
     for record in records:

@@ -52,9 +52,11 @@ class Forwarder:
                 outcome.malformed = str(exc)
                 outcome.resume_at = sequence_number
                 break
-        kept, outcome.resends_dropped = first_copies(parsed)
-        for segment in segments(kept, self.segment_signals):
-            entries = pack_segment(segment, self.batcher)
+        for segment in segments(parsed, self.segment_signals):
+            # Resends are dropped within a segment only: a retry from the segment's first record
+            # then sees the same records and packs the same batches.
+            kept, dropped = first_copies(segment)
+            entries = pack_segment(kept, self.batcher)
             published = self.publisher.publish(entries, deadline=deadline)
             outcome.put_events_calls += published.calls
             for code, count in published.error_codes.items():
@@ -64,6 +66,7 @@ class Forwarder:
                 outcome.failure = published.failure
                 outcome.malformed = None
                 return outcome
+            outcome.resends_dropped += dropped
             outcome.bus_entries += len(entries)
             outcome.signals_forwarded += sum(len(entry.event_ids) for entry in entries)
         return outcome
