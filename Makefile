@@ -96,8 +96,8 @@ unit: $(STAMP) ## unit tests only (no network)
 integration: $(STAMP) ## integration tests only (moto)
 	$(PY) -m pytest tests/integration
 
-e2e: $(STAMP) ## the local cloud: emulator tests, two Regions and the drill, the pipeline end to end, 100 random fault schedules on one Region and 100 on two
-	$(PY) -m pytest tests/localcloud tests/regions tests/e2e
+e2e: $(STAMP) ## the local cloud: emulator tests, two Regions and the drill, the pipeline end to end (also with the front-door buffer), 100 random fault schedules on one Region and 100 on two
+	$(PY) -m pytest tests/localcloud tests/regions tests/e2e tests/buffer
 
 soak: $(STAMP) ## 1,000 random fault schedules on one Region, 1,000 with Region faults on two; prints the seed of any failure
 	LOCALCLOUD_SCHEDULES=1000 $(PY) -m pytest tests/e2e tests/regions -k property
