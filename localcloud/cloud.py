@@ -186,13 +186,7 @@ class LocalCloud:
         self.primary = primary  # the Region of the cloud's config-env
         self.regions = {primary.name: primary}
         if secondary is not None:
-            self.regions[secondary.name] = secondary
-            self.joined = two_regions.join(
-                primary, secondary, lambda region: self._client_factory("events", region)
-            )
-            self.emulators = self.joined.emulators
-            self._exits.enter_context(self.joined.buckets.watching())
-            self._exits.enter_context(self.joined.tables.watching())
+            self._join(primary, secondary)
         self._warn_not_emulated()
         self._wrap_project_clients()
         for region in self.regions.values():
@@ -205,6 +199,16 @@ class LocalCloud:
         self._configure_partner(primary)
         self.started_at = self.clock.now()
         self._wall_started = time.perf_counter()
+
+    def _join(self, primary: Region, secondary: Region) -> None:
+        """Two Regions: the global endpoint, event and bucket replication and global tables between them."""
+        self.regions[secondary.name] = secondary
+        self.joined = two_regions.join(
+            primary, secondary, lambda region: self._client_factory("events", region)
+        )
+        self.emulators = self.joined.emulators
+        self._exits.enter_context(self.joined.buckets.watching())
+        self._exits.enter_context(self.joined.tables.watching())
 
     def _warn_not_emulated(self) -> None:
         """One line at start: what the Regions' stacks hold that nothing emulates, once they are joined
