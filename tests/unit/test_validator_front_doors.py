@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from signal_platform import codec
+from signal_platform.errors import ConfigurationError
 from signal_platform.timeutil import format_rfc3339, utc_now
 from tests.fuzz.harness import ORIGIN, SOURCE_ID, WRITE_KEY, Harness, basic
 from tests.http_events import as_load_balancer_event, http_api_event, page_view
@@ -24,6 +25,7 @@ def harness() -> Iterator[Harness]:
     fake = Harness()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(dependencies, "ingestor", lambda: fake.ingestor)
+        patch.setattr(dependencies, "front_door", lambda: "Both")
         patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
         yield fake
 
@@ -186,3 +188,46 @@ def test_load_balancer_event_is_told_from_an_http_api_event() -> None:
     # THEN only the load balancer's is taken for one
     assert not edge.is_load_balancer_event(event)
     assert edge.is_load_balancer_event(as_load_balancer_event(event))
+
+
+@pytest.mark.parametrize(
+    ("front_door", "through_load_balancer", "open_"),
+    [
+        ("HttpApi", False, True),
+        ("HttpApi", True, False),
+        ("Alb", False, False),
+        ("Alb", True, True),
+        ("Both", False, True),
+        ("Both", True, True),
+    ],
+)
+def test_front_door_setting_refuses_requests_through_the_closed_door(
+    harness: Harness, front_door: str, through_load_balancer: bool, open_: bool
+) -> None:
+    # GIVEN a stack whose FrontDoor opens one door or both, and a request through one of them
+    event = _event("/v1/events", codec.dumps(page_view(SOURCE_ID)), write_key=WRITE_KEY)
+    if through_load_balancer:
+        event = as_load_balancer_event(event)
+    # WHEN the handler answers
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dependencies, "front_door", lambda: front_door)
+        status, _, body = harness.invoke(event)
+    # THEN a closed door is a 403 that says which door is open (nothing forwarded), an open one a 200
+    if open_:
+        assert status == 200, body
+    else:
+        assert (status, body["error"]["code"]) == (403, "front_door_closed")
+        assert harness.bus.entries == []
+
+
+def test_front_door_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the template's FrontDoor in the function's environment, then a value it does not have
+    dependencies.front_door.cache_clear()
+    monkeypatch.setenv("FRONT_DOOR", "Alb")
+    assert dependencies.front_door() == "Alb"
+    dependencies.front_door.cache_clear()
+    monkeypatch.setenv("FRONT_DOOR", "Nlb")
+    # THEN an unknown one is a configuration error, not a silently open door
+    with pytest.raises(ConfigurationError):
+        dependencies.front_door()
+    dependencies.front_door.cache_clear()

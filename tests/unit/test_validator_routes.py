@@ -9,11 +9,13 @@ import pytest
 from signal_platform import codec
 from tests.conftest import FakeLambdaContext
 from tests.http_events import as_load_balancer_event, http_api_event
+from validator import dependencies
 from validator.handler import lambda_handler
 
 
 @pytest.fixture(params=["http-api", "load-balancer"])
-def door(request: pytest.FixtureRequest) -> str:
+def door(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(dependencies, "front_door", lambda: "Both")
     return str(request.param)
 
 

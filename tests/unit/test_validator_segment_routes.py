@@ -30,6 +30,7 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     fake = Harness()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(dependencies, "ingestor", lambda: fake.ingestor)
+        patch.setattr(dependencies, "front_door", lambda: "Both")
         patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
         if request.param == "load-balancer":
             invoke = fake.invoke

@@ -22,6 +22,8 @@ from typing import Any, Final
 
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
+from signal_platform.errors import FrontDoorClosedError
+
 TRACE_HEADER: Final = "x-amzn-trace-id"
 FORWARDED_FOR: Final = "x-forwarded-for"
 # Logs correlate on API Gateway's request id, or the load balancer's trace id.
@@ -78,6 +80,22 @@ CORS: Final = CorsPolicy(
     expose_headers=("retry-after",),
     max_age=7200,
 )
+
+
+# The template's FrontDoor parameter: the doors it opens. With Alb only the load balancer is open, so
+# nothing goes around its web ACL through the HTTP API (which SAM cannot make conditional).
+OPEN_DOORS: Final = {
+    "HttpApi": ("http-api",),
+    "Alb": ("load-balancer",),
+    "Both": ("http-api", "load-balancer"),
+}
+
+
+def check_door(front_door: str, *, through_load_balancer: bool) -> None:
+    """Refuse (403) a request that came through a door ``front_door`` keeps closed."""
+    door = "load-balancer" if through_load_balancer else "http-api"
+    if door not in OPEN_DOORS[front_door]:
+        raise FrontDoorClosedError(f"this API takes requests through its {OPEN_DOORS[front_door][0]} only")
 
 
 def is_load_balancer_event(event: Mapping[str, Any]) -> bool:

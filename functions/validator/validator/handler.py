@@ -62,6 +62,7 @@ def _record(answer: IngestAnswer, route: str) -> None:
 
 def _request() -> IngestRequest:
     event = app.current_event
+    edge.check_door(dependencies.front_door(), through_load_balancer=edge.is_load_balancer_event(event))
     context: LambdaContext = app.lambda_context
     remaining = context.get_remaining_time_in_millis() / 1000
     return IngestRequest(
