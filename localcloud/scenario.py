@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Final
+from typing import Final, Literal
 
 from localcloud.accounting import Ledger, Report
 from localcloud.client import ApiClient
@@ -71,6 +71,7 @@ def run(
     requests: list[TrafficRequest] | None = None,
     on_request: Callable[[int], None] | None = None,
     write_keys: dict[str, str] | None = None,
+    front_door: Literal["http-api", "load-balancer"] = "http-api",
 ) -> Outcome:
     keys = write_keys if write_keys is not None else {}
     for source in scenario.sources:
@@ -79,7 +80,8 @@ def run(
     planned = requests if requests is not None else plan_traffic(scenario)
     rng = random.Random(scenario.seed)
     ledger = Ledger()
-    client = ApiClient(cloud.api.request, ledger, wait=cloud.wait)
+    door = cloud.load_balancer if front_door == "load-balancer" else cloud.api
+    client = ApiClient(door.request, ledger, wait=cloud.wait)
     started = time.perf_counter()
     for request in planned:
         client.send(keys[request.source], request.events)
