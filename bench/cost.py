@@ -24,6 +24,7 @@ from bench.cost_model import (
     Scenario,
     Usage,
     firehose_lake_costs,
+    load_balancer_costs,
     load_prices,
     monthly_costs,
     per_million,
@@ -170,6 +171,18 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
                 base[k],
                 "at-least-once into the lake (no lake ledger, no per-batch event_id drop); "
                 "failed records to an error prefix, not the DLQ + hydrate + replay path",
+            )
+        )
+    for k in (1, 100):
+        delta = sum(load_balancer_costs(usages[k], prices, HEADLINE).values())
+        usd = base[k] + per_million(delta, prices, HEADLINE)
+        rows.append(
+            row(
+                f"load balancer front door instead of the HTTP API, {k} events/request",
+                usd,
+                base[k],
+                "same routes, answers and no-loss path (FrontDoor Alb); needs a VPC's subnets and a "
+                "certificate; no API request quota, but Lambda's invocations/s (10x concurrency) remain",
             )
         )
     partner = Scenario(HEADLINE.signals_per_day, HEADLINE.regions, partner=True)
