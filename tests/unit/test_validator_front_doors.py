@@ -152,7 +152,7 @@ def test_preflight_through_the_load_balancer_is_answered_as_api_gateway_does(har
     assert headers == {
         "access-control-allow-origin": "*",
         "access-control-allow-methods": "POST",
-        "access-control-allow-headers": "authorization,content-type,content-encoding,x-api-key",
+        "access-control-allow-headers": "authorization,content-type,content-encoding,x-api-key,x-retry-count",
         "access-control-max-age": "7200",
     }
     assert harness.bus.entries == []

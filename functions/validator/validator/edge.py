@@ -76,7 +76,7 @@ class CorsPolicy:
 CORS: Final = CorsPolicy(
     allow_origins=("*",),
     allow_methods=("POST",),
-    allow_headers=("authorization", "content-type", "content-encoding", "x-api-key"),
+    allow_headers=("authorization", "content-type", "content-encoding", "x-api-key", "x-retry-count"),
     expose_headers=("retry-after",),
     max_age=7200,
 )

@@ -25,6 +25,7 @@ from typing import Any, Final
 import pytest
 
 from localcloud.cloud import LocalCloud
+from localcloud.faults import SdkFault
 from localcloud.http_api import ApiServer
 from tests.e2e.test_browser_requests import _lake_rows
 from validator.segment import event_id_of
@@ -42,7 +43,7 @@ window.onerror = (message) => {{ out.textContent = "error " + message; }};
 const settings = {{"Segment.io": {{apiKey: "{key}", apiHost: "{host}/v1", protocol: "http"{delivery}}}}};
 const analytics = AnalyticsNext.AnalyticsBrowser.load(
   {{writeKey: "{key}", cdnSettings: {{integrations: settings}}}},
-  {{integrations: settings, retryQueue: false}});
+  {{integrations: settings}});
 analytics.then(async ([client]) => {{
   const calls = await Promise.all([
     client.track("Product Added", {{cart_id: "cart-{run}", product_id: "p-42", sku: "TR2-BLU-42",
@@ -107,13 +108,16 @@ def site() -> Iterator[_Site]:
 
 @pytest.fixture
 def seen(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """Every (method, path) the local API is sent."""
+    """Every (method, path) the local API is sent; ("RESEND", path) for a request marked as a resend."""
     requests: list[tuple[str, str]] = []
     answer = cloud.api.request
 
-    def recording(method: str, target: str, *args: Any, **kwargs: Any) -> Any:
+    def recording(method: str, target: str, body: Any = None, headers: Any = None) -> Any:
+        lowered = {key.lower() for key in headers or {}}
         requests.append((method, target.split("?", maxsplit=1)[0]))
-        return answer(method, target, *args, **kwargs)
+        if "x-retry-count" in lowered:
+            requests.append(("RESEND", target))
+        return answer(method, target, body, headers)
 
     monkeypatch.setattr(cloud.api, "request", recording)
     return requests
@@ -172,3 +176,22 @@ def test_segment_browser_library_calls_reach_the_lake_exactly_once(
         row = by_id[event_id]
         assert row["data"]["origin"]["message_id"] == call["messageId"]
         assert "Chrome" in row["device"]["browser_family"]
+
+
+def test_segment_browser_library_resends_a_throttled_call_and_it_lands_once(
+    cloud: LocalCloud, api_host: str, site: _Site, seen: list[tuple[str, str]]
+) -> None:
+    # GIVEN a bus that throttles the validator's first puts (the API answers 429 + Retry-After)
+    cloud.faults.add(SdkFault("events", "put_events", times=16, function="ValidatorFunction"))
+    key = cloud.register_source(SOURCE, origins=frozenset({site.origin}))
+    site.html = PAGE.format(key=key, host=api_host, run="resend", delivery="")
+    # WHEN Chromium opens the page
+    calls = _calls_made(site.origin + "/")
+    # THEN the library resent the throttled calls, numbering them in X-Retry-Count: the CORS rules
+    # allow that header, else the browser blocks every resend (and the library still reports none failed)
+    assert any(method == "RESEND" for method, _ in seen), (seen, calls)
+    assert not [call for call in calls if call["failed"]], calls
+    # AND every call is in the lake exactly once
+    assert cloud.settle(timeout=120.0)
+    ids = [row["event_id"] for row in _lake_rows(cloud)]
+    assert sorted(ids) == sorted(event_id_of(SOURCE, call["messageId"]) for call in calls)
