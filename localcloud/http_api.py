@@ -260,7 +260,8 @@ class LoadBalancer:
         self._runtime = runtime
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self.observers: dict[str, Callable[[HttpResponse, float], None]] = {}
+        # Told of every answer, whether the load balancer gave it itself (a 502), and its latency in ms.
+        self.observers: dict[str, Callable[[HttpResponse, bool, float], None]] = {}
 
     def request(
         self, method: str, target: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
@@ -281,9 +282,14 @@ class LoadBalancer:
         started = time.perf_counter()
         invocation = self._runtime.invoke(self.function, event)
         response = load_balancer_response(invocation)
+        own = (
+            not invocation.ok
+            or not isinstance(invocation.payload, dict)
+            or "statusCode" not in invocation.payload
+        )
         latency = max(time.perf_counter() - started, invocation.duration) * 1000
         for observer in self.observers.values():
-            observer(response, latency)
+            observer(response, own, latency)
         return response
 
 

@@ -173,7 +173,9 @@ class Region:
                     "not emulated locally: event source mapping %s from %s", mapping.logical_id, source
                 )
         self.scheduler = Scheduler(services)
-        self.cloudwatch = CloudWatch(services, self.runtime, self.api)  # last: it sees what the others did
+        self.cloudwatch = CloudWatch(
+            services, self.runtime, self.api, self.load_balancer
+        )  # last: it sees what the others did
         self.emulators = [
             self.scheduler,
             self.eventbridge,

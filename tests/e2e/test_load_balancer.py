@@ -12,7 +12,7 @@ import pytest
 
 from localcloud import scenario
 from localcloud.cloud import CloudOptions, LocalCloud
-from localcloud.faults import SdkFault
+from localcloud.faults import SdkFault, TargetFault
 from localcloud.http_api import HttpResponse
 from localcloud.scenario import Scenario
 from signal_platform import codec
@@ -149,3 +149,33 @@ def test_front_door_alb_closes_the_http_api() -> None:
     # THEN only the load balancer takes it
     assert (refused.status, refused.json()["code"]) == (403, "front_door_closed")
     assert taken.status == 200, taken.body
+
+
+def test_load_balancer_reports_its_requests_and_whose_5xx_they_were(cloud: LocalCloud) -> None:
+    # GIVEN the validator failing its next invocation (the load balancer then answers 502 itself)
+    key = cloud.register_source("web-shop")
+    call = {
+        "type": "track",
+        "event": "Video Played",
+        "messageId": "m-1",
+        "anonymousId": "a-1",
+        "writeKey": key,
+    }
+    cloud.faults.add(TargetFault("ValidatorFunction", times=1))
+    # WHEN two requests go through the load balancer
+    failed = cloud.load_balancer.request(
+        "POST", "/v1/track", codec.dumps(call), {"Content-Type": "text/plain"}
+    )
+    taken = cloud.load_balancer.request(
+        "POST", "/v1/track", codec.dumps(call), {"Content-Type": "text/plain"}
+    )
+    # THEN the first is the load balancer's own 502, the second the validator's 200
+    assert (failed.status, taken.status) == (502, 200)
+    # AND its metrics, which LoadBalancer5xxAlarm reads, count both requests and the 502 as its own
+    watch = cloud.primary.cloudwatch
+    name = cloud.stack.get("LoadBalancer").attributes["LoadBalancerFullName"]
+    dimensions = {"LoadBalancer": name}
+    assert sum(watch.values("AWS/ApplicationELB", "RequestCount", dimensions)) == 2
+    assert sum(watch.values("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", dimensions)) == 1
+    assert sum(watch.values("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", dimensions)) == 0
+    assert "LoadBalancer5xxAlarm" in watch.alarms
