@@ -354,9 +354,10 @@ class CloudWatch:
         }
         runtime.observers["cloudwatch"] = self._on_invocation
         api.observers["cloudwatch"] = self._on_response
-        balancers = services.stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")
-        self._balancer = {"LoadBalancer": str(balancers[0].attributes.get("LoadBalancerFullName", ""))}
+        self._balancer: dict[str, str] = {}
         if load_balancer is not None:
+            [balancer] = services.stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")
+            self._balancer = {"LoadBalancer": str(balancer.attributes["LoadBalancerFullName"])}
             load_balancer.observers["cloudwatch"] = self._on_balancer_response
 
     # ------------------------------------------------------------------ the emulator protocol
