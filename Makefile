@@ -138,6 +138,10 @@ local: $(STAMP) ## keep the local cloud running: curl the API, point tools and s
 bench: $(STAMP) ## benchmarks, printed as ratios against baselines measured in the same run
 	$(PY) -m bench
 
+.PHONY: dashboard
+dashboard: $(STAMP) ## the template's flow dashboard drawn from a short two-Region local run with faults: docs/dashboard.png
+	$(PY) -m tools.dashboard
+
 .PHONY: cost quota
 cost: $(STAMP) ## AWS calls per signal (make bench) x dated prices at 400 M and 2 B/day, alternatives, docs/cost.png
 	$(PY) -m bench.cost --write-docs

@@ -20,7 +20,17 @@ def _use_lambda_layout() -> None:
 
 def main() -> None:
     _use_lambda_layout()
-    from bench import batching, calls, cold_import, lake_writes, pipeline, report, segment, validation
+    from bench import (
+        batching,
+        calls,
+        cold_import,
+        hotpath,
+        lake_writes,
+        pipeline,
+        report,
+        segment,
+        validation,
+    )
 
     checks = [
         *validation.run(),
@@ -30,6 +40,7 @@ def main() -> None:
         *calls.run(),
         *lake_writes.run(),
         *segment.run(),
+        *hotpath.run(),
     ]
     report.summary(checks)
     report.write_markdown(ROOT / "bench" / "results" / "bench.md", "Benchmarks (`make bench`)")

@@ -38,8 +38,8 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from localcloud import shortcuts, timeshare, two_regions
 from localcloud import template as templates
-from localcloud import two_regions
 from localcloud.accounting import Census, Ledger, Report, balance, take_census
 from localcloud.clock import Clock, VirtualClock, WallClock
 from localcloud.emulator import Emulator
@@ -98,6 +98,7 @@ class LocalCloud:
         self.joined: two_regions.Joined | None = None  # two Regions: the endpoint, replication, tables
         self.emulators: list[Emulator] = []  # emulators of no one Region (the joined ones)
         self.started_at = 0.0
+        self.shares = timeshare.TimeShares()  # where the wall time goes (``timeshare``)
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalCloud:
@@ -191,9 +192,11 @@ class LocalCloud:
                 primary, secondary, lambda region: self._client_factory("events", region)
             )
             self.emulators = self.joined.emulators
+            self._exits.enter_context(self.joined.buckets.watching())
             self._exits.enter_context(self.joined.tables.watching())
         self._wrap_project_clients()
         for region in self.regions.values():
+            region.runtime.shares = region.api.shares = self.shares
             region.runtime.start()
             self._exits.callback(region.runtime.stop)
         self._start_partner(primary.stack)
@@ -205,6 +208,8 @@ class LocalCloud:
 
     def _start_moto(self) -> None:
         self._kinesis_on_the_cloud_clock()
+        self._exits.enter_context(shortcuts.memoized())
+        self._exits.enter_context(timeshare.timing_aws_calls(self.shares))
         if self.options.server_port is None:
             from moto import mock_aws  # noqa: PLC0415
 
@@ -339,11 +344,12 @@ class LocalCloud:
     def pump(self, *, passes: int = 1000) -> int:
         """Everything that is due now, until nothing more is (bounded by ``passes``)."""
         total = 0
-        for _ in range(passes):
-            done = sum(component.pump() for component in self._components())
-            total += done
-            if not done:
-                break
+        with self.shares.within(timeshare.EMULATORS):
+            for _ in range(passes):
+                done = sum(component.pump() for component in self._components())
+                total += done
+                if not done:
+                    break
         return total
 
     def next_due(self) -> float | None:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Final, Literal
 
+from localcloud import timeshare
 from localcloud.accounting import Ledger, Report
 from localcloud.client import ApiClient
 from localcloud.cloud import LocalCloud
@@ -79,6 +80,7 @@ def run(
             keys[source] = cloud.register_source(source, "local cloud traffic")
     planned = requests if requests is not None else plan_traffic(scenario)
     rng = random.Random(scenario.seed)
+    shares_before = cloud.shares.seconds()  # of the traffic-and-settle window, as the ledger's time
     ledger = Ledger()
     door = cloud.load_balancer if front_door == "load-balancer" else cloud.api
     client = ApiClient(door.request, ledger, wait=cloud.wait)
@@ -94,5 +96,6 @@ def run(
     settled = cloud.settle(timeout=scenario.settle_timeout)
     ledger.finished = time.perf_counter()
     ledger.started = started
+    ledger.shares = timeshare.between(shares_before, cloud.shares.seconds())
     report = cloud.report(ledger)
     return Outcome(report, settled, traffic_done - started, ledger.finished - traffic_done)

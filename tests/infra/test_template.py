@@ -86,6 +86,15 @@ SQS_VISIBILITY_PER_FUNCTION_TIMEOUT = 6
 MIN_DLQ_STORE_RETENTION_DAYS = 400
 POWERTOOLS_ENV_VARS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 PLATFORM_KEY_ARN = {"Fn::GetAtt": ["PlatformKey", "Arn"]}
+PERSONAL_DATA_KEY_ARN = {"Fn::GetAtt": ["PersonalDataKey", "Arn"]}
+# Stores that keep personal data for months: the personal-data key (docs/data-map.md#keys).
+PERSONAL_DATA_BUCKETS = {
+    "LakeBucket",
+    "DlqStoreBucket",
+    "QuarantineBucket",
+    "LakeReplicaBucket",
+    "DlqStoreReplicaBucket",
+}
 # Tables read by NAME (a global table's replica in the secondary has the primary's table name).
 TABLE_ARN = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Name}"
 SOURCES_TABLE_NAME = {
@@ -118,6 +127,7 @@ PARTNER_RESOURCES = {
     "PartnerConnection",
     "PartnerApiDestination",
     "PartnerPipeDlq",
+    "PartnerPipeDlqPolicy",
     "PartnerPipeLogGroup",
     "PartnerPipeRole",
     "PartnerPipe",
@@ -179,6 +189,8 @@ TWO_REGION_RESOURCES = {
             "BucketReplicationPolicy",
             "LakeReplicationFailedAlarm",
             "DlqStoreReplicationFailedAlarm",
+            "LakeReplicationLatencyAlarm",
+            "DlqStoreReplicationLatencyAlarm",
         ],
         "ReplicatesBuckets",
     ),
@@ -327,9 +339,10 @@ def _effective_function(template: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _statements(function: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A function's Allow statements (its Denies only narrow them: tests/infra/test_least_privilege.py)."""
     for policy in function.get("Policies", []):
         if isinstance(policy, dict) and "Statement" in policy:
-            yield from policy["Statement"]
+            yield from (s for s in policy["Statement"] if s["Effect"] == "Allow")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -1276,10 +1289,9 @@ def test_rule_dlq_policy_lets_only_its_rule_send(resources):
         for target in rule["Properties"]["Targets"]:
             # WHEN the target's DLQ policy is read
             dlq = _getatt_target(target["DeadLetterConfig"]["Arn"])
-            (statement,) = policies[dlq]["Statement"]
+            (statement,) = [s for s in policies[dlq]["Statement"] if s["Effect"] == "Allow"]
 
             # THEN EventBridge may SendMessage to it only on behalf of this rule
-            assert statement["Effect"] == "Allow"
             assert statement["Principal"] == {"Service": "events.amazonaws.com"}
             assert statement["Action"] == "sqs:SendMessage"
             assert statement["Resource"] == {"Fn::GetAtt": [dlq, "Arn"]}
@@ -1372,7 +1384,7 @@ def test_enrichment_environment_all_setting_names_present(template):
         ),
         (["s3:PutObject"], [{"Fn::Sub": "${QuarantineBucket.Arn}/quarantine/*"}]),
         (["secretsmanager:GetSecretValue"], [SIGNING_KEY_SECRET_IAM_ARN]),
-        (["kms:Decrypt", "kms:GenerateDataKey"], [PLATFORM_KEY_ARN]),
+        (["kms:Decrypt", "kms:GenerateDataKey"], [PLATFORM_KEY_ARN, PERSONAL_DATA_KEY_ARN]),
         (["sqs:SendMessage"], [{"Fn::GetAtt": ["EnrichmentFailureDlq", "Arn"]}]),
     ],
 )
@@ -1662,8 +1674,8 @@ def test_s3_writer_environment_and_write_only_to_its_prefixes(template):
         "dynamodb:BatchGetItem": ledger,
         "dynamodb:PutItem": ledger,
         "dynamodb:UpdateItem": ledger,
-        "kms:Decrypt": [PLATFORM_KEY_ARN],
-        "kms:GenerateDataKey": [PLATFORM_KEY_ARN],
+        "kms:Decrypt": [PLATFORM_KEY_ARN, PERSONAL_DATA_KEY_ARN],
+        "kms:GenerateDataKey": [PLATFORM_KEY_ARN, PERSONAL_DATA_KEY_ARN],
     }
     # AND the ledger statement is limited to the ledger's two item kinds
     statement = _statement_for(function, "dynamodb:PutItem")
@@ -2032,8 +2044,8 @@ def test_dlq_hydrate_permissions_scoped_to_its_queues_stream_areas_and_key(templ
         "kinesis:GetShardIterator": stream,
         "kinesis:GetRecords": stream,
         "s3:PutObject": sorted(areas, key=json.dumps),
-        "kms:Decrypt": [PLATFORM_KEY_ARN],
-        "kms:GenerateDataKey": [PLATFORM_KEY_ARN],
+        "kms:Decrypt": sorted([PLATFORM_KEY_ARN, PERSONAL_DATA_KEY_ARN], key=json.dumps),
+        "kms:GenerateDataKey": sorted([PLATFORM_KEY_ARN, PERSONAL_DATA_KEY_ARN], key=json.dumps),
     }
     # AND the partner's queue only where it exists
     sqs_statement = _statement_for(_effective_function(template, "DlqHydrateFunction"), "sqs:ReceiveMessage")
@@ -2182,8 +2194,9 @@ def test_encryption_every_queue_bucket_table_stream_topic_uses_platform_key(reso
             # the exceptions: S3 server access log and ELB access log delivery support only SSE-S3
             assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
             continue
+        key = PERSONAL_DATA_KEY_ARN if name in PERSONAL_DATA_BUCKETS else PLATFORM_KEY_ARN
         assert rule == {
-            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": PLATFORM_KEY_ARN},
+            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key},
             "BucketKeyEnabled": True,
         }, name
 

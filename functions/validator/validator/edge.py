@@ -20,8 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
-
 from signal_platform.errors import FrontDoorClosedError
 
 TRACE_HEADER: Final = "x-amzn-trace-id"
@@ -128,11 +126,13 @@ def with_cors(event: Mapping[str, Any], response: dict[str, Any]) -> dict[str, A
     return response
 
 
-def request_id(event: BaseProxyEvent) -> str:
+def request_id(event: Mapping[str, Any]) -> str:
+    """API Gateway's request id, or the root of the load balancer's trace id (raw event fields: the
+    Powertools properties build new objects on every read)."""
     context = event.get("requestContext") or {}
     if "requestId" in context:
         return str(context["requestId"])
-    trace = event.headers.get(TRACE_HEADER, "")
+    trace = str((event.get("headers") or {}).get(TRACE_HEADER, ""))
     # "Root=1-67891233-abcdef012345678912345678[;Parent=...;Sampled=...]": the Root is the request's.
     for part in trace.split(";"):
         name, _, value = part.partition("=")
@@ -141,12 +141,13 @@ def request_id(event: BaseProxyEvent) -> str:
     return trace
 
 
-def source_ip(event: BaseProxyEvent) -> str | None:
+def source_ip(event: Mapping[str, Any]) -> str | None:
+    """API Gateway's source IP, or the last X-Forwarded-For entry: the one the load balancer appended."""
     context = event.get("requestContext") or {}
     http = context.get("http")
     if isinstance(http, dict):
         return http.get("sourceIp")
-    forwarded = event.headers.get(FORWARDED_FOR)
+    forwarded = (event.get("headers") or {}).get(FORWARDED_FOR)
     if not forwarded:
         return None
-    return forwarded.rsplit(",", 1)[-1].strip() or None
+    return str(forwarded).rsplit(",", 1)[-1].strip() or None

@@ -65,15 +65,19 @@ def _request() -> IngestRequest:
     edge.check_door(dependencies.front_door(), through_load_balancer=edge.is_load_balancer_event(event))
     context: LambdaContext = app.lambda_context
     remaining = context.get_remaining_time_in_millis() / 1000
+    # Each Powertools property builds a new object: read each once. The headers become one plain
+    # dict with lower-case names (payload 2.0 and the load balancer send them so), cheaper to read than a
+    # case-insensitive one.
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     return IngestRequest(
         body=event.body,
         is_base64=bool(event.is_base64_encoded),
-        headers=event.headers,
+        headers=headers,
         request_id=edge.request_id(event),
         received_at=utc_now(),
         deadline=time.monotonic() + remaining - ANSWER_MARGIN_SECONDS,
         source_ip=edge.source_ip(event),
-        user_agent=event.headers.get("user-agent"),
+        user_agent=headers.get("user-agent"),
     )
 
 

@@ -94,18 +94,22 @@ class BusPublisher:
 
     def _put(self, call: list[BusEntry], outcome: PublishOutcome) -> list[tuple[BusEntry, str]]:
         """One PutEvents call; returns the entries that failed, each with its error code."""
-        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
-
         request: dict[str, Any] = {"Entries": [entry.entry for entry in call]}
         if self._endpoint_id:
             request["EndpointId"] = self._endpoint_id
         outcome.calls += 1
         try:
             response = self._client().put_events(**request)
-        except ClientError as exc:
-            return self._failed(outcome, call, str(exc.response.get("Error", {}).get("Code", "ClientError")))
-        except BotoCoreError as exc:
-            return self._failed(outcome, call, type(exc).__name__)
+        except Exception as exc:
+            # botocore's errors, imported lazily and only when something was raised (not per call).
+            from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+            if isinstance(exc, ClientError):
+                code = exc.response.get("Error", {}).get("Code", "ClientError")
+                return self._failed(outcome, call, str(code))
+            if isinstance(exc, BotoCoreError):
+                return self._failed(outcome, call, type(exc).__name__)
+            raise
         failures: list[tuple[BusEntry, str]] = []
         for entry, result in zip(call, response.get("Entries", []), strict=True):
             code = result.get("ErrorCode")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from signal_platform import codec
 from signal_platform.signing import SIGNATURE_LENGTH
@@ -50,11 +50,11 @@ class IngestMetadata:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class EncodedSignal:
+class EncodedSignal(NamedTuple):
     """One accepted signal, already serialised canonically (it is serialised exactly once).
 
     ``partition_key`` is set by the enrichment (the stable user/session key); the ingress leaves it empty.
+    A named tuple, not a frozen dataclass: one is built per event, at a fifth of the cost.
     """
 
     event_id: str
@@ -87,14 +87,11 @@ def by_partition_key(signal: EncodedSignal) -> str:
 
 def batch_id_for(event_type: str, source: str, event_ids: Sequence[str]) -> str:
     """32 hex chars from the event type, the group key (``source`` on the ingress) and the event ids."""
-    digest = hashlib.blake2b(digest_size=_BATCH_ID_HEX // 2)
-    digest.update(event_type.encode())
-    digest.update(_SEPARATOR)
-    digest.update(source.encode())
-    for event_id in event_ids:
-        digest.update(_SEPARATOR)
-        digest.update(event_id.encode())
-    return digest.hexdigest()
+    # The parts joined by the separator: one hash update (the same digest as one update per part).
+    parts = _SEPARATOR.join(
+        [event_type.encode(), source.encode(), *(event_id.encode() for event_id in event_ids)]
+    )
+    return hashlib.blake2b(parts, digest_size=_BATCH_ID_HEX // 2).hexdigest()
 
 
 def group_in_arrival_order(

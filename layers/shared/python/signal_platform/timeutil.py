@@ -42,7 +42,18 @@ def parse_validated_rfc3339(text: str) -> datetime:
 
 
 def format_rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # what parse_rfc3339 of "...Z" and utc_now() give: no conversion
+        moment = moment.astimezone(UTC)
+    # %-formatting is about twice as fast as isoformat(timespec=...) and runs once per event.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond // 1000,
+    )
 
 
 def utc_now() -> datetime:
