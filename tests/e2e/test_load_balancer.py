@@ -16,6 +16,7 @@ from localcloud.faults import SdkFault, TargetFault
 from localcloud.http_api import HttpResponse
 from localcloud.scenario import Scenario
 from signal_platform import codec
+from tests.e2e.test_alarms import _let_time_pass
 from tests.e2e.test_pipeline import _no_loss
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -179,3 +180,36 @@ def test_load_balancer_reports_its_requests_and_whose_5xx_they_were(cloud: Local
     assert sum(watch.values("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", dimensions)) == 1
     assert sum(watch.values("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", dimensions)) == 0
     assert "LoadBalancer5xxAlarm" in watch.alarms
+
+
+# The alarm drill of the load balancer front door (tests/regions/test_alarm_drills.py counts it).
+LOAD_BALANCER_DRILLS: Final = {"load balancer answers 5xx": ("LoadBalancer5xxAlarm",)}
+
+
+def test_load_balancer_answering_5xx_sends_its_alarm_to_alarm(cloud: LocalCloud) -> None:
+    # GIVEN the load balancer's 5xx alarm, not in ALARM
+    watch = cloud.primary.cloudwatch
+    started = cloud.clock.now()
+    assert watch.state("LoadBalancer5xxAlarm") != "ALARM"
+    key = cloud.register_source("alarm-drill")
+    call = {
+        "type": "track",
+        "event": "Video Played",
+        "messageId": "d-1",
+        "anonymousId": "a-1",
+        "writeKey": key,
+    }
+    # WHEN the validator fails every invocation for four minutes (the load balancer answers 502)
+    cloud.faults.add(TargetFault("ValidatorFunction"))
+    for _ in range(4):
+        answer = cloud.load_balancer.request(
+            "POST", "/v1/track", codec.dumps(call), {"Content-Type": "text/plain"}
+        )
+        assert answer.status == 502
+        cloud.settle()
+        cloud.wait(60.0)
+    _let_time_pass(cloud, 30 * 60.0)
+    # THEN the alarm Route 53's health check follows went to ALARM after the failures began
+    went = watch.first_alarm("LoadBalancer5xxAlarm")
+    assert went is not None, watch.changes("LoadBalancer5xxAlarm")
+    assert went > started
