@@ -46,7 +46,7 @@ from localcloud.clock import Clock, VirtualClock, WallClock
 from localcloud.emulator import Emulator
 from localcloud.eventbridge import EventBridgeEmulator, Inbox
 from localcloud.faults import ClientFactory, Faults
-from localcloud.http_api import HttpApi
+from localcloud.http_api import HttpApi, LoadBalancer
 from localcloud.http_targets import HttpSender
 from localcloud.lambda_async import AsyncInvoker
 from localcloud.options import CloudOptions
@@ -319,6 +319,15 @@ class LocalCloud:
     @property
     def api(self) -> HttpApi:
         return self.primary.api
+
+    @property
+    def load_balancer(self) -> LoadBalancer:
+        """The primary's load balancer front door (a template FrontDoor of Alb or Both)."""
+        if self.primary.load_balancer is None:
+            raise RuntimeError(
+                "the template's FrontDoor creates no load balancer (set FrontDoor=Alb or Both)"
+            )
+        return self.primary.load_balancer
 
     @property
     def http(self) -> HttpSender | None:
