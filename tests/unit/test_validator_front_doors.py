@@ -124,10 +124,11 @@ def test_source_ip_behind_the_load_balancer_is_the_address_it_appended(harness: 
     )
     # WHEN the handler answers
     status, _, _ = harness.invoke(as_load_balancer_event(request))
-    # THEN the context gets the address the load balancer saw (the last entry), not the client's claim
+    # THEN the context gets the address the load balancer saw (the last entry), not the client's claim,
+    # kept as its network (docs/data-map.md)
     assert status == 200
     [signal] = harness.forwarded()
-    assert signal.event["context"]["ip"] == "203.0.113.10"
+    assert signal.event["context"]["ip"] == "203.0.113.0"
 
 
 def _preflight(origin: str, method: str = "POST") -> dict[str, Any]:
