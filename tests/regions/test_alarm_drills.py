@@ -20,6 +20,7 @@ import pytest
 from localcloud.faults import RegionOutage
 from localcloud.region import Region
 from localcloud.template import decode
+from tests.buffer.test_buffer_failures import BUFFER_DRILLS
 from tests.e2e.test_alarms import DRILLS
 from tests.e2e.test_load_balancer import LOAD_BALANCER_DRILLS
 from tests.regions.conftest import ROOT, TwoRegions
@@ -187,7 +188,13 @@ def test_every_alarm_of_the_template_has_a_drill() -> None:
     alarms = {name for name, resource in resources.items() if resource["Type"] == "AWS::CloudWatch::Alarm"}
     assert alarms
 
-    # THEN each has a drill: a single-Region one (tests/e2e/test_alarms.py) or a two-Region one
+    # THEN each has a drill: a single-Region one (tests/e2e/test_alarms.py, the load balancer's, the
+    # front-door buffer's) or a two-Region one
     drilled = {alarm for drill in (*DRILLS.values(), *REGION_DRILLS.values()) for alarm in drill.alarms}  # type: ignore[attr-defined]
-    drilled |= {alarm for alarms in LOAD_BALANCER_DRILLS.values() for alarm in alarms}
+    drilled |= {
+        alarm
+        for drills in (LOAD_BALANCER_DRILLS, BUFFER_DRILLS)
+        for alarms in drills.values()
+        for alarm in alarms
+    }
     assert sorted(alarms - drilled) == []
