@@ -156,6 +156,8 @@ class SignalBatcher:
         self._group_key = group_key
         self._group_field = group_field
         self._schema_version = schema_version
+        self._reserved = _RESERVED_FIELDS | {group_field} if group_field else _RESERVED_FIELDS
+        self._signature_bytes = len(',"signature":""') + SIGNATURE_LENGTH if signer else 0
 
     def build(self, signals: Sequence[EncodedSignal], ingest: IngestMetadata) -> list[BusEntry]:
         """The ingress contract: every batch carries the request's ingestion metadata."""
@@ -163,18 +165,19 @@ class SignalBatcher:
 
     def pack(self, signals: Sequence[EncodedSignal], fields: Mapping[str, Any]) -> list[BusEntry]:
         """Entries for ``signals``; ``fields`` are written into every Detail next to the batch's own."""
-        reserved = _RESERVED_FIELDS | {self._group_field} if self._group_field else _RESERVED_FIELDS
-        clash = reserved.intersection(fields)
+        clash = self._reserved.intersection(fields)
         if clash:
             raise ValueError(f"fields {sorted(clash)} are written by the batcher itself")
-        signature_bytes = len(',"signature":""') + SIGNATURE_LENGTH if self._signer else 0
         entries: list[BusEntry] = []
         for group in group_in_arrival_order(signals, self._group_key):
             event_type, group_value = group[0].event_type, self._group_key(group[0])
+            if len(group) == 1:  # one signal is one entry whatever its size: no budget to work out
+                entries.append(self._entry(event_type, group_value, group, fields))
+                continue
             # Fixed bytes of every entry of this group: envelope, fields, DetailType, Source.
             overhead = (
                 len(self._detail(event_type, "0" * _BATCH_ID_HEX, fields, group_value, ()))
-                + signature_bytes
+                + self._signature_bytes
                 + len(event_type.encode())
                 + len(self._entry_source)
             )
