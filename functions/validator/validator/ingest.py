@@ -170,16 +170,15 @@ class Ingestor:
         entries = self.batcher.build(judgement.signals, metadata)
         outcome = self.publisher.publish(entries, deadline=request.deadline)
 
-        not_forwarded = {event_id for entry in outcome.undelivered for event_id in entry.event_ids}
-        accepted = retry = 0
-        for result in judgement.results:
-            if result.verdict != "accepted":
-                continue
-            if result.event_id in not_forwarded:
-                result.verdict = "retry"
-                retry += 1
-            else:
-                accepted += 1
+        # Each accepted result has exactly one signal: with all of them delivered, that is the count.
+        accepted, retry = len(judgement.signals), 0
+        if outcome.undelivered:
+            not_forwarded = {event_id for entry in outcome.undelivered for event_id in entry.event_ids}
+            for result in judgement.results:
+                if result.verdict == "accepted" and result.event_id in not_forwarded:
+                    result.verdict = "retry"
+                    retry += 1
+            accepted -= retry
         received = len(judgement.results)
         return IngestAnswer(
             request_id=request.request_id,
