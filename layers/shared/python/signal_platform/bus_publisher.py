@@ -68,10 +68,10 @@ class BusPublisher:
         """Deliver ``entries``; ``deadline`` is a ``clock()`` value after which no retry starts."""
         outcome = PublishOutcome()
         given_up: list[tuple[BusEntry, str]] = []
-        failed: list[tuple[BusEntry, str]] = []
-        pending = entries
-        while pending:
+        failed: list[tuple[BusEntry, str]] = [(entry, "") for entry in entries]
+        while failed:
             outcome.attempts += 1
+            pending = [entry for entry, _ in failed]
             failed = []
             for call in calls(pending):
                 for entry, code in self._put(call, outcome):
@@ -84,7 +84,6 @@ class BusPublisher:
             if outcome.attempts >= self._policy.max_attempts or self._clock() + delay >= deadline:
                 break
             self._sleep(delay)
-            pending = [entry for entry, _ in failed]
         undelivered = given_up + failed
         outcome.undelivered = [entry for entry, _ in undelivered]
         if undelivered:
