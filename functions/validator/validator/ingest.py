@@ -60,7 +60,7 @@ class Counts:
 @dataclass(frozen=True, slots=True)
 class IngestAnswer:
     request_id: str
-    received_at: datetime
+    received_at: str  # RFC 3339, as the answer and the batches' ingestion metadata carry it
     results: list[EventResult]
     counts: Counts
     failure: FailureKind | None
@@ -71,7 +71,7 @@ class IngestAnswer:
     def as_dict(self) -> dict[str, Any]:
         return {
             "request_id": self.request_id,
-            "received_at": format_rfc3339(self.received_at),
+            "received_at": self.received_at,
             "counts": self.counts.as_dict(),
             "results": [result.as_dict() for result in self.results],
         }
@@ -161,8 +161,9 @@ class Ingestor:
         return source
 
     def _forward(self, request: IngestRequest, source: Source, judgement: Judgement) -> IngestAnswer:
+        received_at = format_rfc3339(request.received_at)
         metadata = IngestMetadata(
-            received_at=format_rfc3339(request.received_at),
+            received_at=received_at,
             region=self.region,
             request_id=request.request_id,
             source_id=source.source_id,
@@ -182,7 +183,7 @@ class Ingestor:
         received = len(judgement.results)
         return IngestAnswer(
             request_id=request.request_id,
-            received_at=request.received_at,
+            received_at=received_at,
             results=judgement.results,
             counts=Counts(received, accepted, received - accepted - retry, retry),
             failure=outcome.failure if retry else None,

@@ -64,9 +64,8 @@ class EncodedSignal(NamedTuple):
     partition_key: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class BusEntry:
-    """One PutEvents entry and the signals it carries."""
+class BusEntry(NamedTuple):
+    """One PutEvents entry and the signals it carries (a named tuple, like ``EncodedSignal``)."""
 
     batch_id: str
     event_ids: tuple[str, ...]
@@ -169,7 +168,8 @@ class SignalBatcher:
         if clash:
             raise ValueError(f"fields {sorted(clash)} are written by the batcher itself")
         entries: list[BusEntry] = []
-        for group in group_in_arrival_order(signals, self._group_key):
+        groups = [signals] if len(signals) == 1 else group_in_arrival_order(signals, self._group_key)
+        for group in groups:
             event_type, group_value = group[0].event_type, self._group_key(group[0])
             if len(group) == 1:  # one signal is one entry whatever its size: no budget to work out
                 entries.append(self._entry(event_type, group_value, group, fields))

@@ -25,7 +25,7 @@ _OUTER_PAD: Final = bytes(byte ^ 0x5C for byte in range(256))
 
 
 @lru_cache(maxsize=4)  # the current key, and the previous one for a while after a rotation
-def _keyed(key: bytes) -> tuple[Any, Any]:
+def _keyed(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
     """HMAC-SHA256 (RFC 2104) as two SHA-256 states that have absorbed the padded key, inner and
     outer. With OpenSSL 3, keying an HMAC, and even copying a keyed one, costs more than hashing a
     small batch; copying a plain SHA-256 state is cheap, so each signature copies these."""
