@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from signal_platform import codec
@@ -34,8 +33,7 @@ _SEPARATOR: Final = b"\x1f"
 _RESERVED_FIELDS: Final = frozenset({"batch_id", "event_type", "schema_version", "signals", "signature"})
 
 
-@dataclass(frozen=True, slots=True)
-class IngestMetadata:
+class IngestMetadata(NamedTuple):
     received_at: str
     region: str
     request_id: str
