@@ -102,6 +102,10 @@ e2e: $(STAMP) ## the local cloud: emulator tests, two Regions and the drill, the
 soak: $(STAMP) ## 1,000 random fault schedules through the local cloud; prints the seed of any failure
 	LOCALCLOUD_SCHEDULES=1000 $(PY) -m pytest tests/e2e -k property
 
+.PHONY: flood
+flood: $(STAMP) ## one source floods the local API at 10x its rate limit: answered 429 while another source is accepted
+	$(PY) -m tools.flood
+
 .PHONY: drill
 drill: $(STAMP) ## a Region outage in the local cloud (two Regions): lost = 0, processed twice = 0
 	$(PY) -m tools.drill
@@ -124,6 +128,10 @@ local: $(STAMP) ## keep the local cloud running: curl the API, point tools and s
 
 bench: $(STAMP) ## benchmarks, printed as ratios against baselines measured in the same run
 	$(PY) -m bench
+
+.PHONY: dashboard
+dashboard: $(STAMP) ## the template's flow dashboard drawn from a short two-Region local run with faults: docs/dashboard.png
+	$(PY) -m tools.dashboard
 
 .PHONY: cost quota
 cost: $(STAMP) ## AWS calls per signal (make bench) x dated prices at 400 M and 2 B/day, alternatives, docs/cost.png

@@ -27,6 +27,7 @@ Work runs in ``pump`` (everything that is due now, on every ``Emulator`` of ever
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -38,8 +39,8 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from localcloud import shortcuts, timeshare, two_regions
 from localcloud import template as templates
-from localcloud import two_regions
 from localcloud.accounting import Census, Ledger, Report, balance, take_census
 from localcloud.clock import Clock, VirtualClock, WallClock
 from localcloud.emulator import Emulator
@@ -98,6 +99,7 @@ class LocalCloud:
         self.joined: two_regions.Joined | None = None  # two Regions: the endpoint, replication, tables
         self.emulators: list[Emulator] = []  # emulators of no one Region (the joined ones)
         self.started_at = 0.0
+        self.shares = timeshare.TimeShares()  # where the wall time goes (``timeshare``)
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> LocalCloud:
@@ -191,9 +193,11 @@ class LocalCloud:
                 primary, secondary, lambda region: self._client_factory("events", region)
             )
             self.emulators = self.joined.emulators
+            self._exits.enter_context(self.joined.buckets.watching())
             self._exits.enter_context(self.joined.tables.watching())
         self._wrap_project_clients()
         for region in self.regions.values():
+            region.runtime.shares = region.api.shares = self.shares
             region.runtime.start()
             self._exits.callback(region.runtime.stop)
         self._start_partner(primary.stack)
@@ -205,6 +209,8 @@ class LocalCloud:
 
     def _start_moto(self) -> None:
         self._kinesis_on_the_cloud_clock()
+        self._exits.enter_context(shortcuts.memoized())
+        self._exits.enter_context(timeshare.timing_aws_calls(self.shares))
         if self.options.server_port is None:
             from moto import mock_aws  # noqa: PLC0415
 
@@ -330,11 +336,12 @@ class LocalCloud:
     def pump(self, *, passes: int = 1000) -> int:
         """Everything that is due now, until nothing more is (bounded by ``passes``)."""
         total = 0
-        for _ in range(passes):
-            done = sum(component.pump() for component in self._components())
-            total += done
-            if not done:
-                break
+        with self.shares.within(timeshare.EMULATORS):
+            for _ in range(passes):
+                done = sum(component.pump() for component in self._components())
+                total += done
+                if not done:
+                    break
         return total
 
     def next_due(self) -> float | None:
@@ -395,14 +402,21 @@ class LocalCloud:
         return self.primary.function_with_env(variable)
 
     def register_source(
-        self, source_id: str, description: str = "", origins: frozenset[str] = frozenset()
+        self,
+        source_id: str,
+        description: str = "",
+        origins: frozenset[str] = frozenset(),
+        *,
+        rate_per_second: int | None = None,
     ) -> str:
         """A source in the sources table the validator reads (``origins``: the web origins whose pages
-        may send with its key); returns its write key."""
+        may send with its key; ``rate_per_second``: its rate limit, else the default); returns its
+        write key."""
         from signal_platform.sources import SourceRegistry, new_write_key  # noqa: PLC0415
 
         table = self.function_with_env("SOURCES_TABLE_NAME").environment["SOURCES_TABLE_NAME"]
         write_key, source = new_write_key(source_id, description, origins)
+        source = dataclasses.replace(source, rate_per_second=rate_per_second)
         SourceRegistry(table, client=lambda: self.services.client("dynamodb")).register(source)
         return write_key
 

@@ -16,6 +16,9 @@ Metrics, on the cloud's clock:
 - **Queue gauges**: every queue of the stack is sampled (``ApproximateNumberOfMessagesVisible``,
   ``ApproximateAgeOfOldestMessage``) as SQS reports them, one value a minute; a message's age counts
   from when this CloudWatch first saw it (SQS's own timestamps are on the wall clock).
+- **More that the emulators count**: AWS/Kinesis ``IncomingRecords`` per stream; with two Regions,
+  the S3 replication metrics per rule (``bucket_replication``), reported each minute through
+  ``Services.reporters`` before the metrics are read.
 
 Alarms: every ``AWS::CloudWatch::Alarm`` of the stack, a metric alarm or a metric-math alarm
 (arithmetic, ``FILL``), with its Statistic / ExtendedStatistic (pNN), Period, EvaluationPeriods,
@@ -361,6 +364,8 @@ class CloudWatch:
 
     def evaluate(self) -> None:
         now = self._services.clock.now()
+        for report in self._services.reporters:
+            report(now)
         self._collect(self._services.metrics)
         self._services.metrics.clear()
         if self._sampled_at != now:
@@ -492,25 +497,34 @@ class CloudWatch:
                     return True
         return False
 
+    def _samples(self, key: MetricKey, start: float, end: float) -> list[float]:
+        """One metric's values in [start, end): a queue gauge's minute samples, or what was reported."""
+        namespace, name, dimensions = key
+        gauge = self._queues.get(dict(dimensions).get("QueueName", "")) if namespace == "AWS/SQS" else None
+        if gauge is not None and name in (VISIBLE, OLDEST):
+            return [
+                sample for minute in _minutes(start, end) if (sample := gauge.value(name, minute)) is not None
+            ]
+        series = self._series.get(key)
+        return series.between(start, end) if series else []
+
     def _datapoint(self, spec: AlarmSpec, start: float) -> float | None:
         end = start + spec.period
-        values: dict[str, float | None] = {}
-        for query_id, metric in spec.stats.items():
-            namespace, name, dimensions = metric.key
-            gauge = (
-                self._queues.get(dict(dimensions).get("QueueName", "")) if namespace == "AWS/SQS" else None
-            )
-            if gauge is not None and name in (VISIBLE, OLDEST):
-                samples = [
-                    sample
-                    for minute in _minutes(start, end)
-                    if (sample := gauge.value(name, minute)) is not None
-                ]
-            else:
-                series = self._series.get(metric.key)
-                samples = series.between(start, end) if series else []
-            values[query_id] = statistic(metric.stat, samples)
+        values = {
+            query_id: statistic(metric.stat, self._samples(metric.key, start, end))
+            for query_id, metric in spec.stats.items()
+        }
         return spec.result(values)
+
+    def datapoints(
+        self, key: MetricKey, stat: str, period: float, start: float, end: float
+    ) -> list[tuple[float, float | None]]:
+        """One metric's statistic for each period from ``start`` to ``end`` (periods aligned to the
+        epoch), as a dashboard graph reads it: (period start, value or None when missing)."""
+        first = math.floor(start / period) * period
+        count = max(0, math.ceil((end - first) / period))
+        moments = [first + index * period for index in range(count)]
+        return [(moment, statistic(stat, self._samples(key, moment, moment + period))) for moment in moments]
 
     def _evaluate(self, spec: AlarmSpec, boundary: float) -> None:
         size = spec.evaluation_periods + EXTRA_RANGE_PERIODS

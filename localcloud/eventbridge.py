@@ -197,6 +197,23 @@ def _target_event(moto_event: Any, account_id: str) -> dict[str, Any]:
     return {key: event[key] for key in (*_EVENT_KEYS, *event) if key in event}
 
 
+def _detached(value: Any) -> Any:
+    """A copy of a moto event the targets may change without changing moto's (its archive keeps it):
+    dicts and lists copied, immutable leaves shared; anything else deep-copied. A few times faster than
+    ``copy.deepcopy`` on signal batches."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _detached(item) for key, item in value.items()}
+    if kind is list:
+        return [_detached(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
+
+
+_IMMUTABLE: Final = frozenset({str, int, float, bool, type(None), datetime})
+
+
 @contextmanager
 def moto_rule_hook(
     inbox: Inbox, emulated_rules: set[str], account_id: str, region: str | None = None
@@ -216,7 +233,7 @@ def moto_rule_hook(
             return
         inbox.matched.append(self.arn)
         if self.arn in emulated_rules:
-            inbox.put(self.arn, _target_event(copy.deepcopy(original_event), account_id))
+            inbox.put(self.arn, _target_event(_detached(original_event), account_id))
         delivered_by_moto = [target for target in self.targets if target_kind(target["Arn"]) == "moto"]
         if not delivered_by_moto:
             return

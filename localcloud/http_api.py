@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from localcloud import timeshare
 from localcloud.runtime import FunctionRuntime, Invocation
 from localcloud.template import ACCOUNT_ID, HttpCors, HttpRoute
 from signal_platform import codec
@@ -155,6 +156,7 @@ class HttpApi:
         self._rng = random.Random(seed)
         self._api_id = api_id
         self._lock = threading.Lock()
+        self.shares = timeshare.TimeShares()  # the cloud's, once started
         # Told of every answer with its latency in ms (the local CloudWatch counts API Gateway's metrics).
         self.observers: dict[str, Callable[[HttpResponse, float], None]] = {}
 
@@ -179,7 +181,8 @@ class HttpApi:
     ) -> HttpResponse:
         parts = urlsplit(target)
         started = time.perf_counter()
-        response, waited = self._answer(method, parts.path, parts.query, body, headers)
+        with self.shares.within(timeshare.EMULATORS):
+            response, waited = self._answer(method, parts.path, parts.query, body, headers)
         latency = max(time.perf_counter() - started, waited) * 1000
         for observer in self.observers.values():
             observer(response, latency)

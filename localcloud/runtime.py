@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TextIO, cast
 
+from localcloud import timeshare
 from localcloud.clock import Clock, function_code, functions_on_the_cloud_clock, sleep_on
 from localcloud.faults import Faults, InvocationTimeout
 from localcloud.provision import Resource, Stack
@@ -239,6 +240,7 @@ class FunctionRuntime:
         self._handlers: dict[str, Handler] = {}
         # Told of every invocation's outcome (the local CloudWatch counts Lambda's metrics and reads EMF).
         self.observers: dict[str, Callable[[FunctionSpec, Invocation], None]] = {}
+        self.shares = timeshare.TimeShares()  # the cloud's, once started
         # One process, one os.environ and one copy of each function package: the runtimes of every
         # Region share the switch, its lock, and which Region's container each package holds now.
         self._environment: _Environment = share_with._environment if share_with else _Environment()
@@ -394,7 +396,12 @@ class FunctionRuntime:
             if fault is not None and fault.after_calls is not None:
                 self.faults.calls_left = fault.after_calls
             try:
-                with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output), function_code():
+                with (
+                    contextlib.redirect_stdout(output),
+                    contextlib.redirect_stderr(output),
+                    function_code(),
+                    self.shares.within(timeshare.HANDLERS),
+                ):
                     payload = handler(event, context)
             except InvocationTimeout:
                 log.debug("function %s stopped by a timeout after %s AWS calls", spec.logical_id, fault)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Final
 
+from localcloud import timeshare
 from localcloud.accounting import Ledger, Report
 from localcloud.client import ApiClient
 from localcloud.cloud import LocalCloud
@@ -78,6 +79,7 @@ def run(
             keys[source] = cloud.register_source(source, "local cloud traffic")
     planned = requests if requests is not None else plan_traffic(scenario)
     rng = random.Random(scenario.seed)
+    shares_before = cloud.shares.seconds()  # of the traffic-and-settle window, as the ledger's time
     ledger = Ledger()
     client = ApiClient(cloud.api.request, ledger, wait=cloud.wait)
     started = time.perf_counter()
@@ -92,5 +94,6 @@ def run(
     settled = cloud.settle(timeout=scenario.settle_timeout)
     ledger.finished = time.perf_counter()
     ledger.started = started
+    ledger.shares = timeshare.between(shares_before, cloud.shares.seconds())
     report = cloud.report(ledger)
     return Outcome(report, settled, traffic_done - started, ledger.finished - traffic_done)

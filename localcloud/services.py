@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -45,18 +45,25 @@ EMULATED_METRICS: Final[Mapping[str, frozenset[str]]] = {
         }
     ),
     "AWS/EventBridge/Pipes": frozenset({"Invocations", "ExecutionFailed", "ExecutionPartiallyFailed"}),
-    "AWS/Kinesis": frozenset({"GetRecords.IteratorAgeMilliseconds"}),
+    "AWS/Kinesis": frozenset({"GetRecords.IteratorAgeMilliseconds", "IncomingRecords"}),
     "AWS/SQS": frozenset(
         {"NumberOfMessagesSent", "ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
+    ),
+    # S3 replication metrics per replication rule (bucket_replication)
+    "AWS/S3": frozenset(
+        {
+            "ReplicationLatency",
+            "OperationsPendingReplication",
+            "BytesPendingReplication",
+            "OperationsFailedReplication",
+        }
     ),
 }
 
 
 # AWS metrics that alarms of the template read but the local cloud cannot produce, and why: their
 # alarms exist only in stacks whose features it does not run.
-NOT_EMULATED_METRICS: Final[Mapping[tuple[str, str], str]] = {
-    ("AWS/S3", "OperationsFailedReplication"): "S3 replication to the other Region (one Region runs locally)",
-}
+NOT_EMULATED_METRICS: Final[Mapping[tuple[str, str], str]] = {}
 
 
 def emulated(namespace: str, name: str) -> tuple[str, str]:
@@ -116,6 +123,9 @@ class Services:
     message_sources: dict[str, str] = field(default_factory=dict)
     # Metric values the emulators report, drained by the local CloudWatch (``cloudwatch``).
     metrics: list[Datum] = field(default_factory=list)
+    # Called with the time before the CloudWatch reads ``metrics``: emulators that publish gauges on
+    # their own schedule (S3 replication metrics, once a minute) report what is due up to then.
+    reporters: list[Callable[[float], None]] = field(default_factory=list)
     _clients: dict[str, Any] = field(default_factory=dict)
     _queue_urls: dict[str, str] = field(default_factory=dict)
     _queue_attributes: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -154,12 +164,19 @@ class Services:
                 ):
                     events.register(event, handler, unique_id=f"localcloud:{event}")
 
-    def emit(self, namespace: str, name: str, dimensions: dict[str, str], value: float = 1.0) -> None:
-        """Report a metric value now, as the emulated AWS service would (the local CloudWatch reads it)."""
+    def emit(
+        self,
+        namespace: str,
+        name: str,
+        dimensions: dict[str, str],
+        value: float = 1.0,
+        at: float | None = None,
+    ) -> None:
+        """Report a metric value now (or at ``at``), as the emulated AWS service would (the local
+        CloudWatch reads it)."""
         emulated(namespace, name)
-        self.metrics.append(
-            Datum(namespace, name, tuple(sorted(dimensions.items())), value, self.clock.now())
-        )
+        moment = self.clock.now() if at is None else at
+        self.metrics.append(Datum(namespace, name, tuple(sorted(dimensions.items())), value, moment))
 
     def _note_send(self, params: dict[str, Any], **_: Any) -> None:
         if "QueueUrl" in params:
@@ -176,9 +193,13 @@ class Services:
     def _note_put(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         stream = str(context.get("localcloud_stream", ""))
         records = parsed.get("Records", []) if "Records" in parsed else [parsed]
+        stored = 0
         for record in records:
             if record.get("ShardId"):
                 self.stream_activity[stream, str(record["ShardId"])] += 1
+                stored += 1
+        if stored:
+            self.emit("AWS/Kinesis", "IncomingRecords", {"StreamName": stream}, float(stored))
         self._maybe_reshard(stream)
 
     def _maybe_reshard(self, stream: str) -> None:

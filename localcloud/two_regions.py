@@ -5,14 +5,15 @@ Provisioning (``provision``), as ``tools.deploy``'s plan passes values between t
 
 - the secondary first (its edge: API, validator, ingress bus and archive), then the primary (edge,
   pipeline, global tables, health alarm and check, heartbeat, global endpoint) with the secondary's
-  ``PlatformKey`` ARN as ``ReplicaKmsKeyArn``;
+  ``PersonalDataKey`` ARN as ``ReplicaKmsKeyArn``;
 - both with ``GlobalEndpointId`` set to the primary's endpoint, so both validators publish through
   it (make deploy's final state; the local id is known before the endpoint exists).
 
 Joining (``join``): the global tables' replicas in the secondary (``global_tables``), the secrets the
 primary replicates (``ReplicaRegions``), the endpoint's managed replication rules on both buses
-(``replication``) and the endpoint itself (``global_endpoint``), whose emulators the cloud runs beside
-the Regions' own.
+(``replication``), the endpoint itself (``global_endpoint``) and the primary's bucket replication into
+the secondary's replica buckets (``bucket_replication``), whose emulators the cloud runs beside the
+Regions' own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localcloud import template as templates
+from localcloud.bucket_replication import BucketReplication
 from localcloud.emulator import Emulator
 from localcloud.global_endpoint import EndpointSpec, GlobalEndpoint
 from localcloud.global_tables import GlobalTables, GlobalTableSpec
@@ -40,12 +42,14 @@ class Joined:
     endpoint: GlobalEndpoint
     replication: Replication
     tables: GlobalTables
+    buckets: BucketReplication
     emulators: list[Emulator] = field(default_factory=list)
 
     def reset(self) -> None:
         """After the Regions were reset: replicas copied from their owners, nothing in flight."""
         self.tables.reset()
         self.replication.reset()
+        self.buckets.reset()
         self.endpoint.reset()
 
 
@@ -76,9 +80,9 @@ def load_pair(
 
 
 def replica_key_override(secondary: Region) -> dict[str, str]:
-    """``ReplicaKmsKeyArn`` for the primary: the secondary stack's PlatformKeyArn output."""
-    keys = secondary.stack.of_type("AWS::KMS::Key")
-    return {"ReplicaKmsKeyArn": keys[0].arn} if keys else {}
+    """``ReplicaKmsKeyArn`` for the primary: the secondary stack's PersonalDataKeyArn output."""
+    key = secondary.stack.resources.get("PersonalDataKey")
+    return {"ReplicaKmsKeyArn": key.arn} if key is not None else {}
 
 
 def join(primary: Region, secondary: Region, events_client: Callable[[str], Any]) -> Joined:
@@ -101,7 +105,8 @@ def join(primary: Region, secondary: Region, events_client: Callable[[str], Any]
             (primary if region == primary.name else secondary).taps[rule_arn] = tap
     endpoint = GlobalEndpoint(spec, lambda: primary.cloudwatch, primary.services.clock.now, events_client)
     primary.stack.not_emulated = [line for line in primary.stack.not_emulated if spec.logical_id not in line]
-    return Joined(endpoint, replication, tables, [replication, tables, endpoint])
+    buckets = BucketReplication(primary.name, secondary.name, services, faults)
+    return Joined(endpoint, replication, tables, buckets, [replication, tables, buckets, endpoint])
 
 
 def _replicate_secrets(primary: Region, secondary: Region) -> None:

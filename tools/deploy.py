@@ -36,7 +36,7 @@ PRIMARY_ENV: Final = "primary"
 SECONDARY_ENV: Final = "secondary"
 # What one stack tells the other: (config-env, output) -> the parameter it becomes.
 ENDPOINT_ID: Final = (PRIMARY_ENV, "IngressEndpointId")
-SECONDARY_KEY: Final = (SECONDARY_ENV, "PlatformKeyArn")
+SECONDARY_KEY: Final = (SECONDARY_ENV, "PersonalDataKeyArn")
 PASSED_VALUES: Final = {ENDPOINT_ID: "GlobalEndpointId", SECONDARY_KEY: "ReplicaKmsKeyArn"}
 HEALTH_ALARM_OUTPUT: Final = "IngressHealthAlarmName"
 TABLE_OUTPUTS: Final = ("SourcesTableName", "IdempotencyTableName")

@@ -2,6 +2,8 @@
 
     python -m tools.sources register web-shop --description "storefront" [--table signals-sources]
                                      [--origin https://shop.example.com ...]
+                                     [--rate EVENTS_PER_SECOND]
+    python -m tools.sources set-rate web-shop 2000   (--default: back to the stack's default rate)
     python -m tools.sources copy --from-table OLD --from-region us-east-1 --table GLOBAL
 
 `copy` moves the keys of a per-Region sources table into the global table (docs/runbook.md,
@@ -15,6 +17,7 @@ environment (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL for the local cloud).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass, field
@@ -63,7 +66,20 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="a web origin whose pages may send with the key, e.g. https://shop.example.com (repeatable)",
     )
+    register.add_argument(
+        "--rate", type=int, help="its rate limit, events a second per Region (default: the stack's)"
+    )
     register.add_argument("--table", default=os.environ.get("SOURCES_TABLE_NAME", ""))
+    set_rate = commands.add_parser(
+        "set-rate", help="change a source's rate limit (validators apply it within a minute)"
+    )
+    set_rate.add_argument("source_id")
+    rate = set_rate.add_mutually_exclusive_group(required=True)
+    rate.add_argument("rate", nargs="?", type=int, help="events a second per Region")
+    rate.add_argument(
+        "--default", action="store_true", help="use the stack's DefaultSourceRateLimitPerSecond"
+    )
+    set_rate.add_argument("--table", default=os.environ.get("SOURCES_TABLE_NAME", ""))
     copy = commands.add_parser("copy", help="copy another table's sources in, never overwriting a key")
     copy.add_argument("--from-table", required=True, help="the per-Region table to copy from")
     copy.add_argument("--from-region", required=True, help="its Region")
@@ -73,8 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no sources table: pass --table or set SOURCES_TABLE_NAME")
     if args.command == "copy":
         return _copy(args.from_table, args.from_region, args.table)
+    if args.command == "set-rate":
+        return _set_rate(args.table, args.source_id, None if args.default else args.rate)
     try:
         write_key, source = new_write_key(args.source_id, args.description, frozenset(args.origin))
+        source = dataclasses.replace(source, rate_per_second=args.rate)
         SourceRegistry(args.table).register(source)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -85,6 +104,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"source {source.source_id!r} registered in {args.table}.")
     print("Its write key follows; it is shown this once and cannot be recovered:")
     print(write_key)
+    return 0
+
+
+def _set_rate(table: str, source_id: str, rate: int | None) -> int:
+    try:
+        SourceRegistry(table).set_rate(source_id, rate)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SignalPlatformError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"source {source_id!r}: {'the default rate' if rate is None else f'{rate} events/s'} per Region")
     return 0
 
 

@@ -22,6 +22,7 @@ class Ledger:
     statuses: Counter[int] = field(default_factory=Counter)
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
+    shares: dict[str, float] = field(default_factory=dict)  # seconds per ``timeshare`` share
 
     def rejected_by_reason(self) -> Counter[str]:
         return Counter(reasons[0] if reasons else "no reason" for reasons in self.rejected.values())

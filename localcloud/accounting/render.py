@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from localcloud import timeshare
+
 if TYPE_CHECKING:
     from localcloud.accounting.report import Report
 
@@ -76,6 +78,8 @@ def rows(report: Report) -> list[tuple[str, str]]:
     seconds = ledger.seconds
     rate = len(ledger.accepted) / seconds if seconds else 0.0
     table.append(("time", f"{seconds:.1f} s, {rate:,.0f} accepted events per second"))
+    if ledger.shares:
+        table.append(("time shares", timeshare.describe(ledger.shares)))
     return table
 
 

@@ -24,6 +24,7 @@ log = logging.getLogger("localcloud")
 
 RUN_LOCALLY: Final = frozenset(
     {
+        "AWS::CloudWatch::Dashboard",  # drawn from the local CloudWatch's metrics (tools.dashboard)
         "AWS::Lambda::Function",
         "AWS::Lambda::EventSourceMapping",
         "AWS::Lambda::EventInvokeConfig",

@@ -31,6 +31,12 @@ def test_a_chaos_run_is_recovered_by_the_runbook_replay_with_nothing_lost() -> N
     before, _, after = run.stdout.partition("accounting after the recovery")
     assert re.search(r"LOST \(lake\) +0  = accepted 27 - lake 0 - DLQ 27\b", before)
     assert "consumer 'stream' -> bus: 14 object(s) selected" in before
+    shares = re.search(
+        r"time shares +handlers (\d+)% · moto/botocore (\d+)% · emulators (\d+)% · other (\d+)%", before
+    )
+    assert shares is not None, before[-2000:]
+    assert 98 <= sum(int(share) for share in shares.groups()) <= 102
+    assert int(shares[1]) > 0 and int(shares[2]) > 0  # the handlers ran, and called AWS
     assert re.search(r"LOST \(lake\) +0  = accepted 27 - lake 27 - DLQ 0\b", after)
     assert re.search(r"LOST \(partner\) +0  = accepted 27 - partner 27 - DLQ 0\b", after)
     assert "OK: after the replay every accepted event is in the lake and at the partner" in after

@@ -7,11 +7,16 @@ the local cloud's intrinsic functions (the same code that provisions the templat
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+
+import boto3
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
 
 from localcloud.intrinsics import Intrinsics, pseudo_parameters
 from localcloud.provision import check_rules
@@ -28,12 +33,15 @@ SECONDARY_KEY_ARN: Final = f"arn:aws:kms:{SECONDARY}:{ACCOUNT}:key/1234abcd-12ab
 EDGE_RESOURCES: Final = {
     "PlatformKey",
     "PlatformKeyAlias",
+    "PersonalDataKey",
+    "PersonalDataKeyAlias",
     "SharedLayer",
     "IngressBus",
     "IngestApiAccessLogs",
     "IngestApi",
     "ValidatorLogGroup",
     "ValidatorFunction",
+    "RateLeasesTable",
     "AlarmTopic",
     "ValidatorErrorsAlarm",
     "IngestApi5xxAlarm",
@@ -41,6 +49,7 @@ EDGE_RESOURCES: Final = {
     "ValidatorRequests500Alarm",
     "ValidatorRequests503Alarm",
     "ValidatorEventsRetryAlarm",
+    "FlowDashboard",  # its widgets follow the role (tests/infra/test_dashboard.py)
 }
 # What decides a Region's role and what it keeps; every other parameter keeps its default.
 ROLE_PARAMETERS: Final[dict[str, tuple[str, ...]]] = {
@@ -149,3 +158,22 @@ def every_role() -> Iterator[Role]:
                 overrides["ReplicaKmsKeyArn"] = SECONDARY_KEY_ARN
             for region in sorted({primary, secondary, "eu-west-1"}):
                 yield Role(region, overrides)
+
+
+_TRANSLATED_CACHE: dict[Path, dict[str, Any]] = {}
+
+
+def sam_translated(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The CloudFormation SAM would deploy (offline, as `sam` translates it): generated roles included."""
+    if path not in _TRANSLATED_CACHE:
+        sam_template = copy.deepcopy(template(path))
+        for resource in sam_template["Resources"].values():
+            properties = resource.get("Properties", {})
+            for key in ("CodeUri", "ContentUri"):
+                if isinstance(properties.get(key), str):
+                    properties[key] = f"s3://artifacts/{properties[key]}"
+        translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=PRIMARY))
+        _TRANSLATED_CACHE[path] = translator.translate(
+            sam_template, parameter_values={}, get_managed_policy_map=dict
+        )
+    return _TRANSLATED_CACHE[path]

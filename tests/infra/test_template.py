@@ -50,6 +50,7 @@ VALIDATOR_ENV_VARS = {
     "MAX_EVENT_BYTES",
     "MAX_FUTURE_SKEW_SECONDS",
     "MAX_EVENT_AGE_SECONDS",
+    "STORE_RAW_IP",
     "MAX_EVENTS_PER_REQUEST",
     "MAX_BODY_BYTES",
 }
@@ -86,6 +87,15 @@ SQS_VISIBILITY_PER_FUNCTION_TIMEOUT = 6
 MIN_DLQ_STORE_RETENTION_DAYS = 400
 POWERTOOLS_ENV_VARS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 PLATFORM_KEY_ARN = {"Fn::GetAtt": ["PlatformKey", "Arn"]}
+PERSONAL_DATA_KEY_ARN = {"Fn::GetAtt": ["PersonalDataKey", "Arn"]}
+# Stores that keep personal data for months: the personal-data key (docs/data-map.md#keys).
+PERSONAL_DATA_BUCKETS = {
+    "LakeBucket",
+    "DlqStoreBucket",
+    "QuarantineBucket",
+    "LakeReplicaBucket",
+    "DlqStoreReplicaBucket",
+}
 # Tables read by NAME (a global table's replica in the secondary has the primary's table name).
 TABLE_ARN = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${Name}"
 SOURCES_TABLE_NAME = {
@@ -118,6 +128,7 @@ PARTNER_RESOURCES = {
     "PartnerConnection",
     "PartnerApiDestination",
     "PartnerPipeDlq",
+    "PartnerPipeDlqPolicy",
     "PartnerPipeLogGroup",
     "PartnerPipeRole",
     "PartnerPipe",
@@ -164,6 +175,8 @@ TWO_REGION_RESOURCES = {
             "BucketReplicationPolicy",
             "LakeReplicationFailedAlarm",
             "DlqStoreReplicationFailedAlarm",
+            "LakeReplicationLatencyAlarm",
+            "DlqStoreReplicationLatencyAlarm",
         ],
         "ReplicatesBuckets",
     ),
@@ -233,6 +246,7 @@ EXPECTED_PROCESSING_OUTPUTS = {
     "LakePipeDlqArn": "RunsProcessing",
     "PartnerPipeName": "HasPartner",
     "PartnerApiDestinationArn": "HasPartner",
+    "PartnerConnectionName": "HasPartner",
     "PartnerPipeDlqUrl": "HasPartner",
     "PartnerPipeDlqArn": "HasPartner",
     "DlqStoreBucketName": "RunsProcessing",
@@ -312,9 +326,10 @@ def _effective_function(template: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _statements(function: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A function's Allow statements (its Denies only narrow them: tests/infra/test_least_privilege.py)."""
     for policy in function.get("Policies", []):
         if isinstance(policy, dict) and "Statement" in policy:
-            yield from policy["Statement"]
+            yield from (s for s in policy["Statement"] if s["Effect"] == "Allow")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -649,12 +664,11 @@ def test_validator_log_group_explicit_encrypted_with_retention(resources):
     assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["PlatformKey", "Arn"]}
 
 
-def test_validator_no_reserved_concurrency_throttle(resources):
-    # GIVEN the validator behind a synchronous API
+def test_validator_no_async_dlq_pretended(resources):
+    # GIVEN the validator behind a synchronous API (its reserved concurrency: tests/infra/test_abuse.py)
     properties = resources["ValidatorFunction"]["Properties"]
 
-    # WHEN / THEN nothing caps its concurrency below what the API admits, and no async DLQ is pretended
-    assert "ReservedConcurrentExecutions" not in properties
+    # WHEN / THEN no async DLQ is pretended
     assert "DeadLetterQueue" not in properties
 
 
@@ -1256,10 +1270,9 @@ def test_rule_dlq_policy_lets_only_its_rule_send(resources):
         for target in rule["Properties"]["Targets"]:
             # WHEN the target's DLQ policy is read
             dlq = _getatt_target(target["DeadLetterConfig"]["Arn"])
-            (statement,) = policies[dlq]["Statement"]
+            (statement,) = [s for s in policies[dlq]["Statement"] if s["Effect"] == "Allow"]
 
             # THEN EventBridge may SendMessage to it only on behalf of this rule
-            assert statement["Effect"] == "Allow"
             assert statement["Principal"] == {"Service": "events.amazonaws.com"}
             assert statement["Action"] == "sqs:SendMessage"
             assert statement["Resource"] == {"Fn::GetAtt": [dlq, "Arn"]}
@@ -1352,7 +1365,7 @@ def test_enrichment_environment_all_setting_names_present(template):
         ),
         (["s3:PutObject"], [{"Fn::Sub": "${QuarantineBucket.Arn}/quarantine/*"}]),
         (["secretsmanager:GetSecretValue"], [SIGNING_KEY_SECRET_IAM_ARN]),
-        (["kms:Decrypt", "kms:GenerateDataKey"], [PLATFORM_KEY_ARN]),
+        (["kms:Decrypt", "kms:GenerateDataKey"], [PLATFORM_KEY_ARN, PERSONAL_DATA_KEY_ARN]),
         (["sqs:SendMessage"], [{"Fn::GetAtt": ["EnrichmentFailureDlq", "Arn"]}]),
     ],
 )
@@ -1642,8 +1655,8 @@ def test_s3_writer_environment_and_write_only_to_its_prefixes(template):
         "dynamodb:BatchGetItem": ledger,
         "dynamodb:PutItem": ledger,
         "dynamodb:UpdateItem": ledger,
-        "kms:Decrypt": [PLATFORM_KEY_ARN],
-        "kms:GenerateDataKey": [PLATFORM_KEY_ARN],
+        "kms:Decrypt": [PLATFORM_KEY_ARN, PERSONAL_DATA_KEY_ARN],
+        "kms:GenerateDataKey": [PLATFORM_KEY_ARN, PERSONAL_DATA_KEY_ARN],
     }
     # AND the ledger statement is limited to the ledger's two item kinds
     statement = _statement_for(function, "dynamodb:PutItem")
@@ -2011,8 +2024,8 @@ def test_dlq_hydrate_permissions_scoped_to_its_queues_stream_areas_and_key(templ
         "kinesis:GetShardIterator": stream,
         "kinesis:GetRecords": stream,
         "s3:PutObject": sorted(areas, key=json.dumps),
-        "kms:Decrypt": [PLATFORM_KEY_ARN],
-        "kms:GenerateDataKey": [PLATFORM_KEY_ARN],
+        "kms:Decrypt": sorted([PLATFORM_KEY_ARN, PERSONAL_DATA_KEY_ARN], key=json.dumps),
+        "kms:GenerateDataKey": sorted([PLATFORM_KEY_ARN, PERSONAL_DATA_KEY_ARN], key=json.dumps),
     }
     # AND the partner's queue only where it exists
     sqs_statement = _statement_for(_effective_function(template, "DlqHydrateFunction"), "sqs:ReceiveMessage")
@@ -2161,8 +2174,9 @@ def test_encryption_every_queue_bucket_table_stream_topic_uses_platform_key(reso
             # the one exception: S3 server access log delivery documents only SSE-S3 on its destination
             assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
             continue
+        key = PERSONAL_DATA_KEY_ARN if name in PERSONAL_DATA_BUCKETS else PLATFORM_KEY_ARN
         assert rule == {
-            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": PLATFORM_KEY_ARN},
+            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key},
             "BucketKeyEnabled": True,
         }, name
 

@@ -82,7 +82,7 @@ def test_pipe_dlq_sample_stores_the_three_records_of_its_range(
     assert answer == {"batchItemFailures": []}
     stored = cloud.keys("dlq/")
     assert stored == [
-        f"dlq/partner/2026/11/26/10/user%2F42/{stamp}-{sequence}.json"
+        f"dlq/partner/2026/11/26/10/{USER_42_DIGEST}/{stamp}-{sequence}.json"
         for stamp, sequence in [
             ("20261126T101500234Z", start),
             ("20261126T101500345Z", middle),
@@ -132,7 +132,8 @@ def test_rule_target_sample_keeps_the_whole_event_and_its_error_attributes(
     # THEN the event is stored whole under "enrichment", keyed by its time, source and id
     assert answer == {"batchItemFailures": []}
     key = (
-        "dlq/enrichment/2026/11/26/10/web-shop/20261126T101458000Z-6a7e8feb-b491-4cf7-a9f1-bf3703467718.json"
+        f"dlq/enrichment/2026/11/26/10/{WEB_SHOP_DIGEST}/"
+        "20261126T101458000Z-6a7e8feb-b491-4cf7-a9f1-bf3703467718.json"
     )
     assert cloud.keys() == [key]
     document = cloud.read(key)
@@ -146,8 +147,11 @@ def test_rule_target_sample_keeps_the_whole_event_and_its_error_attributes(
 
 
 ENRICHMENT_FAILURE_QUEUE = "signals-enrichment-failure-dlq"
+# Partition levels of the DLQ store's keys: sha256(partition key)[:32], never the key itself.
+USER_42_DIGEST = "ff9367307eb033737adee08b8880e7e4"
+WEB_SHOP_DIGEST = "4a2b04f670935197491379f21821ffb5"
 ENRICHMENT_FAILURE_KEY = (
-    "dlq/enrichment-failure/2026/11/26/10/web-shop/"
+    "dlq/enrichment-failure/2026/11/26/10/4a2b04f670935197491379f21821ffb5/"
     "20261126T102003000Z-3d1c9a52-8e7f-4b06-a2c4-91f0e5d7b3a8.json"
 )
 

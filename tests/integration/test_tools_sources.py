@@ -77,3 +77,30 @@ def test_copy_moves_secondary_keys_into_the_global_table_and_never_overwrites_on
     assert SourceRegistry(TABLE_NAME).authenticate(write_key).source_id == "kiosk-east"
     kept = ingress.dynamodb.get_item(TableName=TABLE_NAME, Key={"source_id": {"S": "retired-kiosk"}})["Item"]
     assert kept["key_hash"]["S"] == hash_secret("retired-secret")
+
+
+def test_register_with_rate_and_set_rate_change_what_the_validator_reads(
+    ingress: IngressPlatform, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a source registered with a rate limit
+    assert sources.main(["register", "kiosk", "--rate", "25", "--table", TABLE_NAME]) == 0
+    write_key = capsys.readouterr().out.strip().splitlines()[-1]
+    assert SourceRegistry(TABLE_NAME).authenticate(write_key).rate_per_second == 25
+    # WHEN its rate is changed, then reset to the default
+    assert sources.main(["set-rate", "kiosk", "400", "--table", TABLE_NAME]) == 0
+    changed = SourceRegistry(TABLE_NAME).authenticate(write_key).rate_per_second
+    assert sources.main(["set-rate", "kiosk", "--default", "--table", TABLE_NAME]) == 0
+    # THEN a fresh registry (a new container) reads each
+    assert changed == 400
+    assert SourceRegistry(TABLE_NAME).authenticate(write_key).rate_per_second is None
+
+
+def test_set_rate_of_unknown_source_refused(
+    ingress: IngressPlatform, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert sources.main(["set-rate", "nobody", "10", "--table", TABLE_NAME]) == 2
+    assert "no source" in capsys.readouterr().err
+    assert (
+        ingress.dynamodb.get_item(TableName=TABLE_NAME, Key={"source_id": {"S": "nobody"}}).get("Item")
+        is None
+    )

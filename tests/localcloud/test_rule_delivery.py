@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from localcloud.eventbridge import _detached
 from localcloud.faults import Concurrency, Duplicate, TargetFault
 from signal_platform import aws_clients
 from tests.localcloud.conftest import Recorder, arn, attributes, function, queue, queue_messages, ref, running
@@ -402,3 +404,20 @@ def test_a_timeout_resets_the_functions_execution_environment(
     assert (errored.error_type, timed_out.error_type) == ("RuntimeError", "Sandbox.Timedout")
     assert after_error == at_start
     assert after_timeout == at_start + 1
+
+
+def test_a_tapped_event_is_a_copy_the_targets_may_change_without_changing_moto_s() -> None:
+    moto_event = {
+        "time": datetime(2026, 1, 1, tzinfo=UTC),
+        "resources": ["arn"],
+        "detail": {"signals": [{"id": "e1", "n": 1.5, "ok": True, "none": None}], "tags": {"a"}},
+    }
+    copied = _detached(moto_event)
+    copied["detail"]["signals"][0]["id"] = "changed"
+    copied["detail"]["tags"].add("b")
+    copied["resources"].append("other")
+
+    assert moto_event["detail"]["signals"][0]["id"] == "e1"
+    assert moto_event["detail"]["tags"] == {"a"}
+    assert moto_event["resources"] == ["arn"]
+    assert _detached(moto_event) == moto_event

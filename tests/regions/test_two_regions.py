@@ -34,7 +34,7 @@ def test_each_region_gets_its_roles_resources_from_its_config_env(regions: TwoRe
         assert region.functions["ValidatorFunction"].environment["GLOBAL_ENDPOINT_ID"] == endpoint_id
     # the values passed between the stacks are the ones make deploy's plan passes
     assert {"GlobalEndpointId", "ReplicaKmsKeyArn"} == set(PASSED_VALUES.values())
-    assert primary.loaded.parameters["ReplicaKmsKeyArn"] == secondary.stack.of_type("AWS::KMS::Key")[0].arn
+    assert primary.loaded.parameters["ReplicaKmsKeyArn"] == secondary.stack.resources["PersonalDataKey"].arn
 
 
 # ---------------------------------------------------------------------------- the endpoint

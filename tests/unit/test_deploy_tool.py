@@ -64,7 +64,7 @@ class FakeSam:
             return 1
         if argv[1] == "deploy":
             env = argv[argv.index("--config-env") + 1]
-            outputs = {"PlatformKeyArn": KEY_ARN, "SourcesTableName": "customer-signals-prod-sources"}
+            outputs = {"PersonalDataKeyArn": KEY_ARN, "SourcesTableName": "customer-signals-prod-sources"}
             if env == "primary":
                 outputs |= {"IngressEndpointId": ENDPOINT_ID, "IngressHealthAlarmName": "health"}
             self.cloud.stacks[env] = outputs
@@ -109,12 +109,12 @@ def test_plan_steps_in_the_order_two_regions_need():
     # AND the values passed between stacks: the secondary's key to the primary, the endpoint id to both
     passed = {s.name: (s.passed, s.passed_if_present) for s in steps}
     assert passed["primary"] == (
-        {"ReplicaKmsKeyArn": ("secondary", "PlatformKeyArn")},
+        {"ReplicaKmsKeyArn": ("secondary", "PersonalDataKeyArn")},
         {"GlobalEndpointId": ("primary", "IngressEndpointId")},
     )
     assert passed["secondary-validator"][0] == {"GlobalEndpointId": ("primary", "IngressEndpointId")}
     assert passed["primary-validator"][0] == {
-        "ReplicaKmsKeyArn": ("secondary", "PlatformKeyArn"),
+        "ReplicaKmsKeyArn": ("secondary", "PersonalDataKeyArn"),
         "GlobalEndpointId": ("primary", "IngressEndpointId"),
     }
 
@@ -132,7 +132,7 @@ def test_plan_printed_without_aws_every_override_and_every_passed_value(capsys):
         for name, value in envs[env].overrides.items():
             assert f"     {name}={value}" in text
     assert "GlobalEndpointId=<primary:IngressEndpointId>" in text
-    assert "ReplicaKmsKeyArn=<secondary:PlatformKeyArn>" in text
+    assert "ReplicaKmsKeyArn=<secondary:PersonalDataKeyArn>" in text
     assert "<primary:IngressEndpointId> -> GlobalEndpointId: secondary-validator, primary-validator" in text
 
 
@@ -244,13 +244,13 @@ def test_run_step_needing_a_value_no_stack_has_fails_clearly(tmp_path):
     runner = Runner([primary_step], cloud, FakeSam(cloud), tmp_path / "j.json", say=lambda _: None)
 
     # WHEN / THEN it names the missing output
-    with pytest.raises(DeployError, match="<secondary:PlatformKeyArn>"):
+    with pytest.raises(DeployError, match="<secondary:PersonalDataKeyArn>"):
         runner.run()
 
 
 def test_plan_overrides_read_back_by_sam_clis_own_parser_exactly():
     # GIVEN every deploy step with its passed values known
-    outputs = {("primary", "IngressEndpointId"): ENDPOINT_ID, ("secondary", "PlatformKeyArn"): KEY_ARN}
+    outputs = {("primary", "IngressEndpointId"): ENDPOINT_ID, ("secondary", "PersonalDataKeyArn"): KEY_ARN}
     for step in plan():
         if step.kind is not Kind.DEPLOY:
             continue

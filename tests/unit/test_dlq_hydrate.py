@@ -176,7 +176,7 @@ def test_hydrate_lambda_destination_record_stores_its_event_with_the_failure_con
     first = subject.hydrate(record, deadline=10.0)
     second = subject.hydrate(record, deadline=10.0)
     key = (
-        "dlq/enrichment-failure/2026/11/26/10/web-shop/"
+        "dlq/enrichment-failure/2026/11/26/10/4a2b04f670935197491379f21821ffb5/"
         "20261126T102003000Z-3d1c9a52-8e7f-4b06-a2c4-91f0e5d7b3a8.json"
     )
     assert list(store.objects) == [key]

@@ -243,7 +243,8 @@ def test_parse_timestamp_accepts_rfc3339_and_epochs(value: Any, expected: dateti
 def test_record_key_follows_the_convention() -> None:
     moment = datetime(2026, 11, 26, 10, 15, 0, 123456, tzinfo=UTC)
     key = keys.record_key("dlq", "partner", moment, "user/42 é", "4965")
-    assert key == "dlq/partner/2026/11/26/10/user%2F42%20%C3%A9/20261126T101500123Z-4965.json"
+    # the partition key (a person's id) only as its digest: sha256("user/42 é")[:32]
+    assert key == "dlq/partner/2026/11/26/10/f7ba996eddc7bec9c856f13818f431a9/20261126T101500123Z-4965.json"
     parsed = keys.parse_record_key("dlq", key)
     assert parsed is not None
     assert (parsed.consumer, parsed.hour, parsed.unique_id) == (
@@ -251,7 +252,22 @@ def test_record_key_follows_the_convention() -> None:
         datetime(2026, 11, 26, 10, tzinfo=UTC),
         "4965",
     )
-    assert keys.unescape_segment(parsed.partition_segment) == "user/42 é"
+    assert parsed.partition_segment == keys.partition_segment("user/42 é")
+    assert "user" not in key
+
+
+@pytest.mark.parametrize("partition_key", ["alice@example.com", "user/42", "😀" * 256])
+def test_record_key_holds_no_partition_key_text_and_one_listing_still_finds_it(partition_key: str) -> None:
+    # GIVEN a record whose partition key is a person's id
+    moment = datetime(2026, 11, 26, 10, 15, tzinfo=UTC)
+    # WHEN its key is made
+    key = keys.record_key("dlq", "lake", moment, partition_key, "4965")
+    # THEN neither the id nor its escape appears in it (keys show in listings and S3 access logs),
+    # and the replay tool's listing of that partition key and hour is still one exact prefix
+    assert partition_key not in key
+    assert keys.escape_segment(partition_key).partition("~")[0] not in key
+    assert key.startswith(keys.hour_prefix("dlq", "lake", moment, partition_key))
+    assert not key.startswith(keys.hour_prefix("dlq", "lake", moment, partition_key + "x"))
 
 
 @pytest.mark.parametrize("value", [".", "..", "_", "a~b", "%2F"])

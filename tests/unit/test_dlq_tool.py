@@ -45,10 +45,10 @@ def test_parse_moment_floors_starts_and_covers_ends(text: str, end: bool, expect
 def test_listing_prefixes_hour_by_hour_for_short_windows() -> None:
     window = Window(parse_moment("2026-11-26T22"), parse_moment("2026-11-27T01", end=True))
     assert listing_prefixes("dlq", "partner", window, "user/1", now=NOW) == [
-        "dlq/partner/2026/11/26/22/user%2F1/",
-        "dlq/partner/2026/11/26/23/user%2F1/",
-        "dlq/partner/2026/11/27/00/user%2F1/",
-        "dlq/partner/2026/11/27/01/user%2F1/",
+        "dlq/partner/2026/11/26/22/a298c9161b6cbca40d7c6dfe1a3f95b2/",
+        "dlq/partner/2026/11/26/23/a298c9161b6cbca40d7c6dfe1a3f95b2/",
+        "dlq/partner/2026/11/27/00/a298c9161b6cbca40d7c6dfe1a3f95b2/",
+        "dlq/partner/2026/11/27/01/a298c9161b6cbca40d7c6dfe1a3f95b2/",
     ]
 
 

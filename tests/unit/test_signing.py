@@ -336,3 +336,46 @@ def test_key_provider_outage_serves_stale_key_without_asking_on_every_call(store
     assert keys == {b"key-one"}
     assert asked == 2
     assert len(store.requests) == 2
+
+
+# --- rotation stages ---------------------------------------------------------------------------------
+
+
+class StagedKeyStore(FakeKeyStore):
+    """A secret with a key per staging label; a label no version carries is ResourceNotFound."""
+
+    def __init__(self, by_stage: dict[str, str]) -> None:
+        super().__init__(by_stage["AWSCURRENT"])
+        self.by_stage = by_stage
+
+    def get_secret_value(self, **request: Any) -> dict[str, Any]:
+        self._answer("get_secret_value", request)
+        stage = request.get("VersionStage", "AWSCURRENT")
+        if stage not in self.by_stage:
+            raise _client_error("ResourceNotFoundException", "GetSecretValue")
+        return {"ARN": SECRET_ARN, "SecretString": self.by_stage[stage]}
+
+
+def test_key_provider_extra_stages_reads_them_with_the_current_key_skipping_absent_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a secret in rotation: a current and a pending key, no previous one
+    store = StagedKeyStore({"AWSCURRENT": "key-one", "AWSPENDING": "key-two"})
+    monkeypatch.setattr(aws_clients, "client", FakeClients(secretsmanager=store))
+    provider = signing.SigningKeyProvider(
+        secret_arn=SECRET_ARN, extra_stages=signing.VERIFY_STAGES, clock=FakeClock()
+    )
+    # WHEN its keys are asked for twice within the TTL
+    first, second = provider.keys(), provider.keys()
+    # THEN the current key comes first, the pending one next, the absent previous is skipped, all
+    # read in one refresh
+    assert first == second == (b"key-one", b"key-two")
+    assert provider.key() == b"key-one"
+    assert len(store.requests) == 3
+
+
+def test_key_provider_extra_stages_on_ssm_are_only_the_current_key(store: FakeKeyStore) -> None:
+    provider = signing.SigningKeyProvider(
+        parameter_name=PARAMETER, extra_stages=signing.VERIFY_STAGES, clock=FakeClock()
+    )
+    assert provider.keys() == (b"key-one",)

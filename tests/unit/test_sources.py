@@ -13,6 +13,7 @@ from signal_platform import sources
 from signal_platform.errors import (
     AuthenticationError,
     ForbiddenSourceError,
+    RateLimitedError,
     SourceRegistryUnavailableError,
 )
 from signal_platform.sources import Source, SourceRegistry
@@ -383,6 +384,78 @@ def test_registry_authenticate_cache_is_per_source(registry: SourceRegistry, tab
         assert registry.authenticate(second).source_id == "app-two"
     # THEN each was read once
     assert [r["Key"]["source_id"]["S"] for r in table.get_requests] == ["app-one", "app-two"]
+
+
+# --- bounded caches: random write keys ------------------------------------------------------------
+
+
+def _random_key(index: int) -> str:
+    return f"random-{index:06d}.not-a-secret"
+
+
+def test_registry_random_unknown_keys_cost_bounded_reads_and_memory(
+    table: FakeDynamoDB, clock: FakeClock
+) -> None:
+    # GIVEN a registry capped at 100 cached misses and 20 unknown-id reads a second
+    registry = SourceRegistry(
+        TABLE, max_misses=100, unknown_reads_per_second=20, client=lambda: table, clock=clock
+    )
+    refused = unknown = 0
+    # WHEN 10,000 random source ids arrive over 10 seconds (1,000 a second)
+    for index in range(10_000):
+        clock.now = 500.0 + index / 1_000
+        try:
+            registry.authenticate(_random_key(index))
+        except RateLimitedError as exc:
+            assert exc.retry_after_seconds == 1
+            refused += 1
+        except AuthenticationError:
+            unknown += 1
+    # THEN DynamoDB was read at most the burst plus 20 a second, memory stayed at the cap, the rest got 429
+    assert len(table.get_requests) == unknown <= 20 + 20 * 10 + 1
+    assert refused == 10_000 - unknown
+    assert len(registry._unknown) == 100
+
+
+def test_registry_known_source_authenticates_during_a_random_key_flood(
+    table: FakeDynamoDB, clock: FakeClock
+) -> None:
+    # GIVEN a known source, authenticated once, and a flood of random ids that spends the read budget
+    registry = SourceRegistry(
+        TABLE, ttl_seconds=60, unknown_reads_per_second=5, client=lambda: table, clock=clock
+    )
+    write_key = _store(table, "web-shop")
+    registry.authenticate(write_key)
+    for index in range(50):
+        with pytest.raises((RateLimitedError, AuthenticationError)):
+            registry.authenticate(_random_key(index))
+    # WHEN its cache entry expires in the middle of the flood
+    clock.now += 61
+    for index in range(50, 100):
+        with pytest.raises((RateLimitedError, AuthenticationError)):
+            registry.authenticate(_random_key(index))
+    # THEN it is still authenticated (a refresh of a known id needs no budget)
+    assert registry.authenticate(write_key).source_id == "web-shop"
+
+
+def test_registry_known_sources_cache_evicts_least_recently_used(
+    table: FakeDynamoDB, clock: FakeClock
+) -> None:
+    # GIVEN a cache of 2 known sources and 3 sources in use
+    registry = SourceRegistry(TABLE, max_sources=2, client=lambda: table, clock=clock)
+    keys = [_store(table, name) for name in ("app-a", "app-b", "app-c")]
+    # WHEN a, b, a, c are authenticated, then a and b again
+    for index in (0, 1, 0, 2, 0, 1):
+        registry.authenticate(keys[index])
+    # THEN b (least recently used when c came) was read twice, a once, c once
+    reads = [request["Key"]["source_id"]["S"] for request in table.get_requests]
+    assert reads == ["app-a", "app-b", "app-c", "app-b"]
+
+
+def test_source_item_with_rate_round_trips() -> None:
+    source = Source("web-shop", "h" * 64, True, "", frozenset(), rate_per_second=250)
+    assert Source.from_item(source.as_item()) == source
+    assert source.as_item()["rate_per_second"] == {"N": "250"}
 
 
 # --- register --------------------------------------------------------------------------------------

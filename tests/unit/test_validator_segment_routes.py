@@ -238,10 +238,10 @@ def test_source_ip_and_user_agent_fill_the_context_when_the_client_sent_none(
     body = codec.dumps(native if path == "/v1/events" else _calls()[0])
     # WHEN the handler answers
     status, _, _ = _post(harness, path, body)
-    # THEN the forwarded event carries what the server saw
+    # THEN the forwarded event carries what the server saw (the address as its /24 network)
     assert status == 200
     [signal] = harness.forwarded()
-    assert signal.event["context"]["ip"] == "203.0.113.10"
+    assert signal.event["context"]["ip"] == "203.0.113.0"
     assert signal.event["context"]["user_agent"] == "pytest"
 
 
@@ -250,10 +250,10 @@ def test_client_sent_ip_and_user_agent_win_over_the_request(harness: Harness) ->
     call = {**_calls()[0], "context": {"ip": "198.51.100.7", "userAgent": "Mozilla/5.0"}}
     # WHEN the handler answers
     status, _, _ = _post(harness, "/v1/track", codec.dumps(call))
-    # THEN the client's values are kept
+    # THEN the client's values are kept (the address as its /24 network)
     assert status == 200
     [signal] = harness.forwarded()
-    assert signal.event["context"]["ip"] == "198.51.100.7"
+    assert signal.event["context"]["ip"] == "198.51.100.0"
     assert signal.event["context"]["user_agent"] == "Mozilla/5.0"
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from enrichment.standardise import network_fields
 from signal_platform import codec
 from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339
@@ -37,15 +39,48 @@ def test_judge_valid_event_accepted_and_encoded_once() -> None:
     judge = EventJudge(SchemaRegistry(), LIMITS)
     # WHEN it is judged
     judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
-    # THEN it is accepted and its signal is the event plus derived_at, canonically serialised
+    # THEN it is accepted and its signal is the event plus derived_at, its IP address as the /24
+    # network, canonically serialised
     assert judgement.results[0].as_dict() == {
         "index": 0,
         "event_id": event["event_id"],
         "verdict": "accepted",
     }
     (signal,) = judgement.signals
-    assert codec.loads(signal.body) == {**event, "derived_at": "2026-11-26T11:59:57.000Z"}
+    assert event["context"]["ip"] == "198.51.100.23"
+    expected = {**event, "context": {**event["context"], "ip": "198.51.100.0"}}
+    assert codec.loads(signal.body) == {**expected, "derived_at": "2026-11-26T11:59:57.000Z"}
     assert signal.body == codec.canonical(codec.loads(signal.body))
+
+
+@pytest.mark.parametrize(
+    ("ip", "signed"),
+    [
+        ("198.51.100.23", "198.51.100.0"),
+        ("2001:db8:85a3::8a2e:370:7334", "2001:db8:85a3::"),
+        ("::ffff:198.51.100.7", "198.51.100.0"),
+    ],
+)
+def test_judge_signs_the_ip_as_its_network_unless_raw_addresses_are_stored(ip: str, signed: str) -> None:
+    # GIVEN an event with a client IP address, judged with and without StoreRawIp
+    event = page_view(occurred=RECEIVED - timedelta(seconds=3))
+    event["context"]["ip"] = ip
+    raw_judge = EventJudge(SchemaRegistry(), dataclasses.replace(LIMITS, store_raw_ip=True))
+    # WHEN each judges it
+    (truncated,) = (
+        EventJudge(SchemaRegistry(), LIMITS)
+        .judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
+        .signals
+    )
+    (raw,) = raw_judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None).signals
+    # THEN by default the bytes that get signed hold only the network's first address (enrichment
+    # derives the same prefix from it as from the full one), never the address itself; with
+    # StoreRawIp they hold the address as sent; the client's event object is not changed
+    assert codec.loads(truncated.body)["context"]["ip"] == signed
+    assert ip.encode() not in truncated.body
+    assert codec.loads(raw.body)["context"]["ip"] == ip
+    assert event["context"]["ip"] == ip
+    assert network_fields(signed, store_raw_ip=False) == network_fields(ip, store_raw_ip=False)
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,17 @@
 """The DLQ store's naming convention (seed 004): consumer, date/time parts, partition key, time, unique id.
 
-    <dlq>/<consumer>/<yyyy>/<mm>/<dd>/<hh>/<partitionKey>/<arrival>-<uniqueId>.json
+    <dlq>/<consumer>/<yyyy>/<mm>/<dd>/<hh>/<partitionKeyDigest>/<arrival>-<uniqueId>.json
     <unrecoverable>/<consumer>/<yyyy>/<mm>/<dd>/<shardId>-<start>-<end>.json
     <unparsed>/<yyyy>/<mm>/<dd>/<messageId>.json
     replayed/<any of the above dlq keys>            (moved there by the replay tool when done)
 
 Every part comes from the data (arrival time, sequence number, event id), never from the clock of
-the hydrating invocation, so a redelivered DLQ message names the same objects. Segments are escaped
-so that a partition key can never add or climb a level; the prefix listing of one consumer and hour
-(and partition key) is therefore exact. Pure functions: the replay tool parses keys with them too.
+the hydrating invocation, so a redelivered DLQ message names the same objects. The partition key is
+a person's id (user, anonymous or session id), so a key holds only its digest: object keys are read
+without the bucket's KMS key (listings, S3 access logs, inventories), the records' bodies are not
+(docs/data-map.md). The digest is the same for the same partition key, so the prefix listing of one
+consumer and hour (and partition key) stays exact. Other segments are escaped so that they can never
+add or climb a level. Pure functions: the replay tool parses keys with them too.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from urllib.parse import quote, unquote
 REPLAYED_PREFIX: Final = "replayed"
 # No partition key at all (a rule-target event without one): a segment no escaped key can equal.
 NO_PARTITION_KEY: Final = "_"
-# A Kinesis partition key is up to 256 Unicode characters: escaped, up to 3 KB, over S3's 1,024-byte
-# key limit. Longer escapes are cut and made unique again by a hash of the whole key.
+# 128 bits: no two partition keys of a store share a level by chance.
+PARTITION_DIGEST_CHARS: Final = 32
+# A unique id (sequence number, event id, message id) escaped beyond this is cut and made unique again
+# by a hash of the whole id, far inside S3's 1,024-byte key limit.
 MAX_SEGMENT: Final = 200
 _CUT: Final = 150
 _ARRIVAL: Final = re.compile(r"(\d{8}T\d{9}Z)-(.+)\.json")
@@ -55,7 +60,10 @@ def unescape_segment(segment: str) -> str:
 
 
 def partition_segment(partition_key: str | None) -> str:
-    return escape_segment(partition_key) if partition_key else NO_PARTITION_KEY
+    """The partition level of a key: 32 hex digits of the partition key's SHA-256, never the key."""
+    if not partition_key:
+        return NO_PARTITION_KEY
+    return hashlib.sha256(partition_key.encode()).hexdigest()[:PARTITION_DIGEST_CHARS]
 
 
 def arrival_stamp(moment: datetime) -> str:
@@ -75,7 +83,8 @@ def _hour(moment: datetime) -> str:
 def record_key(
     prefix: str, consumer: str, arrival: datetime, partition_key: str | None, unique_id: str
 ) -> str:
-    """A stored record or event: ``<prefix>/<consumer>/<yyyy>/<mm>/<dd>/<hh>/<pk>/<arrival>-<id>.json``."""
+    """A stored record or event: ``<prefix>/<consumer>/<yyyy>/<mm>/<dd>/<hh>/<pk digest>/<arrival>-<id>.json``
+    (the partition key only as its digest)."""
     return (
         f"{prefix}/{consumer}/{_hour(arrival)}/{partition_segment(partition_key)}/"
         f"{arrival_stamp(arrival)}-{escape_segment(unique_id)}.json"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from functools import cache, partial
 from typing import Any, Final
 
@@ -20,7 +22,9 @@ ENRICHED_SCHEMA_VERSION: Final = "1-0-0"
 # A stable prefix instead of Powertools' default "<Lambda function name>.<module.function>": the key
 # survives a renamed or replaced function, and is the same in both Regions of a global table.
 IDEMPOTENCY_KEY_PREFIX: Final = "enrichment.signal_batch"
-# How old the key behind a signature mismatch may be before it is read again (see verification).
+# How long a signing key (each stage) is cached, and how old the key behind a signature mismatch may
+# be before it is read again (see verification). tools.keys waits KEY_TTL_SECONDS before promoting.
+KEY_TTL_SECONDS: Final = 300.0
 FRESH_KEY_TTL_SECONDS: Final = 60.0
 
 
@@ -30,16 +34,29 @@ def mark_duplicate(response: Any, record: Any) -> Any:
     return {**response, "status": "duplicate"} if isinstance(response, dict) else response
 
 
-def build_service(settings: EnrichmentSettings, config: Any) -> EnrichmentService:
-    def key_provider(ttl_seconds: float) -> signing.SigningKeyProvider:
+def batch_verifier(
+    secret_arn: str | None, parameter_name: str | None, *, clock: Callable[[], float] = time.monotonic
+) -> BatchVerifier:
+    """Accepts the current key and, during a rotation, the pending or the previous one."""
+
+    def key_provider(ttl_seconds: float, extra_stages: tuple[str, ...] = ()) -> signing.SigningKeyProvider:
         return signing.SigningKeyProvider(
-            secret_arn=settings.signing_key_secret_arn,
-            parameter_name=settings.signing_key_parameter_name,
+            secret_arn=secret_arn,
+            parameter_name=parameter_name,
             ttl_seconds=ttl_seconds,
+            extra_stages=extra_stages,
+            clock=clock,
         )
 
+    return BatchVerifier(
+        key_provider(KEY_TTL_SECONDS, signing.VERIFY_STAGES).keys,
+        key_provider(FRESH_KEY_TTL_SECONDS).key,
+    )
+
+
+def build_service(settings: EnrichmentSettings, config: Any) -> EnrichmentService:
     return EnrichmentService(
-        verifier=BatchVerifier(key_provider(300.0).key, key_provider(FRESH_KEY_TTL_SECONDS).key),
+        verifier=batch_verifier(settings.signing_key_secret_arn, settings.signing_key_parameter_name),
         enricher=SignalEnricher(UserAgentParser(), store_raw_ip=settings.store_raw_ip),
         batcher=SignalBatcher(
             bus_name=settings.data_platform_bus_name,

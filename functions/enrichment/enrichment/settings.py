@@ -15,22 +15,8 @@ ENTRY_SOURCE: Final = "signals.enriched"
 # The ingress contract's source; only these entries are verified and enriched.
 INGRESS_SOURCE: Final = "signals.ingest"
 
-_TRUE: Final = frozenset({"true", "1", "yes"})
-_FALSE: Final = frozenset({"false", "0", "no", ""})
-
 MIN_IDEMPOTENCY_EXPIRY_SECONDS: Final = 24 * 3600
 MAX_IDEMPOTENCY_EXPIRY_SECONDS: Final = 14 * 24 * 3600
-
-
-def flag(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
-    raw = environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ConfigurationError(f"environment variable {name} must be true or false, got {raw!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,5 +82,5 @@ class EnrichmentSettings:
             signing_key_secret_arn=secret_arn,
             signing_key_parameter_name=parameter_name,
             max_signals_per_entry=env.integer(environ, "MAX_SIGNALS_PER_ENTRY", 50, minimum=1, maximum=500),
-            store_raw_ip=flag(environ, "STORE_RAW_IP", default=False),
+            store_raw_ip=env.flag(environ, "STORE_RAW_IP", default=False),
         )

@@ -9,8 +9,8 @@
 - Campaign: UTM parameters of the page URL, with the SDK's ``context.campaign`` winning field by
   field (the SDK keeps the landing page's attribution for the whole visit; the current URL often
   has none).
-- Network: the IP address truncated to its /24 (IPv4) or /48 (IPv6) network; an IPv4-mapped IPv6
-  address counts as IPv4; an invalid address gives no network fields (never a quarantine).
+- Network: the IP address truncated to its /24 (IPv4) or /48 (IPv6) network
+  (``signal_platform.network``); an invalid address gives no network fields (never a quarantine).
 - Partition key: see ``partition_key``.
 
 URL and IP parsing are cached per string: the signals of one request share their page and address.
@@ -18,7 +18,6 @@ URL and IP parsing are cached per string: the signals of one request share their
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -26,11 +25,10 @@ from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
+from signal_platform import network as networks
 from signal_platform.errors import MalformedSignalError
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339
 
-IPV4_PREFIX: Final = 24
-IPV6_PREFIX: Final = 48
 MAX_URL_CHARS: Final = 2048
 MAX_TITLE_CHARS: Final = 512
 MAX_CAMPAIGN_CHARS: Final = 256
@@ -162,24 +160,11 @@ def campaign_fields(campaign: Mapping[str, Any], url: str | None) -> dict[str, s
     return fields
 
 
-@lru_cache(maxsize=_PARSE_CACHE_SIZE)
-def _network(raw: str) -> tuple[str, str] | None:
-    """(normalised address, truncated network) of an IP address text, or None when it is not one."""
-    try:
-        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(raw.split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    prefix = IPV4_PREFIX if address.version == 4 else IPV6_PREFIX
-    return str(address), str(ipaddress.ip_network((address, prefix), strict=False))
-
-
 def network_fields(ip: object, *, store_raw_ip: bool) -> dict[str, str]:
     """``{"ip_prefix": <network>}`` (plus ``ip`` when raw addresses may be stored), or ``{}``."""
     if not isinstance(ip, str):
         return {}
-    parsed = _network(ip.strip())
+    parsed = networks.network(ip.strip())
     if parsed is None:
         return {}
     address, network = parsed

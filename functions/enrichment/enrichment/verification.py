@@ -1,7 +1,9 @@
 """Is a batch really the validator's? The HMAC signature over its canonical bytes decides.
 
-The key is cached for minutes (``SigningKeyProvider``). Right after a rotation the validator may
-sign with the new key while this container still holds the old one; so a mismatch is checked once
+The keys are cached for minutes (``SigningKeyProvider``). During a rotation a batch may be signed
+with the key being rotated in (staged AWSPENDING before signers use it) or out (AWSPREVIOUS: from
+a validator not yet on the new key, an EventBridge retry or a redrive), so the verifier holds those
+keys too, read in one snapshot with the current one. A remaining mismatch is checked once
 more against a key read at most ``fresh_key`` TTL ago (one Secrets Manager read per minute at most,
 however many forged batches arrive) before the batch is called forged.
 """
@@ -18,8 +20,15 @@ SignatureVerdict = Literal["valid", "missing_signature", "bad_signature", "unver
 
 
 class BatchVerifier:
-    def __init__(self, key: Callable[[], bytes], fresh_key: Callable[[], bytes] | None = None) -> None:
-        self._key = key
+    """``keys``: the cached keys to accept (a bare ``bytes`` callable is one key); ``fresh_key``: the
+    current key read again at most a minute ago, tried last."""
+
+    def __init__(
+        self,
+        keys: Callable[[], bytes | tuple[bytes, ...]],
+        fresh_key: Callable[[], bytes] | None = None,
+    ) -> None:
+        self._keys = keys
         self._fresh_key = fresh_key
 
     def check(self, detail: Mapping[str, Any] | None) -> SignatureVerdict:
@@ -32,7 +41,10 @@ class BatchVerifier:
             payload = unsigned_bytes(dict(detail))
         except TypeError:  # orjson.JSONEncodeError: content no signer could have produced
             return "unverifiable"
-        if signing.verify(self._key(), payload, signature):
+        keys = self._keys()
+        if any(
+            signing.verify(key, payload, signature) for key in ((keys,) if isinstance(keys, bytes) else keys)
+        ):
             return "valid"
         if self._fresh_key is not None and signing.verify(self._fresh_key(), payload, signature):
             return "valid"

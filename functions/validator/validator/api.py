@@ -8,7 +8,7 @@
 | 401 / 403 | missing or wrong write key / disabled source | no |
 | 404 / 405 | a path the API does not serve / a method other than POST | no |
 | 413 / 415 | body, batch or decompressed body too large / media type or encoding | no |
-| 429 | the bus is throttling: resend after Retry-After | yes |
+| 429 | the source is over its rate, or the bus is throttling: resend after Retry-After | yes |
 | 503 | the bus or a dependency is down: resend after Retry-After | yes |
 | 500 | a fault of the platform itself | yes |
 
@@ -53,6 +53,7 @@ _STATUS_BY_ERROR: Final[tuple[tuple[type[errors.SignalPlatformError], int], ...]
     (errors.MethodNotAllowedError, 405),
     (errors.PayloadTooLargeError, 413),
     (errors.UnsupportedMediaTypeError, 415),
+    (errors.RateLimitedError, 429),
     (errors.BusThrottledError, 429),
     (errors.DependencyError, 503),
 )
@@ -89,7 +90,9 @@ def ingest_answer(answer: IngestAnswer) -> HttpAnswer:
 def error_answer(error: errors.SignalPlatformError, request_id: str) -> HttpAnswer:
     status = next((code for kind, code in _STATUS_BY_ERROR if isinstance(error, kind)), 500)
     headers: dict[str, str] = {}
-    if status in (429, 503):
+    if isinstance(error, errors.RateLimitedError):
+        headers = {"Retry-After": str(error.retry_after_seconds)}
+    elif status in (429, 503):
         headers = _retry_after("throttled" if status == 429 else "unavailable")
     if isinstance(error, errors.AuthenticationError):
         headers["WWW-Authenticate"] = 'Basic realm="signals"'

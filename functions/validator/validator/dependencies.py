@@ -10,6 +10,7 @@ from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import SignalBatcher
 from signal_platform.sources import SourceRegistry
 from validator.ingest import Ingestor
+from validator.limits import DynamoLeaseStore, RateLimitSettings, SourceRateLimiter
 from validator.segment import SegmentMapper, TrackMapping
 from validator.settings import ENTRY_SOURCE, ValidatorSettings
 from validator.verdicts import EventJudge, Limits
@@ -24,6 +25,14 @@ def schema_registry() -> SchemaRegistry:
 def segment_mapper() -> SegmentMapper:
     """The track mapping is read once per container."""
     return SegmentMapper(TrackMapping.load())
+
+
+def rate_limiter() -> SourceRateLimiter | None:
+    """Per-source rate limits, when the stack has a lease table (docs/adr/0008-abuse-containment.md)."""
+    settings = RateLimitSettings.from_env()
+    if settings.leases_table_name is None:
+        return None
+    return SourceRateLimiter(DynamoLeaseStore(settings.leases_table_name), settings.default_rate_per_second)
 
 
 def _sign_with(provider: signing.SigningKeyProvider, payload: bytes) -> str:
@@ -43,6 +52,7 @@ def build_ingestor(settings: ValidatorSettings) -> Ingestor:
                 max_event_bytes=settings.max_event_bytes,
                 max_future_skew=settings.max_future_skew,
                 max_event_age=settings.max_event_age,
+                store_raw_ip=settings.store_raw_ip,
             ),
         ),
         batcher=SignalBatcher(
@@ -55,6 +65,7 @@ def build_ingestor(settings: ValidatorSettings) -> Ingestor:
         max_body_bytes=settings.max_body_bytes,
         max_events_per_request=settings.max_events_per_request,
         segment=segment_mapper(),
+        limiter=rate_limiter(),
     )
 
 

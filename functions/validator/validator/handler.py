@@ -12,7 +12,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from signal_platform import codec
-from signal_platform.errors import MethodNotAllowedError, RouteNotFoundError, SignalPlatformError
+from signal_platform.errors import (
+    MethodNotAllowedError,
+    RateLimitedError,
+    RouteNotFoundError,
+    SignalPlatformError,
+)
 from signal_platform.observability import logger, metrics, tracer
 from signal_platform.timeutil import utc_now
 from validator import api, dependencies
@@ -111,6 +116,8 @@ def _refuse(error: SignalPlatformError) -> Response[Any]:
     log = logger.error if answer.status >= 500 else logger.info
     log("request refused", status=answer.status, code=error.code, reason=str(error))
     metrics.add_metric(name=f"Requests{answer.status}", unit=MetricUnit.Count, value=1)
+    if isinstance(error, RateLimitedError):  # told apart from a throttling bus's 429
+        metrics.add_metric(name="RequestsRateLimited", unit=MetricUnit.Count, value=1)
     return _respond(answer)
 
 

@@ -21,6 +21,7 @@ from validator.body import (
     parse_segment_document,
     raw_body,
 )
+from validator.limits import SourceRateLimiter
 from validator.segment import CallType, SegmentMapper
 from validator.verdicts import EventJudge, EventResult, Judgement, request_view
 
@@ -88,6 +89,7 @@ class Ingestor:
     max_body_bytes: int
     max_events_per_request: int
     segment: SegmentMapper
+    limiter: SourceRateLimiter | None = None
 
     def ingest(self, request: IngestRequest) -> IngestAnswer:
         """``POST /v1/events``: the platform's own envelope, one event or a batch."""
@@ -97,6 +99,7 @@ class Ingestor:
         data = raw_body(request.body, is_base64=request.is_base64, max_bytes=self.max_body_bytes)
         data = decompress(data, headers.get("content-encoding", ""), max_bytes=self.max_body_bytes)
         document = parse_document(data, max_events=self.max_events_per_request)
+        self._admit(source, len(document.events))
 
         judgement = self.judge.judge(
             document.events,
@@ -133,6 +136,7 @@ class Ingestor:
                     "missing write key: send it as the HTTP Basic user name, in x-api-key or as writeKey"
                 )
             source = self._authenticate(document.write_key, headers)
+        self._admit(source, len(document.calls))
 
         received_at = format_rfc3339(request.received_at)
         calls = [
@@ -160,6 +164,11 @@ class Ingestor:
         if origin is not None and not source.allows_origin(origin):
             raise ForbiddenSourceError(f"origin {origin!r} is not registered for source {source.source_id!r}")
         return source
+
+    def _admit(self, source: Source, events: int) -> None:
+        """The source's rate limit, before any event is judged (a refusal accepts nothing)."""
+        if self.limiter is not None:
+            self.limiter.admit(source.source_id, source.rate_per_second, events)
 
     def _forward(self, request: IngestRequest, source: Source, judgement: Judgement) -> IngestAnswer:
         received_at = format_rfc3339(request.received_at)

@@ -26,6 +26,8 @@ class ValidatorSettings:
     max_body_bytes: int
     max_future_skew: timedelta
     max_event_age: timedelta
+    # StoreRawIp: keep the client's full IP address in signed batches (default: its network only).
+    store_raw_ip: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ValidatorSettings:
@@ -50,4 +52,5 @@ class ValidatorSettings:
             max_event_age=timedelta(
                 seconds=env.integer(environ, "MAX_EVENT_AGE_SECONDS", 7 * 24 * 3600, minimum=60)
             ),
+            store_raw_ip=env.flag(environ, "STORE_RAW_IP", default=False),
         )

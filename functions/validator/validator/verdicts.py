@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal, cast
 
 from signal_platform import codec
+from signal_platform.network import network_address
 from signal_platform.schema_registry import FieldError, SchemaRegistry
 from signal_platform.signal_batches import EncodedSignal
 from signal_platform.timeutil import format_rfc3339, parse_validated_rfc3339
@@ -25,6 +26,8 @@ class Limits:
     max_event_bytes: int
     max_future_skew: timedelta
     max_event_age: timedelta
+    # False: an accepted event's context.ip is signed and forwarded as its network only (StoreRawIp).
+    store_raw_ip: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,18 @@ class Judgement:
 
 def _reject(index: int, event_id: str | None, code: str, path: str, message: str) -> EventResult:
     return EventResult(index, event_id, "rejected", (FieldError(code, path, message),))
+
+
+def _truncate_ip(signal: dict[str, Any]) -> None:
+    """``context.ip`` replaced by its network's first address before the batch is signed, so no store
+    after the validator keeps the full address (docs/data-map.md); enrichment derives the same prefix
+    from either. The client's context object is copied, never changed."""
+    context = signal.get("context")
+    if type(context) is dict and type(ip := context.get("ip")) is str:
+        truncated = {**context, "ip": network_address(ip)}
+        if truncated["ip"] is None:  # the schema admits only addresses: kept out rather than raw
+            del truncated["ip"]
+        signal["context"] = truncated
 
 
 def _derived_text(occurred_at: str, occurred: datetime, sent: datetime | None, received: datetime) -> str:
@@ -215,7 +230,10 @@ class EventJudge:
                 index, event_id, "duplicate_event_id", "$.event_id", "event_id repeats an earlier event"
             ), None
         derived_at = _derived_text(event["occurred_at"], occurred, sent, received_at)
-        body = codec.canonical({**event, "event_id": event_id, "derived_at": derived_at})
+        fields = {**event, "event_id": event_id, "derived_at": derived_at}
+        if not self._limits.store_raw_ip:
+            _truncate_ip(fields)
+        body = codec.canonical(fields)
         if len(body) > self._limits.max_event_bytes:
             return _reject(
                 index,

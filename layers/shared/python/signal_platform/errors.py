@@ -63,6 +63,18 @@ class MethodNotAllowedError(RequestError):
     code = "method_not_allowed"
 
 
+class RateLimitedError(RequestError):
+    """The source sent more than its rate (or the API met too many unknown write keys): nothing of
+    the request was accepted; a resend after ``retry_after_seconds`` with the same event_ids is safe."""
+
+    code = "rate_limited"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after_seconds: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 # --- downstream problems: retryable by the caller with the same event_ids -----------------------
 
 

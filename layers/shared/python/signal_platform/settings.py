@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 from signal_platform.errors import ConfigurationError
+
+_TRUE: Final = frozenset({"true", "1", "yes"})
+_FALSE: Final = frozenset({"false", "0", "no", ""})
 
 
 def required(env: Mapping[str, str], name: str) -> str:
@@ -31,3 +35,14 @@ def integer(
     if value < minimum or (maximum is not None and value > maximum):
         raise ConfigurationError(f"environment variable {name}={value} is outside [{minimum}, {maximum}]")
     return value
+
+
+def flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigurationError(f"environment variable {name} must be true or false, got {raw!r}")

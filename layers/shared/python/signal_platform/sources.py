@@ -2,8 +2,10 @@
 
 A write key is ``<source_id>.<secret>``; the sources table keeps only the SHA-256 of the secret
 (the secret is 32 random bytes, so a fast hash is enough: there is nothing to brute-force), and
-the comparison is constant-time. Lookups are cached in memory, misses briefly too, so a flood of
-bad keys cannot hammer DynamoDB.
+the comparison is constant-time. Lookups are cached in memory in two bounded caches (known sources
+for a minute, unknown ids briefly; each capped, least recently used out first), and reads of ids
+in neither cache are themselves rate-limited per container: a flood of random write keys costs a
+bounded number of DynamoDB reads and a bounded amount of memory, and is answered 429.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from signal_platform import aws_clients
+from signal_platform.bounded_cache import BoundedTtlCache
 from signal_platform.errors import (
     AuthenticationError,
     ForbiddenSourceError,
+    RateLimitedError,
     SourceRegistryUnavailableError,
 )
+from signal_platform.token_bucket import TokenBucket
 
 SOURCE_ID_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 ORIGIN_PATTERN: Final = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
@@ -37,6 +42,8 @@ class Source:
     description: str = ""
     # Web origins (scheme://host[:port]) whose pages may send with this key; "*" allows any.
     origins: frozenset[str] = frozenset()
+    # Events a second this source may send (per Region); None: the platform's default.
+    rate_per_second: int | None = None
 
     def as_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -47,6 +54,8 @@ class Source:
         }
         if self.origins:  # a DynamoDB string set cannot be empty
             item["origins"] = {"SS": sorted(self.origins)}
+        if self.rate_per_second is not None:
+            item["rate_per_second"] = {"N": str(self.rate_per_second)}
         return item
 
     def allows_origin(self, origin: str) -> bool:
@@ -61,6 +70,7 @@ class Source:
             enabled=item.get("enabled", {"BOOL": False})["BOOL"],
             description=item.get("description", {"S": ""})["S"],
             origins=frozenset(item.get("origins", {"SS": []})["SS"]),
+            rate_per_second=int(item["rate_per_second"]["N"]) if "rate_per_second" in item else None,
         )
 
 
@@ -97,15 +107,18 @@ class SourceRegistry:
         *,
         ttl_seconds: float = 60.0,
         miss_ttl_seconds: float = 10.0,
+        max_sources: int = 10_000,
+        max_misses: int = 10_000,
+        unknown_reads_per_second: float = 20.0,
         client: Callable[[], Any] = lambda: aws_clients.client("dynamodb"),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._table = table_name
-        self._ttl = ttl_seconds
-        self._miss_ttl = miss_ttl_seconds
         self._client = client
-        self._clock = clock
-        self._cache: dict[str, tuple[float, Source | None]] = {}
+        self._known: BoundedTtlCache[Source] = BoundedTtlCache(max_sources, ttl_seconds, clock)
+        self._unknown: BoundedTtlCache[bool] = BoundedTtlCache(max_misses, miss_ttl_seconds, clock)
+        # Reads of ids neither cache has seen: what random write keys would otherwise cost.
+        self._unknown_reads = TokenBucket(unknown_reads_per_second, unknown_reads_per_second, clock)
 
     def authenticate(self, write_key: str) -> Source:
         source_id, secret = split_write_key(write_key)
@@ -132,13 +145,52 @@ class SourceRegistry:
         except BotoCoreError as exc:
             raise SourceRegistryUnavailableError(f"cannot write the sources table: {exc}") from exc
 
+    def set_rate(self, source_id: str, rate_per_second: int | None) -> None:
+        """Set (or, with None, remove) a source's rate limit; validators apply it within the cache TTL."""
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
+
+        if rate_per_second is not None and rate_per_second < 1:
+            raise ValueError("a rate limit is at least 1 event a second")
+        update: dict[str, Any] = (
+            {"UpdateExpression": "REMOVE rate_per_second"}
+            if rate_per_second is None
+            else {
+                "UpdateExpression": "SET rate_per_second = :rate",
+                "ExpressionAttributeValues": {":rate": {"N": str(rate_per_second)}},
+            }
+        )
+        try:
+            self._client().update_item(
+                TableName=self._table,
+                Key={"source_id": {"S": source_id}},
+                ConditionExpression="attribute_exists(source_id)",
+                **update,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ValueError(f"no source {source_id!r}") from exc
+            raise SourceRegistryUnavailableError(f"cannot write the sources table: {exc}") from exc
+        except BotoCoreError as exc:
+            raise SourceRegistryUnavailableError(f"cannot write the sources table: {exc}") from exc
+
     def _lookup(self, source_id: str) -> Source | None:
-        now = self._clock()
-        cached = self._cache.get(source_id)
-        if cached is not None and now < cached[0]:
-            return cached[1]
+        fresh, source = self._known.get(source_id)
+        if fresh:
+            return source
+        if self._unknown.get(source_id)[0]:
+            return None
+        # A source seen before is refreshed whatever the budget; a never-seen id needs a token.
+        if not self._known.stale(source_id)[0] and not self._unknown_reads.take():
+            raise RateLimitedError(
+                "too many unknown write keys: resend later",
+                retry_after_seconds=self._unknown_reads.seconds_until(),
+            )
         source = self._read(source_id)
-        self._cache[source_id] = (now + (self._ttl if source else self._miss_ttl), source)
+        if source is None:
+            self._known.pop(source_id)
+            self._unknown.put(source_id, True)
+        else:
+            self._known.put(source_id, source)
         return source
 
     def _read(self, source_id: str) -> Source | None:

@@ -1,0 +1,69 @@
+"""Memoized pure helpers inside moto and botocore: the same answers, without recomputing them per call.
+
+Every AWS call of a run goes through botocore and moto in this process, so their fixed cost per call
+bounds how fast the local cloud runs. A few of their helpers recompute, on every call, results that
+depend only on their (hashable) arguments; ``memoized`` swaps them for cached versions while active:
+
+- ``jsonpath_ng.ext.parse``: moto builds a PLY parser (about 1 ms) for each of the eight paths of the
+  default input template, for every event it delivers to a target it handles itself (the rule that
+  feeds the bus archive). The parsed expression is never mutated, so one per path string serves all.
+- ``moto.core.responses.method_names_from_class``: ``inspect.getmembers`` of the response class, on
+  every request; the classes do not change while the cloud runs.
+- ``botocore.useragent.sanitize_user_agent_string_component``: a character-by-character rewrite of
+  each of the ~20 User-Agent components, twice per call; the components are the same few strings.
+
+And one parser swapped for a faster one with the same results: moto's EventBridge parses each entry's
+Detail once per rule of the bus and again to match each pattern, with the standard library. orjson
+parses the same JSON to equal values; what it refuses (NaN, out-of-range floats, lone surrogates) and
+any text with a run of 19 or more digits (orjson reads integers beyond 64 bits as floats) go to the
+standard library as before, so errors and edge cases answer as they did.
+
+Nothing here changes what a call sends, answers or raises.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from types import SimpleNamespace
+from typing import Any, Final
+from unittest import mock
+
+import orjson
+
+_PATCHED = (
+    ("jsonpath_ng.ext", "parse"),
+    ("moto.core.responses", "method_names_from_class"),
+    ("botocore.useragent", "sanitize_user_agent_string_component"),
+)
+
+
+@contextmanager
+def memoized() -> Iterator[None]:
+    """While active, the helpers above answer from a cache (unbounded: a run uses a handful of keys)."""
+    import importlib  # noqa: PLC0415
+
+    with ExitStack() as patches:
+        for module_name, attribute in _PATCHED:
+            module = importlib.import_module(module_name)
+            original = getattr(module, attribute)
+            patches.enter_context(mock.patch.object(module, attribute, functools.cache(original)))
+        events_models = importlib.import_module("moto.events.models")
+        patches.enter_context(mock.patch.object(events_models, "json", _JSON_WITH_ORJSON_LOADS))
+        yield
+
+
+def _loads(text: str | bytes, **kwargs: Any) -> Any:
+    if isinstance(text, str) and not kwargs and _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text, **kwargs)
+
+
+_LONG_DIGITS: Final = re.compile(r"\d{19}")
+_JSON_WITH_ORJSON_LOADS = SimpleNamespace(**{**vars(json), "loads": _loads})

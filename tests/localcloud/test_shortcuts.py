@@ -1,0 +1,69 @@
+"""The memoized helpers of moto and botocore keep every answer the same."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from localcloud import shortcuts
+
+
+@mock_aws
+def test_moto_delivers_rule_events_to_its_own_targets_the_same_with_the_cached_parser() -> None:
+    with shortcuts.memoized():
+        events = boto3.client("events", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="copy")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="all", EventPattern='{"source": ["shop"]}')
+        events.put_targets(Rule="all", Targets=[{"Id": "q", "Arn": arn}])
+        for number in range(3):  # the second and third events reuse the parsed paths
+            events.put_events(Entries=[{"Source": "shop", "DetailType": "t", "Detail": f'{{"n": {number}}}'}])
+        bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+
+    delivered = [json.loads(body) for body in bodies]
+    assert sorted(event["detail"]["n"] for event in delivered) == [0, 1, 2]
+    assert {(event["source"], event["detail-type"]) for event in delivered} == {("shop", "t")}
+
+
+@mock_aws
+def test_the_original_helpers_are_back_once_the_cloud_stops() -> None:
+    import jsonpath_ng.ext
+
+    original = jsonpath_ng.ext.parse
+    with shortcuts.memoized():
+        assert jsonpath_ng.ext.parse("$.id") is jsonpath_ng.ext.parse("$.id")
+
+    assert jsonpath_ng.ext.parse is original
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1, "a": 2, "b": [1.5, -0.0, 1e-7, "\\u00e9"]}',
+        '{"big": 123456789012345678901234567890, "small": 18446744073709551615}',
+        '{"huge": 1e400, "long": 0.12345678901234567890123}',
+        '{"nan": NaN, "inf": Infinity}',
+        '{"lone": "\\ud800"}',
+        "[1, 2",
+    ],
+)
+def test_moto_events_parses_json_exactly_as_the_standard_library(text: str) -> None:
+    import moto.events.models
+
+    expected: object
+    try:
+        expected = json.loads(text)
+    except ValueError as error:
+        expected = type(error)
+    with shortcuts.memoized():
+        try:
+            parsed = moto.events.models.json.loads(text)
+        except ValueError as error:
+            parsed = type(error)
+
+    assert repr(parsed) == repr(expected)
+    assert moto.events.models.json is json
