@@ -96,18 +96,18 @@ unit: $(STAMP) ## unit tests only (no network)
 integration: $(STAMP) ## integration tests only (moto)
 	$(PY) -m pytest tests/integration
 
-e2e: $(STAMP) ## the local cloud: emulator tests, two Regions and the drill, the pipeline end to end, 100 random fault schedules
-	$(PY) -m pytest tests/localcloud tests/regions tests/e2e
+e2e: $(STAMP) ## the local cloud: emulator tests, two Regions and the drill, the pipeline end to end (also with the front-door buffer), 100 random fault schedules on one Region and 100 on two
+	$(PY) -m pytest tests/localcloud tests/regions tests/e2e tests/buffer
 
-soak: $(STAMP) ## 1,000 random fault schedules through the local cloud; prints the seed of any failure
-	LOCALCLOUD_SCHEDULES=1000 $(PY) -m pytest tests/e2e -k property
+soak: $(STAMP) ## 1,000 random fault schedules on one Region, 1,000 with Region faults on two; prints the seed of any failure
+	LOCALCLOUD_SCHEDULES=1000 $(PY) -m pytest tests/e2e tests/regions -k property
 
 .PHONY: flood
 flood: $(STAMP) ## one source floods the local API at 10x its rate limit: answered 429 while another source is accepted
 	$(PY) -m tools.flood
 
 .PHONY: drill
-drill: $(STAMP) ## a Region outage in the local cloud (two Regions): lost = 0, processed twice = 0
+drill: $(STAMP) ## Region outages in the local cloud (two Regions; active/archive and active/active): lost = 0, processed twice = 0
 	$(PY) -m tools.drill
 
 query: $(STAMP) ## the lake's Athena SQL (athena/), transpiled by sqlglot, run by DuckDB over a local lake of demo traffic

@@ -24,6 +24,7 @@ from bench.cost_model import (
     Scenario,
     Usage,
     firehose_lake_costs,
+    front_door_buffer,
     load_prices,
     monthly_costs,
     per_million,
@@ -62,6 +63,32 @@ def headline_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str]:
     return [
         cost_line(k, per_million_signals(usage, prices, HEADLINE))
         for k, usage in default_usages(results).items()
+    ]
+
+
+# The front-door buffer (FrontDoorBuffer=Enabled) for single-event requests: the batcher's signal
+# batches priced as those of the realistic 100-event shape (as full or fuller at volume), the batcher
+# invoked once per BatcherBatchSize records (its default).
+FRONT_DOOR_SHAPES: Final = {1: ("realistic-1", "realistic-100")}
+BUFFER_RECORDS_PER_INVOCATION: Final = 1000
+
+
+def front_door_usages(results: Mapping[str, Any]) -> dict[int, Usage]:
+    shapes = results["shapes"]
+    return {
+        k: usage_of(
+            front_door_buffer(
+                shapes[single], shapes[batched], records_per_invocation=BUFFER_RECORDS_PER_INVOCATION
+            )
+        )
+        for k, (single, batched) in FRONT_DOOR_SHAPES.items()
+    }
+
+
+def front_door_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str]:
+    return [
+        f"{cost_line(k, per_million_signals(usage, prices, HEADLINE))} (front-door buffer)"
+        for k, usage in front_door_usages(results).items()
     ]
 
 
@@ -170,6 +197,17 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
                 base[k],
                 "at-least-once into the lake (no lake ledger, no per-batch event_id drop); "
                 "failed records to an error prefix, not the DLQ + hydrate + replay path",
+            )
+        )
+    for k, usage in front_door_usages(results).items():
+        rows.append(
+            row(
+                f"front-door buffer, {k} events/request",
+                per_million_signals(usage, prices, HEADLINE),
+                base[k],
+                "answered once the records are in the buffer stream; exactly once kept for redeliveries, "
+                "batcher retries and replays, a resend suppressed when it meets its original in one "
+                "batcher segment (ADR 0009); adds the batching window to the latency",
             )
         )
     partner = Scenario(HEADLINE.signals_per_day, HEADLINE.regions, partner=True)
@@ -344,6 +382,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.table(
         ("line", "USD per million"), [(s, f"{usd:.3f}") for s, usd in dominant(usages[1], prices, top=6)]
     )
+    report.title("What dominates at 1 event/request behind the front-door buffer (USD per million signals)")
+    report.table(
+        ("line", "USD per million"),
+        [(s, f"{usd:.3f}") for s, usd in dominant(front_door_usages(results)[1], prices, top=6)],
+    )
     plot(results, prices, args.plot)
     print(f"\ndrawn: {args.plot.relative_to(ROOT) if args.plot.is_relative_to(ROOT) else args.plot}")
     if args.write_docs:
@@ -352,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             path.write_text(replace_block(path.read_text(), block))
         print("figures regenerated in", ", ".join(str(path.relative_to(ROOT)) for path in DOCS))
     print()
-    for line in headline_lines(results, prices):
+    for line in headline_lines(results, prices) + front_door_lines(results, prices):
         print(line)
     return 0
 

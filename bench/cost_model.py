@@ -21,6 +21,7 @@ INGEST_FUNCTION: Final = "ValidatorFunction"
 ENRICH_FUNCTION: Final = "EnrichmentFunction"
 LAKE_FUNCTION: Final = "S3WriterFunction"
 DLQ_STORE_FUNCTION: Final = "DlqHydrateFunction"
+BATCH_FUNCTION: Final = "BatcherFunction"  # the front-door buffer's batcher (FrontDoorBuffer=Enabled)
 LAKE_PIPE: Final = "LakePipe"
 PARTNER_PIPE: Final = "PartnerPipe"
 REPLICATED_WRITERS: Final = (LAKE_FUNCTION, DLQ_STORE_FUNCTION)  # the lake and the DLQ store: CRR
@@ -125,6 +126,10 @@ class Usage:
     # idempotency table), and a table's quota is its own.
     table_write_units: Mapping[str, float] = field(default_factory=dict)
     signals_per_entry: float = 1.0
+    # The front-door buffer stream (provisioned): records and 25 KB PUT payload units per signal.
+    buffer_records: float = 0.0
+    buffer_put_units: float = 0.0
+    buffer_bytes: float = 0.0
 
 
 def _calls(function: Mapping[str, Any], operation: str) -> Mapping[str, Any]:
@@ -160,7 +165,6 @@ def usage_of(shape: Mapping[str, Any]) -> Usage:
     per = shape["per_1000_signals"]
     functions: Mapping[str, Any] = per["functions"]
     k = 1000.0
-    ingest = functions.get(INGEST_FUNCTION, {})
     enrich = functions.get(ENRICH_FUNCTION, {})
     lake = _calls(functions.get(LAKE_FUNCTION, {}), "s3.PutObject")
     invocations = {name: f["invocations"] for name, f in functions.items()}
@@ -176,13 +180,18 @@ def usage_of(shape: Mapping[str, Any]) -> Usage:
     write_units = sum(table_writes.values()) * k
     write_seconds = sum(float(_calls(enrich, op)["seconds"]) for op in ddb_ops)
     entries = _sum(functions, "events.PutEvents", "entries")
+    # The ingress bus hop: the validator's PutEvents, or the batcher's behind the front-door buffer.
+    ingress = [
+        _calls(functions.get(name, {}), "events.PutEvents") for name in (INGEST_FUNCTION, BATCH_FUNCTION)
+    ]
+    buffer = per.get("buffer", {})
     return Usage(
         api_requests=per["api_requests"] / k,
         invocations={name: count / k for name, count in invocations.items()},
         gb_seconds={name: f["seconds"] * f["memory_mb"] / 1024 / k for name, f in functions.items()},
         function_log_bytes=sum(f["log_bytes"] for f in functions.values()) / k,
-        ingress_chunks=float(_calls(ingest, "events.PutEvents")["units"].get("chunks", 0.0)) / k,
-        ingress_bytes=float(_calls(ingest, "events.PutEvents")["units"].get("entry_bytes", 0.0)) / k,
+        ingress_chunks=sum(float(c["units"].get("chunks", 0.0)) for c in ingress) / k,
+        ingress_bytes=sum(float(c["units"].get("entry_bytes", 0.0)) for c in ingress) / k,
         platform_chunks=float(_calls(enrich, "events.PutEvents")["units"].get("chunks", 0.0)) / k,
         stream_records=per["stream"]["records"] / k,
         stream_kib=per["stream"]["kib_rounded"] / k,
@@ -213,10 +222,13 @@ def usage_of(shape: Mapping[str, Any]) -> Usage:
         secrets_calls=_sum(functions, "secretsmanager.GetSecretValue") / k,
         put_events_calls=_sum(functions, "events.PutEvents") / k,
         rule_deliveries=per["rule_deliveries"] / k,
-        ingress_entries=float(_calls(ingest, "events.PutEvents")["units"].get("entries", 0.0)) / k,
+        ingress_entries=sum(float(c["units"].get("entries", 0.0)) for c in ingress) / k,
         memory_gb={name: f["memory_mb"] / 1024 for name, f in functions.items()},
         table_write_units={name: units for name, units in table_writes.items() if units},
         signals_per_entry=k / entries * 2 if entries else 0.0,  # both buses carry every signal
+        buffer_records=float(buffer.get("records", 0.0)) / k,
+        buffer_put_units=float(buffer.get("put_payload_units", 0.0)) / k,
+        buffer_bytes=float(buffer.get("record_bytes", 0.0)) / k,
     )
 
 
@@ -278,6 +290,7 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
         + usage.secrets_calls * month * prices["secrets_manager_api_call"]
         + prices["kms_key_month"]
         + prices["secret_month"],
+        "Kinesis provisioned (front-door buffer)": buffer_stream_usd(usage, prices, scenario),
         "Partner Pipe + API destination": 0.0,
         "Secondary: replicated events": 0.0,
         "Secondary: archive (30 days)": 0.0,
@@ -307,6 +320,66 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
         )
         costs["Secondary: KMS key, secret replica"] = prices["kms_key_month"] + prices["secret_month"]
     return costs
+
+
+def buffer_shards(usage: Usage, prices: PriceTable, scenario: Scenario) -> int:
+    """Provisioned shards for the buffer's peak: 1,000 records/s and 1 MiB/s in per shard."""
+    if not usage.buffer_records:
+        return 0
+    peak = scenario.signals_per_day / 86_400 * prices.assumptions["peak_factor"]
+    return math.ceil(max(usage.buffer_records * peak / 1000, usage.buffer_bytes * peak / (1024 * 1024)))
+
+
+def buffer_stream_usd(usage: Usage, prices: PriceTable, scenario: Scenario) -> float:
+    """The buffer stream a month: shards for the peak in every Region (the secondary's stream takes the
+    traffic after a failover, so it is sized alike), and the PUT payload units of the records."""
+    month = scenario.signals_per_day * prices.days_per_month
+    shard_hours = buffer_shards(usage, prices, scenario) * 24 * prices.days_per_month * scenario.regions
+    return (
+        shard_hours * prices["kinesis_provisioned_shard_hour"]
+        + usage.buffer_put_units * month * prices["kinesis_put_payload_unit"]
+    )
+
+
+def front_door_buffer(
+    single: Mapping[str, Any], batched: Mapping[str, Any], *, records_per_invocation: float
+) -> dict[str, Any]:
+    """A shape of calls.json for single-event requests behind the front-door buffer, built from two
+    measured shapes: the request side of ``single`` (API requests; the validator, which puts one
+    record on the buffer stream instead of its PutEvents, in about the same time) and the bus side of
+    ``batched`` (a shape whose signal batches are as full as the batcher's, or less: everything from
+    the ingress bus on), plus the batcher, priced as that shape's validator spends on packing, signing
+    and PutEvents (no validation: an upper bound), invoked once per ``records_per_invocation``."""
+    one, full = single["per_1000_signals"], batched["per_1000_signals"]
+    validator = dict(one["functions"][INGEST_FUNCTION])
+    put = _calls(validator, "events.PutEvents")
+    record_bytes = float(put["units"].get("entry_bytes", 0.0)) / max(float(put["calls"]), 1.0)
+    validator["calls"] = {
+        "kinesis.PutRecords": {**put, "units": {"records": put["calls"]}},
+    }
+    packer = full["functions"][INGEST_FUNCTION]
+    requests = float(one["api_requests"])
+    invocations = requests / records_per_invocation
+    batcher = {
+        **packer,
+        "invocations": invocations,
+        "log_bytes": packer["log_bytes"] / max(float(packer["invocations"]), 1.0) * invocations,
+        "calls": {
+            op: {**stats, "calls": float(stats["units"].get("entries", stats["calls"])) / 10}
+            for op, stats in packer["calls"].items()
+        },
+    }
+    per = {
+        **full,
+        "api_requests": requests,
+        "functions": {**full["functions"], INGEST_FUNCTION: validator, BATCH_FUNCTION: batcher},
+        "buffer": {
+            "records": requests,
+            "record_bytes": record_bytes * requests,
+            "put_payload_units": math.ceil(record_bytes / (25 * KB)) * requests,
+        },
+    }
+    return {**batched, "events_per_request": 1, "per_1000_signals": per}
 
 
 def per_million(total_per_month: float, prices: PriceTable, scenario: Scenario) -> float:

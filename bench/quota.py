@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench import report
-from bench.cost import CALLS, PRICES, load_results
-from bench.cost_model import Usage, load_prices, usage_of
+from bench.cost import BUFFER_RECORDS_PER_INVOCATION, CALLS, PRICES, load_results
+from bench.cost_model import Usage, front_door_buffer, load_prices, usage_of
 from bench.quota_model import (
     DEFAULT_EXTREMES,
     INFORMATION,
@@ -64,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     peak_factor = prices.assumptions["peak_factor"]
     rate = peak_rate(PLANNED_DAILY, peak_factor)
     shapes = {name: usage_of(shape) for name, shape in results["shapes"].items()}
+    front_door = front_door_usages(results["shapes"])
+    shapes.update(front_door)
     report.title(
         f"Quota use at 2 B signals a day, {peak_factor:g}x peaks = {rate:,.0f} signals/s (one large Region)"
     )
@@ -79,7 +81,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     shape, use = worst(defaults, rate)
     print(f"\nworst of the default settings: {shape}")
     print(worst_line(use))
+    buffered = {**front_door, **{name: defaults[name] for name in ("realistic-100", "one-100")}}
+    shape, use = worst(buffered, rate)
+    print(f"worst with the front-door buffer for 1-event traffic ({shape}): {worst_line(use)}")
     return 0
+
+
+def front_door_usages(shapes: Mapping[str, Any]) -> dict[str, Usage]:
+    """Single-event traffic behind the front-door buffer (bench.cost_model.front_door_buffer)."""
+    return {
+        f"{single}, buffer": usage_of(
+            front_door_buffer(
+                shapes[single], shapes[batched], records_per_invocation=BUFFER_RECORDS_PER_INVOCATION
+            )
+        )
+        for single, batched in (("realistic-1", "realistic-100"), ("one-1", "one-100"))
+    }
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ unless named otherwise; the AWS facts sheet lists them with their sources.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -57,6 +58,13 @@ PLANNED: Final = (
 INFORMATION: Final = (
     Quota("kinesis_start", "Kinesis write MiB/s of a new stream", 4, "4 MB/s, then 2x peak", "Kinesis start"),
     Quota("partner", "API destination invocations/s (partner)", 300, "per destination", "partner/s"),
+    Quota(
+        "buffer_shards",
+        "provisioned shards of the front-door buffer",
+        500,
+        "Kinesis shards per account, large Regions",
+        "buffer shards",
+    ),
 )
 
 
@@ -80,15 +88,17 @@ def demands(usage: Usage, signals_per_second: float, *, replication: bool = True
     managed replication rule is one more rule target for every ingress entry."""
     replicated = usage.ingress_entries if replication else 0.0
     stream_mib = usage.stream_bytes * signals_per_second / MIB
+    buffer_mib = usage.buffer_bytes * signals_per_second / MIB  # the front-door buffer, when there is one
     return {
         "put_events": usage.put_events_calls * signals_per_second,
         "rule_invocations": (usage.rule_deliveries + replicated) * signals_per_second,
         "api_requests": usage.api_requests * signals_per_second,
         "lambda_concurrency": lambda_concurrency(usage, signals_per_second),
-        "kinesis_write": stream_mib,
+        "kinesis_write": max(stream_mib, buffer_mib),
         "dynamodb_writes": max(usage.table_write_units.values(), default=0.0) * signals_per_second,
         "kinesis_start": stream_mib,
         "partner": usage.stream_records * signals_per_second,
+        "buffer_shards": math.ceil(max(usage.buffer_records * signals_per_second / 1000, buffer_mib)),
     }
 
 

@@ -9,6 +9,10 @@
   stream would deliver it to EVERY Pipe again (duplicates at the partner). One record per call: the
   lake object is named after the record's shard and sequence number, so replaying it twice rewrites
   the same object.
+- ``StreamTarget`` (buffer: the front-door buffer's aged-out records): the record's data put back on
+  the stream it came from (its ``streamArn``, or ``--stream``) with its partition key. The buffer
+  stream has one consumer, the batcher, which packs it again; enrichment suppresses a signal batch it
+  has already processed.
 - ``BusTarget`` (enrichment, stream: rule-target failures): PutEvents of the whole stored event onto
   its bus (from the ``RULE_ARN`` attribute, or ``--bus``). Every rule of that bus sees it again;
   the platform's consumers are idempotent on the batch id / ``event_id``.
@@ -37,12 +41,13 @@ if TYPE_CHECKING:
     from s3_writer.settings import S3WriterSettings
     from s3_writer.writer import BatchWriter
 
-TargetKind = Literal["http", "lake", "bus"]
+TargetKind = Literal["http", "lake", "bus", "stream"]
 TARGET_BY_CONSUMER: Final[dict[str, TargetKind]] = {
     "partner": "http",
     "lake": "lake",
     "enrichment": "bus",
     "stream": "bus",
+    "buffer": "stream",
 }
 RULE_ARN: Final = re.compile(r"arn:aws[a-z-]*:events:([a-z0-9-]+):[0-9]{12}:rule/(?:([^/]+)/)?[^/]+")
 
@@ -242,6 +247,35 @@ class BusTarget:
             raise ReplayTargetError(f"PutEvents to {bus} refused the event: {code}")
 
 
+class StreamTarget:
+    name = "stream"
+
+    def __init__(
+        self,
+        *,
+        stream: str | None = None,
+        client: Callable[[str | None], Any] = lambda region: aws_clients.client("kinesis", region),
+    ) -> None:
+        self._stream = stream
+        self._client = client
+
+    def send(self, stored: Mapping[str, Any]) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
+
+        record = _record(stored)
+        stream_arn = str(record.get("streamArn", ""))
+        region = stream_arn.split(":")[3] if stream_arn.count(":") >= 5 else None
+        target = {"StreamName": self._stream} if self._stream else {"StreamARN": stream_arn}
+        if not self._stream and not stream_arn:
+            raise ReplayTargetError("the record names no streamArn: pass --stream")
+        try:
+            self._client(region).put_record(
+                **target, Data=record_bytes(record), PartitionKey=str(record.get("partitionKey") or "replay")
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise ReplayTargetError(f"PutRecord failed: {type(exc).__name__}: {exc}") from exc
+
+
 # --- settings -------------------------------------------------------------------------------------
 
 
@@ -263,7 +297,12 @@ class BusTargetSettings:
     region: str | None = None
 
 
-TargetSettings = HttpTargetSettings | LakeTargetSettings | BusTargetSettings
+@dataclass(frozen=True, slots=True)
+class StreamTargetSettings:
+    stream: str | None = None  # None: the stream each record came from (its streamArn)
+
+
+TargetSettings = HttpTargetSettings | LakeTargetSettings | BusTargetSettings | StreamTargetSettings
 
 
 def build_target(settings: TargetSettings) -> Target:
@@ -271,6 +310,8 @@ def build_target(settings: TargetSettings) -> Target:
         return HttpTarget(settings.url, settings.api_key, timeout=settings.timeout)
     if isinstance(settings, LakeTargetSettings):
         return LakeTarget(settings.writer)
+    if isinstance(settings, StreamTargetSettings):
+        return StreamTarget(stream=settings.stream)
     return BusTarget(bus=settings.bus, region=settings.region)
 
 

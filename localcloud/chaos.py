@@ -12,6 +12,15 @@ of cloud time (long windows outlast every retry and reach the DLQs), or only for
 Nth AWS call. And what AWS does on a good day: deliveries made twice (rule targets, async invokes,
 Pipe batches, SQS messages), functions throttled over a concurrency limit, a shard split mid-run.
 The same seed always gives the same schedule.
+
+With two Regions (``LocalCloud.joined``) a schedule also draws, from a stream of its own (a seed's
+one-Region faults stay what they were): outages of either Region, short ones (from a blip the
+health alarm never sees to half an hour) and ones past the 24 h replication window; health-check
+flapping (the primary down long enough to fail the endpoint over, back long enough for it to route
+back, twice, while the requests keep coming); a replication lag; whether the
+endpoint is healthy when traffic starts or has no verdict yet. It sends fewer events (6-16: each
+event costs two Regions' work), in smaller requests spread over cloud time
+(``Scenario.request_gap``) so that the outages fall between them.
 """
 
 from __future__ import annotations
@@ -27,10 +36,13 @@ from localcloud.faults import (
     Fault,
     Mode,
     RecordAging,
+    RegionOutage,
+    ReplicationLag,
     Reshard,
     SdkFault,
     TargetFault,
 )
+from localcloud.replication import REPLICATION_WINDOW
 from localcloud.scenario import Scenario, plan_traffic
 from localcloud.traffic import TrafficRequest
 
@@ -42,6 +54,9 @@ SDK_FAULTS: Final = (
     ("dynamodb", "update_item", "ProvisionedThroughputExceededException"),
 )
 PUBLISHER_ATTEMPTS: Final = 8  # signal_platform.bus_publisher.RetryPolicy.max_attempts
+GAPS: Final = (30.0, 60.0, 180.0)  # two Regions: cloud seconds between requests
+# From a blip the health alarm never sees (it needs 5 minutes of silence) to half an hour.
+SHORT_OUTAGES: Final = (60.0, 180.0, 420.0, 900.0, 1800.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +65,24 @@ class Schedule:
     scenario: Scenario
     requests: list[TrafficRequest]
     faults: tuple[Fault, ...]
+    healthy_start: bool = True  # two Regions: the endpoint routes to the primary when traffic starts
 
     def describe(self) -> str:
         faults = "; ".join(_describe(fault) for fault in self.faults) or "no faults"
-        return f"seed {self.seed}: {self.scenario.events} events, {faults}"
+        spread = f" {self.scenario.request_gap:.0f} s apart" if self.scenario.request_gap else ""
+        start = "" if self.healthy_start else ", endpoint without a verdict at the start"
+        return f"seed {self.seed}: {self.scenario.events} events{spread}{start}, {faults}"
+
+    @property
+    def past_window_outages(self) -> list[RegionOutage]:
+        """The Region outages that outlast the replication window (they need the archive replay)."""
+        return [
+            fault
+            for fault in self.faults
+            if isinstance(fault, RegionOutage)
+            and fault.window is not None
+            and fault.window[1] - fault.window[0] >= REPLICATION_WINDOW
+        ]
 
 
 def _describe(fault: Fault) -> str:  # noqa: PLR0911 - one line per fault kind
@@ -74,7 +103,10 @@ def _describe(fault: Fault) -> str:  # noqa: PLR0911 - one line per fault kind
         return f"concurrency {fault.function} limit={fault.limit} hold={fault.hold}s window={fault.window}"
     if isinstance(fault, Reshard):
         return f"reshard {fault.stream} after {fault.after} records"
-    return repr(fault)
+    if isinstance(fault, RegionOutage):
+        start, end = fault.window or (0.0, float("inf"))
+        return f"region {fault.region} down {start:.0f}-{end:.0f}s"
+    return f"replication lag {fault.seconds:.0f}s"
 
 
 def random_schedule(seed: int, cloud: LocalCloud, *, base: Scenario | None = None) -> Schedule:
@@ -88,6 +120,14 @@ def random_schedule(seed: int, cloud: LocalCloud, *, base: Scenario | None = Non
         seed=seed,
         sources=(base or Scenario()).sources[:2],
     )
+    regions_rng = None if cloud.joined is None else random.Random(f"regions/{seed}")
+    if regions_rng is not None:  # fewer events in smaller requests, spread over cloud time
+        scenario = replace(
+            scenario,
+            events=regions_rng.randint(6, 16),
+            per_request=regions_rng.choice((4, 8)),
+            request_gap=regions_rng.choice(GAPS),
+        )
     requests = plan_traffic(scenario)
     valid_ids = [
         item.event["event_id"]
@@ -97,7 +137,55 @@ def random_schedule(seed: int, cloud: LocalCloud, *, base: Scenario | None = Non
     ]
     count = rng.choices((0, 1, 2, 3, 4), weights=(2, 5, 4, 2, 1))[0]
     faults = tuple(_fault(rng, cloud, valid_ids) for _ in range(count))
-    return Schedule(seed, scenario, requests, faults)
+    if regions_rng is None:
+        return Schedule(seed, scenario, requests, faults)
+    return _with_regions(regions_rng, Schedule(seed, scenario, requests, faults), cloud)
+
+
+def _with_regions(rng: random.Random, schedule: Schedule, cloud: LocalCloud) -> Schedule:
+    """``schedule`` with Region faults drawn over the cloud time its requests span."""
+    span = schedule.scenario.request_gap * max(1, len(schedule.requests) - 1)
+    primary = cloud.primary.name
+    secondary = next(name for name in cloud.regions if name != primary)
+    faults: list[Fault] = []
+    for _ in range(rng.choices((0, 1, 2), weights=(1, 5, 2))[0]):
+        kind = rng.choice(("outage", "outage", "past-window", "flapping", "lag"))
+        region = rng.choice((primary, primary, secondary))
+        start = rng.uniform(0.0, span)
+        if kind == "outage":
+            faults.append(RegionOutage(region, (start, start + rng.choice(SHORT_OUTAGES))))
+        elif kind == "past-window":
+            end = start + REPLICATION_WINDOW + rng.choice((60.0, 3600.0))
+            faults.append(RegionOutage(region, (start, end)))
+        elif kind == "flapping":
+            flaps = _flapping(rng, primary, rng.uniform(0.0, span / 2))
+            faults.extend(flaps)
+            schedule = _spread_until(schedule, max(end for _, end in _windows(flaps)))
+        else:
+            faults.append(ReplicationLag(rng.choice((30.0, 300.0, 3600.0))))
+    return replace(schedule, faults=(*schedule.faults, *faults), healthy_start=rng.random() < 0.8)
+
+
+def _spread_until(schedule: Schedule, until: float) -> Schedule:
+    """The requests spread (further) apart, so that they keep coming until ``until``."""
+    gap = max(schedule.scenario.request_gap, until / max(1, len(schedule.requests) - 1))
+    return replace(schedule, scenario=replace(schedule.scenario, request_gap=gap))
+
+
+def _windows(outages: list[RegionOutage]) -> list[tuple[float, float]]:
+    return [outage.window for outage in outages if outage.window is not None]
+
+
+def _flapping(rng: random.Random, region: str, start: float) -> list[RegionOutage]:
+    """Two outages long enough to fail the endpoint over (a silent primary: 480-600 s, docs/runbook.md),
+    with a gap long enough for the alarm to clear and the endpoint to route back (a minute's
+    heartbeat, then the routing delay): it fails over and back, twice."""
+    outages = []
+    for _ in range(2):
+        down = rng.uniform(600.0, 720.0)
+        outages.append(RegionOutage(region, (start, start + down)))
+        start += down + rng.uniform(150.0, 240.0)
+    return outages
 
 
 def _fault(rng: random.Random, cloud: LocalCloud, valid_ids: list[str]) -> Fault:  # noqa: PLR0911

@@ -9,7 +9,7 @@ lands in the ``Ledger`` the accounting balances against.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -20,6 +20,25 @@ from signal_platform import codec
 
 Api = Callable[[str, str, bytes | None, Mapping[str, str]], HttpResponse]
 RETRYABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+NO_CONNECTION: Final = HttpResponse(503, {"retry-after": "1"}, b"")
+
+
+def nearest_first(apis: Sequence[tuple[Api, Callable[[], bool]]]) -> Api:
+    """An API that fails over as multi-Region clients do: each request goes to the first Region's API
+    (the nearest) and to the next when that one is unreachable (its ``down`` holds) or answers 429 /
+    5xx; the answer of the last one tried otherwise (no connection at all: a 503)."""
+
+    def request(method: str, path: str, body: bytes | None, headers: Mapping[str, str]) -> HttpResponse:
+        response = NO_CONNECTION
+        for api, down in apis:
+            if down():
+                continue
+            response = api(method, path, body, headers)
+            if response.status not in RETRYABLE_STATUSES:
+                return response
+        return response
+
+    return request
 
 
 @dataclass(frozen=True, slots=True)

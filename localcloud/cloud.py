@@ -146,12 +146,10 @@ class LocalCloud:
                 sam=sam,
             )
         if overrides.get("PartnerApiKeySecretName"):
-            self.session.client(
-                "secretsmanager", region_name=str(self.config_env.region), endpoint_url=self.endpoint_url
-            ).create_secret(
-                Name=overrides["PartnerApiKeySecretName"],
-                SecretString=json.dumps({"api_key": secrets.token_urlsafe(24)}),
-            )
+            regions = {str(self.config_env.region)}
+            if options.regions:
+                regions.add(str(secondary_env.region))
+            self._create_partner_secret(overrides["PartnerApiKeySecretName"], regions)
         self.faults = Faults(self.clock.now, seed=options.seed)
         self.faults.add(*options.faults)
         function_environment = dict(FAKE_CREDENTIALS)
@@ -195,6 +193,7 @@ class LocalCloud:
             self.emulators = self.joined.emulators
             self._exits.enter_context(self.joined.buckets.watching())
             self._exits.enter_context(self.joined.tables.watching())
+        self._warn_not_emulated()
         self._wrap_project_clients()
         for region in self.regions.values():
             region.runtime.shares = region.api.shares = self.shares
@@ -206,6 +205,21 @@ class LocalCloud:
         self._configure_partner(primary)
         self.started_at = self.clock.now()
         self._wall_started = time.perf_counter()
+
+    def _warn_not_emulated(self) -> None:
+        """One line at start: what the Regions' stacks hold that nothing emulates, once they are joined
+        (two Regions emulate the global endpoint)."""
+        lines = sorted({line for region in self.regions.values() for line in region.stack.not_emulated})
+        if lines:
+            log.warning("not emulated locally: %s", ", ".join(lines))
+
+    def _create_partner_secret(self, name: str, regions: set[str]) -> None:
+        """The partner's API key secret, as an operator creates it before deploying: in every Region,
+        since each one that processes (the primary; both in active/active) sends to the partner."""
+        value = json.dumps({"api_key": secrets.token_urlsafe(24)})
+        for region in sorted(regions):
+            client = self.session.client("secretsmanager", region_name=region, endpoint_url=self.endpoint_url)
+            client.create_secret(Name=name, SecretString=value)
 
     def _start_moto(self) -> None:
         self._kinesis_on_the_cloud_clock()
@@ -248,7 +262,7 @@ class LocalCloud:
 
         original = aws_clients.client
         aws_clients.reset()
-        factory = ClientFactory(original, self.faults, self._watch)
+        factory = ClientFactory(original, self.faults, self._watch, default_region=self.primary.name)
         if self.joined is not None:
             factory.routes["events"] = self.joined.endpoint.put_events  # PutEvents with EndpointId
         self._client_factory = factory
@@ -353,10 +367,14 @@ class LocalCloud:
         deadline = time.monotonic() + timeout
         limit = self.clock.now() + horizon
         while time.monotonic() < deadline:
-            self.pump()
+            done = self.pump()
             due = self.next_due()
             if due is None:
                 return True
+            if not done and due <= self.clock.now() and self.faults.any_region_down():
+                due = self.faults.next_region_change()  # held by an outage: until a Region comes back
+                if due is None:
+                    return False
             if due > limit:
                 return False
             self.clock.wait_until(due, at_most=max(0.0, min(0.05, deadline - time.monotonic())))
@@ -372,6 +390,15 @@ class LocalCloud:
             due = self.next_due()
             wait = idle_sleep if due is None else max(0.0, min(idle_sleep, due - self.clock.now()))
             stop.wait(wait)
+
+    def advance(self, seconds: float, *, step: float = 60.0, until: Callable[[], bool] | None = None) -> None:
+        """Let ``seconds`` pass in steps of at most ``step`` (no schedule tick jumped over: the heartbeat
+        is a minute apart), everything due done at each, or stop once ``until`` holds."""
+        end = self.clock.now() + seconds
+        self.pump()
+        while self.clock.now() < end and not (until is not None and until()):
+            self.wait(min(step, end - self.clock.now()))
+            self.pump()
 
     def wait(self, seconds: float) -> None:
         """Let ``seconds`` pass on the cloud's clock (instantly on the virtual clock)."""
@@ -420,9 +447,11 @@ class LocalCloud:
         SourceRegistry(table, client=lambda: self.services.client("dynamodb")).register(source)
         return write_key
 
-    def census(self) -> Census:
-        specs = [pipe.spec for pipe in self.pipes]
-        return take_census(self.services, self.functions, specs, self.partner)
+    def census(self, region: Region | None = None) -> Census:
+        """What the stores, queues and the partner hold, as seen from ``region`` (the primary)."""
+        region = region or self.primary
+        specs = [pipe.spec for pipe in region.pipes]
+        return take_census(region.services, region.functions, specs, self.partner)
 
     def report(self, ledger: Ledger) -> Report:
         census = self.census()

@@ -10,9 +10,9 @@ Metrics, on the cloud's clock:
   are in Lambda.
 - **What the emulators count** (``Services.emit``): AWS/Events per rule, AWS/EventBridge/Pipes per pipe,
   AWS/Kinesis ``GetRecords.IteratorAgeMilliseconds``, AWS/SQS ``NumberOfMessagesSent``, AWS/Lambda
-  ``DestinationDeliveryFailures`` / ``DeadLetterErrors``; the runtime's invocations (AWS/Lambda
-  ``Invocations``, ``Errors``, ``Throttles``, ``Duration``) and the HTTP API's answers (AWS/ApiGateway
-  ``Count``, ``4xx``, ``5xx``, ``Latency`` per ``ApiId`` and ``Stage``).
+  ``DestinationDeliveryFailures`` / ``DeadLetterErrors`` / ``IteratorAge`` (Kinesis mappings); the
+  runtime's invocations (AWS/Lambda ``Invocations``, ``Errors``, ``Throttles``, ``Duration``) and the
+  HTTP API's answers (AWS/ApiGateway ``Count``, ``4xx``, ``5xx``, ``Latency`` per ``ApiId`` and ``Stage``).
 - **Queue gauges**: every queue of the stack is sampled (``ApproximateNumberOfMessagesVisible``,
   ``ApproximateAgeOfOldestMessage``) as SQS reports them, one value a minute; a message's age counts
   from when this CloudWatch first saw it (SQS's own timestamps are on the wall clock).

@@ -13,6 +13,8 @@
   chosen event_ids), so ``MaximumRecordAgeInSeconds`` applies without waiting.
 - ``RegionOutage``: every AWS call of the project's code to that Region fails, and the emulators stop
   delivering in it (the hook the multi-Region work builds on).
+- ``ReplicationLag``: a global endpoint's replicated copies arrive ``seconds`` after their events
+  (instead of the emulator's default second), for the events put while it is active.
 - ``Duplicate``: AWS delivers at least once; with this probability (seeded) a delivery that succeeded
   happens again: a rule target's event (Lambda, Kinesis, API destination), an async invocation, a
   Pipe batch, an SQS message. ``where`` names the rule target, function, stream, pipe or queue, or
@@ -32,7 +34,7 @@ never happens, and the invocation fails as a Lambda timeout (``Sandbox.Timedout`
 ``target:S3WriterFunction,window=0-30,mode=timeout``, ``target:PartnerApiDestination,ids=<id>|<id>``,
 ``throttle:times=5`` (= ``sdk:events.put_events,times=5``), ``sdk:s3.put_object,times=2,code=InternalError``,
 ``throttle:times=9,per_entry=true,function=EnrichmentFunction`` (only that function's calls),
-``age:SignalStream,seconds=90000``, ``region:us-west-2,window=10-70``,
+``age:SignalStream,seconds=90000``, ``region:us-west-2,window=10-70``, ``lag:seconds=300``,
 ``target:S3WriterFunction,mode=timeout,after_calls=2,times=1``, ``duplicate:*,p=0.2,seed=3``,
 ``concurrency:EnrichmentFunction,limit=1,hold=1``, ``reshard:SignalStream,after=10``.
 """
@@ -89,6 +91,12 @@ class RegionOutage:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicationLag:
+    seconds: float
+    window: Window | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Duplicate:
     where: str = "*"
     probability: float = 0.1
@@ -109,7 +117,9 @@ class Reshard:
     after: int = 1
 
 
-Fault = TargetFault | SdkFault | RecordAging | RegionOutage | Duplicate | Concurrency | Reshard
+Fault = (
+    TargetFault | SdkFault | RecordAging | RegionOutage | ReplicationLag | Duplicate | Concurrency | Reshard
+)
 
 
 class InvocationTimeout(BaseException):
@@ -282,6 +292,43 @@ class Faults:
             for fault in self._faults
         )
 
+    def down_until(self, *regions: str) -> float:
+        """The cloud-clock time from which none of ``regions`` is down any more: now when none is,
+        ``inf`` when an outage has no end."""
+        outages = [f.window for f in self._faults if isinstance(f, RegionOutage) and f.region in regions]
+        moment = self.clock() - self.started_at
+        while True:
+            ends = [end for start, end in map(_whole, outages) if start <= moment < end]
+            if not ends:
+                return self.started_at + moment
+            moment = max(ends)
+
+    def next_region_change(self) -> float | None:
+        """The next cloud-clock time a Region goes down or comes back (None: no outage ahead)."""
+        elapsed = self.clock() - self.started_at
+        edges = [
+            edge
+            for fault in self._faults
+            if isinstance(fault, RegionOutage)
+            for edge in _whole(fault.window)
+            if elapsed < edge < float("inf")
+        ]
+        return self.started_at + min(edges) if edges else None
+
+    def any_region_down(self) -> bool:
+        return any(
+            isinstance(fault, RegionOutage) and self._in_window(fault.window) for fault in self._faults
+        )
+
+    def replication_lag(self, default: float) -> float:
+        """The lag of a replicated copy of an event put now: the longest active ``ReplicationLag``."""
+        lags = [
+            fault.seconds
+            for fault in self._faults
+            if isinstance(fault, ReplicationLag) and self._in_window(fault.window)
+        ]
+        return max(lags, default=default)
+
     def record_age_offset(self, stream_names: Iterable[str], carried: Callable[[], set[str]]) -> float:
         wanted = set(stream_names)
         offset = 0.0
@@ -293,6 +340,10 @@ class Faults:
             ):
                 offset = max(offset, fault.seconds)
         return offset
+
+
+def _whole(window: Window | None) -> Window:
+    return window if window is not None else (float("-inf"), float("inf"))
 
 
 # ---------------------------------------------------------------------------- SDK wrapper
@@ -361,17 +412,27 @@ Route = Callable[[str, dict[str, Any]], Any]  # (operation, arguments) -> the an
 class ClientFactory:
     """Stands in for ``signal_platform.aws_clients.client``: the same cached clients, wrapped, one per
     (service, Region): a client built without a Region gets the invoked function's ``AWS_REGION`` (the
-    runtime sets it per invocation), as it would in that Region's Lambda. ``routes`` (by service) take
-    calls that name an ``EndpointId`` (the global endpoint's PutEvents)."""
+    runtime sets it per invocation), as it would in that Region's Lambda; outside any invocation (an
+    operator's tool run in process) ``default_region``, the Region the operator's shell is set to.
+    ``routes`` (by service) take calls that name an ``EndpointId`` (the global endpoint's PutEvents)."""
 
-    def __init__(self, original: Any, faults: Faults, watch: Callable[[Any], None] | None = None) -> None:
+    def __init__(
+        self,
+        original: Any,
+        faults: Faults,
+        watch: Callable[[Any], None] | None = None,
+        default_region: str | None = None,
+    ) -> None:
         self._original = original
         self._faults = faults
         self._watch = watch  # told of every real client, to note the writes made through it
+        self._default_region = default_region
         self._wrapped: dict[tuple[str, str | None], FaultyClient] = {}
         self.routes: dict[str, Route] = {}
 
     def __call__(self, service: str, region: str | None = None) -> Any:
+        if region is None and self._faults.current_function is None:
+            region = self._default_region
         region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         key = (service, region)
         if key not in self._wrapped:
@@ -422,6 +483,8 @@ def parse(spec: str) -> Fault:  # noqa: PLR0911 - one answer per fault kind
         return RecordAging(name, float(options.get("seconds", "0")), ids)
     if kind == "region":
         return RegionOutage(name, window)
+    if kind == "lag":
+        return ReplicationLag(float(options.get("seconds", "0")), window)
     if kind == "duplicate":
         return Duplicate(name or "*", float(options.get("p", "0.1")), int(options.get("seed", "0")))
     if kind == "concurrency":
@@ -430,5 +493,5 @@ def parse(spec: str) -> Fault:  # noqa: PLR0911 - one answer per fault kind
         return Reshard(name, int(options.get("after", "1")))
     raise ValueError(
         f"unknown fault kind {kind!r} in {spec!r} "
-        "(target, sdk, throttle, age, region, duplicate, concurrency, reshard)"
+        "(target, sdk, throttle, age, region, lag, duplicate, concurrency, reshard)"
     )

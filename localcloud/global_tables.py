@@ -172,7 +172,9 @@ class GlobalTables:
             write = heapq.heappop(self._queue)
             work += 1
             if self._faults.region_down(write.destination) or self._faults.region_down(write.source):
-                write.due, write.order = now + RETRY_SECONDS, next(self._order)
+                back = self._faults.down_until(write.source, write.destination)  # inf: no end known
+                write.due = max(now + RETRY_SECONDS, back if back < float("inf") else 0.0)
+                write.order = next(self._order)
                 heapq.heappush(self._queue, write)
                 continue
             self._copy(write)

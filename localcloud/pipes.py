@@ -38,6 +38,15 @@ Per shard, from the Pipe's ``KinesisStreamParameters``:
   retried with a backoff and the retry is not counted against ``MaximumRetryAttempts`` (Lambda's
   Kinesis event source mappings retry a throttled function until the records expire).
 - **At least once** (a ``Duplicate`` fault): a batch that succeeded may be delivered again.
+
+A Lambda **event source mapping** on a Kinesis stream (``AWS::Lambda::EventSourceMapping``) is the same
+poller (``PipeSpec.of_mapping``), in Lambda's shapes: the function gets ``{"Records": [...]}`` with
+each record's ``kinesis`` part nested; ``batchItemFailures`` name sequence numbers
+(``FunctionResponseTypes: [ReportBatchItemFailures]``; without it any failure fails the batch);
+``BisectBatchOnFunctionError`` splits only on a function error; the ``DestinationConfig.OnFailure``
+queue gets the mapping's on-failure record (``requestContext``, ``responseContext``, ``version``,
+``timestamp``, ``KinesisBatchInfo``); AWS/Lambda ``IteratorAge`` is reported per function at each
+invocation (the age of the batch's last record), instead of the Pipes metrics.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import uuid
 import zlib
 from collections import deque
 from collections.abc import Callable
@@ -67,8 +77,16 @@ RETRY_CAP_SECONDS: Final = 60.0
 AGE_CONDITION: Final = "MaximumRecordAgeExceeded"
 RETRY_CONDITION: Final = "RetryAttemptsExhausted"
 _PLACEHOLDER: Final = re.compile(r"<(\$[^>]*)>")
+_KINESIS_PART: Final = (
+    "kinesisSchemaVersion",
+    "partitionKey",
+    "sequenceNumber",
+    "data",
+    "approximateArrivalTimestamp",
+)
 
 TargetKind = Literal["lambda", "api-destination"]
+SourceKind = Literal["pipe", "mapping"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +112,43 @@ class PipeSpec:
     filters: tuple[dict[str, Any], ...]
     running: bool
     parallelization: int = 1
+    kind: SourceKind = "pipe"
+    report_failures: bool = True
+
+    @classmethod
+    def of_mapping(cls, mapping: Resource, services: Services) -> PipeSpec:
+        """A Lambda event source mapping on a Kinesis stream, as the poller runs it."""
+        props = mapping.properties
+        stream = services.stack.by_arn(str(props["EventSourceArn"]))
+        if stream is None:
+            raise ValueError(f"mapping {mapping.logical_id}: its source is not in the template")
+        function = str(props["FunctionName"])
+        on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        return cls(
+            logical_id=mapping.logical_id,
+            name=function,
+            arn=str(mapping.attributes.get("EventSourceMappingArn", mapping.logical_id)),
+            role_arn="",
+            stream_arn=stream.arn,
+            stream_name=str(stream.ref),
+            stream_logical_id=stream.logical_id,
+            starting_position=str(props.get("StartingPosition", "LATEST")),
+            batch_size=int(props.get("BatchSize", 100)),
+            window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+            maximum_record_age=int(props.get("MaximumRecordAgeInSeconds", -1)),
+            bisect=str(props.get("BisectBatchOnFunctionError", "false")).lower() == "true",
+            parallelization=int(props.get("ParallelizationFactor", 1)),
+            dead_letter_arn=str(on_failure) if on_failure else None,
+            target_arn=function,
+            target_kind="lambda",
+            fire_and_forget=False,
+            input_template=None,
+            filters=(),
+            running=str(props.get("Enabled", "true")).lower() != "false",
+            kind="mapping",
+            report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+        )
 
     @classmethod
     def of(cls, pipe: Resource, services: Services) -> PipeSpec:
@@ -170,6 +225,12 @@ class StreamRecord:
             "eventSourceARN": pipe.stream_arn,
         }
 
+    def nested(self, pipe: PipeSpec, region: str) -> dict[str, Any]:
+        """The record as a Lambda Kinesis event source mapping hands it over (in ``Records``)."""
+        flat = self.flat(pipe, region)
+        kinesis = {key: flat.pop(key) for key in _KINESIS_PART}
+        return {**flat, "kinesis": kinesis}
+
     def signal_ids(self) -> set[str]:
         return set(event_ids(decode_text(self.data.decode(errors="replace"), base64_encoded=False)))
 
@@ -224,6 +285,7 @@ def _epoch(moment: Any) -> float:
 # The index of the first record that failed, None when the whole batch succeeded, or THROTTLED.
 Deliver = Callable[[list[StreamRecord]], int | None]
 THROTTLED: Final = -1  # the target was not invoked (Lambda throttled it): retried, not counted
+FUNCTION_ERROR: Final = 0  # the whole batch failed (Pipes bisect on it; a mapping only on an error)
 
 
 def lane_of(partition_key: str, lanes: int) -> int:
@@ -413,7 +475,11 @@ class ShardPoller:
                     return
         self.invocations += 1
         pipe = {"PipeName": self.pipe.name}
-        self._services.emit("AWS/EventBridge/Pipes", "Invocations", pipe)
+        if self.pipe.kind == "pipe":
+            self._services.emit("AWS/EventBridge/Pipes", "Invocations", pipe)
+        else:  # Lambda's IteratorAge: how old the batch's last record is when the function gets it
+            age = self._age(batch.records[-1], now) * 1000
+            self._services.emit("AWS/Lambda", "IteratorAge", {"FunctionName": self.pipe.name}, age)
         failed_from = self._deliver(batch.records)
         if failed_from == THROTTLED:
             batch.throttles += 1
@@ -426,10 +492,11 @@ class ShardPoller:
             if not batch.copy and self._services.faults.duplicate((self.pipe.logical_id, self.pipe.name)):
                 lane.work.appendleft(_Batch(batch.records, now, copy=True))
             return
-        failure = "ExecutionFailed" if failed_from == 0 else "ExecutionPartiallyFailed"
-        self._services.emit("AWS/EventBridge/Pipes", failure, pipe)
+        if self.pipe.kind == "pipe":
+            failure = "ExecutionFailed" if failed_from == 0 else "ExecutionPartiallyFailed"
+            self._services.emit("AWS/EventBridge/Pipes", failure, pipe)
         remaining = batch.records[failed_from:]
-        if failed_from == 0 and self.pipe.bisect and len(remaining) > 1:
+        if failed_from == FUNCTION_ERROR and self.pipe.bisect and len(remaining) > 1:
             middle = len(remaining) // 2
             lane.work.popleft()
             lane.work.appendleft(_Batch(remaining[middle:], now, batch.attempts))
@@ -461,7 +528,7 @@ class ShardPoller:
             self._dead_letter(run, condition)
 
     def _dead_letter(self, records: list[StreamRecord], condition: str) -> None:
-        message = {
+        message: dict[str, Any] = {
             "context": {"partnerResourceArn": self.pipe.arn, "condition": condition},
             "version": "1.0",
             "timestamp": iso_millis(self._services.clock.now()),
@@ -475,11 +542,34 @@ class ShardPoller:
                 "streamArn": self.pipe.stream_arn,
             },
         }
+        if self.pipe.kind == "mapping":
+            message = self._on_failure_record(message, condition)
         if self.pipe.dead_letter_arn and self._services.send_to_queue(self.pipe.dead_letter_arn, message):
             self.dead_letters += 1
             return
         reason = "no DeadLetterConfig" if not self.pipe.dead_letter_arn else "the DLQ could not be written"
         self._services.drop(self.pipe.logical_id, f"{condition}, {reason}", message)
+
+    def _on_failure_record(self, message: dict[str, Any], condition: str) -> dict[str, Any]:
+        """A Lambda event source mapping's on-failure record (the same ``KinesisBatchInfo``)."""
+        function = self._services.stack.by_arn(self.pipe.name)  # by its name (the Ref)
+        function_arn = function.arn if function is not None else self.pipe.name
+        return {
+            "requestContext": {
+                "requestId": str(uuid.UUID(int=self._services.rng.getrandbits(128), version=4)),
+                "functionArn": function_arn,
+                "condition": condition,
+                "approximateInvokeCount": 1 + self.pipe.maximum_retry_attempts,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "version": "1.0",
+            "timestamp": message["timestamp"],
+            "KinesisBatchInfo": message["KinesisBatchInfo"],
+        }
 
 
 class PipeEmulator:
@@ -574,7 +664,10 @@ class PipeEmulator:
         return self._deliver_http(records)
 
     def _deliver_lambda(self, records: list[StreamRecord]) -> int | None:
-        payload = [record.flat(self.spec, self._services.region) for record in records]
+        region = self._services.region
+        if self.spec.kind == "mapping":
+            return self._deliver_mapping(records)
+        payload = [record.flat(self.spec, region) for record in records]
         if self.spec.fire_and_forget:
             self._enqueue_async(self.spec.target_arn, payload)
             return None
@@ -584,6 +677,19 @@ class PipeEmulator:
         if not outcome.ok:
             return 0
         return _first_failure(outcome.payload, records)
+
+    def _deliver_mapping(self, records: list[StreamRecord]) -> int | None:
+        payload = {"Records": [record.nested(self.spec, self._services.region) for record in records]}
+        outcome = self._runtime.invoke(self.spec.target_arn, payload)
+        if outcome.throttled:
+            return THROTTLED
+        if not outcome.ok:
+            return FUNCTION_ERROR
+        if not self.spec.report_failures:
+            return None
+        positions = {record.sequence_number: index for index, record in enumerate(records)}
+        failed = failed_items(outcome.payload, positions)
+        return min(positions[identifier] for identifier in failed) if failed else None
 
     def _deliver_http(self, records: list[StreamRecord]) -> int | None:
         if self._http is None:

@@ -7,7 +7,7 @@ local cloud:
 2. every consumer's objects in the DLQ store are replayed with the replay engine the operator's tool
    (``python -m tools.dlq``) runs (``dlq_replay``), each to its own target, with the settings an operator
    would pass: the partner over HTTP, the lake through the S3 writer's write path, a rule target's
-   events back onto the bus of its rule;
+   events back onto the bus of its rule, the front-door buffer's records back onto its stream;
 3. the pipeline carries the replayed events to the end.
 
 The no-loss property test runs this after every fault schedule: what was dead-lettered must then be
@@ -26,6 +26,7 @@ from dlq_replay.targets import (
     BusTargetSettings,
     HttpTargetSettings,
     LakeTargetSettings,
+    StreamTargetSettings,
     TargetSettings,
     api_key_from_secret,
     bus_of,
@@ -134,6 +135,8 @@ def _target_settings(cloud: LocalCloud, environment: Mapping[str, str], consumer
         return LakeTargetSettings(S3WriterSettings.from_env(writer.environment))
     if kind == "bus":  # the bus of the rule that failed: in each message's RULE_ARN
         return BusTargetSettings()
+    if kind == "stream":  # the stream each record came from: in the stored record
+        return StreamTargetSettings()
     bus, region = _bus_of_failed_function(cloud, environment, consumer)
     return BusTargetSettings(bus=bus, region=region)
 

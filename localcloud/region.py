@@ -69,6 +69,9 @@ class Region:
         self.emulators: list[Emulator] = []
         self.pipes: list[PipeEmulator] = []
         self.sqs_mappings: list[SqsMapping] = []
+        # Kinesis -> Lambda event source mappings: the Pipe poller in Lambda's shapes (not a consumer
+        # of the signal stream, so not among ``pipes``, which the accounting balances).
+        self.stream_mappings: list[PipeEmulator] = []
 
     @classmethod
     def provision(
@@ -160,11 +163,24 @@ class Region:
             for pipe in self.stack.of_type("AWS::Pipes::Pipe")
         ]
         self.sqs_mappings = []
+        self.stream_mappings = []
         for mapping in self.stack.of_type("AWS::Lambda::EventSourceMapping"):
             source = str(mapping.properties.get("EventSourceArn", ""))
             if ":sqs:" in source:
                 self.sqs_mappings.append(
                     SqsMapping(SqsMappingSpec.of(mapping), services, self.runtime, poll_interval=poll)
+                )
+            elif ":kinesis:" in source:
+                self.stream_mappings.append(
+                    PipeEmulator(
+                        PipeSpec.of_mapping(mapping, services),
+                        services,
+                        self.runtime,
+                        None,
+                        self.async_invoker.enqueue,
+                        self.options.window_scale,
+                        poll,
+                    )
                 )
             else:
                 log.warning(
@@ -177,6 +193,7 @@ class Region:
             self.eventbridge,
             self.async_invoker,
             *self.pipes,
+            *self.stream_mappings,
             *self.sqs_mappings,
             self.cloudwatch,
         ]

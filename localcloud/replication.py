@@ -11,10 +11,11 @@ using managed rules."
   region field of replicated events is the Region the event was replicated from"), the endpoint's
   ARN added to ``resources``, and a new ``id`` (AWS: event IDs can change across API calls; consumers
   key on their own immutable id). A copy is never replicated again.
-- **Timing**: a copy arrives ``lag`` seconds after its event; while either Region is down it is
-  retried with exponential backoff, for 24 hours (AWS: EventBridge retries replication for up to
-  24 hours). After that it is given up (``expired``): the event is still in the archive of the
-  Region it entered, where ``tools.replay`` finds it.
+- **Timing**: a copy arrives ``lag`` seconds after its event (a ``ReplicationLag`` fault sets
+  another); while either Region is down it is retried with exponential backoff, for 24 hours
+  (AWS: EventBridge retries replication for up to 24 hours). After that it is given up
+  (``expired``): the event is still in the archive of the Region it entered, where ``tools.replay``
+  finds it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any, Final
 from localcloud.faults import Faults
 from localcloud.global_endpoint import EndpointSpec
 from localcloud.services import Services, backoff
+from localcloud.signals import event_ids
 
 MANAGED_RULE_PREFIX: Final = "GlobalEndpointManagedRule-"
 REPLICATION_WINDOW: Final = 24 * 3600.0
@@ -49,6 +51,7 @@ class _Copy:
     event: dict[str, Any] = field(compare=False)
     first_attempt: float = field(compare=False)
     attempts: int = field(default=0, compare=False)
+    quiet: bool = field(default=False, compare=False)  # a heartbeat's copy: keeps no one waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +73,13 @@ class Replication:
         faults: Faults,
         *,
         lag: float = DEFAULT_LAG,
+        quiet_sources: frozenset[str] = frozenset(),
     ) -> None:
         self.spec = spec
+        # Sources of events that keep no one waiting (the schedules' heartbeats): their copies are
+        # delivered when due, but ``next_due`` does not count them, as the lazy Scheduler does not
+        # count its ticks; a copy of each tick a lag later would otherwise keep a settling cloud busy.
+        self._quiet_sources = quiet_sources
         self._services = services
         self._faults = faults
         self._lag = lag
@@ -110,7 +118,15 @@ class Replication:
             now = self._clock.now()
             heapq.heappush(
                 self._queue,
-                _Copy(now + self._lag, next(self._order), source, destination, event, now),
+                _Copy(
+                    now + self._faults.replication_lag(self._lag),
+                    next(self._order),
+                    source,
+                    destination,
+                    event,
+                    now,
+                    quiet=event.get("source") in self._quiet_sources,
+                ),
             )
 
         return tap
@@ -121,12 +137,22 @@ class Replication:
         self.replicated.clear()
         self.expired.clear()
 
+    def given_up(self, destination: str) -> set[str]:
+        """The signals (event_ids) of the copies for ``destination`` given up after the window: only
+        the archive of the Region they entered still holds them, until a replay."""
+        return {
+            event_id
+            for item in self.expired
+            if item.destination == destination
+            for event_id in event_ids(item.event)
+        }
+
     # ------------------------------------------------------------------ the emulator protocol
     def pending(self) -> int:
         return len(self._queue)
 
     def next_due(self) -> float | None:
-        return self._queue[0].due if self._queue else None
+        return min((item.due for item in self._queue if not item.quiet), default=None)
 
     def pump(self) -> int:
         now = self._clock.now()
@@ -140,7 +166,11 @@ class Replication:
                     self.expired.append(item)
                     continue
                 delay = backoff(item.attempts, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS, rng=self._rng)
-                item.due, item.order = now + delay, next(self._order)
+                # The retries in between would fail too: the next one that matters is the first after
+                # both Regions are back, or the last one of the window.
+                back = self._faults.down_until(item.source, item.destination)
+                item.due = max(now + delay, min(back, item.first_attempt + REPLICATION_WINDOW))
+                item.order = next(self._order)
                 heapq.heappush(self._queue, item)
                 continue
             self._deliver(item, now)

@@ -246,10 +246,10 @@ class FunctionRuntime:
         self._environment: _Environment = share_with._environment if share_with else _Environment()
         self.lock: threading.RLock = share_with.lock if share_with else threading.RLock()
         self._containers: dict[str, str] = share_with._containers if share_with else {}
-        # Function code reads the cloud's clock while the runtime runs; the first Region's runtime
-        # patches it once for all (the Regions share one clock and one process).
+        # Function code reads the cloud's clock while the runtime runs. Each Region's runtime points
+        # its own packages at it (their import-time defaults too); the patches nest, and the Regions
+        # share one clock.
         self._clock_patch = contextlib.ExitStack()
-        self._patches_clock = share_with is None
         # The functions' retry back-off waits on this clock (none: they really sleep).
         self._sleep = sleep_on(clock) if clock is not None else None
         self._by_arn = {spec.arn: spec for spec in self.functions.values()}
@@ -290,10 +290,9 @@ class FunctionRuntime:
     def start(self) -> None:
         """Cold start: import every handler in its own environment and reset its cached collaborators."""
         packages = {spec.handler.split(".")[0] for spec in self.functions.values()} | {"signal_platform"}
-        if self._patches_clock:
-            self._clock_patch.enter_context(
-                functions_on_the_cloud_clock(self.faults.clock, packages, sleep=self._sleep)
-            )
+        self._clock_patch.enter_context(
+            functions_on_the_cloud_clock(self.faults.clock, packages, sleep=self._sleep)
+        )
         for spec in self.functions.values():
             if spec.logical_id not in self._handlers:
                 with self.lock:

@@ -30,7 +30,15 @@ log = logging.getLogger("localcloud")
 EMULATED_METRICS: Final[Mapping[str, frozenset[str]]] = {
     "AWS/ApiGateway": frozenset({"Count", "4xx", "5xx", "Latency"}),
     "AWS/Lambda": frozenset(
-        {"Invocations", "Errors", "Throttles", "Duration", "DestinationDeliveryFailures", "DeadLetterErrors"}
+        {
+            "Invocations",
+            "Errors",
+            "Throttles",
+            "Duration",
+            "DestinationDeliveryFailures",
+            "DeadLetterErrors",
+            "IteratorAge",
+        }
     ),
     "AWS/Events": frozenset(
         {

@@ -33,6 +33,9 @@ class TemplateError(Exception):
     """The template (or samconfig) cannot be loaded or resolved; the message says where."""
 
 
+DEFAULT_REGION: Final = "us-east-1"  # a config-env without a region, as the SAM CLI's default
+
+
 @dataclass(frozen=True, slots=True)
 class ConfigEnv:
     """One samconfig.toml config-env: what `sam deploy --config-env <name>` would use."""
@@ -250,7 +253,7 @@ def load(
     env = read_config_env(samconfig or path.parent / "samconfig.toml", config_env)
     sam = sam if sam is not None else decode(path)
     parameters = parameter_values(sam, {**env.parameter_overrides, **(overrides or {})})
-    chosen_region = region or env.region or "us-east-1"
+    chosen_region = region or env.region or DEFAULT_REGION
     cfn = translate(sam, parameters, chosen_region)
     loaded = LoadedTemplate(
         path=path,

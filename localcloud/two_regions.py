@@ -32,6 +32,7 @@ from localcloud.options import CloudOptions
 from localcloud.provision.engine import endpoint_id
 from localcloud.region import Region
 from localcloud.replication import Replication
+from localcloud.scheduler import ScheduleSpec
 from localcloud.template import ConfigEnv, LoadedTemplate, TemplateError
 
 
@@ -71,7 +72,8 @@ def load_pair(
     if endpoint_logical_id is None:
         raise TemplateError("two Regions need the template's AWS::Events::Endpoint")
     stack_name = options.stack_name or primary_config.stack_name or "localcloud"
-    shared = {**overrides, "GlobalEndpointId": endpoint_id(PhysicalNames(stack_name), endpoint_logical_id)}
+    names = PhysicalNames(stack_name, primary_config.region or templates.DEFAULT_REGION)
+    shared = {**overrides, "GlobalEndpointId": endpoint_id(names, endpoint_logical_id)}
     secondary = templates.load(options.template, config_env=secondary_env, overrides=shared, sam=sam)
     primary = templates.load(options.template, config_env=primary_env, overrides=shared, sam=sam)
     if secondary[1].region == primary[1].region:
@@ -99,7 +101,13 @@ def join(primary: Region, secondary: Region, events_client: Callable[[str], Any]
     _replicate_secrets(primary, secondary)
     tables = GlobalTables(GlobalTableSpec.of_stack(primary.stack), services, faults)
     tables.install()
-    replication = Replication(spec, services, faults)
+    heartbeats = frozenset(
+        tick.source
+        for region in (primary, secondary)
+        for schedule in region.stack.of_type("AWS::Scheduler::Schedule")
+        if (tick := ScheduleSpec.of(schedule)) is not None
+    )
+    replication = Replication(spec, services, faults, quiet_sources=heartbeats)
     if spec.replication:
         for region, (rule_arn, tap) in replication.install().items():
             (primary if region == primary.name else secondary).taps[rule_arn] = tap

@@ -22,7 +22,8 @@ and a rerun continues where a stopped one ended: the moved objects are the check
 Consumers and targets: partner -> HTTP POST (--partner-url, --api-key-env / --api-key-secret),
 lake -> the S3 writer's write path in-process (--lake-bucket and --lake-ledger-table, or
 $LAKE_BUCKET_NAME and $LAKE_LEDGER_TABLE_NAME), enrichment and
-stream (rule-target events) -> PutEvents onto the bus of their RULE_ARN (or --bus). --target
+stream (rule-target events) -> PutEvents onto the bus of their RULE_ARN (or --bus), buffer (the
+front-door buffer's records) -> PutRecord back onto the stream they came from (or --stream). --target
 overrides the choice for other consumers. Exit status: 0 when nothing failed and nothing is poison.
 
 This module only turns the command line into settings (``dlq_replay.engine.ReplaySettings``) and prints;
@@ -47,6 +48,7 @@ from dlq_replay.targets import (
     BusTargetSettings,
     HttpTargetSettings,
     LakeTargetSettings,
+    StreamTargetSettings,
     TargetSettings,
     api_key_from_secret,
 )
@@ -95,7 +97,11 @@ def target_settings(
             raise SystemExit(f"error: {exc}") from exc
     if kind == "bus":
         return BusTargetSettings(bus=args.bus, region=args.region)
-    raise SystemExit(f"error: no default target for consumer {consumer!r}: pass --target http|lake|bus")
+    if kind == "stream":
+        return StreamTargetSettings(stream=args.stream)
+    raise SystemExit(
+        f"error: no default target for consumer {consumer!r}: pass --target http|lake|bus|stream"
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -124,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser("replay", help="send stored records back to their consumer")
     _common(replay)
-    replay.add_argument("--target", choices=("auto", "http", "lake", "bus"), default="auto")
+    replay.add_argument("--target", choices=("auto", "http", "lake", "bus", "stream"), default="auto")
     replay.add_argument("--partner-url", help="partner endpoint for the http target")
     keys_source = replay.add_mutually_exclusive_group()
     keys_source.add_argument("--api-key-env", help="environment variable holding the partner's x-api-key")
@@ -135,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
         "--lake-ledger-table",
         help="the lake ledger table for the lake target (default $LAKE_LEDGER_TABLE_NAME)",
     )
+    replay.add_argument("--stream", help="stream name for the stream target (default: the record's own)")
     replay.add_argument("--bus", help="bus name for the bus target (default: from the RULE_ARN attribute)")
     replay.add_argument("--region", help="Region of the bus (default: from the RULE_ARN attribute)")
     replay.add_argument(

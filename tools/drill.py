@@ -15,31 +15,34 @@ Scenarios:
 - ``past-window``: the primary is down for 25 hours, past the 24 hours EventBridge retries
   replication; recovery replays the secondary's archive with the archive replay command's code
   (``tools.replay``), whose forward rule carries the batches to the primary.
-- ``secondary-outage`` (not in ``both``): the secondary is down for ``--outage-minutes``; the
+- ``active-active``: both Regions process (``ProcessingMode=active-active``), each only the events
+  that entered its own bus (the rules on ``region``); the primary is down for ``--outage-minutes``,
+  the secondary processes what the endpoint sends it meanwhile into its own lake, and replication's
+  copies are not processed again in the other Region.
+- ``secondary-outage`` (not in ``all``): the secondary is down for ``--outage-minutes``; the
   endpoint must not fail over, its clients go to the primary, replication to the secondary waits.
 
 Per Region and in total it prints accepted, in the lake exactly once, processed twice (in the lake
-more than once) and lost (accepted, not in the lake), the observed time to fail over (from the
+more than once: the lakes of both Regions together) and lost (accepted, in no lake), the signals in
+each Region's lake, the observed time to fail over (from the
 outage to the endpoint's switch) and to recover (from the primary's return to the switch back), and
 the template-implied failover time (``tools.objectives``). The last line is
 ``drill: lost=<n> processed_twice=<n> failover_s=<n>``; the exit status is 1 unless nothing was
 lost or processed twice.
 
-    python -m tools.drill [--scenario outage|past-window|both] [--clients 6] [--requests 40]
+    python -m tools.drill [--scenario outage|past-window|active-active|all] [--clients 4] [--requests 40]
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -48,7 +51,8 @@ if TYPE_CHECKING:
     from localcloud.region import Region
     from localcloud.traffic import TrafficEvent, TrafficGenerator
 
-Scenario = Literal["outage", "past-window", "secondary-outage"]
+Scenario = Literal["outage", "past-window", "active-active", "secondary-outage"]
+ALL: Final[tuple[Scenario, ...]] = ("outage", "past-window", "active-active")
 ROOT: Final = Path(__file__).resolve().parents[1]
 FINE_STEP: Final = 10.0  # cloud seconds per step while anything happens (heartbeats are a minute apart)
 COARSE_STEP: Final = 60.0  # while the primary is simply down, or quiet
@@ -90,6 +94,7 @@ class DrillResult:
     tallies: dict[str, Tally]  # by the Region whose API accepted the event
     failover_s: float | None
     recover_s: float | None
+    lakes: dict[str, int]  # signals in each Region's lake, by role (the Regions that process)
     implied_failover_s: tuple[int, int]
     alarm_period_s: float
     switches: list[tuple[float, str]]  # (seconds from the outage's start, Region routed to from then)
@@ -121,6 +126,8 @@ class DrillResult:
             lines.append(
                 row.format(name, len(tally.accepted), tally.exactly_once, tally.processed_twice, tally.lost)
             )
+        lakes = ", ".join(f"{role} {count}" for role, count in self.lakes.items())
+        lines.append(f"  signals in each Region's lake: {lakes}")
         low, high = self.implied_failover_s
         lines.append(
             f"  failover observed {_seconds(self.failover_s)} (template, silent primary: {low}-{high} s; "
@@ -178,9 +185,7 @@ class Drill:
 
     # ------------------------------------------------------------------ time
     def step(self, seconds: float) -> None:
-        self.cloud.pump()
-        self.cloud.wait(seconds)
-        self.cloud.pump()
+        self.cloud.advance(seconds, step=seconds)
 
     def now(self) -> float:
         return self.cloud.clock.now()
@@ -295,51 +300,33 @@ class Drill:
             self.step(FINE_STEP)
             routed_back = self.joined.endpoint.region() == self.primary.name
             idle = not self.joined.replication.pending() and not self.joined.tables.pending()
-            if routed_back and idle and accepted <= set(self.cloud.census().lake):
+            if routed_back and idle and accepted <= set(self.lake()):
                 return
 
-    def replay_secondary_archive(self, since: float, until: float) -> int:
-        """The secondary's archive replayed for the outage with ``tools.replay``'s code (its forward
-        rule carries the batches to the primary); returns the events the archive held."""
-        from tools.replay import Replayer, ReplaySettings  # noqa: PLC0415
-        from tools.replay_client import ReplayClient  # noqa: PLC0415
-        from tools.replay_core import Window  # noqa: PLC0415
-        from tools.replay_journal import Journal  # noqa: PLC0415
+    def lakes(self) -> dict[str, Counter[str]]:
+        """Each processing Region's lake (event_id -> copies), by role."""
+        return {
+            region.role: Counter(self.cloud.census(region).lake)
+            for region in self.cloud.regions.values()
+            if region.pipes
+        }
 
-        archives = self.secondary.stack.of_type("AWS::Events::Archive")
-        if not archives:
-            raise RuntimeError("the secondary has no archive to replay")
-        client = ReplayClient(self.secondary.services.client("events"))
-        archive = client.archive(str(archives[0].ref))
-        output = io.StringIO()
-        with tempfile.TemporaryDirectory() as folder:
-            journal_path = Path(folder) / "replays.json"
-            replayer = Replayer(
-                client=client,
-                journal=Journal(journal_path),
-                out=output,
-                err=output,
-                now=lambda: datetime.fromtimestamp(self.now(), UTC),
-                sleep=self.step,
-            )
-            # from a little before the outage, but never before what the archive can hold
-            window = Window(
-                max(datetime.fromtimestamp(since, UTC) - timedelta(minutes=5), archive.created),
-                datetime.fromtimestamp(until, UTC),
-            )
-            settings = ReplaySettings(
-                archive=archive.arn, window=window, journal_path=journal_path, poll_seconds=FINE_STEP
-            )
-            code = replayer.run(settings)
-        if code != 0:
-            raise RuntimeError(f"the archive replay failed: {output.getvalue()}")
-        return archive.event_count
+    def lake(self) -> Counter[str]:
+        """Every lake together: an event in two lakes was processed twice."""
+        return sum(self.lakes().values(), Counter[str]())
+
+    def replay_secondary_archive(self, since: float, until: float) -> int:
+        """The secondary's archive replayed for the outage (``tools.region_recovery``)."""
+        from tools.region_recovery import replay_archive  # noqa: PLC0415
+
+        return replay_archive(self.cloud, self.secondary, since, until)
 
     # ------------------------------------------------------------------ the books
     def result(self, outage_start: float, outage_end: float, replayed: int, wall: float) -> DrillResult:
         from tools.objectives import from_template  # noqa: PLC0415
 
-        lake = self.cloud.census().lake
+        lakes = self.lakes()
+        lake = sum(lakes.values(), Counter[str]())
         for tally in self.tallies.values():
             tally.count(lake)
         switches = self.joined.endpoint.switches
@@ -353,6 +340,7 @@ class Drill:
             tallies=self.tallies,
             failover_s=None if failover is None else failover - outage_start,
             recover_s=None if recovery is None else recovery - outage_end,
+            lakes={role: sum(counts.values()) for role, counts in lakes.items()},
             implied_failover_s=objectives.silent_failover_seconds,  # the outage silences the primary
             alarm_period_s=alarm.period,
             switches=[(at - outage_start, region) for at, region in switches],
@@ -369,7 +357,10 @@ def run_scenario(settings: DrillSettings, template: Path = ROOT / "template.yaml
     from localcloud.traffic import TrafficGenerator  # noqa: PLC0415
     from signal_platform.schema_registry import SchemaRegistry  # noqa: PLC0415
 
-    options = CloudOptions(template=template, regions=("primary", "secondary"), seed=settings.seed)
+    overrides = {"ProcessingMode": "active-active"} if settings.scenario == "active-active" else {}
+    options = CloudOptions(
+        template=template, regions=("primary", "secondary"), seed=settings.seed, overrides=overrides
+    )
     with LocalCloud(options) as cloud:
         names = list(cloud.regions)
         clients = [
@@ -384,7 +375,10 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     description = (__doc__ or "").splitlines()[0]
     parser = argparse.ArgumentParser(prog="python -m tools.drill", description=description)
     parser.add_argument(
-        "--scenario", choices=("outage", "past-window", "secondary-outage", "both"), default="both"
+        "--scenario",
+        choices=(*ALL, "secondary-outage", "all"),
+        default="all",
+        help="default: all but secondary-outage",
     )
     parser.add_argument("--clients", type=int, default=4, help="clients, half nearest each Region")
     parser.add_argument("--requests", type=int, default=40, help="requests per scenario (default 40)")
@@ -397,7 +391,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
-    scenarios: list[Scenario] = ["outage", "past-window"] if args.scenario == "both" else [args.scenario]
+    scenarios: list[Scenario] = list(ALL) if args.scenario == "all" else [args.scenario]
     results = []
     for scenario in scenarios:
         settings = DrillSettings(

@@ -9,7 +9,8 @@ Three kinds of resource:
   routes): recorded with their resolved properties for the runtime and the emulators;
 - **accepted without local effect** (IAM, resource policies, permissions, alarms, Route 53) and
   **not emulated** (anything else, e.g. the EventBridge global endpoint, which moto lacks): recorded
-  with placeholder attributes so references resolve, and listed in one log line at start.
+  with placeholder attributes so references resolve, in ``Stack.not_emulated``; the cloud logs what
+  is left there once its Regions are joined (two Regions emulate the global endpoint).
 
 Layout: ``engine`` (dependency order, conditions, ``Rules``, intrinsics and dynamic references,
 placeholders: nothing about any one type), ``stack`` (``Resource``, ``Stack``), ``registry`` (the one

@@ -103,7 +103,7 @@ class Provisioner:
         self.session = session
         self.region = region
         self.account_id = account_id
-        self.names = PhysicalNames(stack_name)
+        self.names = PhysicalNames(stack_name, region)
         self.settings = settings or ProvisionSettings()
         self.rng = random.Random(self.settings.seed)
         self.stack = Stack(region, account_id, stack_name)
@@ -143,8 +143,6 @@ class Provisioner:
                 elif resource_type not in RUN_LOCALLY:
                     self.stack.not_emulated.append(f"{logical_id} ({resource_type})")
             self.stack.resources[logical_id] = resource
-        if self.stack.not_emulated:
-            log.warning("not emulated locally: %s", ", ".join(self.stack.not_emulated))
         if self.stack.no_local_effect:
             log.info("accepted without local effect: %s", ", ".join(self.stack.no_local_effect))
         return self.stack

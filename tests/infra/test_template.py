@@ -79,7 +79,10 @@ DLQ_CONSUMERS = {
     "EnrichmentTargetDlq": "enrichment",
     "EnrichmentFailureDlq": "enrichment-failure",
     "StreamTargetDlq": "stream",
+    "BufferDlq": "buffer",
 }
+# DLQs that exist beyond the hydrate's Regions (the buffer is edge): consumed where both exist.
+HYDRATED_WHERE_PROCESSING_RUNS = {"BufferDlq": "HydratesBufferDlq"}
 HYDRATE_FAILURE_DLQ = "DlqHydrateFailureDlq"
 # AWS: an SQS event source's queue visibility timeout at least 6 x the function timeout.
 SQS_VISIBILITY_PER_FUNCTION_TIMEOUT = 6
@@ -119,11 +122,25 @@ SIGNING_KEY_SECRET_IAM_ARN = {
     "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
     "customer-signals/${EnvironmentName}/signing-key-??????"
 }
-SIGNING_KEY_READERS = {"ValidatorFunction", "EnrichmentFunction"}
+SIGNING_KEY_READERS = {"ValidatorFunction", "EnrichmentFunction", "BatcherFunction"}
 # Created by the primary Region's stack only (the secondary gets a replica from Secrets Manager).
 PRIMARY_ONLY_RESOURCES = {"SigningKeySecret"}
 # Only in the secondary's edge-only stack; pinned by tests/infra/test_archive_replay_forward.py.
 REPLAY_FORWARD_RESOURCES = {"ArchiveReplayForwardRule", "ArchiveReplayForwardRole"}
+# The front-door buffer (docs/adr/0009): part of the edge, in every Region whose stack enables it.
+FRONT_DOOR_BUFFER_RESOURCES = {
+    "BufferStream",
+    "BufferDlq",
+    "BufferDlqPolicy",
+    "ValidatorBufferPolicy",
+    "BatcherLogGroup",
+    "BatcherFunction",
+    "BatcherFromBufferStream",
+    "BatcherErrorsAlarm",
+    "BatcherIteratorAgeAlarm",
+    "BufferDlqMessagesSentAlarm",
+    "BufferDlqAlarm",
+}
 PARTNER_RESOURCES = {
     "PartnerConnection",
     "PartnerApiDestination",
@@ -1208,6 +1225,13 @@ def test_resources_outside_edge_deploy_only_where_processing_runs(resources):
             continue
         if name in REPLAY_FORWARD_RESOURCES:
             continue
+        if name == "DlqHydrateFromBufferDlq":
+            assert resource.get("Condition") == "HydratesBufferDlq", name
+            continue
+        if name in FRONT_DOOR_BUFFER_RESOURCES:
+            # AND the buffer exists wherever the stack enables it, as the edge it belongs to
+            assert resource.get("Condition") == "HasFrontDoorBuffer", name
+            continue
         if name in PRIMARY_ONLY_RESOURCES:
             # AND what only the primary creates (the secondary gets a replica) is on IsPrimaryRegion
             assert resource.get("Condition") == "IsPrimaryRegion", name
@@ -1906,7 +1930,8 @@ def test_dlq_hydrate_consumes_every_dlq_with_partial_batch_failures(resources):
         assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"], queue
         assert properties["Enabled"] is True, queue
         assert properties["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "DlqHydrateMaximumConcurrency"}}
-        assert mapping.get("Condition") == resources[queue].get("Condition"), queue
+        expected = HYDRATED_WHERE_PROCESSING_RUNS.get(queue, resources[queue].get("Condition"))
+        assert mapping.get("Condition") == expected, queue
     # AND nothing consumes the failure DLQ (a human moves its messages back)
     assert HYDRATE_FAILURE_DLQ not in mappings
     assert not [
@@ -1933,7 +1958,11 @@ def test_dlq_hydrate_queues_visibility_and_redrive_to_failure_dlq(template, reso
         # THEN a message in flight stays invisible for 6 function timeouts (AWS's rule for SQS sources)
         assert properties["VisibilityTimeout"] >= SQS_VISIBILITY_PER_FUNCTION_TIMEOUT * timeout, queue
         # AND after 5 failed receives SQS moves it, unchanged, to the hydrate's failure DLQ
-        assert properties["RedrivePolicy"] == {
+        redrive = properties["RedrivePolicy"]
+        if queue in HYDRATED_WHERE_PROCESSING_RUNS:  # only where the hydrate (and its DLQ) exist
+            condition, redrive, otherwise = redrive["Fn::If"]
+            assert (condition, otherwise) == (HYDRATED_WHERE_PROCESSING_RUNS[queue], {"Ref": "AWS::NoValue"})
+        assert redrive == {
             "deadLetterTargetArn": {"Fn::GetAtt": [HYDRATE_FAILURE_DLQ, "Arn"]},
             "maxReceiveCount": 5,
         }, queue
@@ -1956,7 +1985,9 @@ def test_dlq_hydrate_consumer_by_queue_names_every_dlq(template, resources, has_
 
     # WHEN it is resolved with and without the partner pipe, and parsed by the function's settings
     raw = _resolve_queue_names(
-        variables["CONSUMER_BY_QUEUE"], queue_names, {"HasPartner": has_partner, "RunsProcessing": True}
+        variables["CONSUMER_BY_QUEUE"],
+        queue_names,
+        {"HasPartner": has_partner, "RunsProcessing": True, "HydratesBufferDlq": True},
     )
     settings = HydrateSettings.from_env({"DLQ_STORE_BUCKET_NAME": "store", "CONSUMER_BY_QUEUE": raw})
 
@@ -2009,7 +2040,7 @@ def test_dlq_hydrate_permissions_scoped_to_its_queues_stream_areas_and_key(templ
 
     # WHEN the grants are compared with the template's resources
     queues = sorted(({"Fn::GetAtt": [q, "Arn"]} for q in _hydrated_queues(resources)), key=json.dumps)
-    stream = [{"Fn::GetAtt": ["SignalStream", "Arn"]}]
+    stream = [{"Fn::GetAtt": ["BufferStream", "Arn"]}, {"Fn::GetAtt": ["SignalStream", "Arn"]}]
     areas = [
         {"Fn::Sub": f"${{DlqStoreBucket.Arn}}/{prefix}/*"} for prefix in ("dlq", "unrecoverable", "unparsed")
     ]
@@ -2030,7 +2061,10 @@ def test_dlq_hydrate_permissions_scoped_to_its_queues_stream_areas_and_key(templ
     # AND the partner's queue only where it exists
     sqs_statement = _statement_for(_effective_function(template, "DlqHydrateFunction"), "sqs:ReceiveMessage")
     conditional = [r["Fn::If"] for r in _as_list(sqs_statement["Resource"]) if "Fn::If" in r]
-    assert conditional == [["HasPartner", {"Fn::GetAtt": ["PartnerPipeDlq", "Arn"]}, {"Ref": "AWS::NoValue"}]]
+    assert conditional == [
+        ["HasPartner", {"Fn::GetAtt": ["PartnerPipeDlq", "Arn"]}, {"Ref": "AWS::NoValue"}],
+        ["HydratesBufferDlq", {"Fn::GetAtt": ["BufferDlq", "Arn"]}, {"Ref": "AWS::NoValue"}],
+    ]
 
 
 def test_dlq_store_bucket_lifecycle_keeps_waiting_objects_expires_only_replayed(template, resources):
@@ -2339,6 +2373,9 @@ def test_env_json_every_function_has_the_template_variables(template, resources)
                 assert entry[variable] == _substitute(value, defaults), (function, variable)
             elif "Ref" in value and value["Ref"] in defaults:
                 assert entry[variable] == defaults[value["Ref"]], (function, variable)
+            elif "Fn::If" in value and "" in value["Fn::If"][1:]:
+                # AND an optional feature's resource (the front-door buffer) is off, as by default
+                assert entry[variable] == "", (function, variable)
             else:
                 assert entry[variable], (function, variable)
 

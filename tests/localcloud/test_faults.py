@@ -15,6 +15,7 @@ from localcloud.faults import (
     Faults,
     RecordAging,
     RegionOutage,
+    ReplicationLag,
     Reshard,
     SdkFault,
     TargetFault,
@@ -54,6 +55,7 @@ from tests.localcloud.conftest import Recorder, arn, function, queue, running
         ("duplicate:*,p=0.2,seed=3", Duplicate("*", 0.2, 3)),
         ("concurrency:EnrichmentFunction,limit=1,hold=2", Concurrency("EnrichmentFunction", 1, 2.0)),
         ("reshard:SignalStream,after=10", Reshard("SignalStream", 10)),
+        ("lag:seconds=300", ReplicationLag(300.0)),
     ],
 )
 def test_faults_parse_from_the_cli_form(spec: str, expected: object) -> None:
@@ -182,3 +184,35 @@ def test_a_duplicate_fault_draws_from_its_own_seed() -> None:
     assert draws(1) == draws(1)
     assert draws(1) != draws(2)
     assert 0 < sum(draws(1)) < 32
+
+
+def test_overlapping_outages_end_when_the_last_one_does() -> None:
+    # GIVEN two overlapping outages of one Region and one of the other
+    now = [100.0]
+    faults = Faults(lambda: now[0], started_at=100.0)
+    faults.add(
+        RegionOutage("us-west-2", (10.0, 50.0)),
+        RegionOutage("us-west-2", (40.0, 90.0)),
+        RegionOutage("us-east-1", (200.0, 300.0)),
+    )
+
+    # THEN, 20 s in, us-west-2 is back at 90 s, both Regions at 90 s, and the next edge is at 40 s
+    now[0] = 120.0
+    assert faults.down_until("us-west-2") == 190.0
+    assert faults.down_until("us-west-2", "us-east-1") == 190.0
+    assert faults.down_until("us-east-1") == 120.0  # not down now
+    assert faults.next_region_change() == 140.0
+    assert faults.any_region_down()
+    # and after the last edge nothing changes any more
+    now[0] = 400.0
+    assert faults.next_region_change() is None
+    assert not faults.any_region_down()
+
+
+def test_the_longest_active_replication_lag_applies() -> None:
+    faults = Faults(lambda: 0.0)
+    assert faults.replication_lag(1.0) == 1.0
+    faults.add(
+        ReplicationLag(30.0), ReplicationLag(300.0, window=(0.0, 10.0)), ReplicationLag(900.0, (50.0, 60.0))
+    )
+    assert faults.replication_lag(1.0) == 300.0

@@ -38,6 +38,24 @@ def test_a_region_outage_loses_nothing_and_fails_over_as_the_template_implies(sc
         assert result.replication_expired == 0
 
 
+def test_active_active_processes_each_event_once_in_the_region_whose_bus_took_it() -> None:
+    # GIVEN both Regions processing (ProcessingMode=active-active) and the primary down mid-run
+    settings = DrillSettings(scenario="active-active", **SMALL)  # type: ignore[arg-type]
+
+    # WHEN the drill runs
+    result = run_scenario(settings)
+
+    # THEN both Regions' lakes took events (the secondary's while the endpoint routed to it), and
+    # every accepted event is in exactly one of them, once
+    total = result.total
+    assert set(result.lakes) == {"primary", "secondary"}
+    assert all(count > 0 for count in result.lakes.values())
+    assert (total.lost, total.processed_twice) == (0, 0)
+    assert total.exactly_once == len(total.accepted) == settings.requests * settings.per_request
+    assert sum(result.lakes.values()) == len(total.accepted)
+    assert result.failover_s is not None
+
+
 def test_an_outage_of_the_secondary_loses_nothing_and_never_fails_over() -> None:
     # GIVEN the secondary Region down for 15 minutes mid-run
     settings = DrillSettings(scenario="secondary-outage", **SMALL)  # type: ignore[arg-type]

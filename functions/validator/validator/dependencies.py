@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import cache, partial
 
 from signal_platform import signing
-from signal_platform.bus_publisher import BusPublisher
+from signal_platform.bus_publisher import BusPublisher, Publisher
 from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import SignalBatcher
 from signal_platform.sources import SourceRegistry
+from validator.buffer import FrontDoor, StreamPublisher
 from validator.ingest import Ingestor
 from validator.limits import DynamoLeaseStore, RateLimitSettings, SourceRateLimiter
 from validator.segment import SegmentMapper, TrackMapping
@@ -39,6 +40,15 @@ def _sign_with(provider: signing.SigningKeyProvider, payload: bytes) -> str:
     return signing.sign(provider.key(), payload)
 
 
+def publisher(settings: ValidatorSettings) -> Publisher:
+    """The ingress bus, behind the front-door buffer when the stack enables it."""
+    bus = BusPublisher(endpoint_id=settings.global_endpoint_id)
+    if settings.buffer_stream_name is None:
+        return bus
+    buffer = StreamPublisher(stream_name=settings.buffer_stream_name)
+    return FrontDoor(bus=bus, buffer=buffer, buffer_below=settings.buffer_below_signals)
+
+
 def build_ingestor(settings: ValidatorSettings) -> Ingestor:
     keys = signing.SigningKeyProvider(
         secret_arn=settings.signing_key_secret_arn, parameter_name=settings.signing_key_parameter_name
@@ -61,7 +71,7 @@ def build_ingestor(settings: ValidatorSettings) -> Ingestor:
             max_signals=settings.max_signals_per_entry,
             signer=partial(_sign_with, keys),
         ),
-        publisher=BusPublisher(endpoint_id=settings.global_endpoint_id),
+        publisher=publisher(settings),
         max_body_bytes=settings.max_body_bytes,
         max_events_per_request=settings.max_events_per_request,
         segment=segment_mapper(),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
-from signal_platform.bus_publisher import BusPublisher, FailureKind
+from signal_platform.bus_publisher import FailureKind, Publisher
 from signal_platform.errors import AuthenticationError, ForbiddenSourceError, PayloadTooLargeError
 from signal_platform.signal_batches import IngestMetadata, SignalBatcher
 from signal_platform.sources import Source, SourceRegistry
@@ -85,7 +85,7 @@ class Ingestor:
     sources: SourceRegistry
     judge: EventJudge
     batcher: SignalBatcher
-    publisher: BusPublisher
+    publisher: Publisher
     max_body_bytes: int
     max_events_per_request: int
     segment: SegmentMapper

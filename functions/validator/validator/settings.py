@@ -28,6 +28,9 @@ class ValidatorSettings:
     max_event_age: timedelta
     # StoreRawIp: keep the client's full IP address in signed batches (default: its network only).
     store_raw_ip: bool = False
+    # Front-door buffer (docs/adr/0009): the stream's name, empty when the mode is off.
+    buffer_stream_name: str | None = None
+    buffer_below_signals: int = 25
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ValidatorSettings:
@@ -53,4 +56,6 @@ class ValidatorSettings:
                 seconds=env.integer(environ, "MAX_EVENT_AGE_SECONDS", 7 * 24 * 3600, minimum=60)
             ),
             store_raw_ip=env.flag(environ, "STORE_RAW_IP", default=False),
+            buffer_stream_name=env.optional(environ, "BUFFER_STREAM_NAME"),
+            buffer_below_signals=env.integer(environ, "BUFFER_BELOW_SIGNALS", 25, minimum=1, maximum=500),
         )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 from signal_platform import aws_clients
 from signal_platform.backoff import full_jitter_delay
@@ -39,6 +39,12 @@ class PublishOutcome:
     error_codes: dict[str, int] = field(default_factory=dict)
 
 
+class Publisher(Protocol):
+    """Where the validator sends its signal batches: the ingress bus, or the front-door buffer."""
+
+    def publish(self, entries: Sequence[BusEntry], *, deadline: float) -> PublishOutcome: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     base_delay: float = 0.05
@@ -46,18 +52,23 @@ class RetryPolicy:
     max_attempts: int = 8
 
 
-class BusPublisher:
+class RetryingPublisher:
+    """The retry loop of every sink: only what failed is sent again, with backoff and full jitter,
+    until the deadline or ``max_attempts``. A sink says how entries go into calls (``_calls``), makes
+    one call (``_put``) and names its error codes."""
+
+    throttling_codes: frozenset[str] = _THROTTLING
+    permanent_codes: frozenset[str] = PERMANENT_ENTRY_ERRORS
+
     def __init__(
         self,
         *,
-        endpoint_id: str | None = None,
-        policy: RetryPolicy = RetryPolicy(),
-        client: Callable[[], Any] = lambda: aws_clients.client("events"),
+        policy: RetryPolicy,
+        client: Callable[[], Any],
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self._endpoint_id = endpoint_id or None
         self._policy = policy
         self._client = client
         self._sleep = sleep
@@ -73,9 +84,9 @@ class BusPublisher:
             outcome.attempts += 1
             pending = [entry for entry, _ in failed]
             failed = []
-            for call in calls(pending):
+            for call in self._calls(pending):
                 for entry, code in self._put(call, outcome):
-                    (given_up if code in PERMANENT_ENTRY_ERRORS else failed).append((entry, code))
+                    (given_up if code in self.permanent_codes else failed).append((entry, code))
             if not failed:
                 break
             delay = full_jitter_delay(
@@ -88,9 +99,38 @@ class BusPublisher:
         outcome.undelivered = [entry for entry, _ in undelivered]
         if undelivered:
             # Throttling asks the client to slow down (429); anything else is an outage (503).
-            throttled = all(code in _THROTTLING for _, code in undelivered)
+            throttled = all(code in self.throttling_codes for _, code in undelivered)
             outcome.failure = "throttled" if throttled else "unavailable"
         return outcome
+
+    def _calls(self, entries: Sequence[BusEntry]) -> Iterable[list[BusEntry]]:
+        raise NotImplementedError
+
+    def _put(self, call: list[BusEntry], outcome: PublishOutcome) -> list[tuple[BusEntry, str]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _failed(outcome: PublishOutcome, entries: list[BusEntry], code: str) -> list[tuple[BusEntry, str]]:
+        outcome.error_codes[code] = outcome.error_codes.get(code, 0) + len(entries)
+        return [(entry, code) for entry in entries]
+
+
+class BusPublisher(RetryingPublisher):
+    def __init__(
+        self,
+        *,
+        endpoint_id: str | None = None,
+        policy: RetryPolicy = RetryPolicy(),
+        client: Callable[[], Any] = lambda: aws_clients.client("events"),
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        super().__init__(policy=policy, client=client, sleep=sleep, clock=clock, rand=rand)
+        self._endpoint_id = endpoint_id or None
+
+    def _calls(self, entries: Sequence[BusEntry]) -> Iterable[list[BusEntry]]:
+        return calls(entries)
 
     def _put(self, call: list[BusEntry], outcome: PublishOutcome) -> list[tuple[BusEntry, str]]:
         """One PutEvents call; returns the entries that failed, each with its error code."""
@@ -118,8 +158,3 @@ class BusPublisher:
             else:
                 failures.extend(self._failed(outcome, [entry], code))
         return failures
-
-    @staticmethod
-    def _failed(outcome: PublishOutcome, entries: list[BusEntry], code: str) -> list[tuple[BusEntry, str]]:
-        outcome.error_codes[code] = outcome.error_codes.get(code, 0) + len(entries)
-        return [(entry, code) for entry in entries]

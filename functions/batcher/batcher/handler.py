@@ -1,0 +1,57 @@
+"""Lambda entry point of the buffer stream's event source mapping: Kinesis records in, signal batches
+on the ingress bus out, ``batchItemFailures`` naming the first record to retry (its sequence number,
+as a Lambda Kinesis mapping expects)."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from batcher import dependencies
+from batcher.service import ForwardOutcome
+from signal_platform.observability import logger, metrics, tracer
+
+# Time kept back from the Lambda deadline to answer the mapping after the last PutEvents retry.
+ANSWER_MARGIN_SECONDS = 2.0
+
+
+def _records(event: dict[str, Any]) -> list[tuple[str, bytes]]:
+    return [
+        (record["kinesis"]["sequenceNumber"], base64.b64decode(record["kinesis"]["data"]))
+        for record in event["Records"]
+    ]
+
+
+def _record(outcome: ForwardOutcome) -> None:
+    metrics.add_metric(name="BufferRecordsReceived", unit=MetricUnit.Count, value=outcome.records)
+    metrics.add_metric(name="SignalsForwarded", unit=MetricUnit.Count, value=outcome.signals_forwarded)
+    metrics.add_metric(name="BusEntries", unit=MetricUnit.Count, value=outcome.bus_entries)
+    metrics.add_metric(name="PutEventsCalls", unit=MetricUnit.Count, value=outcome.put_events_calls)
+    if outcome.resends_dropped:
+        metrics.add_metric(name="BufferResendsDropped", unit=MetricUnit.Count, value=outcome.resends_dropped)
+    if outcome.malformed is not None:
+        metrics.add_metric(name="MalformedBufferRecords", unit=MetricUnit.Count, value=1)
+        logger.error("buffer record is not a signal batch, retried from it", reason=outcome.malformed)
+    elif outcome.resume_at is not None:
+        metrics.add_metric(name="BufferSegmentsRetried", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "segment not delivered, retried from its first record",
+            resume_at=outcome.resume_at,
+            failure=outcome.failure,
+            error_codes=outcome.error_codes,
+        )
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    remaining = context.get_remaining_time_in_millis() / 1000
+    deadline = time.monotonic() + remaining - ANSWER_MARGIN_SECONDS
+    outcome = dependencies.forwarder().forward(_records(event), deadline=deadline)
+    _record(outcome)
+    return outcome.response()

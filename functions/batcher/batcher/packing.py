@@ -1,0 +1,98 @@
+"""Pure packing of buffer records into signal batches (no I/O).
+
+A buffer record is one validator-built signal batch (contract ``signal_batch``) of one request. The
+batcher re-packs the signals of many records with the layer's ``SignalBatcher``, so its entries have
+exactly the validator's contract and nothing downstream changes.
+
+Records are packed in **segments**: runs of consecutive records holding at most ``segment_signals``
+signals, counted from the first record of the invocation. A segment is published before the next
+one is packed; when one fails, the event source mapping is told to resume at the segment's first
+record, so the retry starts a segment at the same record and packs the same signals into the same
+batches, with the same batch ids, which the enrichment's idempotency then suppresses (ADR 0009).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from signal_platform import codec
+from signal_platform.errors import MalformedBatchError
+from signal_platform.signal_batches import BusEntry, EncodedSignal, IngestMetadata, SignalBatcher
+
+
+@dataclass(frozen=True, slots=True)
+class BufferedRecord:
+    """One record of the buffer stream: its position and the request's accepted signals."""
+
+    sequence_number: str
+    batch_id: str  # the validator's batch id: an identical resend of the request has the same one
+    ingest: IngestMetadata
+    signals: tuple[EncodedSignal, ...]
+
+
+def parse_record(sequence_number: str, data: bytes) -> BufferedRecord:
+    """The signal batch a validator wrote; its signals keep their canonical bytes."""
+    try:
+        detail = codec.loads(data)
+        batch_id = str(detail["batch_id"])
+        ingest: dict[str, Any] = detail["ingest"]
+        event_type = detail["event_type"]
+        metadata = IngestMetadata(
+            received_at=str(ingest["received_at"]),
+            region=str(ingest["region"]),
+            request_id=str(ingest["request_id"]),
+            source_id=str(ingest["source_id"]),
+        )
+        signals = tuple(
+            EncodedSignal(
+                str(signal["event_id"]), str(event_type), metadata.source_id, codec.canonical(signal)
+            )
+            for signal in detail["signals"]
+        )
+    except (codec.JSONDecodeError, KeyError, TypeError) as exc:
+        raise MalformedBatchError(f"record {sequence_number} is not a signal batch: {exc!r}") from exc
+    if not signals:
+        raise MalformedBatchError(f"record {sequence_number} carries no signals")
+    return BufferedRecord(sequence_number, batch_id, metadata, signals)
+
+
+def first_copies(records: Sequence[BufferedRecord]) -> tuple[list[BufferedRecord], int]:
+    """The records without repeats of a batch id seen earlier in ``records`` (an identical resend:
+    its partition key is the batch id, so it follows the original on the same shard), and how many
+    were dropped. Applied per segment, so that a retried segment drops the same records."""
+    seen: set[str] = set()
+    kept = []
+    for record in records:
+        if record.batch_id not in seen:
+            seen.add(record.batch_id)
+            kept.append(record)
+    return kept, len(records) - len(kept)
+
+
+def segments(records: Sequence[BufferedRecord], segment_signals: int) -> Iterator[Sequence[BufferedRecord]]:
+    """Consecutive runs of at most ``segment_signals`` signals (a bigger record forms its own run)."""
+    start, count = 0, 0
+    for index, record in enumerate(records):
+        if index > start and count + len(record.signals) > segment_signals:
+            yield records[start:index]
+            start, count = index, 0
+        count += len(record.signals)
+    if start < len(records):
+        yield records[start:]
+
+
+def pack_segment(segment: Sequence[BufferedRecord], batcher: SignalBatcher) -> list[BusEntry]:
+    """The segment's signals as signal batches: per source (and Region), in arrival order.
+
+    A batch's ``ingest`` is that of the first request of its source in the segment: the batch spans
+    requests, and the contract has one ``ingest`` per batch (ADR 0009 says what the lake sees)."""
+    by_origin: dict[tuple[str, str], tuple[IngestMetadata, list[EncodedSignal]]] = {}
+    for record in segment:
+        key = (record.ingest.source_id, record.ingest.region)
+        by_origin.setdefault(key, (record.ingest, []))[1].extend(record.signals)
+    entries: list[BusEntry] = []
+    for ingest, signals in by_origin.values():
+        entries.extend(batcher.build(signals, ingest))
+    return entries

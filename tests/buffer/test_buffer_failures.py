@@ -1,0 +1,100 @@
+"""The front-door buffer's failure paths in the local cloud: its alarms go to ALARM when their
+failure happens, and records that age out of the batcher's mapping are dead-lettered, stored by the
+DLQ-hydrate and replayed by the runbook's recovery into the lake exactly once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from localcloud import scenario
+from localcloud.cloud import LocalCloud
+from localcloud.faults import RecordAging, TargetFault
+from localcloud.recovery import recover
+from localcloud.scenario import Scenario
+
+FEW = Scenario(events=40, per_request=1, invalid_share=0.0, resend_share=0.0, seed=9, sources=("web-shop",))
+DAY_AND_AN_HOUR = 25 * 3600.0  # past the mapping's MaximumRecordAgeInSeconds (one day)
+
+
+def _let_time_pass(cloud: LocalCloud, seconds: float) -> None:
+    deadline = cloud.clock.now() + seconds
+    cloud.settle(horizon=seconds)
+    cloud.wait(max(0.0, deadline - cloud.clock.now()))
+    cloud.settle(horizon=0.0)
+    cloud.primary.cloudwatch.evaluate()
+
+
+def _alarmed(cloud: LocalCloud, alarm: str, after: float) -> bool:
+    went = cloud.primary.cloudwatch.first_alarm(alarm)
+    return went is not None and went > after
+
+
+def test_a_failing_batcher_sends_its_errors_alarm_to_alarm(cloud: LocalCloud) -> None:
+    started = cloud.clock.now()
+    cloud.faults.add(TargetFault("BatcherFunction", times=3))
+    outcome = scenario.run(cloud, FEW, write_keys={})
+    _let_time_pass(cloud, 600.0)
+    assert outcome.settled
+    assert _alarmed(cloud, "BatcherErrorsAlarm", started)
+    assert not _alarmed(cloud, "BufferDlqMessagesSentAlarm", started)
+    assert set(outcome.report.census.lake) == set(outcome.report.ledger.accepted)
+
+
+def test_a_batcher_behind_the_stream_sends_its_iterator_age_alarm_to_alarm(cloud: LocalCloud) -> None:
+    started = cloud.clock.now()
+    cloud.faults.add(RecordAging("BufferStream", 3600.0))  # records an hour behind the tip
+    outcome = scenario.run(cloud, FEW, write_keys={})
+    _let_time_pass(cloud, 600.0)
+    assert outcome.settled
+    assert _alarmed(cloud, "BatcherIteratorAgeAlarm", started)
+
+
+def test_records_that_age_out_are_stored_alarmed_and_replayed_into_the_lake_exactly_once(
+    cloud: LocalCloud,
+) -> None:
+    # GIVEN buffer records older than the mapping's one-day limit when the batcher first reads them
+    started = cloud.clock.now()
+    cloud.faults.add(RecordAging("BufferStream", DAY_AND_AN_HOUR))
+
+    # WHEN one-event requests are accepted
+    outcome = scenario.run(cloud, replace(FEW, events=30), write_keys={})
+    _let_time_pass(cloud, 120.0)
+    accepted = set(outcome.report.ledger.accepted)
+    census = cloud.report(outcome.report.ledger).census
+
+    # THEN none reached the lake, every one is in the DLQ store (BufferDlq, hydrated), and it alarmed
+    assert accepted and not census.lake
+    assert accepted <= set(census.dlq_store)
+    assert _alarmed(cloud, "BufferDlqMessagesSentAlarm", started)
+
+    # WHEN the runbook's recovery replays the store (the records back onto the buffer stream)
+    recovery = recover(cloud)
+    after = cloud.report(outcome.report.ledger).census
+
+    # THEN every accepted event is in the lake exactly once
+    assert recovery.ok, recovery.output
+    assert recovery.replays == {"buffer": 0}
+    assert set(after.lake) == accepted
+    assert all(copies == 1 for copies in after.lake.values())
+
+
+def test_a_dead_letter_nobody_consumes_sends_the_queue_alarm_to_alarm(cloud: LocalCloud) -> None:
+    # GIVEN the DLQ-hydrate not consuming (as in an edge-only Region) and records that age out
+    started = cloud.clock.now()
+    for mapping in cloud.sqs_mappings:
+        mapping.spec = replace(mapping.spec, enabled=False)
+    cloud.faults.add(RecordAging("BufferStream", DAY_AND_AN_HOUR))
+
+    # WHEN requests are accepted and a few minutes pass
+    scenario.run(cloud, replace(FEW, events=5), write_keys={})
+    _let_time_pass(cloud, 300.0)
+
+    # THEN the on-failure record waits in BufferDlq, naming the range, and both queue alarms fired
+    queue = cloud.stack.get("BufferDlq").ref
+    messages = cloud.services.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+    bodies = [json.loads(message["Body"]) for message in messages["Messages"]]
+    assert {body["requestContext"]["condition"] for body in bodies} == {"MaximumRecordAgeExceeded"}
+    assert sum(body["KinesisBatchInfo"]["batchSize"] for body in bodies) == 5
+    assert _alarmed(cloud, "BufferDlqAlarm", started)
+    assert _alarmed(cloud, "BufferDlqMessagesSentAlarm", started)

@@ -1,0 +1,105 @@
+"""The front-door buffer in the cost and quota models: single-event requests priced with the
+batcher's full signal batches, the buffer stream provisioned for the peak, in both Regions."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.cost import front_door_lines
+from bench.cost_model import (
+    BATCH_FUNCTION,
+    INGEST_FUNCTION,
+    Scenario,
+    buffer_shards,
+    front_door_buffer,
+    load_prices,
+    monthly_costs,
+    per_million_signals,
+    usage_of,
+)
+from bench.quota_model import demands, peak_rate
+
+ROOT = Path(__file__).resolve().parents[2]
+PRICES = load_prices(ROOT / "bench" / "prices.toml")
+TWO_REGIONS = Scenario(2e9, regions=2)
+
+
+@pytest.fixture(scope="module")
+def shapes() -> dict[str, Any]:
+    shapes: dict[str, Any] = json.loads((ROOT / "bench" / "results" / "calls.json").read_text())["shapes"]
+    return shapes
+
+
+@pytest.fixture(scope="module")
+def buffered(shapes: dict[str, Any]) -> dict[str, Any]:
+    return front_door_buffer(shapes["realistic-1"], shapes["realistic-100"], records_per_invocation=1000)
+
+
+def test_front_door_keeps_the_request_side_and_takes_the_bus_side_of_the_batched_shape(
+    shapes: dict[str, Any], buffered: dict[str, Any]
+) -> None:
+    single, batched, usage = (
+        usage_of(shapes["realistic-1"]),
+        usage_of(shapes["realistic-100"]),
+        usage_of(buffered),
+    )
+    # one API request and one validator invocation per signal, one buffer record each
+    assert usage.api_requests == single.api_requests == 1.0
+    assert usage.invocations[INGEST_FUNCTION] == single.invocations[INGEST_FUNCTION]
+    assert usage.buffer_records == 1.0 and usage.buffer_put_units == 1.0
+    # the ingress bus hop, enrichment, stream and lake as full batches have them
+    assert usage.ingress_entries == pytest.approx(batched.ingress_entries)
+    assert usage.ingress_chunks == pytest.approx(batched.ingress_chunks)
+    assert usage.table_write_units == batched.table_write_units
+    # the batcher: once per 1,000 records, its PutEvents 10 entries a call
+    assert usage.invocations[BATCH_FUNCTION] == pytest.approx(0.001)
+    validator_calls = shapes["realistic-100"]["per_1000_signals"]["functions"][INGEST_FUNCTION]["calls"]
+    validator_puts = validator_calls["events.PutEvents"]["calls"] / 1000
+    expected = batched.put_events_calls - validator_puts + batched.ingress_entries / 10
+    assert usage.put_events_calls == pytest.approx(expected)
+
+
+def test_buffer_stream_is_provisioned_for_the_peak_in_both_regions(
+    shapes: dict[str, Any], buffered: dict[str, Any]
+) -> None:
+    usage = usage_of(buffered)
+    peak = 2e9 / 86_400 * PRICES.assumptions["peak_factor"]
+    shards = buffer_shards(usage, PRICES, TWO_REGIONS)
+    assert shards == math.ceil(peak / 1000)  # records, not bytes, bound a shard of ~1 KB records
+    month = 2e9 * PRICES.days_per_month
+    by_hand = (
+        shards * 2 * 24 * PRICES.days_per_month * PRICES["kinesis_provisioned_shard_hour"]
+        + month * PRICES["kinesis_put_payload_unit"]
+    )
+    costs = monthly_costs(usage, PRICES, TWO_REGIONS)
+    assert costs["Kinesis provisioned (front-door buffer)"] == pytest.approx(by_hand)
+    # AND one Region pays for its own shards only; a shape without the buffer pays nothing
+    one_region = monthly_costs(usage, PRICES, Scenario(2e9, 1))["Kinesis provisioned (front-door buffer)"]
+    assert one_region == pytest.approx(by_hand - shards * 24 * PRICES.days_per_month * 0.015)
+    direct = monthly_costs(usage_of(shapes["realistic-1"]), PRICES, TWO_REGIONS)
+    assert direct["Kinesis provisioned (front-door buffer)"] == 0
+
+
+def test_front_door_costs_less_than_direct_single_event_requests(
+    shapes: dict[str, Any], buffered: dict[str, Any]
+) -> None:
+    direct = per_million_signals(usage_of(shapes["realistic-1"]), PRICES, TWO_REGIONS)
+    behind = per_million_signals(usage_of(buffered), PRICES, TWO_REGIONS)
+    assert behind < direct / 3
+    (line,) = front_door_lines({"shapes": shapes}, PRICES)
+    assert (
+        line == f"cost per million signals, two Regions, 1 events/request: ${behind:.2f} (front-door buffer)"
+    )
+
+
+def test_front_door_quota_demand_follows_the_batcher_not_the_requests(buffered: dict[str, Any]) -> None:
+    rate = peak_rate(2e9, PRICES.assumptions["peak_factor"])
+    demand = demands(usage_of(buffered), rate)
+    assert demand["put_events"] < 10_000 / 2
+    assert demand["api_requests"] == pytest.approx(rate)  # one request per signal still
+    assert demand["buffer_shards"] == math.ceil(rate / 1000)
