@@ -189,7 +189,7 @@ class SignalBatcher:
     def _entry(
         self, event_type: str, group_value: str, members: Sequence[EncodedSignal], fields: Mapping[str, Any]
     ) -> BusEntry:
-        event_ids = tuple(signal.event_id for signal in members)
+        event_ids = tuple([signal.event_id for signal in members])  # a list first: no generator
         batch_id = batch_id_for(event_type, group_value, event_ids)
         unsigned = self._detail_dict(event_type, batch_id, fields, group_value, members)
         detail = codec.canonical(unsigned)
