@@ -70,8 +70,14 @@ typecheck: $(STAMP) ## mypy, strict on the layer package, the functions, the loc
 validate: $(STAMP) ## sam validate --lint (cfn-lint, offline)
 	$(PY) -m samcli validate --lint --template template.yaml
 
+# checkov drops the resources whose Condition is false with the default parameters, so it checks the
+# template once more with the load balancer front door (FrontDoor Alb) as the default.
 checkov: $(CHECKOV_STAMP) ## checkov on the template, offline; every skip carries its reason in .checkov.yaml
 	$(CHECKOV_VENV)/bin/python -m checkov.main --config-file .checkov.yaml --skip-download --quiet --compact
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  sed 's/^    Default: HttpApi$$/    Default: Alb/' template.yaml > "$$tmp/template.yaml"; \
+	  cd "$$tmp" && "$(abspath $(CHECKOV_VENV))/bin/python" -m checkov.main --config-file "$(CURDIR)/.checkov.yaml" \
+	    --skip-download --quiet --compact
 
 build: $(STAMP) ## sam build (arm64 wheels for the layer, cross-platform) and report the layer size
 	$(PY) -m samcli build --template template.yaml
@@ -117,8 +123,15 @@ query: $(STAMP) ## the lake's Athena SQL (athena/), transpiled by sqlglot, run b
 dropin: $(STAMP) ## segment-analytics-python and rudder-sdk-python, 10,000 calls each, into the local lake exactly once
 	DROPIN_CALLS=10000 $(PY) -m pytest tests/e2e/test_segment_sdks.py -p no:randomly -v
 
+# Segment's browser library at the version tests/browser/package-lock.json pins (npm ci: ~8 s here).
+BROWSER_SDK := tests/browser/node_modules/.package-lock.json
+$(BROWSER_SDK): tests/browser/package-lock.json
+	@command -v npm >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	cd tests/browser && npm ci --no-audit --no-fund --ignore-scripts
+
 .PHONY: browser
-browser: $(STAMP) ## a real headless Chromium (Debian's, installed if missing: needs root) against the local API
+browser: $(STAMP) $(BROWSER_SDK) ## headless Chromium (Debian's, installed if missing: needs root) with Segment's real browser library against the local API
 	@command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell; }
 	$(PY) -m pytest tests/e2e/chromium -p no:randomly -v

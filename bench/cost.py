@@ -25,6 +25,7 @@ from bench.cost_model import (
     Usage,
     firehose_lake_costs,
     front_door_buffer,
+    load_balancer_costs,
     load_prices,
     monthly_costs,
     per_million,
@@ -208,6 +209,27 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
                 "answered once the records are in the buffer stream; exactly once kept for redeliveries, "
                 "batcher retries and replays, a resend suppressed when it meets its original in one "
                 "batcher segment (ADR 0009); adds the batching window to the latency",
+            )
+        )
+        delta = sum(load_balancer_costs(usage, prices, HEADLINE).values())
+        rows.append(
+            row(
+                f"load balancer front door and front-door buffer, {k} events/request",
+                per_million_signals(usage, prices, HEADLINE) + per_million(delta, prices, HEADLINE),
+                base[k],
+                "both front doors' trade-offs (ADR 0007 and 0009)",
+            )
+        )
+    for k in (1, 100):
+        delta = sum(load_balancer_costs(usages[k], prices, HEADLINE).values())
+        usd = base[k] + per_million(delta, prices, HEADLINE)
+        rows.append(
+            row(
+                f"load balancer front door instead of the HTTP API, {k} events/request",
+                usd,
+                base[k],
+                "same routes, answers and no-loss path (FrontDoor Alb); needs a VPC's subnets and a "
+                "certificate; no API request quota, but Lambda's invocations/s (10x concurrency) remain",
             )
         )
     partner = Scenario(HEADLINE.signals_per_day, HEADLINE.regions, partner=True)

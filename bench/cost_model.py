@@ -445,3 +445,44 @@ def firehose_lake_costs(usage: Usage, prices: PriceTable, scenario: Scenario) ->
         "Firehose (ingest, partitioning, objects)": firehose,
         "lake Pipe, S3-writer λ, PUTs removed": -removed,
     }
+
+
+# ---------------------------------------------------------------------------- the load balancer front door
+# What one Load Balancer Capacity Unit covers for a Lambda target, per hour (ELB pricing page): the
+# bill takes the largest dimension. Rule evaluations: the one default action is within the 10 free.
+LCU_NEW_CONNECTIONS_PER_SECOND: Final = 25
+LCU_ACTIVE_CONNECTIONS: Final = 3_000
+LCU_LAMBDA_BYTES_PER_HOUR: Final = 0.4e9
+
+
+def load_balancer_lcu_hours_per_request(assumptions: Mapping[str, float]) -> float:
+    """LCU-hours one request costs at a steady rate: new connections (a browser beacon opens its own),
+    connections held open until the idle timeout, and the bytes in and out."""
+    connections = assumptions["alb_new_connections_per_request"]
+    new = connections / (LCU_NEW_CONNECTIONS_PER_SECOND * 3600)
+    active = connections * assumptions["alb_connection_seconds"] / (LCU_ACTIVE_CONNECTIONS * 3600)
+    processed = assumptions["alb_bytes_per_request"] / LCU_LAMBDA_BYTES_PER_HOUR
+    return max(new, active, processed)
+
+
+def load_balancer_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[str, float]:
+    """An Application Load Balancer in front of the validator instead of the HTTP API (FrontDoor Alb):
+    the lines that change, USD a month, new value minus old. One load balancer per Region, billed
+    every hour; LCUs per request; its access logs in S3 instead of the API's in CloudWatch Logs. The
+    validator's invocations ($0.20 per million) and duration are the same behind either door."""
+    a = prices.assumptions
+    requests = usage.api_requests * scenario.signals_per_day * prices.days_per_month
+    hours = 24 * prices.days_per_month * scenario.regions
+    balancer = (
+        hours * prices["alb_hour"]
+        + requests * load_balancer_lcu_hours_per_request(a) * prices["alb_lcu_hour"]
+        + _gb(requests * a["alb_access_log_bytes"]) * prices["s3_standard_gb_month"]
+    )
+    removed = (
+        api_gateway_usd(requests, prices)
+        + _gb(requests * a["api_access_log_bytes"]) * prices["cloudwatch_logs_ingested_gb"]
+    )
+    return {
+        "Application Load Balancer (hours, LCUs, access logs)": balancer,
+        "HTTP API requests and access logs removed": -removed,
+    }

@@ -79,6 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     defaults = {name: usage_of(results["shapes"][name]) for name in DEFAULT_EXTREMES}
     shape, use = worst(defaults, rate)
+    # The front door at one event per request: the quota a load balancer removes, the one it keeps.
+    single = {use.quota.key: use for use in uses(defaults["realistic-1"], rate)}
+    balanced = {use.quota.key: use for use in uses(defaults["realistic-1"], rate, load_balancer=True)}
+    print(
+        f"front door, 1 event/request: HTTP API {single['api_requests'].ratio:.2f} of its request quota; "
+        f"load balancer {balanced['api_requests'].ratio:.2f} (none), Lambda synchronous invocations "
+        f"{balanced['lambda_invocations'].ratio:.2f} behind either"
+    )
     print(f"\nworst of the default settings: {shape}")
     print(worst_line(use))
     buffered = {**front_door, **{name: defaults[name] for name in ("realistic-100", "one-100")}}

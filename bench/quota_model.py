@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from bench.cost_model import Usage
+from bench.cost_model import ENRICH_FUNCTION, Usage
 
 SECONDS_PER_DAY: Final = 86_400
 MIB: Final = 1024 * 1024
@@ -46,6 +46,16 @@ PLANNED: Final = (
     ),
     Quota("api_requests", "API Gateway requests/s, all APIs", 10_000, "API Gateway, per Region", "API req/s"),
     Quota("lambda_concurrency", "Lambda concurrent executions", 1_000, "Lambda, per Region", "λ concurrency"),
+    # Synchronous invocations (the validator behind either front door, Pipe and queue targets) are
+    # capped at 10x the concurrency quota; an asynchronous invocation by an AWS service (the
+    # enrichment's rule) is not counted.
+    Quota(
+        "lambda_invocations",
+        "Lambda synchronous invocations/s (10x concurrency)",
+        10_000,
+        "Lambda, per Region",
+        "λ invokes/s",
+    ),
     Quota(
         "kinesis_write",
         "Kinesis on-demand write MiB/s",
@@ -83,16 +93,22 @@ def lambda_concurrency(usage: Usage, signals_per_second: float) -> float:
     return total
 
 
-def demands(usage: Usage, signals_per_second: float, *, replication: bool = True) -> dict[str, float]:
+def demands(
+    usage: Usage, signals_per_second: float, *, replication: bool = True, load_balancer: bool = False
+) -> dict[str, float]:
     """What one request shape asks of every quota at ``signals_per_second``. The global endpoint's
-    managed replication rule is one more rule target for every ingress entry."""
+    managed replication rule is one more rule target for every ingress entry. Behind a load balancer
+    (FrontDoor Alb) no API Gateway quota applies: a load balancer has no request-rate quota (its LCUs
+    scale; a sudden peak can be pre-provisioned with an LCU reservation)."""
     replicated = usage.ingress_entries if replication else 0.0
+    synchronous = sum(count for name, count in usage.invocations.items() if name != ENRICH_FUNCTION)
     stream_mib = usage.stream_bytes * signals_per_second / MIB
     buffer_mib = usage.buffer_bytes * signals_per_second / MIB  # the front-door buffer, when there is one
     return {
         "put_events": usage.put_events_calls * signals_per_second,
         "rule_invocations": (usage.rule_deliveries + replicated) * signals_per_second,
-        "api_requests": usage.api_requests * signals_per_second,
+        "api_requests": 0.0 if load_balancer else usage.api_requests * signals_per_second,
+        "lambda_invocations": synchronous * signals_per_second,
         "lambda_concurrency": lambda_concurrency(usage, signals_per_second),
         "kinesis_write": max(stream_mib, buffer_mib),
         "dynamodb_writes": max(usage.table_write_units.values(), default=0.0) * signals_per_second,
@@ -112,8 +128,14 @@ class Use:
         return self.demand / self.quota.limit
 
 
-def uses(usage: Usage, signals_per_second: float, quotas: tuple[Quota, ...] = PLANNED) -> list[Use]:
-    demand = demands(usage, signals_per_second)
+def uses(
+    usage: Usage,
+    signals_per_second: float,
+    quotas: tuple[Quota, ...] = PLANNED,
+    *,
+    load_balancer: bool = False,
+) -> list[Use]:
+    demand = demands(usage, signals_per_second, load_balancer=load_balancer)
     return [Use(quota, demand[quota.key]) for quota in quotas]
 
 

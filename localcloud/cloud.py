@@ -46,7 +46,7 @@ from localcloud.clock import Clock, VirtualClock, WallClock
 from localcloud.emulator import Emulator
 from localcloud.eventbridge import EventBridgeEmulator, Inbox
 from localcloud.faults import ClientFactory, Faults
-from localcloud.http_api import HttpApi
+from localcloud.http_api import HttpApi, LoadBalancer
 from localcloud.http_targets import HttpSender
 from localcloud.lambda_async import AsyncInvoker
 from localcloud.options import CloudOptions
@@ -186,13 +186,7 @@ class LocalCloud:
         self.primary = primary  # the Region of the cloud's config-env
         self.regions = {primary.name: primary}
         if secondary is not None:
-            self.regions[secondary.name] = secondary
-            self.joined = two_regions.join(
-                primary, secondary, lambda region: self._client_factory("events", region)
-            )
-            self.emulators = self.joined.emulators
-            self._exits.enter_context(self.joined.buckets.watching())
-            self._exits.enter_context(self.joined.tables.watching())
+            self._join(primary, secondary)
         self._warn_not_emulated()
         self._wrap_project_clients()
         for region in self.regions.values():
@@ -205,6 +199,16 @@ class LocalCloud:
         self._configure_partner(primary)
         self.started_at = self.clock.now()
         self._wall_started = time.perf_counter()
+
+    def _join(self, primary: Region, secondary: Region) -> None:
+        """Two Regions: the global endpoint, event and bucket replication and global tables between them."""
+        self.regions[secondary.name] = secondary
+        self.joined = two_regions.join(
+            primary, secondary, lambda region: self._client_factory("events", region)
+        )
+        self.emulators = self.joined.emulators
+        self._exits.enter_context(self.joined.buckets.watching())
+        self._exits.enter_context(self.joined.tables.watching())
 
     def _warn_not_emulated(self) -> None:
         """One line at start: what the Regions' stacks hold that nothing emulates, once they are joined
@@ -315,6 +319,15 @@ class LocalCloud:
     @property
     def api(self) -> HttpApi:
         return self.primary.api
+
+    @property
+    def load_balancer(self) -> LoadBalancer:
+        """The primary's load balancer front door (a template FrontDoor of Alb or Both)."""
+        if self.primary.load_balancer is None:
+            raise RuntimeError(
+                "the template's FrontDoor creates no load balancer (set FrontDoor=Alb or Both)"
+            )
+        return self.primary.load_balancer
 
     @property
     def http(self) -> HttpSender | None:

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from localcloud.http_api import HttpApi, HttpResponse
+from localcloud.http_api import HttpApi, HttpResponse, LoadBalancer
 from localcloud.provision import Resource
 from localcloud.runtime import FunctionRuntime, FunctionSpec, Invocation
 from localcloud.services import Datum, Services, emulated
@@ -319,7 +319,13 @@ class _Gauge:
 class CloudWatch:
     """Metrics and alarms of one Region (an ``Emulator``: ``pump`` catches up, ``next_due`` is None)."""
 
-    def __init__(self, services: Services, runtime: FunctionRuntime, api: HttpApi) -> None:
+    def __init__(
+        self,
+        services: Services,
+        runtime: FunctionRuntime,
+        api: HttpApi,
+        load_balancer: LoadBalancer | None = None,
+    ) -> None:
         self._services = services
         self._series: dict[MetricKey, _Series] = defaultdict(_Series)
         self._queues = {
@@ -351,6 +357,11 @@ class CloudWatch:
         }
         runtime.observers["cloudwatch"] = self._on_invocation
         api.observers["cloudwatch"] = self._on_response
+        self._balancer: dict[str, str] = {}
+        if load_balancer is not None:
+            [balancer] = services.stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer")
+            self._balancer = {"LoadBalancer": str(balancer.attributes["LoadBalancerFullName"])}
+            load_balancer.observers["cloudwatch"] = self._on_balancer_response
 
     # ------------------------------------------------------------------ the emulator protocol
     def pump(self) -> int:
@@ -443,6 +454,17 @@ class CloudWatch:
                 ("Latency", latency_ms),
             ):
                 self.put(aws_metric("AWS/ApiGateway", name, dimensions), value, now)
+
+    def _on_balancer_response(self, response: HttpResponse, own: bool, _latency_ms: float) -> None:
+        """The load balancer's metrics: a 5xx is the target's, or its own (the function failed)."""
+        now = self._services.clock.now()
+        server_error = float(response.status >= 500)
+        for name, value in (
+            ("RequestCount", 1.0),
+            ("HTTPCode_Target_5XX_Count", 0.0 if own else server_error),
+            ("HTTPCode_ELB_5XX_Count", server_error if own else 0.0),
+        ):
+            self.put(aws_metric("AWS/ApplicationELB", name, self._balancer), value, now)
 
     def _sample_queues(self, now: float) -> None:
         """Every queue's visible messages and oldest message, read from moto's queues without touching

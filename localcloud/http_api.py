@@ -7,6 +7,12 @@ back into status, headers and body as API Gateway does; a function error is a 50
 ``ApiServer`` serves the same on 127.0.0.1 for `make local`. With a CorsConfiguration the API answers
 a browser's preflight (OPTIONS with Origin and Access-Control-Request-Method) itself, without the
 function, and adds the CORS headers to every answer to an allowed Origin, as API Gateway does.
+
+``LoadBalancer`` is the template's optional Application Load Balancer front door (FrontDoor Alb or
+Both): every request, on any path and method (OPTIONS preflights included), becomes the event of a
+Lambda target group with multi-value headers off, and the function's answer goes back as the load
+balancer passes it on; a function error is a 502, as the load balancer answers one. It has no CORS
+settings: the function answers preflights itself. ``ApiServer`` serves either.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from localcloud import timeshare
 from localcloud.runtime import FunctionRuntime, Invocation
@@ -54,19 +60,7 @@ def http_api_event(
 ) -> dict[str, Any]:
     """The API Gateway HTTP API event (payload format 2.0) for one request."""
     lowered = {key.lower(): value for key, value in headers.items()}
-    content_type = lowered.get("content-type", "")
-    textual = not lowered.get("content-encoding") and (
-        not content_type or content_type.startswith(_TEXT_TYPES)
-    )
-    if body is None:
-        text, is_base64 = None, False
-    elif textual:
-        try:
-            text, is_base64 = body.decode(), False
-        except UnicodeDecodeError:
-            text, is_base64 = base64.b64encode(body).decode(), True
-    else:
-        text, is_base64 = base64.b64encode(body).decode(), True
+    text, is_base64 = _body_text(body, lowered)
     now = datetime.now(UTC)
     event: dict[str, Any] = {
         "version": "2.0",
@@ -97,6 +91,53 @@ def http_api_event(
     if text is not None:
         event["body"] = text
     return event
+
+
+def _body_text(body: bytes | None, headers: Mapping[str, str]) -> tuple[str | None, bool]:
+    """The body as an event carries it: text when it is text, else base64 (and ``isBase64Encoded``)."""
+    content_type = headers.get("content-type", "")
+    textual = not headers.get("content-encoding") and (
+        not content_type or content_type.startswith(_TEXT_TYPES)
+    )
+    if body is None:
+        return None, False
+    if textual:
+        try:
+            return body.decode(), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode(), True
+
+
+def load_balancer_event(
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    *,
+    query: str = "",
+    trace_id: str,
+    target_group_arn: str,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """An Application Load Balancer's event for a Lambda target (multi-value headers off): lower-case
+    header names, the client's address appended to X-Forwarded-For, the trace id in X-Amzn-Trace-Id."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    forwarded = lowered.get("x-forwarded-for")
+    lowered["x-forwarded-for"] = f"{forwarded}, {source_ip}" if forwarded else source_ip
+    lowered.setdefault("x-forwarded-proto", "https")
+    lowered.setdefault("x-forwarded-port", "443")
+    lowered["x-amzn-trace-id"] = f"Root={trace_id}"
+    text, is_base64 = _body_text(body, lowered)
+    return {
+        "requestContext": {"elb": {"targetGroupArn": target_group_arn}},
+        "httpMethod": method,
+        "path": path,
+        "queryStringParameters": dict(parse_qsl(query)),
+        "headers": lowered,
+        "body": text or "",
+        "isBase64Encoded": is_base64,
+    }
 
 
 def lambda_response(invocation: Invocation) -> HttpResponse:
@@ -210,11 +251,71 @@ class HttpApi:
         return lambda_response(invocation), invocation.duration
 
 
-class ApiServer:
-    """``HttpApi`` on 127.0.0.1 (threaded; invocations are serialised by the runtime's lock)."""
+class LoadBalancer:
+    """The Application Load Balancer front door: one HTTPS listener forwarding every request to one
+    Lambda target group (the template's), with no routing, no CORS and no health checks of its own."""
 
     def __init__(
-        self, api: HttpApi, *, port: int = 0, on_request: Callable[[HttpResponse], None] | None = None
+        self, function: str, target_group_arn: str, runtime: FunctionRuntime, *, seed: int = 0
+    ) -> None:
+        self.function = function
+        self._target_group_arn = target_group_arn
+        self._runtime = runtime
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        # Told of every answer, whether the load balancer gave it itself (a 502), and its latency in ms.
+        self.observers: dict[str, Callable[[HttpResponse, bool, float], None]] = {}
+
+    def request(
+        self, method: str, target: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> HttpResponse:
+        parts = urlsplit(target)
+        with self._lock:
+            bits = self._rng.getrandbits(128)
+        trace_id = f"1-{bits >> 96:08x}-{bits & ((1 << 96) - 1):024x}"
+        event = load_balancer_event(
+            method.upper(),
+            parts.path,
+            body,
+            headers or {},
+            query=parts.query,
+            trace_id=trace_id,
+            target_group_arn=self._target_group_arn,
+        )
+        started = time.perf_counter()
+        invocation = self._runtime.invoke(self.function, event)
+        response = load_balancer_response(invocation)
+        own = (
+            not invocation.ok
+            or not isinstance(invocation.payload, dict)
+            or "statusCode" not in invocation.payload
+        )
+        latency = max(time.perf_counter() - started, invocation.duration) * 1000
+        for observer in self.observers.values():
+            observer(response, own, latency)
+        return response
+
+
+def load_balancer_response(invocation: Invocation) -> HttpResponse:
+    """What the load balancer makes of a Lambda target's answer: a failed or malformed one is a 502."""
+    answer = invocation.payload
+    if not invocation.ok or not isinstance(answer, dict) or "statusCode" not in answer:
+        return HttpResponse(502, {"content-type": "text/html"}, b"<html><body>502 Bad Gateway</body></html>")
+    body = answer.get("body") or ""
+    raw = base64.b64decode(body) if answer.get("isBase64Encoded") else str(body).encode()
+    headers = {str(key).lower(): str(value) for key, value in (answer.get("headers") or {}).items()}
+    return HttpResponse(int(answer["statusCode"]), headers, raw)
+
+
+class ApiServer:
+    """``HttpApi`` or ``LoadBalancer`` on 127.0.0.1 (threaded; the runtime serialises invocations)."""
+
+    def __init__(
+        self,
+        api: HttpApi | LoadBalancer,
+        *,
+        port: int = 0,
+        on_request: Callable[[HttpResponse], None] | None = None,
     ) -> None:
         self._api = api
         self._port = port

@@ -27,7 +27,7 @@ from localcloud.eventbridge import (
     moto_rule_hook,
 )
 from localcloud.faults import Faults
-from localcloud.http_api import HttpApi
+from localcloud.http_api import HttpApi, LoadBalancer
 from localcloud.http_targets import ApiDestinationError, HttpSender
 from localcloud.lambda_async import AsyncInvoker
 from localcloud.options import CloudOptions
@@ -63,6 +63,8 @@ class Region:
         self.runtime = runtime
         self.functions = functions
         self.api = HttpApi(loaded.http_routes, runtime, seed=options.seed, cors=loaded.http_cors)
+        # The template's load balancer front door, when its FrontDoor creates one (else None).
+        self.load_balancer = _load_balancer(services.stack, functions, runtime, options.seed)
         self.inbox = Inbox()
         self.taps: dict[str, Tap] = {}  # rules other emulators watch (a global endpoint's, see eventbridge)
         self.http: HttpSender | None = None
@@ -187,7 +189,9 @@ class Region:
                     "not emulated locally: event source mapping %s from %s", mapping.logical_id, source
                 )
         self.scheduler = Scheduler(services)
-        self.cloudwatch = CloudWatch(services, self.runtime, self.api)  # last: it sees what the others did
+        self.cloudwatch = CloudWatch(
+            services, self.runtime, self.api, self.load_balancer
+        )  # last: it sees what the others did
         self.emulators = [
             self.scheduler,
             self.eventbridge,
@@ -266,3 +270,20 @@ class EndpointSession:
 
     def client(self, service: str, **kwargs: Any) -> Any:
         return self._session.client(service, endpoint_url=self._endpoint_url, **kwargs)
+
+
+def _load_balancer(
+    stack: Stack, functions: Mapping[str, FunctionSpec], runtime: FunctionRuntime, seed: int
+) -> LoadBalancer | None:
+    """The load balancer whose listener forwards to a Lambda target group of this stack, if any."""
+    by_arn = {spec.arn: logical_id for logical_id, spec in functions.items()}
+    for resource in stack.resources.values():
+        if resource.type != "AWS::ElasticLoadBalancingV2::TargetGroup":
+            continue
+        if resource.properties.get("TargetType") != "lambda":
+            continue
+        for target in resource.properties.get("Targets") or []:
+            function = by_arn.get(str(target.get("Id")))
+            if function is not None:
+                return LoadBalancer(function, str(resource.ref), runtime, seed=seed)
+    return None

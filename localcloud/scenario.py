@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, partial
-from typing import Final
+from typing import Final, Literal
 
 from localcloud import timeshare
 from localcloud.accounting import Ledger, Report
@@ -78,13 +78,14 @@ def run(
     requests: list[TrafficRequest] | None = None,
     on_request: Callable[[int], None] | None = None,
     write_keys: dict[str, str] | None = None,
+    front_door: Literal["http-api", "load-balancer"] = "http-api",
 ) -> Outcome:
     keys = register_sources(cloud, scenario, write_keys if write_keys is not None else {})
     planned = requests if requests is not None else plan_traffic(scenario)
     rng = random.Random(scenario.seed)
     shares_before = cloud.shares.seconds()  # of the traffic-and-settle window, as the ledger's time
     ledger = Ledger()
-    apis = _apis(cloud)
+    apis = [cloud.load_balancer.request] if front_door == "load-balancer" else _apis(cloud)
     clients = {
         source: ApiClient(apis[index % len(apis)], ledger, wait=cloud.wait)
         for index, source in enumerate(scenario.sources)

@@ -29,6 +29,7 @@ log = logging.getLogger("localcloud")
 # gauges), per namespace: what an alarm of the template may read besides the functions' own EMF.
 EMULATED_METRICS: Final[Mapping[str, frozenset[str]]] = {
     "AWS/ApiGateway": frozenset({"Count", "4xx", "5xx", "Latency"}),
+    "AWS/ApplicationELB": frozenset({"RequestCount", "HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"}),
     "AWS/Lambda": frozenset(
         {
             "Invocations",

@@ -105,3 +105,31 @@ def page_view(
 
 def batch_body(events: list[Any], **extra: Any) -> bytes:
     return codec.dumps({"events": events, **extra})
+
+
+TARGET_GROUP_ARN = (
+    "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/cs-dev-validator/0123456789abcdef"
+)
+
+
+def as_load_balancer_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The same request as an Application Load Balancer delivers it to a Lambda target (multi-value
+    headers off): ``httpMethod``/``path``, the client's address appended to ``X-Forwarded-For``, a
+    trace id instead of a request id, and ``requestContext.elb``."""
+    http = event["requestContext"]["http"]
+    headers = dict(event["headers"])
+    forwarded = headers.get("x-forwarded-for")
+    headers["x-forwarded-for"] = f"{forwarded}, {http['sourceIp']}" if forwarded else http["sourceIp"]
+    headers.setdefault("x-forwarded-proto", "https")
+    headers.setdefault("x-forwarded-port", "443")
+    trace = uuid.UUID(event["requestContext"]["requestId"]).hex
+    headers["x-amzn-trace-id"] = f"Root=1-{trace[:8]}-{trace[8:]}"
+    return {
+        "requestContext": {"elb": {"targetGroupArn": TARGET_GROUP_ARN}},
+        "httpMethod": http["method"],
+        "path": event["rawPath"],
+        "queryStringParameters": {},
+        "headers": headers,
+        "body": event.get("body") or "",
+        "isBase64Encoded": event["isBase64Encoded"],
+    }

@@ -34,6 +34,10 @@ RUN_LOCALLY: Final = frozenset(
         "AWS::ApiGatewayV2::Api",
         "AWS::ApiGatewayV2::Stage",
         "AWS::Scheduler::Schedule",  # rate() schedules that put events on a bus (localcloud.scheduler)
+        # The optional load balancer front door: its Lambda target group (localcloud.http_api.LoadBalancer)
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "AWS::ElasticLoadBalancingV2::Listener",
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
     }
 )
 NO_LOCAL_EFFECT: Final = frozenset(
@@ -51,6 +55,8 @@ NO_LOCAL_EFFECT: Final = frozenset(
         "AWS::Route53::RecordSetGroup",
         "AWS::ApiGatewayV2::DomainName",
         "AWS::ApiGatewayV2::ApiMapping",
+        "AWS::EC2::SecurityGroup",
+        "AWS::WAFv2::WebACLAssociation",
     }
 )
 _DYNAMIC_REFERENCE: Final = re.compile(r"\{\{resolve:(secretsmanager|ssm|ssm-secure):([^}]+)\}\}")
@@ -208,6 +214,22 @@ class Provisioner:
                 "ApiId": ref,
                 "ApiEndpoint": f"https://{ref}.execute-api.{self.region}.amazonaws.com",
             }
+        elif resource_type == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+            full_name = f"app/{name[:32]}/{self.names.suffix(logical_id)[:16].lower()}"
+            ref = self.arn("elasticloadbalancing", f"loadbalancer/{full_name}")
+            attributes = {
+                "LoadBalancerArn": ref,
+                "LoadBalancerFullName": full_name,
+                "LoadBalancerName": name[:32],
+                "DNSName": f"{name[:32]}.{self.region}.elb.localhost",
+                "CanonicalHostedZoneID": "Z0LOCALCLOUDELB",
+            }
+        elif resource_type == "AWS::ElasticLoadBalancingV2::TargetGroup":
+            group = str(properties.get("Name") or name)
+            ref = self.arn(
+                "elasticloadbalancing", f"targetgroup/{group}/{self.names.suffix(logical_id)[:16].lower()}"
+            )
+            attributes = {"TargetGroupArn": ref, "TargetGroupName": group}
         elif resource_type == "AWS::Lambda::EventSourceMapping":
             ref = f"{self.names.suffix(logical_id).lower()}-esm"
             attributes = {

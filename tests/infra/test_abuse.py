@@ -19,7 +19,7 @@ UNRESERVED_MINIMUM = 100
 # events per request (make quota): the validator's and the S3 writer's concurrency at the peak.
 VALIDATOR_AT_PEAK = 195
 S3_WRITER_AT_PEAK = 97
-HYDRATE_MAPPINGS = 5
+HYDRATE_MAPPINGS = 6  # five DLQs, and the front-door buffer's when it is on
 
 
 @pytest.fixture(scope="module")

@@ -70,6 +70,7 @@ SCOPED_WILDCARDS: Final = {
     ("DlqHydrateFunctionRole", "WriteTheDlqStoreAreas"): "objects under dlq/, unrecoverable/, unparsed/",
     ("ValidatorFunctionRole", "ReadTheSigningKey"): SECRET_SUFFIX,
     ("EnrichmentFunctionRole", "ReadTheSigningKey"): SECRET_SUFFIX,
+    ("BatcherFunctionRole", "ReadTheSigningKey"): SECRET_SUFFIX,
 }
 
 

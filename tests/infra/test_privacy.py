@@ -140,8 +140,9 @@ def test_personal_data_key_encrypts_every_bucket_but_the_access_logs(resources):
     for name, bucket in _of_type(resources, "AWS::S3::Bucket").items():
         (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         # WHEN / THEN the stores of events (lake, DLQ store, quarantine, replicas) use the personal-data
-        # key; the access-log bucket has SSE-S3, the only encryption S3 log delivery supports
-        if name == "AccessLogsBucket":
+        # key; the access-log buckets have SSE-S3, the only encryption S3 and load balancer log delivery
+        # support
+        if name in ("AccessLogsBucket", "LoadBalancerLogsBucket"):
             assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
         else:
             assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {

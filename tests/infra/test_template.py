@@ -176,7 +176,22 @@ TWO_REGION_RESOURCES = {
     **dict.fromkeys(
         ["EndpointReplicationRole", "EndpointReplicationPassRole", "GlobalEndpoint"], "CreatesGlobalEndpoint"
     ),
-    **dict.fromkeys(["ApiDomain", "ApiDomainMapping", "ApiHealthCheck", "ApiLatencyRecord"], "HasApiDomain"),
+    **dict.fromkeys(["ApiHealthCheck", "ApiLatencyRecord"], "HasApiDomain"),
+    **dict.fromkeys(["ApiDomain", "ApiDomainMapping"], "ApiDomainOnApiGateway"),
+    **dict.fromkeys(
+        [
+            "LoadBalancerSecurityGroup",
+            "LoadBalancerLogsBucket",
+            "LoadBalancerLogsBucketPolicy",
+            "LoadBalancer",
+            "LoadBalancerHttpsListener",
+            "ValidatorTargetGroup",
+            "ValidatorLoadBalancerPermission",
+            "LoadBalancer5xxAlarm",
+        ],
+        "HasLoadBalancer",
+    ),
+    "LoadBalancerWebAclAssociation": "HasLoadBalancerWebAcl",
     **dict.fromkeys(
         [
             "LakeReplicaBucket",
@@ -1187,7 +1202,12 @@ def test_checkov_template_skips_name_a_check_and_a_reason(resources):
     ]
 
     # WHEN / THEN each names one check and says why it does not apply to that resource
-    assert {name for name, _ in skips} == {"AccessLogsBucket", "LakeReplicaBucket", "DlqStoreReplicaBucket"}
+    assert {name for name, _ in skips} == {
+        "AccessLogsBucket",
+        "LakeReplicaBucket",
+        "DlqStoreReplicaBucket",
+        "LoadBalancerLogsBucket",
+    }
     for name, skip in skips:
         assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), name
         assert len(skip.get("comment", "")) > 40, f"{name}: {skip['id']} has no real reason"
@@ -1709,6 +1729,7 @@ def test_buckets_every_bucket_tls_only_private_versioned_with_lifecycle(resource
     buckets = _of_type(resources, "AWS::S3::Bucket")
     assert buckets.keys() == {
         "AccessLogsBucket",
+        "LoadBalancerLogsBucket",
         "QuarantineBucket",
         "LakeBucket",
         "DlqStoreBucket",
@@ -2204,8 +2225,8 @@ def test_encryption_every_queue_bucket_table_stream_topic_uses_platform_key(reso
         assert topic["Properties"]["KmsMasterKeyId"] == PLATFORM_KEY_ARN, name
     for name, bucket in _of_type(resources, "AWS::S3::Bucket").items():
         (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-        if name == "AccessLogsBucket":
-            # the one exception: S3 server access log delivery documents only SSE-S3 on its destination
+        if name in ("AccessLogsBucket", "LoadBalancerLogsBucket"):
+            # the exceptions: S3 server access log and ELB access log delivery support only SSE-S3
             assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
             continue
         key = PERSONAL_DATA_KEY_ARN if name in PERSONAL_DATA_BUCKETS else PLATFORM_KEY_ARN

@@ -8,24 +8,33 @@ import pytest
 
 from signal_platform import codec
 from tests.conftest import FakeLambdaContext
-from tests.http_events import http_api_event
+from tests.http_events import as_load_balancer_event, http_api_event
+from validator import dependencies
 from validator.handler import lambda_handler
 
 
-def _invoke(method: str, path: str, context: FakeLambdaContext) -> dict[str, Any]:
+@pytest.fixture(params=["http-api", "load-balancer"])
+def door(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(dependencies, "front_door", lambda: "Both")
+    return str(request.param)
+
+
+def _invoke(method: str, path: str, context: FakeLambdaContext, door: str = "http-api") -> dict[str, Any]:
     event = http_api_event(b"{}", write_key="web-shop.secret")
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     event["requestContext"]["http"]["method"] = method
     event["routeKey"] = event["requestContext"]["routeKey"] = "$default"
+    if door == "load-balancer":
+        event = as_load_balancer_event(event)
     response: dict[str, Any] = lambda_handler(event, context)
     return response
 
 
 @pytest.mark.parametrize("path", ["/", "/v1/event", "/v2/events", "/v1/events/extra", "/V1/EVENTS"])
-def test_unrouted_path_answers_404(path: str, lambda_context: FakeLambdaContext) -> None:
-    # GIVEN an invocation on a path the API does not route
+def test_unrouted_path_answers_404(path: str, door: str, lambda_context: FakeLambdaContext) -> None:
+    # GIVEN an invocation on a path the API does not route (behind either front door)
     # WHEN the validator handles it
-    response = _invoke("POST", path, lambda_context)
+    response = _invoke("POST", path, lambda_context, door)
     # THEN it answers 404 with the Error body, not retryable
     assert response["statusCode"] == 404
     body = codec.loads(response["body"])
@@ -36,11 +45,11 @@ def test_unrouted_path_answers_404(path: str, lambda_context: FakeLambdaContext)
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
 def test_wrong_method_on_events_answers_405_with_allow(
-    method: str, lambda_context: FakeLambdaContext
+    method: str, door: str, lambda_context: FakeLambdaContext
 ) -> None:
-    # GIVEN an invocation of /v1/events with a method other than POST
+    # GIVEN an invocation of /v1/events with a method other than POST (behind either front door)
     # WHEN the validator handles it
-    response = _invoke(method, "/v1/events", lambda_context)
+    response = _invoke(method, "/v1/events", lambda_context, door)
     # THEN it answers 405, naming the one method allowed
     assert response["statusCode"] == 405
     assert response["headers"]["Allow"] == "POST"

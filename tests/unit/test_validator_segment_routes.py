@@ -16,7 +16,7 @@ from signal_platform.bus_publisher import BusPublisher
 from signal_platform.observability import logger
 from signal_platform.timeutil import format_rfc3339, utc_now
 from tests.fuzz.harness import ORIGIN, SOURCE_ID, WRITE_KEY, Harness, basic
-from tests.http_events import http_api_event, page_view
+from tests.http_events import as_load_balancer_event, http_api_event, page_view
 from validator import dependencies
 from validator.segment import event_id_of
 
@@ -24,12 +24,17 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 SENT_AT = "2026-12-06T10:00:01.000Z"
 
 
-@pytest.fixture
-def harness() -> Iterator[Harness]:
+@pytest.fixture(params=["http-api", "load-balancer"])
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """The handler behind either front door: each test sends the same request in both event shapes."""
     fake = Harness()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(dependencies, "ingestor", lambda: fake.ingestor)
+        patch.setattr(dependencies, "front_door", lambda: "Both")
         patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+        if request.param == "load-balancer":
+            invoke = fake.invoke
+            patch.setattr(fake, "invoke", lambda event: invoke(as_load_balancer_event(event)))
         yield fake
 
 

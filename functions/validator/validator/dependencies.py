@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache, partial
 
 from signal_platform import signing
 from signal_platform.bus_publisher import BusPublisher, Publisher
+from signal_platform.errors import ConfigurationError
 from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import SignalBatcher
 from signal_platform.sources import SourceRegistry
+from validator import edge
 from validator.buffer import FrontDoor, StreamPublisher
 from validator.ingest import Ingestor
 from validator.limits import DynamoLeaseStore, RateLimitSettings, SourceRateLimiter
@@ -80,6 +83,15 @@ def build_ingestor(settings: ValidatorSettings) -> Ingestor:
 
 
 @cache
+def front_door() -> str:
+    """The template's FrontDoor (HttpApi when unset: a stack without a load balancer)."""
+    door = os.environ.get("FRONT_DOOR") or "HttpApi"
+    if door not in edge.OPEN_DOORS:
+        raise ConfigurationError(f"FRONT_DOOR is {door!r}: expected one of {', '.join(edge.OPEN_DOORS)}")
+    return door
+
+
+@cache
 def ingestor() -> Ingestor:
     return build_ingestor(ValidatorSettings.from_env())
 
@@ -87,3 +99,4 @@ def ingestor() -> Ingestor:
 def reset() -> None:
     """Forget the cached collaborators (tests change the environment between cases)."""
     ingestor.cache_clear()
+    front_door.cache_clear()

@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.event_handler import ALBResolver, APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -20,7 +21,7 @@ from signal_platform.errors import (
 )
 from signal_platform.observability import logger, metrics, tracer
 from signal_platform.timeutil import utc_now
-from validator import api, dependencies
+from validator import api, dependencies, edge
 from validator.ingest import IngestAnswer, IngestRequest
 from validator.segment import CallType
 
@@ -29,7 +30,10 @@ ANSWER_MARGIN_SECONDS = 1.5
 # Rejections logged per request with their reasons (the counts cover them all).
 LOGGED_REJECTIONS = 20
 
-app = APIGatewayHttpResolver(serializer=lambda body: codec.dumps(body).decode())
+# One set of routes behind either front door (validator/edge.py): the HTTP API or a load balancer.
+app = Router()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+http_api = APIGatewayHttpResolver(serializer=lambda body: codec.dumps(body).decode())
+load_balancer = ALBResolver(serializer=lambda body: codec.dumps(body).decode())
 
 
 def _respond(answer: api.HttpAnswer) -> Response[Any]:
@@ -63,20 +67,21 @@ def _record(answer: IngestAnswer, route: str) -> None:
 
 def _request() -> IngestRequest:
     event = app.current_event
+    edge.check_door(dependencies.front_door(), through_load_balancer=edge.is_load_balancer_event(event))
     context: LambdaContext = app.lambda_context
     remaining = context.get_remaining_time_in_millis() / 1000
     # Each Powertools property builds a new object: read each once. The headers become one plain
-    # dict with lower-case names (payload 2.0 sends them so), cheaper to read than a case-insensitive one.
+    # dict with lower-case names (payload 2.0 and the load balancer send them so), cheaper to read than a
+    # case-insensitive one.
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    request_context = event.request_context
     return IngestRequest(
         body=event.body,
         is_base64=bool(event.is_base64_encoded),
         headers=headers,
-        request_id=request_context.request_id,
+        request_id=edge.request_id(event),
         received_at=utc_now(),
         deadline=time.monotonic() + remaining - ANSWER_MARGIN_SECONDS,
-        source_ip=request_context.http.source_ip,
+        source_ip=edge.source_ip(event),
         user_agent=headers.get("user-agent"),
     )
 
@@ -108,7 +113,7 @@ def on_platform_error(error: SignalPlatformError) -> Response[Any]:
 
 def _refuse(error: SignalPlatformError) -> Response[Any]:
     event = app.current_event
-    request_id = event.request_context.request_id
+    request_id = edge.request_id(event)
     if event.path in api.SEGMENT_ROUTES:
         answer = api.segment_error_answer(error, request_id)
     else:
@@ -121,7 +126,7 @@ def _refuse(error: SignalPlatformError) -> Response[Any]:
     return _respond(answer)
 
 
-@app.not_found
+@app.exception_handler(NotFoundError)  # type: ignore[untyped-decorator]
 def on_not_found(_error: Exception) -> Response[Any]:
     """No route matched: the one path with another method is a 405, any other path a 404."""
     event = app.current_event
@@ -135,14 +140,22 @@ def on_unexpected_error(_error: Exception) -> Response[Any]:
     logger.exception("unexpected error")
     metrics.add_metric(name="Requests500", unit=MetricUnit.Count, value=1)
     event = app.current_event
-    request_id = event.request_context.request_id
+    request_id = edge.request_id(event)
     if event.path in api.SEGMENT_ROUTES:
         return _respond(api.segment_error_answer(SignalPlatformError("unexpected"), request_id))
     return _respond(api.unexpected_answer(request_id))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+http_api.include_router(app)
+load_balancer.include_router(app)
+
+
+@logger.inject_lambda_context(correlation_id_path=edge.CORRELATION_ID_PATH)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    if not edge.is_load_balancer_event(event):
+        return http_api.resolve(event, context)
+    if edge.is_preflight(event):
+        return edge.preflight_answer(event)
+    return edge.with_cors(event, load_balancer.resolve(event, context))

@@ -51,6 +51,12 @@ class ForbiddenSourceError(RequestError):
     code = "forbidden"
 
 
+class FrontDoorClosedError(ForbiddenSourceError):
+    """The request came in through a front door the stack keeps closed (FrontDoor Alb: the HTTP API)."""
+
+    code = "front_door_closed"
+
+
 class RouteNotFoundError(RequestError):
     """The request names a path the API does not serve."""
 

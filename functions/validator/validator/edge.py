@@ -1,0 +1,153 @@
+"""The two front doors the validator sits behind, and what differs between them.
+
+The HTTP API (payload 2.0) and an Application Load Balancer (a Lambda target group, multi-value
+headers off) deliver the same request in two event shapes. The routes and answers are the same;
+three things differ and are settled here:
+
+- the request id: API Gateway's ``requestContext.requestId``; the load balancer's trace id
+  (``X-Amzn-Trace-Id: Root=1-...``), which its access log records too;
+- the client's address: API Gateway's ``sourceIp``; behind the load balancer the LAST entry of
+  ``X-Forwarded-For``, the one the load balancer appended itself (in ``append`` mode, which the
+  template sets): every earlier entry is whatever the client sent, never trusted;
+- CORS: API Gateway answers preflights and adds the headers (the template's CorsConfiguration); a
+  load balancer has no CORS settings, so the function does the same for its requests, from
+  ``CORS`` (tests/infra pins it to the template's CorsConfiguration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from signal_platform.errors import FrontDoorClosedError
+
+TRACE_HEADER: Final = "x-amzn-trace-id"
+FORWARDED_FOR: Final = "x-forwarded-for"
+# Logs correlate on API Gateway's request id, or the load balancer's trace id.
+CORRELATION_ID_PATH: Final = 'requestContext.requestId || headers."x-amzn-trace-id"'
+
+
+@dataclass(frozen=True, slots=True)
+class CorsPolicy:
+    """What API Gateway applies with a CorsConfiguration; the function applies it behind a load balancer."""
+
+    allow_origins: tuple[str, ...]
+    allow_methods: tuple[str, ...]
+    allow_headers: tuple[str, ...]
+    expose_headers: tuple[str, ...]
+    max_age: int
+
+    def allows(self, origin: str) -> bool:
+        return "*" in self.allow_origins or origin in self.allow_origins
+
+    def _allowed_origin(self, origin: str) -> str:
+        return "*" if "*" in self.allow_origins else origin
+
+    def preflight(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """The headers of the 204 answer to a preflight: none (the browser refuses) unless the Origin
+        and the requested method are allowed."""
+        origin = headers.get("origin", "")
+        method = headers.get("access-control-request-method", "").upper()
+        if not self.allows(origin) or method not in self.allow_methods:
+            return {}
+        return {
+            "access-control-allow-origin": self._allowed_origin(origin),
+            "access-control-allow-methods": ",".join(self.allow_methods),
+            "access-control-allow-headers": ",".join(self.allow_headers),
+            "access-control-max-age": str(self.max_age),
+        }
+
+    def answer_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """The CORS headers added to an answer to an allowed Origin (none without one)."""
+        origin = headers.get("origin")
+        if origin is None or not self.allows(origin):
+            return {}
+        added = {"access-control-allow-origin": self._allowed_origin(origin)}
+        if self.expose_headers:
+            added["access-control-expose-headers"] = ",".join(self.expose_headers)
+        return added
+
+
+# The same as IngestApi's CorsConfiguration in template.yaml: any origin may ask (the validator
+# then refuses, 403, an Origin the write key's source has not registered), POST only.
+CORS: Final = CorsPolicy(
+    allow_origins=("*",),
+    allow_methods=("POST",),
+    allow_headers=("authorization", "content-type", "content-encoding", "x-api-key", "x-retry-count"),
+    expose_headers=("retry-after",),
+    max_age=7200,
+)
+
+
+# The template's FrontDoor parameter: the doors it opens. With Alb only the load balancer is open, so
+# nothing goes around its web ACL through the HTTP API (which SAM cannot make conditional).
+OPEN_DOORS: Final = {
+    "HttpApi": ("http-api",),
+    "Alb": ("load-balancer",),
+    "Both": ("http-api", "load-balancer"),
+}
+
+
+def check_door(front_door: str, *, through_load_balancer: bool) -> None:
+    """Refuse (403) a request that came through a door ``front_door`` keeps closed."""
+    door = "load-balancer" if through_load_balancer else "http-api"
+    if door not in OPEN_DOORS[front_door]:
+        raise FrontDoorClosedError(f"this API takes requests through its {OPEN_DOORS[front_door][0]} only")
+
+
+def is_load_balancer_event(event: Mapping[str, Any]) -> bool:
+    """An Application Load Balancer's event names its target group under ``requestContext.elb``."""
+    context = event.get("requestContext")
+    return isinstance(context, dict) and "elb" in context
+
+
+def is_preflight(event: Mapping[str, Any]) -> bool:
+    headers = event.get("headers") or {}
+    return event.get("httpMethod") == "OPTIONS" and "access-control-request-method" in headers
+
+
+def preflight_answer(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A load balancer's answer to a preflight, as API Gateway gives it: 204, empty body."""
+    return {
+        "statusCode": 204,
+        "statusDescription": "204 No Content",
+        "headers": CORS.preflight(event.get("headers") or {}),
+        "body": "",
+        "isBase64Encoded": False,
+    }
+
+
+def with_cors(event: Mapping[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """A load balancer's answer with the CORS headers API Gateway would have added."""
+    added = CORS.answer_headers(event.get("headers") or {})
+    if added:
+        response["headers"] = {**(response.get("headers") or {}), **added}
+    return response
+
+
+def request_id(event: Mapping[str, Any]) -> str:
+    """API Gateway's request id, or the root of the load balancer's trace id (raw event fields: the
+    Powertools properties build new objects on every read)."""
+    context = event.get("requestContext") or {}
+    if "requestId" in context:
+        return str(context["requestId"])
+    trace = str((event.get("headers") or {}).get(TRACE_HEADER, ""))
+    # "Root=1-67891233-abcdef012345678912345678[;Parent=...;Sampled=...]": the Root is the request's.
+    for part in trace.split(";"):
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "root":
+            return value.strip()
+    return trace
+
+
+def source_ip(event: Mapping[str, Any]) -> str | None:
+    """API Gateway's source IP, or the last X-Forwarded-For entry: the one the load balancer appended."""
+    context = event.get("requestContext") or {}
+    http = context.get("http")
+    if isinstance(http, dict):
+        return http.get("sourceIp")
+    forwarded = (event.get("headers") or {}).get(FORWARDED_FOR)
+    if not forwarded:
+        return None
+    return str(forwarded).rsplit(",", 1)[-1].strip() or None
