@@ -93,7 +93,7 @@ def _error_classes() -> list[type[errors.SignalPlatformError]]:
 def _ingest_answer(counts: Counts, failure: str | None) -> IngestAnswer:
     return IngestAnswer(
         request_id="r-1",
-        received_at=parse_rfc3339("2026-11-26T14:00:00Z"),
+        received_at="2026-11-26T14:00:00.000Z",
         results=[],
         counts=counts,
         failure=failure,  # type: ignore[arg-type]

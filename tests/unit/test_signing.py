@@ -87,6 +87,17 @@ def test_sign_payload_returns_prefixed_hmac_sha256_hex() -> None:
     assert signing.sign(KEY, PAYLOAD) == signature
 
 
+@pytest.mark.parametrize("key_length", [0, 1, 32, 63, 64, 65, 200])
+@pytest.mark.parametrize("payload", [b"", PAYLOAD, bytes(range(256)) * 300])
+def test_sign_any_key_length_equals_the_standard_library_hmac(key_length: int, payload: bytes) -> None:
+    # GIVEN a key shorter than, as long as or longer than SHA-256's block, in every byte value
+    key = bytes((index * 37 + 11) % 256 for index in range(key_length))
+    # WHEN a payload is signed, twice (the key's states are reused)
+    signatures = {signing.sign(key, payload) for _ in range(2)}
+    # THEN the signature is the standard library's HMAC-SHA256, every time
+    assert signatures == {"v1=" + hmac.new(key, payload, hashlib.sha256).hexdigest()}
+
+
 def test_verify_untouched_payload_returns_true() -> None:
     # GIVEN a payload and its signature
     signature = signing.sign(KEY, PAYLOAD)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from signal_platform import errors
@@ -14,7 +12,7 @@ from validator.ingest import Counts, IngestAnswer
 def _answer(accepted: int, rejected: int, retry: int, failure: str | None = None) -> IngestAnswer:
     return IngestAnswer(
         request_id="r-1",
-        received_at=datetime(2026, 11, 26, tzinfo=UTC),
+        received_at="2026-11-26T00:00:00.000Z",
         results=[],
         counts=Counts(accepted + rejected + retry, accepted, rejected, retry),
         failure=failure,  # type: ignore[arg-type]

@@ -130,7 +130,7 @@ class EventJudge:
     ) -> Judgement:
         """Verdicts in request order; a ``Refusal`` among ``events`` (a call the Segment mapping
         refused) is recorded as the rejection it carries."""
-        judgement = Judgement()
+        judgement = Judgement([], [])
         seen: set[str] = set()
         # The body parser has checked the batch's sent_at already: the fast parse is enough.
         batch_sent = parse_validated_rfc3339(batch_sent_at) if batch_sent_at else None

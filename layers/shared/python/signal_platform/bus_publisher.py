@@ -79,10 +79,10 @@ class RetryingPublisher:
         """Deliver ``entries``; ``deadline`` is a ``clock()`` value after which no retry starts."""
         outcome = PublishOutcome()
         given_up: list[tuple[BusEntry, str]] = []
-        failed: list[tuple[BusEntry, str]] = [(entry, "") for entry in entries]
-        while failed:
+        failed: list[tuple[BusEntry, str]] = []
+        pending = entries
+        while pending:
             outcome.attempts += 1
-            pending = [entry for entry, _ in failed]
             failed = []
             for call in self._calls(pending):
                 for entry, code in self._put(call, outcome):
@@ -95,6 +95,7 @@ class RetryingPublisher:
             if outcome.attempts >= self._policy.max_attempts or self._clock() + delay >= deadline:
                 break
             self._sleep(delay)
+            pending = [entry for entry, _ in failed]
         undelivered = given_up + failed
         outcome.undelivered = [entry for entry, _ in undelivered]
         if undelivered:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from signal_platform import codec
@@ -34,8 +33,7 @@ _SEPARATOR: Final = b"\x1f"
 _RESERVED_FIELDS: Final = frozenset({"batch_id", "event_type", "schema_version", "signals", "signature"})
 
 
-@dataclass(frozen=True, slots=True)
-class IngestMetadata:
+class IngestMetadata(NamedTuple):
     received_at: str
     region: str
     request_id: str
@@ -64,9 +62,8 @@ class EncodedSignal(NamedTuple):
     partition_key: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class BusEntry:
-    """One PutEvents entry and the signals it carries."""
+class BusEntry(NamedTuple):
+    """One PutEvents entry and the signals it carries (a named tuple, like ``EncodedSignal``)."""
 
     batch_id: str
     event_ids: tuple[str, ...]
@@ -156,6 +153,8 @@ class SignalBatcher:
         self._group_key = group_key
         self._group_field = group_field
         self._schema_version = schema_version
+        self._reserved = _RESERVED_FIELDS | {group_field} if group_field else _RESERVED_FIELDS
+        self._signature_bytes = len(',"signature":""') + SIGNATURE_LENGTH if signer else 0
 
     def build(self, signals: Sequence[EncodedSignal], ingest: IngestMetadata) -> list[BusEntry]:
         """The ingress contract: every batch carries the request's ingestion metadata."""
@@ -163,18 +162,20 @@ class SignalBatcher:
 
     def pack(self, signals: Sequence[EncodedSignal], fields: Mapping[str, Any]) -> list[BusEntry]:
         """Entries for ``signals``; ``fields`` are written into every Detail next to the batch's own."""
-        reserved = _RESERVED_FIELDS | {self._group_field} if self._group_field else _RESERVED_FIELDS
-        clash = reserved.intersection(fields)
+        clash = self._reserved.intersection(fields)
         if clash:
             raise ValueError(f"fields {sorted(clash)} are written by the batcher itself")
-        signature_bytes = len(',"signature":""') + SIGNATURE_LENGTH if self._signer else 0
         entries: list[BusEntry] = []
-        for group in group_in_arrival_order(signals, self._group_key):
+        groups = [signals] if len(signals) == 1 else group_in_arrival_order(signals, self._group_key)
+        for group in groups:
             event_type, group_value = group[0].event_type, self._group_key(group[0])
+            if len(group) == 1:  # one signal is one entry whatever its size: no budget to work out
+                entries.append(self._entry(event_type, group_value, group, fields))
+                continue
             # Fixed bytes of every entry of this group: envelope, fields, DetailType, Source.
             overhead = (
                 len(self._detail(event_type, "0" * _BATCH_ID_HEX, fields, group_value, ()))
-                + signature_bytes
+                + self._signature_bytes
                 + len(event_type.encode())
                 + len(self._entry_source)
             )
@@ -188,7 +189,7 @@ class SignalBatcher:
     def _entry(
         self, event_type: str, group_value: str, members: Sequence[EncodedSignal], fields: Mapping[str, Any]
     ) -> BusEntry:
-        event_ids = tuple(signal.event_id for signal in members)
+        event_ids = tuple([signal.event_id for signal in members])  # a list first: no generator
         batch_id = batch_id_for(event_type, group_value, event_ids)
         unsigned = self._detail_dict(event_type, batch_id, fields, group_value, members)
         detail = codec.canonical(unsigned)
@@ -248,6 +249,9 @@ def unsigned_bytes(detail: dict[str, Any]) -> bytes:
 
 def calls(entries: Sequence[BusEntry]) -> Iterator[list[BusEntry]]:
     """PutEvents calls: at most 10 entries and ``MAX_CALL_BYTES`` each, in order."""
+    if len(entries) == 1:  # the common answer to a one-event request
+        yield list(entries)
+        return
     sizes = [entry.size for entry in entries]
     for start, end in chunk_by_size_and_count(
         sizes, overhead=0, budget=MAX_CALL_BYTES, max_count=MAX_ENTRIES_PER_CALL

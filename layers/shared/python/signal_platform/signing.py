@@ -23,19 +23,29 @@ VERIFY_STAGES: Final = ("AWSPENDING", "AWSPREVIOUS")
 SIGNATURE_PREFIX: Final = "v1="
 SIGNATURE_LENGTH: Final = len(SIGNATURE_PREFIX) + 64
 STALE_RETRY_SECONDS: Final = 30.0
+_BLOCK: Final = hashlib.sha256().block_size
+_INNER_PAD: Final = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER_PAD: Final = bytes(byte ^ 0x5C for byte in range(256))
 
 
 @lru_cache(maxsize=4)  # the current key, and the previous one for a while after a rotation
-def _keyed(key: bytes) -> hmac.HMAC:
-    """The HMAC state after absorbing ``key``: with OpenSSL 3, keying an HMAC costs more than
-    hashing a small batch, so each signature copies this state instead."""
-    return hmac.new(key, digestmod=hashlib.sha256)
+def _keyed(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+    """HMAC-SHA256 (RFC 2104) as two SHA-256 states that have absorbed the padded key, inner and
+    outer. With OpenSSL 3, keying an HMAC, and even copying a keyed one, costs more than hashing a
+    small batch; copying a plain SHA-256 state is cheap, so each signature copies these."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    return hashlib.sha256(key.translate(_INNER_PAD)), hashlib.sha256(key.translate(_OUTER_PAD))
 
 
 def sign(key: bytes, payload: bytes) -> str:
-    mac = _keyed(key).copy()
-    mac.update(payload)
-    return SIGNATURE_PREFIX + mac.hexdigest()
+    inner_state, outer_state = _keyed(key)
+    inner = inner_state.copy()
+    inner.update(payload)
+    outer = outer_state.copy()
+    outer.update(inner.digest())
+    return SIGNATURE_PREFIX + outer.hexdigest()
 
 
 def verify(key: bytes, payload: bytes, signature: object) -> bool:
