@@ -53,7 +53,7 @@ venv: $(STAMP) ## create or update .venv from the pinned requirements
 demo: $(STAMP) ## the main local job: 10,000 events through the whole pipeline on the local cloud, lost = 0
 	$(PY) -m tools.demo
 
-test: lint typecheck validate checkov build pytest pytest-py313 ## every check: lint, types, template, build, tests on 3.11 and 3.13
+test: lint typecheck validate checkov build pytests ## every check: lint, types, template, build, tests on 3.11 and 3.13
 
 lint: $(STAMP) ## ruff (lint and format check) and the import boundaries (import-linter, pyproject.toml)
 	$(PY) -m ruff check .
@@ -95,6 +95,13 @@ pytest: $(STAMP) ## every test tier: unit, integration, infra, local cloud and e
 
 pytest-py313: $(PY313_STAMP) ## every test tier again on Python 3.13, the Lambda runtime's version
 	$(PY313) -m pytest
+
+# The two runs are single-threaded and share no port or file, so they run side by side, one per core;
+# each run's output is printed whole when it ends.
+.PHONY: pytests
+pytests: $(STAMP) $(PY313_STAMP) ## the tests on 3.11 and on 3.13 at the same time
+	@echo "pytest on Python 3.11 and 3.13 side by side; each prints its output when it ends"
+	$(MAKE) --no-print-directory -j2 --output-sync=target pytest pytest-py313
 
 unit: $(STAMP) ## unit tests only (no network)
 	$(PY) -m pytest tests/unit

@@ -87,10 +87,13 @@ def front_door_usages(results: Mapping[str, Any]) -> dict[int, Usage]:
 
 
 def front_door_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str]:
-    return [
-        f"{cost_line(k, per_million_signals(usage, prices, HEADLINE))} (front-door buffer)"
-        for k, usage in front_door_usages(results).items()
-    ]
+    lines = []
+    for k, usage in front_door_usages(results).items():
+        buffered = per_million_signals(usage, prices, HEADLINE)
+        balancer = per_million(sum(load_balancer_costs(usage, prices, HEADLINE).values()), prices, HEADLINE)
+        lines.append(f"{cost_line(k, buffered)} (front-door buffer)")
+        lines.append(f"{cost_line(k, buffered + balancer)} (load balancer and front-door buffer)")
+    return lines
 
 
 def _money(usd: float) -> str:

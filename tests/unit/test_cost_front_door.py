@@ -91,10 +91,15 @@ def test_front_door_costs_less_than_direct_single_event_requests(
     direct = per_million_signals(usage_of(shapes["realistic-1"]), PRICES, TWO_REGIONS)
     behind = per_million_signals(usage_of(buffered), PRICES, TWO_REGIONS)
     assert behind < direct / 3
-    (line,) = front_door_lines({"shapes": shapes}, PRICES)
+    buffered_line, both_line = front_door_lines({"shapes": shapes}, PRICES)
     assert (
-        line == f"cost per million signals, two Regions, 1 events/request: ${behind:.2f} (front-door buffer)"
+        buffered_line
+        == f"cost per million signals, two Regions, 1 events/request: ${behind:.2f} (front-door buffer)"
     )
+    # AND a load balancer instead of the HTTP API in front of the buffer costs less again
+    both = float(both_line.split("$")[1].split(" ")[0])
+    assert both < behind
+    assert both_line.endswith("(load balancer and front-door buffer)")
 
 
 def test_front_door_quota_demand_follows_the_batcher_not_the_requests(buffered: dict[str, Any]) -> None:
