@@ -64,27 +64,12 @@ class StreamPublisher(RetryingPublisher):
     def _put(self, call: list[BusEntry], outcome: PublishOutcome) -> list[tuple[BusEntry, str]]:
         """One PutRecords call; returns the entries whose records failed, each with its error code."""
         records = [{"Data": entry.entry["Detail"].encode(), "PartitionKey": entry.batch_id} for entry in call]
-        outcome.calls += 1
-        try:
-            response = self._client().put_records(StreamName=self._stream_name, Records=records)
-        except Exception as exc:
-            # botocore's errors, imported only when something was raised (not per call).
-            from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-            if isinstance(exc, ClientError):
-                code = exc.response.get("Error", {}).get("Code", "ClientError")
-                return self._failed(outcome, call, str(code))
-            if isinstance(exc, BotoCoreError):
-                return self._failed(outcome, call, type(exc).__name__)
-            raise
-        failures: list[tuple[BusEntry, str]] = []
-        for entry, result in zip(call, response.get("Records", []), strict=True):
-            code = result.get("ErrorCode")
-            if code is None:
-                outcome.delivered.append(entry)
-            else:
-                failures.extend(self._failed(outcome, [entry], str(code)))
-        return failures
+        return self._send(
+            call,
+            outcome,
+            lambda: self._client().put_records(StreamName=self._stream_name, Records=records),
+            "Records",
+        )
 
 
 class FrontDoor:

@@ -115,6 +115,33 @@ class RetryingPublisher:
         outcome.error_codes[code] = outcome.error_codes.get(code, 0) + len(entries)
         return [(entry, code) for entry in entries]
 
+    def _send(
+        self, call: list[BusEntry], outcome: PublishOutcome, put: Callable[[], Any], results: str
+    ) -> list[tuple[BusEntry, str]]:
+        """One batch call (``put``) whose answer lists one result per entry under ``results``, each
+        failed one with an ``ErrorCode``; returns the entries that failed, each with its code."""
+        outcome.calls += 1
+        try:
+            response = put()
+        except Exception as exc:
+            # botocore's errors, imported lazily and only when something was raised (not per call).
+            from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+            if isinstance(exc, ClientError):
+                code = exc.response.get("Error", {}).get("Code", "ClientError")
+                return self._failed(outcome, call, str(code))
+            if isinstance(exc, BotoCoreError):
+                return self._failed(outcome, call, type(exc).__name__)
+            raise
+        failures: list[tuple[BusEntry, str]] = []
+        for entry, result in zip(call, response.get(results, []), strict=True):
+            code = result.get("ErrorCode")
+            if code is None:
+                outcome.delivered.append(entry)
+            else:
+                failures.extend(self._failed(outcome, [entry], str(code)))
+        return failures
+
 
 class BusPublisher(RetryingPublisher):
     def __init__(
@@ -138,24 +165,4 @@ class BusPublisher(RetryingPublisher):
         request: dict[str, Any] = {"Entries": [entry.entry for entry in call]}
         if self._endpoint_id:
             request["EndpointId"] = self._endpoint_id
-        outcome.calls += 1
-        try:
-            response = self._client().put_events(**request)
-        except Exception as exc:
-            # botocore's errors, imported lazily and only when something was raised (not per call).
-            from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
-
-            if isinstance(exc, ClientError):
-                code = exc.response.get("Error", {}).get("Code", "ClientError")
-                return self._failed(outcome, call, str(code))
-            if isinstance(exc, BotoCoreError):
-                return self._failed(outcome, call, type(exc).__name__)
-            raise
-        failures: list[tuple[BusEntry, str]] = []
-        for entry, result in zip(call, response.get("Entries", []), strict=True):
-            code = result.get("ErrorCode")
-            if code is None:
-                outcome.delivered.append(entry)
-            else:
-                failures.extend(self._failed(outcome, [entry], code))
-        return failures
+        return self._send(call, outcome, lambda: self._client().put_events(**request), "Entries")
