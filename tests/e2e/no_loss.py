@@ -63,16 +63,17 @@ def violations(outcome: Outcome, archived: frozenset[str] = frozenset()) -> list
 
 
 def violations_after_recovery(
-    report: Report, recovery: Recovery, *, expired_ranges_replayed: bool = False
+    report: Report, recovery: Recovery, *, past_window_outage: bool = False
 ) -> list[str]:
     """After the replay nothing waits in a DLQ: every accepted event is delivered or set aside.
-    ``expired_ranges_replayed``: the incident was a Region outage past the replication window, which
-    the runbook answers with an archive replay, so a stored DLQ message whose records left the stream
-    before the hydrate could read them is not a violation as long as every accepted event is in the
+    ``past_window_outage``: the incident was a Region outage past the replication window, which
+    the runbook answers with an archive replay; such an outage can outlast the stream's margin past
+    the Pipes' record age (StreamRetentionHours - 24 h), so a stored DLQ message whose records left
+    the stream before the hydrate could read them is not a violation as long as every accepted event is in the
     lake (``undelivered`` checks that on its own)."""
     found = [] if recovery.ok else [f"{recovery.describe()}: {recovery.stranded=}, {recovery.settled=}"]
     census = report.census
-    covered = expired_ranges_replayed and not +census.unparsed
+    covered = past_window_outage and not +census.unparsed
     found.extend(
         finding
         for finding in undelivered(report)
@@ -92,11 +93,10 @@ def check_schedule(
     *,
     more_recovery: Callable[[], str] | None = None,
     archived: Callable[[], frozenset[str]] = frozenset,
-    archive_replayed: Callable[[], bool] = lambda: False,
 ) -> None:
     """Run ``schedule``'s traffic under its faults until quiet and check the books; then recover as
     the runbook says (``more_recovery`` after the DLQ replay, returning what it did; ``archived``:
-    what it will recover from an archive; ``archive_replayed``: whether it replayed one) and check that
+    what it will recover from an archive) and check that
     every accepted event is in the lake exactly once and at the partner. A failure's message names
     the schedule and how to run its seed again (``rerun``)."""
     # GIVEN the schedule's faults
@@ -112,7 +112,7 @@ def check_schedule(
     done = more_recovery() if more_recovery is not None else ""
     # THEN every accepted event is in the lake exactly once and at the partner, and no DLQ holds any
     after = cloud.report(outcome.report.ledger)
-    found = violations_after_recovery(after, recovery, expired_ranges_replayed=archive_replayed())
+    found = violations_after_recovery(after, recovery, past_window_outage=bool(schedule.past_window_outages))
     assert not found, (
         f"{schedule.describe()}\n  {recovery.describe()}{done}\n  "
         + "\n  ".join(found)
