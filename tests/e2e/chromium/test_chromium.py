@@ -8,21 +8,16 @@ is not part of `make test`: that needs nothing beyond Python and PyPI).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from localcloud.cloud import LocalCloud
 from localcloud.http_api import ApiServer
+from tests.e2e.chromium.browser import Site, dump_dom
 from tests.e2e.test_browser_requests import _lake_rows
 from validator.segment import event_id_of
 
-CHROMIUM = shutil.which("chromium-headless-shell") or shutil.which("chromium")
 SOURCE = "web-shop"
 PAGE = """<!doctype html><html><head><title>shop</title></head><body><pre id="out">pending</pre>
 <script>
@@ -42,37 +37,9 @@ fetch(api + "/v1/batch", {{method: "POST",
 </script></body></html>"""
 
 
-class _Page:
-    """One HTML page served on 127.0.0.1 (its own origin: another port than the API's)."""
-
-    def __init__(self) -> None:
-        self.html = ""
-        page = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = page.html.encode()
-                self.send_response(200)
-                self.send_header("content-type", "text/html; charset=utf-8")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def page() -> Iterator[_Page]:
-    served = _Page()
+def page() -> Iterator[Site]:
+    served = Site()
     yield served
     served.close()
 
@@ -84,25 +51,14 @@ def api_url(cloud: LocalCloud) -> Iterator[str]:
     server.stop()
 
 
-def _open(url: str) -> str:
-    """The page's DOM after its scripts ran (virtual time lets the fetch and the beacon finish)."""
-    if CHROMIUM is None:
-        pytest.fail("no headless Chromium: run `make browser` (it installs chromium-headless-shell)")
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000"]
-    result = subprocess.run(  # noqa: S603 - a fixed browser binary on a local page
-        [*command, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True
-    )
-    return result.stdout
-
-
 def test_a_page_of_a_registered_origin_sends_fetch_and_beacon_into_the_lake(
-    cloud: LocalCloud, api_url: str, page: _Page
+    cloud: LocalCloud, api_url: str, page: Site
 ) -> None:
     # GIVEN a source that registered the page's origin, and the page
     key = cloud.register_source(SOURCE, origins=frozenset({page.origin}))
     page.html = PAGE.format(api=api_url, key=key, prefix="ok")
     # WHEN Chromium opens it
-    dom = _open(page.origin + "/")
+    dom = dump_dom(page.origin + "/", virtual_time_ms=10_000)
     # THEN the fetch passed its preflight and was accepted, and the beacon was queued
     assert "fetch 200" in dom, dom
     assert "beacon true" in dom, dom
@@ -113,12 +69,12 @@ def test_a_page_of_a_registered_origin_sends_fetch_and_beacon_into_the_lake(
     assert all("Chrome" in row["device"]["browser_family"] for row in rows.values()), rows
 
 
-def test_a_page_of_another_origin_is_refused(cloud: LocalCloud, api_url: str, page: _Page) -> None:
+def test_a_page_of_another_origin_is_refused(cloud: LocalCloud, api_url: str, page: Site) -> None:
     # GIVEN a source that registered another origin
     key = cloud.register_source(SOURCE, origins=frozenset({"https://shop.example.com"}))
     page.html = PAGE.format(api=api_url, key=key, prefix="no")
     # WHEN Chromium opens the page
-    dom = _open(page.origin + "/")
+    dom = dump_dom(page.origin + "/", virtual_time_ms=10_000)
     # THEN the fetch gets 403 and nothing reaches the lake
     assert "fetch 403" in dom, dom
     assert cloud.settle(timeout=60.0)

@@ -12,13 +12,8 @@ library its settings).
 from __future__ import annotations
 
 import json
-import mimetypes
 import re
-import shutil
-import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,10 +22,10 @@ import pytest
 from localcloud.cloud import LocalCloud
 from localcloud.faults import SdkFault
 from localcloud.http_api import ApiServer
+from tests.e2e.chromium.browser import Site, dump_dom
 from tests.e2e.test_browser_requests import _lake_rows
 from validator.segment import event_id_of
 
-CHROMIUM = shutil.which("chromium-headless-shell") or shutil.which("chromium")
 BUNDLE: Final = Path(__file__).resolve().parents[2] / "browser/node_modules/@segment/analytics-next/dist/umd"
 SOURCE: Final = "web-shop"
 # The page: analytics-next with its settings given (no CDN), then mixed calls; it writes every
@@ -61,47 +56,11 @@ analytics.then(async ([client]) => {{
 BATCHING: Final = ', deliveryStrategy: {strategy: "batching", config: {size: 3, timeout: 200}}'
 
 
-class _Site:
-    """The shop's page and the library's bundle, served on 127.0.0.1 (an origin of its own)."""
-
-    def __init__(self) -> None:
-        self.html = ""
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path.startswith("/sdk/"):
-                    name = self.path.removeprefix("/sdk/").split("?")[0]
-                    path = (BUNDLE / name).resolve()
-                    if path.parent != BUNDLE.resolve() or not path.is_file():
-                        self.send_error(404)
-                        return
-                    body, kind = path.read_bytes(), mimetypes.guess_type(path.name)[0] or "text/javascript"
-                else:
-                    body, kind = site.html.encode(), "text/html; charset=utf-8"
-                self.send_response(200)
-                self.send_header("content-type", kind)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def site() -> Iterator[_Site]:
+def site() -> Iterator[Site]:
     if not (BUNDLE / "index.js").is_file():
         pytest.fail("analytics-next is not installed: run `make browser` (npm ci in tests/browser)")
-    served = _Site()
+    served = Site(BUNDLE)
     yield served
     served.close()
 
@@ -132,21 +91,16 @@ def api_host(cloud: LocalCloud, seen: list[tuple[str, str]]) -> Iterator[str]:
 
 def _calls_made(url: str) -> list[dict[str, Any]]:
     """What the page reports after its scripts ran (virtual time lets the deliveries finish)."""
-    if CHROMIUM is None:
-        pytest.fail("no headless Chromium: run `make browser` (it installs chromium-headless-shell)")
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000"]
-    result = subprocess.run(  # noqa: S603 - a fixed browser binary on a local page
-        [*command, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True
-    )
-    found = re.search(r'<pre id="out">(.*?)</pre>', result.stdout, re.DOTALL)
-    assert found is not None and found.group(1).startswith("["), result.stdout[-2000:]
+    dom = dump_dom(url, virtual_time_ms=15_000)
+    found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.DOTALL)
+    assert found is not None and found.group(1).startswith("["), dom[-2000:]
     calls: list[dict[str, Any]] = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     return calls
 
 
 @pytest.mark.parametrize("delivery", ["per-call", "batching"])
 def test_segment_browser_library_calls_reach_the_lake_exactly_once(
-    cloud: LocalCloud, api_host: str, site: _Site, delivery: str, seen: list[tuple[str, str]]
+    cloud: LocalCloud, api_host: str, site: Site, delivery: str, seen: list[tuple[str, str]]
 ) -> None:
     # GIVEN a source that registered the shop's origin, and the shop's page with Segment's library
     key = cloud.register_source(SOURCE, origins=frozenset({site.origin}))
@@ -179,7 +133,7 @@ def test_segment_browser_library_calls_reach_the_lake_exactly_once(
 
 
 def test_segment_browser_library_resends_a_throttled_call_and_it_lands_once(
-    cloud: LocalCloud, api_host: str, site: _Site, seen: list[tuple[str, str]]
+    cloud: LocalCloud, api_host: str, site: Site, seen: list[tuple[str, str]]
 ) -> None:
     # GIVEN a bus that throttles the validator's first puts (the API answers 429 + Retry-After)
     cloud.faults.add(SdkFault("events", "put_events", times=16, function="ValidatorFunction"))
