@@ -160,6 +160,7 @@ def translate(sam: dict[str, Any], parameters: Mapping[str, Any], region: str) -
     if "AWS::Serverless-2016-10-31" not in _transforms(sam):
         return copy.deepcopy(sam)
     import boto3  # noqa: PLC0415
+    from samtranslator.metrics.metrics import Metrics  # type: ignore[import-untyped]  # noqa: PLC0415
     from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]  # noqa: PLC0415
     from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]  # noqa: PLC0415
 
@@ -169,7 +170,12 @@ def translate(sam: dict[str, Any], parameters: Mapping[str, Any], region: str) -
         for key in ("CodeUri", "ContentUri"):
             if isinstance(properties.get(key), str) and not properties[key].startswith("s3://"):
                 properties[key] = f"s3://{CODE_BUCKET}/{properties[key]}"
-    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    # The translator records its own usage metrics; publishing them (to its offline no-op publisher)
+    # after each translation keeps it from warning about "unpublished metrics" when it is collected.
+    metrics = Metrics()
+    translator = Translator(
+        None, Parser(), boto_session=boto3.session.Session(region_name=region), metrics=metrics
+    )
     values = {**parameters, "AWS::Region": region, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws"}
     try:
         translated: dict[str, Any] = translator.translate(
@@ -177,6 +183,8 @@ def translate(sam: dict[str, Any], parameters: Mapping[str, Any], region: str) -
         )
     except Exception as exc:  # the translator raises its own hierarchy; keep its message
         raise TemplateError(f"the SAM translator refused the template: {exc}") from exc
+    finally:
+        metrics.publish()
     return translated
 
 
