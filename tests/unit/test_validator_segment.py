@@ -6,20 +6,45 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from signal_platform import codec
 from signal_platform.schema_registry import SchemaRegistry
 from validator.segment import (
     CALL_TYPES,
     MAPPING_PATH,
+    MAX_MESSAGE_ID_CHARS,
     MESSAGE_ID_NAMESPACE,
     Refusal,
     SegmentMapper,
     TrackMapping,
+    TrackTarget,
     event_id_of,
 )
 
 SOURCE = "web-shop"
 RECEIVED = "2026-12-06T10:00:05.000Z"
+# JSON as orjson reads it (integers within 64 bits), for calls' odd fields.
+JSON = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**63), max_value=2**64 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=20),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+# A few names, so that generated rename tables swap, share and shadow them.
+NAMES = st.sampled_from(["a", "b", "c", "name", "price"])
+CALL_FIELDS = (
+    *("type", "messageId", "userId", "anonymousId", "context", "event", "properties", "traits"),
+    *("groupId", "previousId", "timestamp", "sentAt", "integrations", "name", "channel"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -305,3 +330,66 @@ def test_event_id_of_is_uuid5_of_source_and_message_id(message_id: str) -> None:
     assert event_id_of("web-shop", message_id) == str(expected)
     assert expected.version == 5
     assert str(MESSAGE_ID_NAMESPACE) == "6f1d3c58-2b7e-5a4f-9c61-0e8d2a7b4c19"
+
+
+@settings(max_examples=300, deadline=None)
+@given(source_id=st.text(min_size=1, max_size=40), message_id=st.text(max_size=150))
+def test_event_id_of_is_uuid5_for_any_text(source_id: str, message_id: str) -> None:
+    # GIVEN any source and messageId text (astral characters, controls, lengths beyond Segment's)
+    # WHEN the event id is derived
+    # THEN it is exactly the uuid module's uuid5 of "<source>\n<messageId>"
+    assert event_id_of(source_id, message_id) == str(
+        uuid.uuid5(MESSAGE_ID_NAMESPACE, f"{source_id}\n{message_id}")
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    renames=st.dictionaries(NAMES, NAMES, max_size=5),
+    properties=st.dictionaries(NAMES, JSON, max_size=5),
+)
+def test_track_renames_are_the_name_by_name_mapping_whatever_the_table(
+    renames: dict[str, str], properties: dict[str, Any]
+) -> None:
+    # GIVEN a track mapping whose renames may swap names, share a field or shadow another name
+    mapping = TrackMapping({"E": TrackTarget("t", "1-0-0", renames)}, TrackTarget("track", "1-0-0", {}))
+    # WHEN a call of that name is mapped
+    event = _event(SegmentMapper(mapping), _call("track", event="E", properties=properties))
+    data = dict(event["data"])
+    origin = data.pop("origin")
+    # THEN each named property is under its field (the table's order decides a shared field), the
+    # others are kept as sent in origin.properties, and the call's properties are left as they were
+    expected = {field: properties[name] for name, field in renames.items() if name in properties}
+    assert data == expected
+    assert origin.get("properties", {}) == {k: v for k, v in properties.items() if k not in renames}
+    assert event["data"] is not properties
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    call=st.one_of(
+        JSON,
+        st.dictionaries(
+            st.sampled_from(CALL_FIELDS),
+            JSON | st.text(max_size=150) | st.sampled_from(["track", "Product Added", "group", "alias"]),
+        ),
+    ),
+    call_type=st.sampled_from([None, *CALL_TYPES]),
+)
+def test_any_json_call_maps_to_an_event_or_a_refusal(
+    mapper: SegmentMapper, call: Any, call_type: Any
+) -> None:
+    # GIVEN any JSON value as a call: odd messageIds, non-string ids, unicode, wrong shapes
+    before = codec.canonical(call)
+    # WHEN it is mapped
+    mapped = _map(mapper, call, call_type)
+    # THEN it is an event with a name-based id, or a refusal with a reason; the call is unchanged
+    assert codec.canonical(call) == before
+    if isinstance(mapped, Refusal):
+        assert mapped.error.code and mapped.error.path.startswith("$")
+        return
+    message_id = call.get("messageId")
+    if message_id is not None:
+        assert isinstance(message_id, str) and 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS
+        assert mapped["event_id"] == event_id_of(SOURCE, message_id)
+    codec.canonical(mapped)  # what the judge signs: serialisable whatever the call held

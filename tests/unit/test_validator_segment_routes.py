@@ -10,15 +10,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from signal_platform import codec
 from signal_platform.bus_publisher import BusPublisher
 from signal_platform.observability import logger
 from signal_platform.timeutil import format_rfc3339, utc_now
 from tests.fuzz.harness import ORIGIN, SOURCE_ID, WRITE_KEY, Harness, basic
+from tests.fuzz.strategies import dump_json
 from tests.http_events import as_load_balancer_event, http_api_event, page_view
 from validator import dependencies
-from validator.segment import event_id_of
+from validator.segment import MAX_MESSAGE_ID_CHARS, event_id_of
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 SENT_AT = "2026-12-06T10:00:01.000Z"
@@ -281,3 +284,47 @@ def test_base64_gzip_text_plain_is_accepted(harness: Harness) -> None:
     # THEN it is accepted
     assert status == 200, answer
     assert base64.b64decode(event["body"])[:2] == gzip.compress(b"")[:2]
+
+
+ODD_MESSAGE_IDS = (
+    st.text(min_size=1, max_size=MAX_MESSAGE_ID_CHARS)  # any unicode, astral and controls included
+    | st.text(min_size=MAX_MESSAGE_ID_CHARS + 1, max_size=400)
+    | st.sampled_from(["", "\x00", "\U0001f600" * MAX_MESSAGE_ID_CHARS])
+    | st.integers()  # beyond 64 bits too: a client may write any integer
+    | st.booleans()
+    | st.lists(st.text(max_size=3), max_size=2)
+    | st.none()
+)
+ODD_IDS = st.text(max_size=60) | st.integers() | st.booleans() | st.none()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fields=st.lists(
+        st.fixed_dictionaries(
+            {"messageId": ODD_MESSAGE_IDS, "userId": ODD_IDS, "anonymousId": ODD_IDS},
+            optional={"event": st.text(max_size=30) | st.integers(), "type": st.text(max_size=10)},
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_odd_message_ids_and_ids_get_a_verdict_each_never_a_server_error(
+    harness: Harness, fields: list[dict[str, Any]]
+) -> None:
+    # GIVEN a batch of track calls with odd messageIds (huge, empty, non-string, unicode) and ids
+    now = _now_text()
+    calls = [{"type": "track", "event": "Clicked", "timestamp": now, **call} for call in fields]
+    # WHEN the handler answers
+    status, _, answer = _post(harness, "/v1/batch", dump_json({"batch": calls}))
+    # THEN 200 with a verdict per call; a messageId out of Segment's rule is the reason for a rejection
+    assert status == 200, answer
+    assert len(answer["results"]) == len(calls)
+    for call, result in zip(calls, answer["results"], strict=True):
+        message_id = call["messageId"]
+        if message_id is not None and not (
+            isinstance(message_id, str) and 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS
+        ):
+            assert result["errors"][0]["code"] == "invalid_message_id"
+        elif result["verdict"] == "accepted" and message_id is not None:
+            assert result["event_id"] == event_id_of(SOURCE_ID, message_id)

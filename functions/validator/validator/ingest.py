@@ -139,16 +139,13 @@ class Ingestor:
         self._admit(source, len(document.calls))
 
         received_at = format_rfc3339(request.received_at)
-        calls = [
-            self.segment.map_call(
-                call,
-                call_type=call_type,
-                source_id=source.source_id,
-                received_at=received_at,
-                shared_context=document.context,
-            )
-            for call in document.calls
-        ]
+        calls = self.segment.map_calls(
+            document.calls,
+            call_type=call_type,
+            source_id=source.source_id,
+            received_at=received_at,
+            shared_context=document.context,
+        )
         judgement = self.judge.judge(
             calls,
             source_id=source.source_id,

@@ -113,29 +113,88 @@ def _identifier(value: Any) -> str | None:
     return None
 
 
-# uuid5 is SHA-1 by its RFC, over the namespace then the name: each id copies this state, which has
-# hashed the namespace already (cheaper than a new hash object, which OpenSSL 3 makes costly).
-_NAMESPACE_SHA1: Final = hashlib.sha1(MESSAGE_ID_NAMESPACE.bytes, usedforsecurity=False)
+@lru_cache(maxsize=256)
+def _source_sha1(source_id: str) -> Any:
+    """SHA-1 state that has hashed the namespace and ``"<source>\n"``, the start of every id of the
+    source's calls (uuid5 is SHA-1 over namespace then name): each id copies it and hashes only the
+    ``messageId``. A copy is cheaper than a new hash object, which OpenSSL 3 makes costly."""
+    prefix = MESSAGE_ID_NAMESPACE.bytes + f"{source_id}\n".encode()
+    return hashlib.sha1(prefix, usedforsecurity=False)
 
 
-def event_id_of(source_id: str, message_id: str) -> str:
-    """``str(uuid.uuid5(MESSAGE_ID_NAMESPACE, f"{source_id}\\n{message_id}"))``, written out on the
-    hex digest: the uuid module's objects cost several times more, and this runs once per call."""
-    sha1 = _NAMESPACE_SHA1.copy()
-    sha1.update(f"{source_id}\n{message_id}".encode())
+def _event_id(source_sha1: Any, message_id: str) -> str:
+    sha1 = source_sha1.copy()
+    sha1.update(message_id.encode())
     hexed = sha1.hexdigest()
     # Version nibble 5; variant bits 10 in the top of the 17th nibble.
     return f"{hexed[:8]}-{hexed[8:12]}-5{hexed[13:16]}-{_VARIANT[hexed[16]]}{hexed[17:20]}-{hexed[20:32]}"
 
 
+def event_id_of(source_id: str, message_id: str) -> str:
+    """``str(uuid.uuid5(MESSAGE_ID_NAMESPACE, f"{source_id}\\n{message_id}"))``, written out on the
+    hex digest: the uuid module's objects cost several times more, and this runs once per call."""
+    return _event_id(_source_sha1(source_id), message_id)
+
+
 _VARIANT: Final = {digit: format(0x8 | (int(digit, 16) & 0x3), "x") for digit in "0123456789abcdef"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """A ``TrackTarget`` with its renames precomputed once: when every property of a call is one the
+    target names (the common case), the data is a copy of the properties with the renamed few moved,
+    rather than a dict built name by name."""
+
+    event_type: str
+    schema_version: str
+    fields: Mapping[str, str]  # property name -> data field
+    names: frozenset[str]
+    moved: tuple[tuple[str, str], ...]  # (property name, data field) where the two differ
+    by_copy: bool  # no moved-to field is also a property name, and no two names share a field
+
+    @classmethod
+    def of(cls, target: TrackTarget) -> _Target:
+        fields = target.properties
+        moved = tuple((name, field) for name, field in fields.items() if name != field)
+        by_copy = len(set(fields.values())) == len(fields) and not any(field in fields for _, field in moved)
+        return cls(target.event_type, target.schema_version, fields, frozenset(fields), moved, by_copy)
+
+    def data(self, properties: dict[str, Any], origin: dict[str, Any]) -> dict[str, Any]:
+        """The type's data fields; properties the target does not name go to ``origin.properties``."""
+        if self.by_copy and properties.keys() <= self.names:
+            data = properties.copy()
+            for name, field in self.moved:
+                if name in data:
+                    data[field] = data.pop(name)
+            return data
+        fields = self.fields
+        data = {field: properties[name] for name, field in fields.items() if name in properties}
+        if len(data) < len(properties):  # properties the mapping does not name, kept as sent
+            origin["properties"] = {name: value for name, value in properties.items() if name not in fields}
+        return data
 
 
 class SegmentMapper:
     def __init__(self, mapping: TrackMapping) -> None:
-        self._mapping = mapping
+        self._targets = {name: _Target.of(target) for name, target in mapping.events.items()}
+        self._unmapped = mapping.unmapped
 
-    def map_call(  # noqa: PLR0911, PLR0912 - one early return per refusal reason, in Segment order
+    def map_calls(
+        self,
+        calls: list[Any],
+        *,
+        call_type: CallType | None,
+        source_id: str,
+        received_at: str,
+        shared_context: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any] | Refusal]:
+        """``map_call`` for each call of one request, the per-source work done once."""
+        source_sha1 = _source_sha1(source_id)
+        return [
+            self._map(call, call_type, source_sha1, source_id, received_at, shared_context) for call in calls
+        ]
+
+    def map_call(
         self,
         call: Any,
         *,
@@ -147,6 +206,17 @@ class SegmentMapper:
         """The client event for one call, or why it is refused. ``call_type`` is the route's type
         (``None`` on ``/v1/batch``, where each call names its own); ``shared_context`` is a batch's
         top-level ``context``, under each call's own."""
+        return self._map(call, call_type, _source_sha1(source_id), source_id, received_at, shared_context)
+
+    def _map(  # noqa: PLR0911, PLR0912 - one early return per refusal reason, in Segment order
+        self,
+        call: Any,
+        call_type: CallType | None,
+        source_sha1: Any,
+        source_id: str,
+        received_at: str,
+        shared_context: Mapping[str, Any] | None,
+    ) -> dict[str, Any] | Refusal:
         if not isinstance(call, dict):
             return _refuse(None, "not_an_object", "$", "a call must be a JSON object")
         message_id = call.get("messageId")
@@ -160,13 +230,18 @@ class SegmentMapper:
                 "$.messageId",
                 f"messageId must be a string of 1 to {MAX_MESSAGE_ID_CHARS} characters",
             )
-        event_id = event_id_of(source_id, message_id)
+        event_id = _event_id(source_sha1, message_id)
         kind = call_type or call.get("type")
         if kind not in CALL_TYPES:
             return _refuse(
                 event_id, "unknown_call_type", "$.type", f"type must be one of {', '.join(CALL_TYPES)}"
             )
-        user_id, anonymous_id = _identifier(call.get("userId")), _identifier(call.get("anonymousId"))
+        # Ids are strings but for the odd number (_identifier): the common case without a call.
+        user_id, anonymous_id = call.get("userId"), call.get("anonymousId")
+        if type(user_id) is not str or not user_id:
+            user_id = _identifier(user_id)
+        if type(anonymous_id) is not str or not anonymous_id:
+            anonymous_id = _identifier(anonymous_id)
         if user_id is None and anonymous_id is None:
             return _refuse(event_id, "missing_identity", "$", "every call needs a userId or an anonymousId")
         context = call.get("context")
@@ -175,17 +250,19 @@ class SegmentMapper:
         origin: dict[str, Any] = {"protocol": "segment", "message_id": message_id, "type": kind}
         if derived:
             origin["message_id_derived"] = True
-        typed = self._typed_data(kind, call, origin, user_id)
+        typed = self._track(call, origin) if kind == "track" else _typed_data(kind, call, user_id)
         if isinstance(typed, FieldError):
             return Refusal(event_id, typed)
         event_type, version, data = typed
 
-        envelope_context: dict[str, Any] = {}
-        if user_id is not None:
-            envelope_context["user_id"] = user_id
-        if anonymous_id is not None:
-            envelope_context["anonymous_id"] = anonymous_id
-        context = {**shared_context, **(context or {})} if shared_context else context
+        if user_id is None:
+            envelope_context: dict[str, Any] = {"anonymous_id": anonymous_id}
+        elif anonymous_id is None:
+            envelope_context = {"user_id": user_id}
+        else:
+            envelope_context = {"user_id": user_id, "anonymous_id": anonymous_id}
+        if shared_context:
+            context = {**shared_context, **(context or {})}
         if context:
             _place_context(context, envelope_context, origin)
         if "integrations" in call:
@@ -203,60 +280,53 @@ class SegmentMapper:
             "context": envelope_context,
             "data": data,
         }
-        if call.get("sentAt") is not None:
-            event["sent_at"] = call["sentAt"]
+        if (sent_at := call.get("sentAt")) is not None:
+            event["sent_at"] = sent_at
         return event
 
-    def _typed_data(
-        self, kind: CallType, call: dict[str, Any], origin: dict[str, Any], user_id: str | None
-    ) -> tuple[str, str, dict[str, Any]] | FieldError:
-        """(event type, version, data) of one call by its type, or the Segment rule it breaks."""
-        data: dict[str, Any]
-        match kind:
-            case "track":
-                event = call.get("event")
-                if not isinstance(event, str) or not event:
-                    return FieldError("missing_event", "$.event", "a track call needs an event name")
-                return self._track(event, call.get("properties"), origin)
-            case "page" | "screen":
-                data = {"properties": _object(call.get("properties"))}
-                for field in ("name", "category"):
-                    if call.get(field) is not None:
-                        data[field] = call[field]
-            case "identify":
-                data = {"traits": _object(call.get("traits"))}
-            case "group":
-                group_id = _identifier(call.get("groupId"))
-                if group_id is None:
-                    return FieldError("missing_group_id", "$.groupId", "a group call needs a groupId")
-                data = {"group_id": group_id, "traits": _object(call.get("traits"))}
-            case _:  # alias
-                previous_id = _identifier(call.get("previousId"))
-                if previous_id is None:
-                    return FieldError(
-                        "missing_previous_id", "$.previousId", "an alias call needs a previousId"
-                    )
-                if user_id is None:
-                    return FieldError("missing_user_id", "$.userId", "an alias call needs a userId")
-                data = {"previous_id": previous_id}
-        return kind, CALL_SCHEMA_VERSION, data
-
     def _track(
-        self, event: str, properties: Any, origin: dict[str, Any]
+        self, call: dict[str, Any], origin: dict[str, Any]
     ) -> tuple[str, str, dict[str, Any]] | FieldError:
-        properties = _object(properties)
-        target = self._mapping.events.get(event)
+        event = call.get("event")
+        if not isinstance(event, str) or not event:
+            return FieldError("missing_event", "$.event", "a track call needs an event name")
+        properties = _object(call.get("properties"))
+        target = self._targets.get(event)
         if target is None:
-            unmapped = self._mapping.unmapped
+            unmapped = self._unmapped
             return unmapped.event_type, unmapped.schema_version, {"event": event, "properties": properties}
         if not isinstance(properties, dict):
             return FieldError("invalid_properties", "$.properties", "properties must be an object")
         origin["event"] = event
-        fields = target.properties
-        data = {field: properties[name] for name, field in fields.items() if name in properties}
-        if len(data) < len(properties):  # properties the mapping does not name, kept as sent
-            origin["properties"] = {name: value for name, value in properties.items() if name not in fields}
-        return target.event_type, target.schema_version, data
+        return target.event_type, target.schema_version, target.data(properties, origin)
+
+
+def _typed_data(
+    kind: CallType, call: dict[str, Any], user_id: str | None
+) -> tuple[str, str, dict[str, Any]] | FieldError:
+    """(event type, version, data) of a call other than ``track``, or the Segment rule it breaks."""
+    data: dict[str, Any]
+    match kind:
+        case "page" | "screen":
+            data = {"properties": _object(call.get("properties"))}
+            for field in ("name", "category"):
+                if call.get(field) is not None:
+                    data[field] = call[field]
+        case "identify":
+            data = {"traits": _object(call.get("traits"))}
+        case "group":
+            group_id = _identifier(call.get("groupId"))
+            if group_id is None:
+                return FieldError("missing_group_id", "$.groupId", "a group call needs a groupId")
+            data = {"group_id": group_id, "traits": _object(call.get("traits"))}
+        case _:  # alias
+            previous_id = _identifier(call.get("previousId"))
+            if previous_id is None:
+                return FieldError("missing_previous_id", "$.previousId", "an alias call needs a previousId")
+            if user_id is None:
+                return FieldError("missing_user_id", "$.userId", "an alias call needs a userId")
+            data = {"previous_id": previous_id}
+    return kind, CALL_SCHEMA_VERSION, data
 
 
 @lru_cache(maxsize=1024)
