@@ -20,6 +20,7 @@ from bench.cost_model import (
     PriceTable,
     Scenario,
     Usage,
+    buffer_shards,
     front_door_buffer,
     load_prices,
     stream_shards,
@@ -96,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{balanced['lambda_invocations'].ratio:.2f} behind either"
     )
     print(stream_sizing_line(defaults, prices))
+    buffer = max(buffer_shards(usage, prices, Scenario(PLANNED_DAILY)) for usage in front_door.values())
+    print(f"front-door buffer at 2B/day peak: {buffer} provisioned shards (BufferStreamShardCount)")
     print(f"\nworst of the default settings: {shape}")
     print(worst_line(use))
     buffered = {**front_door, **{name: defaults[name] for name in ("realistic-100", "one-100")}}
