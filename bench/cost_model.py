@@ -125,9 +125,9 @@ class Usage:
     # DynamoDB write units per function: each function writes its own table (the enrichment's is the
     # idempotency table), and a table's quota is its own.
     table_write_units: Mapping[str, float] = field(default_factory=dict)
+    stream_put_units: float = 0.0  # 25 KB PUT payload units of the signal stream's records (measured)
     signals_per_entry: float = 1.0
     # The front-door buffer stream (provisioned): records and 25 KB PUT payload units per signal.
-    stream_put_units: float = 0.0  # 25 KB PUT payload units of the stream's records (measured)
     buffer_records: float = 0.0
     buffer_put_units: float = 0.0
     buffer_bytes: float = 0.0
