@@ -23,6 +23,7 @@ from bench.cost_model import (
     PriceTable,
     Scenario,
     Usage,
+    archive_usd,
     firehose_lake_costs,
     front_door_buffer,
     load_balancer_costs,
@@ -179,6 +180,25 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
             one,
             base[100],
             "traffic shape, not a setting: fewer, fuller entries (batches group by type)",
+        )
+    )
+    on_demand = Scenario(HEADLINE.signals_per_day, HEADLINE.regions, provisioned_stream=False)
+    rows.append(
+        row(
+            "signal stream ON_DEMAND instead of PROVISIONED, 100 events/request",
+            per_million_signals(usages[100], prices, on_demand),
+            base[100],
+            "none (the same retries and DLQ); it follows an unplanned peak by itself (up to 2x the last "
+            "30 days' peak at once), where too few shards delay batches in the rule's retries",
+        )
+    )
+    rows.append(
+        row(
+            "no ingress archive in the primary, 100 events/request",
+            base[100] - per_million(archive_usd(usages[100], prices, HEADLINE), prices, HEADLINE),
+            base[100],
+            "replays come from the secondary's archive (ArchiveReplayForwardRule); a window the endpoint "
+            "could not replicate within 24 h is processed but cannot be replayed",
         )
     )
     for k in (1, 100):

@@ -125,6 +125,7 @@ class Usage:
     # DynamoDB write units per function: each function writes its own table (the enrichment's is the
     # idempotency table), and a table's quota is its own.
     table_write_units: Mapping[str, float] = field(default_factory=dict)
+    stream_put_units: float = 0.0  # 25 KB PUT payload units of the signal stream's records (measured)
     signals_per_entry: float = 1.0
     # The front-door buffer stream (provisioned): records and 25 KB PUT payload units per signal.
     buffer_records: float = 0.0
@@ -196,6 +197,7 @@ def usage_of(shape: Mapping[str, Any]) -> Usage:
         stream_records=per["stream"]["records"] / k,
         stream_kib=per["stream"]["kib_rounded"] / k,
         stream_bytes=per["stream"]["record_bytes"] / k,
+        stream_put_units=float(per["stream"].get("put_payload_units", 0.0)) / k,
         pipe_batches={name: pipe["batches"] / k for name, pipe in per["pipes"].items()},
         partner_requests=per["partner_requests"] / k,
         write_units=write_units / k,
@@ -240,6 +242,9 @@ class Scenario:
     signals_per_day: float
     regions: int = 2
     partner: bool = False
+    # The signal stream's capacity mode: PROVISIONED, sized by ``stream_shards``, as samconfig.toml's
+    # primary deploys it (StreamMode, StreamShardCount; tests/unit/test_cost_stream.py pins it).
+    provisioned_stream: bool = True
 
 
 def api_gateway_usd(requests_per_month: float, prices: PriceTable) -> float:
@@ -259,8 +264,6 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
     month = scenario.signals_per_day * prices.days_per_month  # signals a month
     invocations = sum(usage.invocations.values())
     pipe_chunks = max(1, math.ceil(usage.stream_bytes / max(usage.stream_records, 1e-12) / CHUNK))
-    consumers = 1 + (1 if scenario.partner else 0)
-    stream_hours = 24 * prices.days_per_month
     log_bytes = (
         usage.function_log_bytes
         + invocations * a["lambda_platform_log_bytes"]
@@ -274,9 +277,7 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
         * month
         * prices["eventbridge_custom_event"],
         "EventBridge Pipes (lake)": usage.stream_records * pipe_chunks * month * prices["pipes_request"],
-        "Kinesis on-demand": stream_hours * prices["kinesis_on_demand_stream_hour"]
-        + _gb(usage.stream_kib * KB) * month * prices["kinesis_on_demand_gb_in"]
-        + _gb(usage.stream_kib * KB) * consumers * month * prices["kinesis_on_demand_gb_out"],
+        "Kinesis signal stream": signal_stream_usd(usage, prices, scenario),
         "DynamoDB on-demand": (
             usage.write_units * prices["dynamodb_write_request_unit"]
             + usage.read_units * prices["dynamodb_read_request_unit"]
@@ -291,6 +292,7 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
         + prices["kms_key_month"]
         + prices["secret_month"],
         "Kinesis provisioned (front-door buffer)": buffer_stream_usd(usage, prices, scenario),
+        "Ingress archive (30 days)": archive_usd(usage, prices, scenario),
         "Partner Pipe + API destination": 0.0,
         "Secondary: replicated events": 0.0,
         "Secondary: archive (30 days)": 0.0,
@@ -308,10 +310,7 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
             usage.ingress_chunks * month * prices["eventbridge_custom_event"]
             + ingress_gb * prices["inter_region_transfer_gb"]
         )
-        stored_gb = _gb(usage.ingress_bytes) * scenario.signals_per_day * a["archive_retention_days"]
-        costs["Secondary: archive (30 days)"] = (
-            ingress_gb * prices["archive_processed_gb"] + stored_gb * prices["archive_storage_gb_month"]
-        )
+        costs["Secondary: archive (30 days)"] = archive_usd(usage, prices, scenario)
         replicated_gb = _gb(usage.replicated_bytes) * month
         costs["S3 Cross-Region Replication"] = (
             replicated_gb * prices["inter_region_transfer_gb"]
@@ -322,22 +321,110 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
     return costs
 
 
+def archive_usd(usage: Usage, prices: PriceTable, scenario: Scenario) -> float:
+    """One Region's ingress archive a month (IngressArchive, enabled in both Regions by samconfig.toml):
+    the GB of signal batches it takes in, and what it holds at steady state (its retention's worth)."""
+    a = prices.assumptions
+    daily_gb = _gb(usage.ingress_bytes) * scenario.signals_per_day
+    return (
+        daily_gb * prices.days_per_month * prices["archive_processed_gb"]
+        + daily_gb * a["archive_retention_days"] * prices["archive_storage_gb_month"]
+    )
+
+
+# ---------------------------------------------------------------------------- Kinesis capacity
+SHARD_RECORDS_IN: Final = 1000  # records/s a shard takes in
+SHARD_BYTES_IN: Final = 1024**2  # 1 MiB/s a shard takes in
+SHARD_BYTES_OUT: Final = 2 * 1024**2  # 2 MiB/s a shard gives out, shared by its GetRecords consumers
+INCLUDED_RETENTION_HOURS: Final = 24
+EXTENDED_RETENTION_HOURS: Final = 168  # beyond 7 days AWS bills long-term retention (not priced here)
+
+
+def shards_for_peak(
+    records_per_second: float, bytes_per_second: float, consumers: int, headroom: float
+) -> int:
+    """The sizing rule of a provisioned stream: enough shards for the peak's records/s and MiB/s in,
+    and for every consumer's reads (Pipes use GetRecords: no enhanced fan-out), times the headroom
+    (partition keys never hash perfectly evenly; growth until the next resize)."""
+    needed = max(
+        records_per_second / SHARD_RECORDS_IN,
+        bytes_per_second / SHARD_BYTES_IN,
+        bytes_per_second * consumers / SHARD_BYTES_OUT,
+    )
+    return max(1, math.ceil(needed * headroom - 1e-9))
+
+
+def _peak(prices: PriceTable, scenario: Scenario) -> float:
+    return scenario.signals_per_day / 86_400 * prices.assumptions["peak_factor"]
+
+
+def stream_shards(usage: Usage, prices: PriceTable, scenario: Scenario) -> int:
+    """Provisioned shards of the signal stream for the scenario's peak: the lake Pipe reads it, and the
+    partner Pipe too when there is one."""
+    peak = _peak(prices, scenario)
+    consumers = 2 if scenario.partner else 1
+    headroom = prices.assumptions["stream_shard_headroom"]
+    return shards_for_peak(usage.stream_records * peak, usage.stream_bytes * peak, consumers, headroom)
+
+
 def buffer_shards(usage: Usage, prices: PriceTable, scenario: Scenario) -> int:
-    """Provisioned shards for the buffer's peak: 1,000 records/s and 1 MiB/s in per shard."""
+    """Provisioned shards of the front-door buffer for the peak (the batcher is its one consumer)."""
     if not usage.buffer_records:
         return 0
-    peak = scenario.signals_per_day / 86_400 * prices.assumptions["peak_factor"]
-    return math.ceil(max(usage.buffer_records * peak / 1000, usage.buffer_bytes * peak / (1024 * 1024)))
+    peak = _peak(prices, scenario)
+    headroom = prices.assumptions["stream_shard_headroom"]
+    return shards_for_peak(usage.buffer_records * peak, usage.buffer_bytes * peak, 1, headroom)
+
+
+def _retention_hours(prices: PriceTable) -> float:
+    hours = prices.assumptions["stream_retention_hours"]
+    if hours > EXTENDED_RETENTION_HOURS:
+        raise PriceError(f"stream retention {hours:g} h: long-term retention (beyond 7 days) is not priced")
+    return hours
+
+
+def shards_usd(shards: int, prices: PriceTable) -> float:
+    """Provisioned shards a month: shard-hours, plus extended retention (billed per shard-hour for any
+    retention beyond 24 h, up to 7 days)."""
+    extended = prices["kinesis_extended_retention_shard_hour"] if _retention_hours(prices) > 24 else 0.0
+    return shards * 24 * prices.days_per_month * (prices["kinesis_provisioned_shard_hour"] + extended)
+
+
+def put_units_usd(units_per_signal: float, prices: PriceTable, scenario: Scenario) -> float:
+    """PUT payload units (25 KB of a record, rounded up) of a provisioned stream a month."""
+    month = scenario.signals_per_day * prices.days_per_month
+    return units_per_signal * month * prices["kinesis_put_payload_unit"]
+
+
+def signal_stream_usd(usage: Usage, prices: PriceTable, scenario: Scenario) -> float:
+    """The signal stream (where processing runs: the primary) a month, in the capacity mode the
+    scenario deploys, with its retention (``stream_retention_hours``)."""
+    if scenario.provisioned_stream:
+        shards = stream_shards(usage, prices, scenario)
+        return shards_usd(shards, prices) + put_units_usd(usage.stream_put_units, prices, scenario)
+    month = scenario.signals_per_day * prices.days_per_month
+    consumers = 2 if scenario.partner else 1
+    in_gb = _gb(usage.stream_kib * KB) * month  # each record rounded up to 1 KB
+    stored_days = (_retention_hours(prices) - INCLUDED_RETENTION_HOURS) / 24
+    return (
+        24 * prices.days_per_month * prices["kinesis_on_demand_stream_hour"]
+        + in_gb * prices["kinesis_on_demand_gb_in"]
+        + in_gb * consumers * prices["kinesis_on_demand_gb_out"]
+        + in_gb
+        / prices.days_per_month
+        * stored_days
+        * prices["kinesis_on_demand_extended_retention_gb_month"]
+    )
 
 
 def buffer_stream_usd(usage: Usage, prices: PriceTable, scenario: Scenario) -> float:
     """The buffer stream a month: shards for the peak in every Region (the secondary's stream takes the
     traffic after a failover, so it is sized alike), and the PUT payload units of the records."""
-    month = scenario.signals_per_day * prices.days_per_month
-    shard_hours = buffer_shards(usage, prices, scenario) * 24 * prices.days_per_month * scenario.regions
-    return (
-        shard_hours * prices["kinesis_provisioned_shard_hour"]
-        + usage.buffer_put_units * month * prices["kinesis_put_payload_unit"]
+    shards = buffer_shards(usage, prices, scenario)
+    if not shards:
+        return 0.0
+    return scenario.regions * shards_usd(shards, prices) + put_units_usd(
+        usage.buffer_put_units, prices, scenario
     )
 
 

@@ -16,7 +16,16 @@ from typing import Any, Final
 
 from bench import report
 from bench.cost import BUFFER_RECORDS_PER_INVOCATION, CALLS, PRICES, load_results
-from bench.cost_model import Usage, front_door_buffer, load_prices, usage_of
+from bench.cost_model import (
+    PriceTable,
+    Scenario,
+    Usage,
+    buffer_shards,
+    front_door_buffer,
+    load_prices,
+    stream_shards,
+    usage_of,
+)
 from bench.quota_model import (
     DEFAULT_EXTREMES,
     INFORMATION,
@@ -87,12 +96,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"load balancer {balanced['api_requests'].ratio:.2f} (none), Lambda synchronous invocations "
         f"{balanced['lambda_invocations'].ratio:.2f} behind either"
     )
+    print(stream_sizing_line(defaults, prices))
+    buffer = max(buffer_shards(usage, prices, Scenario(PLANNED_DAILY)) for usage in front_door.values())
+    print(f"front-door buffer at 2B/day peak: {buffer} provisioned shards (BufferStreamShardCount)")
     print(f"\nworst of the default settings: {shape}")
     print(worst_line(use))
     buffered = {**front_door, **{name: defaults[name] for name in ("realistic-100", "one-100")}}
     shape, use = worst(buffered, rate)
     print(f"worst with the front-door buffer for 1-event traffic ({shape}): {worst_line(use)}")
     return 0
+
+
+def stream_sizing_line(shapes: Mapping[str, Usage], prices: PriceTable) -> str:
+    """The signal stream's provisioned shards for the planned peak: the most any default shape needs,
+    with the sizing headroom (bench.cost_model.stream_shards); samconfig.toml's StreamShardCount."""
+    scenario = Scenario(PLANNED_DAILY)
+    shards = {name: stream_shards(usage, prices, scenario) for name, usage in shapes.items()}
+    name = max(shards, key=lambda shape: shards[shape])
+    headroom = prices.assumptions["stream_shard_headroom"]
+    return (
+        f"signal stream at 2B/day peak: {shards[name]} provisioned shards ({name}, headroom {headroom:g}; "
+        f"100 events/request: {max(shards[n] for n in shapes if n.endswith('-100'))})"
+    )
 
 
 def front_door_usages(shapes: Mapping[str, Any]) -> dict[str, Usage]:

@@ -8,12 +8,11 @@ unless named otherwise; the AWS facts sheet lists them with their sources.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from bench.cost_model import ENRICH_FUNCTION, Usage
+from bench.cost_model import ENRICH_FUNCTION, Usage, shards_for_peak
 
 SECONDS_PER_DAY: Final = 86_400
 MIB: Final = 1024 * 1024
@@ -64,6 +63,15 @@ PLANNED: Final = (
         "Kinesis MiB/s",
     ),
     Quota("dynamodb_writes", "DynamoDB write units/s, busiest table", 40_000, "on-demand table", "DDB WRU/s"),
+    # Provisioned streams (the signal stream as samconfig.toml's primary deploys it, and the buffer):
+    # the shards the peak needs, before the sizing headroom.
+    Quota(
+        "kinesis_shards",
+        "Kinesis shards per account (provisioned streams)",
+        20_000,
+        "Kinesis quotas page: us-east-1, us-west-2, eu-west-1",
+        "Kinesis shards",
+    ),
 )
 INFORMATION: Final = (
     Quota("kinesis_start", "Kinesis write MiB/s of a new stream", 4, "4 MB/s, then 2x peak", "Kinesis start"),
@@ -71,7 +79,7 @@ INFORMATION: Final = (
     Quota(
         "buffer_shards",
         "provisioned shards of the front-door buffer",
-        500,
+        20_000,
         "Kinesis shards per account, large Regions",
         "buffer shards",
     ),
@@ -104,6 +112,16 @@ def demands(
     synchronous = sum(count for name, count in usage.invocations.items() if name != ENRICH_FUNCTION)
     stream_mib = usage.stream_bytes * signals_per_second / MIB
     buffer_mib = usage.buffer_bytes * signals_per_second / MIB  # the front-door buffer, when there is one
+    stream_shards = shards_for_peak(
+        usage.stream_records * signals_per_second, usage.stream_bytes * signals_per_second, 1, 1.0
+    )
+    buffer_shards = (
+        shards_for_peak(
+            usage.buffer_records * signals_per_second, usage.buffer_bytes * signals_per_second, 1, 1.0
+        )
+        if usage.buffer_records
+        else 0
+    )
     return {
         "put_events": usage.put_events_calls * signals_per_second,
         "rule_invocations": (usage.rule_deliveries + replicated) * signals_per_second,
@@ -114,7 +132,8 @@ def demands(
         "dynamodb_writes": max(usage.table_write_units.values(), default=0.0) * signals_per_second,
         "kinesis_start": stream_mib,
         "partner": usage.stream_records * signals_per_second,
-        "buffer_shards": math.ceil(max(usage.buffer_records * signals_per_second / 1000, buffer_mib)),
+        "buffer_shards": buffer_shards,
+        "kinesis_shards": stream_shards + buffer_shards,
     }
 
 

@@ -16,7 +16,9 @@ Metrics, on the cloud's clock:
 - **Queue gauges**: every queue of the stack is sampled (``ApproximateNumberOfMessagesVisible``,
   ``ApproximateAgeOfOldestMessage``) as SQS reports them, one value a minute; a message's age counts
   from when this CloudWatch first saw it (SQS's own timestamps are on the wall clock).
-- **More that the emulators count**: AWS/Kinesis ``IncomingRecords`` per stream; with two Regions,
+- **More that the emulators count**: AWS/Kinesis ``IncomingRecords`` per stream, and
+  ``WriteProvisionedThroughputExceeded`` when a rule's put to a stream is throttled (a ``TargetFault``
+  with that error, ``eventbridge``); with two Regions,
   the S3 replication metrics per rule (``bucket_replication``), reported each minute through
   ``Services.reporters`` before the metrics are read.
 

@@ -17,7 +17,10 @@ ERROR_MESSAGE, RULE_ARN, TARGET_ARN, EXHAUSTED_RETRY_CONDITION, RETRY_ATTEMPTS. 
 is dropped (recorded, so the accounting reports it as lost). Lambda targets are asynchronous: the
 delivery succeeds when the event is in the function's async queue (``lambda_async``), and function
 errors are Lambda's business (EventInvokeConfig), not the rule's. A Kinesis target is PutRecord with
-the partition key at ``KinesisParameters.PartitionKeyPath`` (the event id without one).
+the partition key at ``KinesisParameters.PartitionKeyPath`` (the event id without one). A
+``TargetFault`` on a stream with the error ``ProvisionedThroughputExceededException`` is a throttled
+put: the stream counts the refused record in its ``WriteProvisionedThroughputExceeded`` metric, and
+EventBridge retries it like any other failed delivery.
 
 At least once (a ``Duplicate`` fault): EventBridge delivers to rule targets at least once (the
 Lambda guide asks every function it invokes to handle duplicate events), so a delivery that
@@ -46,6 +49,7 @@ from localcloud.signals import event_ids
 from signal_platform import codec
 
 TargetKind = Literal["lambda", "kinesis", "api-destination", "moto"]
+STREAM_THROTTLED: Final = "ProvisionedThroughputExceededException"
 DEFAULT_RETRY_ATTEMPTS: Final = 185
 DEFAULT_MAXIMUM_EVENT_AGE: Final = 86400.0
 RETRY_BASE_SECONDS: Final = 1.0
@@ -375,6 +379,10 @@ class EventBridgeEmulator:
             (target.name, *self._resource_names(target.arn)), lambda: set(event_ids(payload))
         )
         if fault is not None:
+            if target.kind == "kinesis" and fault.error == STREAM_THROTTLED:
+                stream = self._services.stack.by_arn(target.arn)
+                name = str(stream.ref) if stream is not None else target.arn.rsplit("/", 1)[-1]
+                self._services.emit("AWS/Kinesis", "WriteProvisionedThroughputExceeded", {"StreamName": name})
             raise DeliveryError("SDK_CLIENT_ERROR", f"{fault.error}: {fault.message}")
 
     def _resource_names(self, arn: str) -> tuple[str, ...]:

@@ -54,7 +54,9 @@ EMULATED_METRICS: Final[Mapping[str, frozenset[str]]] = {
         }
     ),
     "AWS/EventBridge/Pipes": frozenset({"Invocations", "ExecutionFailed", "ExecutionPartiallyFailed"}),
-    "AWS/Kinesis": frozenset({"GetRecords.IteratorAgeMilliseconds", "IncomingRecords"}),
+    "AWS/Kinesis": frozenset(
+        {"GetRecords.IteratorAgeMilliseconds", "IncomingRecords", "WriteProvisionedThroughputExceeded"}
+    ),
     "AWS/SQS": frozenset(
         {"NumberOfMessagesSent", "ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
     ),

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
+from localcloud.eventbridge import STREAM_THROTTLED
 from localcloud.faults import Fault, RecordAging, SdkFault, TargetFault
 from localcloud.pipes import RETRY_CONDITION
 from localcloud.services import iso_millis
@@ -162,6 +163,14 @@ def stream_refuses(drive: Drive) -> None:
     drive.post()
 
 
+def stream_throttled(drive: Drive) -> None:
+    """Too few shards for 20 minutes: puts refused, retried, and delivered once the window ends."""
+    elapsed = drive.cloud.clock.now() - drive.cloud.faults.started_at
+    window = (elapsed, elapsed + 20 * MINUTE)
+    drive.fault(TargetFault("SignalStream", error=STREAM_THROTTLED, window=window))
+    drive.post_each_minute(15)
+
+
 def stream_rule_dlq_gone(drive: Drive) -> None:
     drive.remove_queue("StreamTargetDlq")
     drive.fault(TargetFault("SignalStream"))
@@ -278,6 +287,9 @@ DRILLS = {
         stream_refuses,
         ("StreamRuleRetriesAlarm", "StreamTargetDlqMessagesSentAlarm", "StreamTargetDlqAlarm"),
         wait=25 * 3600.0,
+    ),
+    "stream throttled": Drill(
+        stream_throttled, ("SignalStreamWriteThrottledAlarm", "StreamRuleRetriesAlarm")
     ),
     "stream rule DLQ gone": Drill(stream_rule_dlq_gone, ("StreamRuleDlqWriteFailedAlarm",), wait=25 * 3600.0),
     "lake writer fails": Drill(

@@ -15,6 +15,7 @@ import pytest
 
 from localcloud import scenario
 from localcloud.cloud import LocalCloud
+from localcloud.eventbridge import STREAM_THROTTLED
 from localcloud.faults import RecordAging, SdkFault, TargetFault
 from localcloud.recovery import RecoveryError, recover
 from localcloud.scenario import Outcome, Scenario
@@ -109,6 +110,23 @@ def test_a_stream_outage_ends_in_the_stream_target_dlq_after_the_rule_retry_poli
     outcome = _run(cloud, write_keys, replace(SMALL, events=40))
     _no_loss(outcome)
     assert outcome.report.census.dead_lettered("StreamTargetDlq") == set(outcome.report.ledger.accepted)
+
+
+def test_a_throttled_stream_delays_batches_in_the_rule_retries_and_loses_none(
+    cloud: LocalCloud, write_keys: dict[str, str]
+) -> None:
+    # GIVEN a provisioned stream refusing every put for its first 10 minutes (too few shards)
+    cloud.faults.add(TargetFault("SignalStream", error=STREAM_THROTTLED, window=(0, 600)))
+
+    # WHEN traffic arrives and the pipeline settles
+    outcome = _run(cloud, write_keys, replace(SMALL, events=40))
+
+    # THEN the rule's retries delivered every batch once: everything in the lake, nothing dead-lettered
+    _no_loss(outcome)
+    census = outcome.report.census
+    assert cloud.faults.fired["SignalStream:error"] > 0
+    assert set(census.lake) == set(outcome.report.ledger.accepted)
+    assert sum(census.dlq_messages.values()) == 0
 
 
 def _first_accepted(requests: list[TrafficRequest]) -> str:

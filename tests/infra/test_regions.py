@@ -98,6 +98,7 @@ PIPELINE = {
     "S3WriterLogGroup",
     "SignalStream",
     "SignalStreamIteratorAgeAlarm",
+    "SignalStreamWriteThrottledAlarm",
     "StreamRule",
     "StreamRuleDlqWriteFailedAlarm",
     "StreamTargetDlq",

@@ -70,17 +70,19 @@ def test_buffer_stream_is_provisioned_for_the_peak_in_both_regions(
     usage = usage_of(buffered)
     peak = 2e9 / 86_400 * PRICES.assumptions["peak_factor"]
     shards = buffer_shards(usage, PRICES, TWO_REGIONS)
-    assert shards == math.ceil(peak / 1000)  # records, not bytes, bound a shard of ~1 KB records
+    # records, not bytes, bound a shard of ~1 KB records; times the sizing headroom
+    assert shards == math.ceil(peak / 1000 * PRICES.assumptions["stream_shard_headroom"])
     month = 2e9 * PRICES.days_per_month
+    # a shard-hour, and extended retention: the buffer keeps StreamRetentionHours (168 h) too
+    shard_hour = PRICES["kinesis_provisioned_shard_hour"] + PRICES["kinesis_extended_retention_shard_hour"]
     by_hand = (
-        shards * 2 * 24 * PRICES.days_per_month * PRICES["kinesis_provisioned_shard_hour"]
-        + month * PRICES["kinesis_put_payload_unit"]
+        shards * 2 * 24 * PRICES.days_per_month * shard_hour + month * PRICES["kinesis_put_payload_unit"]
     )
     costs = monthly_costs(usage, PRICES, TWO_REGIONS)
     assert costs["Kinesis provisioned (front-door buffer)"] == pytest.approx(by_hand)
     # AND one Region pays for its own shards only; a shape without the buffer pays nothing
     one_region = monthly_costs(usage, PRICES, Scenario(2e9, 1))["Kinesis provisioned (front-door buffer)"]
-    assert one_region == pytest.approx(by_hand - shards * 24 * PRICES.days_per_month * 0.015)
+    assert one_region == pytest.approx(by_hand - shards * 24 * PRICES.days_per_month * shard_hour)
     direct = monthly_costs(usage_of(shapes["realistic-1"]), PRICES, TWO_REGIONS)
     assert direct["Kinesis provisioned (front-door buffer)"] == 0
 
@@ -107,4 +109,4 @@ def test_front_door_quota_demand_follows_the_batcher_not_the_requests(buffered: 
     demand = demands(usage_of(buffered), rate)
     assert demand["put_events"] < 10_000 / 2
     assert demand["api_requests"] == pytest.approx(rate)  # one request per signal still
-    assert demand["buffer_shards"] == math.ceil(rate / 1000)
+    assert demand["buffer_shards"] == math.ceil(rate / 1000)  # the need, before the sizing headroom
