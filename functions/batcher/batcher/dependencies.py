@@ -25,6 +25,7 @@ def build_forwarder(settings: BatcherSettings) -> Forwarder:
             entry_source=ENTRY_SOURCE,
             max_signals=settings.max_signals_per_entry,
             signer=partial(_sign_with, keys),
+            by_type=settings.group_by_type,
         ),
         publisher=BusPublisher(endpoint_id=settings.global_endpoint_id),
         segment_signals=settings.segment_signals,

@@ -38,7 +38,6 @@ def parse_record(sequence_number: str, data: bytes) -> BufferedRecord:
         detail = codec.loads(data)
         batch_id = str(detail["batch_id"])
         ingest: dict[str, Any] = detail["ingest"]
-        event_type = detail["event_type"]
         metadata = IngestMetadata(
             received_at=str(ingest["received_at"]),
             region=str(ingest["region"]),
@@ -46,8 +45,12 @@ def parse_record(sequence_number: str, data: bytes) -> BufferedRecord:
             source_id=str(ingest["source_id"]),
         )
         signals = tuple(
+            # Each signal's own type: a record may be a mixed batch (docs/adr/0010).
             EncodedSignal(
-                str(signal["event_id"]), str(event_type), metadata.source_id, codec.canonical(signal)
+                str(signal["event_id"]),
+                str(signal["event_type"]),
+                metadata.source_id,
+                codec.canonical(signal),
             )
             for signal in detail["signals"]
         )

@@ -21,6 +21,8 @@ class BatcherSettings:
     signing_key_parameter_name: str | None
     max_signals_per_entry: int
     segment_signals: int
+    # SignalBatchGrouping (docs/adr/0010): one event type per signal batch, or a source's types in one.
+    group_by_type: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> BatcherSettings:
@@ -31,4 +33,5 @@ class BatcherSettings:
             signing_key_parameter_name=env.optional(environ, "SIGNING_KEY_PARAMETER_NAME"),
             max_signals_per_entry=env.integer(environ, "MAX_SIGNALS_PER_ENTRY", 50, minimum=1, maximum=500),
             segment_signals=env.integer(environ, "SEGMENT_SIGNALS", 2000, minimum=1, maximum=10_000),
+            group_by_type=env.groups_by_type(environ),
         )

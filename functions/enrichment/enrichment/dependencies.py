@@ -66,6 +66,7 @@ def build_service(settings: EnrichmentSettings, config: Any) -> EnrichmentServic
             group_key=by_partition_key,
             group_field="partition_key",
             schema_version=ENRICHED_SCHEMA_VERSION,
+            by_type=settings.group_by_type,
         ),
         publisher=BusPublisher(),
         quarantine=Quarantine(settings.quarantine_bucket_name),

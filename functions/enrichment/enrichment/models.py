@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from enrichment.standardise import code, utc_timestamp
 from signal_platform.errors import MalformedBatchError, MalformedSignalError
+from signal_platform.signal_batches import MIXED_EVENT_TYPE, MIXED_TYPES_FIELD
 
 BATCH_ID_PATTERN: Final = re.compile(r"[0-9a-f]{32}")
 
@@ -51,7 +52,11 @@ class BusEvent:
 
 @dataclass(frozen=True, slots=True)
 class SourceBatch:
-    """A verified signal batch (contract ``signal_batch`` 1-0-0) with its metadata standardised."""
+    """A verified signal batch (contract ``signal_batch`` 1-x) with its metadata standardised.
+
+    A mixed batch (``event_type`` ``mixed``, docs/adr/0010) lists its signals' types in ``event_types``;
+    a batch of one type leaves it empty.
+    """
 
     batch_id: str
     event_type: str
@@ -60,6 +65,16 @@ class SourceBatch:
     request_id: str
     source_id: str
     signals: Sequence[Any]
+    event_types: frozenset[str] = frozenset()
+
+    def holds(self, event_type: str) -> bool:
+        """Whether a signal of ``event_type`` belongs in this batch."""
+        return event_type in self.event_types if self.event_types else event_type == self.event_type
+
+    @property
+    def types(self) -> list[str]:
+        """The types the batch may hold, sorted."""
+        return sorted(self.event_types) if self.event_types else [self.event_type]
 
     @classmethod
     def parse(cls, detail: Mapping[str, Any]) -> SourceBatch:
@@ -73,17 +88,27 @@ class SourceBatch:
         if not isinstance(ingest, Mapping):
             raise MalformedBatchError("ingest must be an object")
         try:
+            event_type = code(detail.get("event_type"), "event_type")
             return cls(
                 batch_id=batch_id,
-                event_type=code(detail.get("event_type"), "event_type"),
+                event_type=event_type,
                 received_at=utc_timestamp(ingest.get("received_at"), "ingest.received_at"),
                 region=code(ingest.get("region"), "ingest.region"),
                 request_id=_required(ingest.get("request_id"), "ingest.request_id"),
                 source_id=code(ingest.get("source_id"), "ingest.source_id"),
                 signals=signals,
+                event_types=_event_types(event_type, detail.get(MIXED_TYPES_FIELD)),
             )
         except MalformedSignalError as exc:
             raise MalformedBatchError(str(exc)) from exc
+
+
+def _event_types(event_type: str, listed: object) -> frozenset[str]:
+    if event_type != MIXED_EVENT_TYPE:
+        return frozenset()
+    if not isinstance(listed, list) or not listed:
+        raise MalformedBatchError(f"a mixed batch must list its {MIXED_TYPES_FIELD}")
+    return frozenset(code(item, MIXED_TYPES_FIELD) for item in listed)
 
 
 def _required(value: object, field: str) -> str:

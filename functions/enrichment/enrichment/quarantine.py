@@ -80,6 +80,7 @@ class Quarantine:
             "reason": "malformed_signal",
             "batch_id": batch.batch_id,
             "event_type": batch.event_type,
+            "event_types": batch.types,
             "ingest": {
                 "received_at": batch.received_at,
                 "region": batch.region,

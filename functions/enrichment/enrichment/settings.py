@@ -59,6 +59,8 @@ class EnrichmentSettings:
     signing_key_parameter_name: str | None
     max_signals_per_entry: int
     store_raw_ip: bool
+    # SignalBatchGrouping (docs/adr/0010): one event type per enriched batch, or a partition key's types.
+    group_by_type: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> EnrichmentSettings:
@@ -83,4 +85,5 @@ class EnrichmentSettings:
             signing_key_parameter_name=parameter_name,
             max_signals_per_entry=env.integer(environ, "MAX_SIGNALS_PER_ENTRY", 50, minimum=1, maximum=500),
             store_raw_ip=env.flag(environ, "STORE_RAW_IP", default=False),
+            group_by_type=env.groups_by_type(environ),
         )

@@ -56,8 +56,12 @@ class SignalEnricher:
         if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
             raise MalformedSignalError("event_id must be a UUID")
         event_type = std.code(signal.get("event_type"), "event_type")
-        if event_type != batch.event_type:
-            raise MalformedSignalError(f"event_type {event_type!r} is not the batch's {batch.event_type!r}")
+        if not batch.holds(event_type):
+            raise MalformedSignalError(
+                f"event_type {event_type!r} is not the batch's {batch.event_type!r}"
+                if not batch.event_types
+                else f"event_type {event_type!r} is not one of the batch's {batch.types}"
+            )
         version = signal.get("schema_version")
         if not isinstance(version, str) or not _SCHEMAVER.fullmatch(version):
             raise MalformedSignalError("schema_version must be a SchemaVer MODEL-REVISION-ADDITION")

@@ -73,6 +73,7 @@ def build_ingestor(settings: ValidatorSettings) -> Ingestor:
             entry_source=ENTRY_SOURCE,
             max_signals=settings.max_signals_per_entry,
             signer=partial(_sign_with, keys),
+            by_type=settings.group_by_type,
         ),
         publisher=publisher(settings),
         max_body_bytes=settings.max_body_bytes,

@@ -31,6 +31,8 @@ class ValidatorSettings:
     # Front-door buffer (docs/adr/0009): the stream's name, empty when the mode is off.
     buffer_stream_name: str | None = None
     buffer_below_signals: int = 25
+    # SignalBatchGrouping (docs/adr/0010): one event type per signal batch, or a request's types in one.
+    group_by_type: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ValidatorSettings:
@@ -58,4 +60,5 @@ class ValidatorSettings:
             store_raw_ip=env.flag(environ, "STORE_RAW_IP", default=False),
             buffer_stream_name=env.optional(environ, "BUFFER_STREAM_NAME"),
             buffer_below_signals=env.integer(environ, "BUFFER_BELOW_SIGNALS", 25, minimum=1, maximum=500),
+            group_by_type=env.groups_by_type(environ),
         )

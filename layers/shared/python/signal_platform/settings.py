@@ -46,3 +46,14 @@ def flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     if raw in _FALSE:
         return False
     raise ConfigurationError(f"environment variable {name} must be true or false, got {raw!r}")
+
+
+def groups_by_type(env: Mapping[str, str]) -> bool:
+    """SIGNAL_BATCH_GROUPING (the template's SignalBatchGrouping): EventType (the default) puts one
+    event type in a signal batch; Request puts the signals of several types in one (docs/adr/0010)."""
+    raw = env.get("SIGNAL_BATCH_GROUPING", "").strip() or "EventType"
+    if raw not in ("EventType", "Request"):
+        raise ConfigurationError(
+            f"environment variable SIGNAL_BATCH_GROUPING must be EventType or Request, got {raw!r}"
+        )
+    return raw == "EventType"

@@ -9,6 +9,9 @@ and costs $1 per million per bus hop; batches of a few dozen cut both by that fa
 - is at most ``max_entry_bytes`` (64 KB, one billing chunk) and at most ``max_signals`` signals;
   a single signal larger than the budget travels alone (EventBridge takes entries up to 1 MB);
 - has an id derived from its signals' ``event_id``s, so an identical resend gives identical batches;
+- or, with ``by_type=False`` (the template's ``SignalBatchGrouping: Request``, docs/adr/0010), holds
+  signals of several types: its DetailType and ``event_type`` are ``MIXED_EVENT_TYPE`` and
+  ``event_types`` lists its types, sorted, so a rule can still filter on a type by content;
 - carries the batch-level fields of its contract (ingestion metadata on the ingress bus) and, when a
   signer is given, an HMAC signature over its canonical bytes (``signing``).
 """
@@ -31,6 +34,13 @@ _BATCH_ID_HEX: Final = 32
 _SEPARATOR: Final = b"\x1f"
 # Detail fields the batcher writes itself; contract-specific fields may not shadow them.
 _RESERVED_FIELDS: Final = frozenset({"batch_id", "event_type", "schema_version", "signals", "signature"})
+# The DetailType and batch-level event_type of a batch of several types, which lists them in
+# event_types. No event type may take the name (the registry test refuses it): mixed batch ids
+# never equal per-type ones.
+MIXED_EVENT_TYPE: Final = "mixed"
+MIXED_TYPES_FIELD: Final = "event_types"
+# A mixed batch is ADDITION 1 of its contract (contracts/signal_batch and enriched_batch 1-1-0).
+MIXED_SCHEMA_VERSION: Final = "1-1-0"
 
 
 class IngestMetadata(NamedTuple):
@@ -101,6 +111,21 @@ def group_in_arrival_order(
     return list(groups.values())
 
 
+def group_by_key_in_arrival_order(
+    signals: Sequence[EncodedSignal], key: GroupKey
+) -> list[list[EncodedSignal]]:
+    """Signals of any type grouped by ``key`` alone; groups and members keep first-arrival order."""
+    groups: dict[str, list[EncodedSignal]] = {}
+    for signal in signals:
+        groups.setdefault(key(signal), []).append(signal)
+    return list(groups.values())
+
+
+def event_types_of(signals: Sequence[EncodedSignal]) -> list[str]:
+    """A mixed batch's ``event_types``: its signals' types, distinct and sorted."""
+    return sorted({signal.event_type for signal in signals})
+
+
 def chunk_by_size_and_count(
     bodies: Sequence[int], *, overhead: int, budget: int, max_count: int
 ) -> Iterator[tuple[int, int]]:
@@ -127,6 +152,8 @@ class SignalBatcher:
     metadata, signed). ``group_key`` / ``group_field`` / ``schema_version`` and the ``fields`` of
     ``pack`` let another hop build its own contract with the same packing rules, e.g. the
     enrichment's ``enriched_batch`` (grouped by partition key, named ``partition_key`` in the Detail).
+    ``by_type=False`` puts signals of several types in one batch (``MIXED_EVENT_TYPE``, contract
+    version ``MIXED_SCHEMA_VERSION``).
     """
 
     def __init__(
@@ -140,6 +167,7 @@ class SignalBatcher:
         group_key: GroupKey = by_source,
         group_field: str | None = None,
         schema_version: str = BATCH_SCHEMA_VERSION,
+        by_type: bool = True,
     ) -> None:
         if max_signals < 1:
             raise ValueError("max_signals must be at least 1")
@@ -152,8 +180,11 @@ class SignalBatcher:
         self._max_entry_bytes = max_entry_bytes
         self._group_key = group_key
         self._group_field = group_field
-        self._schema_version = schema_version
-        self._reserved = _RESERVED_FIELDS | {group_field} if group_field else _RESERVED_FIELDS
+        self._schema_version = schema_version if by_type else MIXED_SCHEMA_VERSION
+        self._by_type = by_type
+        self._group = group_in_arrival_order if by_type else group_by_key_in_arrival_order
+        reserved = _RESERVED_FIELDS if by_type else _RESERVED_FIELDS | {MIXED_TYPES_FIELD}
+        self._reserved = reserved | {group_field} if group_field else reserved
         self._signature_bytes = len(',"signature":""') + SIGNATURE_LENGTH if signer else 0
 
     def build(self, signals: Sequence[EncodedSignal], ingest: IngestMetadata) -> list[BusEntry]:
@@ -166,9 +197,10 @@ class SignalBatcher:
         if clash:
             raise ValueError(f"fields {sorted(clash)} are written by the batcher itself")
         entries: list[BusEntry] = []
-        groups = [signals] if len(signals) == 1 else group_in_arrival_order(signals, self._group_key)
+        groups = [signals] if len(signals) == 1 else self._group(signals, self._group_key)
         for group in groups:
-            event_type, group_value = group[0].event_type, self._group_key(group[0])
+            event_type = group[0].event_type if self._by_type else MIXED_EVENT_TYPE
+            group_value = self._group_key(group[0])
             if len(group) == 1:  # one signal is one entry whatever its size: no budget to work out
                 entries.append(self._entry(event_type, group_value, group, fields))
                 continue
@@ -176,6 +208,7 @@ class SignalBatcher:
             overhead = (
                 len(self._detail(event_type, "0" * _BATCH_ID_HEX, fields, group_value, ()))
                 + self._signature_bytes
+                + self._mixed_types_bytes(group)
                 + len(event_type.encode())
                 + len(self._entry_source)
             )
@@ -212,6 +245,10 @@ class SignalBatcher:
             size=len(detail) + len(event_type.encode()) + len(self._entry_source),
         )
 
+    def _mixed_types_bytes(self, group: Sequence[EncodedSignal]) -> int:
+        """An upper bound of what a chunk's ``event_types`` adds to the overhead: all of the group's."""
+        return 0 if self._by_type else len(codec.dumps(event_types_of(group)))
+
     def _detail(
         self,
         event_type: str,
@@ -239,6 +276,8 @@ class SignalBatcher:
         }
         if self._group_field is not None:
             detail[self._group_field] = group_value
+        if not self._by_type:
+            detail[MIXED_TYPES_FIELD] = event_types_of(members)
         return detail
 
 
