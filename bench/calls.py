@@ -46,10 +46,12 @@ class Shape:
     mix: str  # "realistic" (every source and type) or "one" (one source, one type)
     invalid_share: float = 0.0
     resend_share: float = 0.0
+    grouping: str = "EventType"  # the template's SignalBatchGrouping (docs/adr/0010)
 
     @property
     def overrides(self) -> dict[str, str]:
-        return {} if self.signals_per_entry is None else {"MaxSignalsPerEntry": str(self.signals_per_entry)}
+        chosen = {} if self.signals_per_entry is None else {"MaxSignalsPerEntry": str(self.signals_per_entry)}
+        return chosen if self.grouping == "EventType" else {**chosen, "SignalBatchGrouping": self.grouping}
 
     @property
     def entry_per_signal(self) -> bool:
@@ -70,6 +72,7 @@ def shapes() -> list[Shape]:
             for per_request in (1, 10, 100) if n is None else (100,):
                 suffix = "" if n is None else "-n1"
                 chosen.append(Shape(f"{mix}-{per_request}{suffix}", per_request, n, mix))
+    chosen.append(Shape("realistic-100-request", 100, None, "realistic", grouping="Request"))
     return chosen
 
 
@@ -221,6 +224,7 @@ def _measure(cloud: Any, logs: _LogBytes, shape: Shape, seed: int, keys: dict[st
         ),
         "default_signals_per_entry": shape.signals_per_entry is None,
         "mix": shape.mix,
+        "signal_batch_grouping": shape.grouping,
         "invalid_share": shape.invalid_share,
         "resend_share": shape.resend_share,
         "sent_events": ledger.sent,
@@ -264,13 +268,14 @@ def _body_bytes(requests: list[Any]) -> int:
 
 
 def measure_all(chosen: list[Shape] | None = None) -> dict[str, Any]:
-    """Every shape, one local cloud per MaxSignalsPerEntry, warm containers, fresh stores per shape."""
+    """Every shape, one local cloud per set of template overrides, warm containers, fresh stores per shape."""
     from localcloud.cloud import CloudOptions, LocalCloud
 
     chosen = chosen or shapes()
     results: dict[str, dict[str, Any]] = {}
-    for n in dict.fromkeys(shape.signals_per_entry for shape in chosen):
-        group = [shape for shape in chosen if shape.signals_per_entry == n]
+    for overrides in dict.fromkeys(tuple(sorted(shape.overrides.items())) for shape in chosen):
+        group = [shape for shape in chosen if tuple(sorted(shape.overrides.items())) == overrides]
+        n = group[0].signals_per_entry
         logs = _LogBytes()
         options = CloudOptions(overrides=group[0].overrides, function_output=logs)  # type: ignore[arg-type]
         with LocalCloud(options) as cloud:
@@ -419,3 +424,22 @@ def targets(results: dict[str, Any]) -> list[report.Check]:
             )
         )
     return checks
+
+
+def remeasure(names: list[str], path: Path = RESULTS) -> None:
+    """Measure only the named shapes and put them into ``path``; the other shapes keep their figures."""
+    chosen = [shape for shape in shapes() if shape.name in names]
+    unknown = set(names) - {shape.name for shape in chosen}
+    if unknown:
+        raise SystemExit(f"unknown shapes: {', '.join(sorted(unknown))}")
+    results = json.loads(path.read_text())
+    results["shapes"].update(measure_all(chosen)["shapes"])
+    write(results, path)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.calls", description="re-measure some shapes only")
+    parser.add_argument("--only", nargs="+", required=True, help="shape names, e.g. realistic-100-request")
+    remeasure(parser.parse_args().only)

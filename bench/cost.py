@@ -259,7 +259,29 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
     for k in (1, 100):
         usd = per_million_signals(usages[k], prices, partner)
         rows.append(row(f"with the partner consumer, {k} events/request", usd, base[k], "one more consumer"))
+    if GROUPING_SHAPE in shapes:
+        rows.append(
+            row(
+                "signal batches per request (SignalBatchGrouping Request), 100 events/request",
+                per_million_signals(usage_of(shapes[GROUPING_SHAPE]), prices, HEADLINE),
+                base[100],
+                "same no-loss and exactly-once paths; a batch holds several types (DetailType mixed): "
+                "rules route by content (detail.event_types) or filter in the target (ADR 0010)",
+            )
+        )
     return rows
+
+
+# The realistic mix at 100 events/request with signal batches per request (docs/adr/0010).
+GROUPING_SHAPE: Final = "realistic-100-request"
+
+
+def grouping_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str]:
+    shape = results["shapes"].get(GROUPING_SHAPE)
+    if shape is None:
+        return []
+    usd = per_million_signals(usage_of(shape), prices, HEADLINE)
+    return [cost_line(100, usd) + " (signal batches per request)"]
 
 
 ALTERNATIVE_HEADERS: Final = (
@@ -440,7 +462,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             path.write_text(replace_block(path.read_text(), block))
         print("figures regenerated in", ", ".join(str(path.relative_to(ROOT)) for path in DOCS))
     print()
-    for line in headline_lines(results, prices) + front_door_lines(results, prices):
+    for line in (
+        headline_lines(results, prices) + front_door_lines(results, prices) + grouping_lines(results, prices)
+    ):
         print(line)
     return 0
 

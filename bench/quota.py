@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench import report
-from bench.cost import BUFFER_RECORDS_PER_INVOCATION, CALLS, PRICES, load_results
+from bench.cost import BUFFER_RECORDS_PER_INVOCATION, CALLS, GROUPING_SHAPE, PRICES, load_results
 from bench.cost_model import (
     PriceTable,
     Scenario,
@@ -104,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     buffered = {**front_door, **{name: defaults[name] for name in ("realistic-100", "one-100")}}
     shape, use = worst(buffered, rate)
     print(f"worst with the front-door buffer for 1-event traffic ({shape}): {worst_line(use)}")
+    if GROUPING_SHAPE in results["shapes"]:
+        _, use = worst({GROUPING_SHAPE: usage_of(results["shapes"][GROUPING_SHAPE])}, rate)
+        print(f"100 events/request, signal batches per request ({GROUPING_SHAPE}): {worst_line(use)}")
     return 0
 
 
