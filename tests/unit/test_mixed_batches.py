@@ -8,6 +8,7 @@ import json
 from functools import partial
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
 from batcher.packing import pack_segment, parse_record
@@ -17,18 +18,21 @@ from enrichment.service import EnrichmentService
 from enrichment.signals import SignalEnricher
 from enrichment.user_agents import UserAgentParser
 from enrichment.verification import BatchVerifier
+from s3_writer.records import decode_signals, parse_records
 from signal_platform import codec, signing
 from signal_platform.bus_publisher import BusPublisher, RetryPolicy
 from signal_platform.errors import MalformedBatchError
 from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import (
     MIXED_EVENT_TYPE,
+    MIXED_SCHEMA_VERSION,
     EncodedSignal,
     IngestMetadata,
     SignalBatcher,
     by_partition_key,
 )
 from tests.unit.test_enrichment_service import NOW, FakeEvents, FakeS3, signal
+from tests.unit.test_s3_writer_support import eventbridge_event, kinesis_record
 
 KEY = b"unit-test-signing-key"
 INGEST = IngestMetadata("2026-11-26T16:00:00.140Z", "us-west-2", "req-1", "web-shop")
@@ -172,3 +176,28 @@ def test_batcher_repacks_mixed_and_per_type_buffer_records_per_source() -> None:
 def test_no_registered_event_type_takes_the_mixed_name() -> None:
     # The mixed batch id and DetailType must never be a registered type's.
     assert MIXED_EVENT_TYPE not in SchemaRegistry().event_types
+
+
+def _contract(name: str) -> Any:
+    schema = SchemaRegistry().contract(name, MIXED_SCHEMA_VERSION)
+    return jsonschema_rs.Draft7Validator(schema, validate_formats=True, offline=True)
+
+
+def test_mixed_batches_meet_their_contracts_1_1_0_and_the_lake_writer_reads_them() -> None:
+    # GIVEN a mixed ingress batch, and what the enrichment makes of it per partition key
+    event = mixed_event(mixed_signals(6))
+    service, _, events = mixed_service(by_type=False)
+    service.handle(event, deadline=float("inf"))
+    # THEN the ingress batch meets signal_batch 1-1-0 and the enriched ones enriched_batch 1-1-0
+    errors = [error.message for error in _contract("signal_batch").iter_errors(dict(event.detail or {}))]
+    assert errors == []
+    enriched = _contract("enriched_batch")
+    for detail in events.details():
+        assert [error.message for error in enriched.iter_errors(detail)] == []
+    # AND the S3 writer turns each into one lake line per signal, under the signal's own type
+    records = [
+        kinesis_record(codec.dumps(eventbridge_event(detail)), index)
+        for index, detail in enumerate(events.details())
+    ]
+    lines = [line for record in parse_records(records) for line in decode_signals(record)]
+    assert sorted(line.event_type for line in lines) == sorted(KINDS[n % 3] for n in range(6))
