@@ -13,6 +13,7 @@ import pytest
 from localcloud import scenario
 from localcloud.cloud import CloudOptions, LocalCloud
 from localcloud.faults import SdkFault, TargetFault
+from localcloud.recovery import recover
 from localcloud.scenario import Outcome, Scenario
 from signal_platform.signal_batches import MIXED_EVENT_TYPE
 from tests.e2e.test_pipeline import _no_loss
@@ -107,3 +108,22 @@ def test_mixed_batches_survive_a_partial_put_events_and_a_writer_timeout_exactly
     # THEN both faults struck, and every accepted event is in the lake and at the partner exactly once
     assert sum(cloud.faults.fired.values()) >= 2, cloud.faults.fired
     _exactly_once(outcome)
+
+
+def test_mixed_batches_of_an_enrichment_outage_are_hydrated_replayed_and_land_exactly_once(
+    cloud: LocalCloud,
+) -> None:
+    # GIVEN the enrichment down for longer than every retry: the mixed ingress batches end in its DLQ
+    cloud.faults.add(TargetFault("EnrichmentFunction", window=(0, 300_000)))
+    outcome = scenario.run(cloud, TRAFFIC)
+    accepted = set(outcome.report.ledger.accepted)
+    assert outcome.report.census.dead_lettered("EnrichmentFailureDlq") == accepted
+    assert not outcome.report.census.lake
+    # WHEN the runbook's recovery runs: the hydrated batches are put back on the ingress bus as stored
+    recovery = recover(cloud)
+    after = cloud.report(outcome.report.ledger).census
+    # THEN the replayed mixed batches are enriched once, and every accepted event is in the lake once
+    assert recovery.ok, recovery.output
+    assert set(after.lake) == accepted
+    assert all(copies == 1 for copies in after.lake.values())
+    assert set(after.partner) == accepted
