@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final, Literal, cast
 
 from signal_platform import codec
 from signal_platform.network import network_address
 from signal_platform.schema_registry import FieldError, SchemaRegistry
 from signal_platform.signal_batches import EncodedSignal
-from signal_platform.timeutil import format_rfc3339, parse_validated_rfc3339
+from signal_platform.timeutil import format_naive_utc, format_rfc3339, parse_validated_rfc3339
 from validator.segment import MAX_USER_AGENT_CHARS, Refusal
 
 Verdict = Literal["accepted", "rejected", "retry"]
@@ -88,13 +89,17 @@ def _reject(index: int, event_id: str | None, code: str, path: str, message: str
     return EventResult(index, event_id, "rejected", (FieldError(code, path, message),))
 
 
+# The events of a request share their address: one cache hit, not a parse, per event.
+_network_address: Final = lru_cache(maxsize=4096)(network_address)
+
+
 def _truncate_ip(signal: dict[str, Any]) -> None:
     """``context.ip`` replaced by its network's first address before the batch is signed, so no store
     after the validator keeps the full address (docs/data-map.md); enrichment derives the same prefix
     from either. The client's context object is copied, never changed."""
     context = signal.get("context")
     if type(context) is dict and type(ip := context.get("ip")) is str:
-        truncated = {**context, "ip": network_address(ip)}
+        truncated = {**context, "ip": _network_address(ip)}
         if truncated["ip"] is None:  # the schema admits only addresses: kept out rather than raw
             del truncated["ip"]
         signal["context"] = truncated
@@ -113,30 +118,6 @@ def derived_time(occurred: datetime, sent: datetime | None, received: datetime) 
     return occurred if sent is None else received - (sent - occurred)
 
 
-def _accepted(  # noqa: PLR0913 - the loop's hoisted values
-    event: dict[str, Any],
-    event_id: str,
-    seen: set[str],
-    received_at: datetime,
-    batch_sent: datetime | None,
-    min_age: timedelta,
-    max_age: timedelta,
-) -> tuple[str, dict[str, Any]] | None:
-    """The time and identity checks of a schema-valid event from its source, on the accepting path:
-    its id and signal fields (``derived_at`` added) when it passes them, else None."""
-    occurred_at = event["occurred_at"]
-    try:
-        occurred = parse_validated_rfc3339(occurred_at)
-        sent = parse_validated_rfc3339(event["sent_at"]) if "sent_at" in event else batch_sent
-    except ValueError:
-        return None
-    age = (received_at if sent is None else sent) - occurred
-    if age < min_age or age > max_age or event_id in seen:
-        return None
-    derived_at = _derived_text(occurred_at, occurred, sent, received_at)
-    return event_id, {**event, "event_id": event_id, "derived_at": derived_at}
-
-
 class EventJudge:
     def __init__(self, registry: SchemaRegistry, limits: Limits) -> None:
         self._registry = registry
@@ -146,7 +127,7 @@ class EventJudge:
         # per event instead of three registry calls.
         self._known: dict[tuple[str, str], Any] = {}
 
-    def judge(  # noqa: C901, PLR0912 - the accepting path in one loop, see below
+    def judge(
         self,
         events: Sequence[Any],
         *,
@@ -170,6 +151,7 @@ class EventJudge:
         known, min_age, max_age = self._known, self._min_age, self._limits.max_event_age
         max_bytes, truncate = self._limits.max_event_bytes, not self._limits.store_raw_ip
         fill = None if view is NO_VIEW else view.fill
+        received_utc = received_at.astimezone(UTC).replace(tzinfo=None)  # for format_naive_utc
         for index, event in enumerate(events):
             if type(event) is Refusal:
                 results.append(EventResult(index, event.event_id, "rejected", (event.error,)))
@@ -190,19 +172,32 @@ class EventJudge:
                     and validator.is_valid(event)
                     and event["source"] == source_id
                 ):
-                    accepted = _accepted(
-                        event, raw_id.lower(), seen, received_at, batch_sent, min_age, max_age
-                    )
-                    if accepted is not None:
-                        event_id, fields = accepted
-                        if truncate:
-                            _truncate_ip(fields)
-                        body = codec.canonical(fields)
-                        if len(body) <= max_bytes:
-                            seen.add(event_id)
-                            results.append(EventResult(index, event_id, "accepted"))
-                            signals.append(EncodedSignal(event_id, event_type, source_id, body))
-                            continue
+                    event_id, occurred_at = raw_id.lower(), event["occurred_at"]
+                    try:
+                        occurred = parse_validated_rfc3339(occurred_at)
+                        sent = parse_validated_rfc3339(event["sent_at"]) if "sent_at" in event else batch_sent
+                    except ValueError:
+                        sent = occurred = None
+                    if occurred is not None and event_id not in seen:
+                        age = (received_at if sent is None else sent) - occurred
+                        if min_age <= age <= max_age:
+                            fields = {
+                                **event,
+                                "event_id": event_id,
+                                "derived_at": _derived_text(occurred_at, occurred, None, received_at)
+                                if sent is None
+                                else format_naive_utc(received_utc - (sent - occurred)),
+                            }
+                            if truncate:
+                                _truncate_ip(fields)
+                            body = codec.canonical(fields)
+                            if len(body) <= max_bytes:
+                                seen.add(event_id)
+                                results.append(EventResult(index, event_id, "accepted"))
+                                signals.append(
+                                    EncodedSignal(event_id, cast(str, event_type), source_id, body)
+                                )
+                                continue
             result, signal = self._judge_one(index, event, seen, source_id, received_at, batch_sent)
             results.append(result)
             if signal is not None:
