@@ -156,9 +156,6 @@ class EventJudge:
             tzinfo=None
         )
         for index, event in enumerate(events):
-            if type(event) is Refusal:
-                results.append(EventResult(index, event.event_id, "rejected", (event.error,)))
-                continue
             if type(event) is dict:
                 if fill is not None:
                     fill(event)
@@ -197,10 +194,14 @@ class EventJudge:
                             if len(body) <= max_bytes:
                                 seen.add(event_id)
                                 results.append(EventResult(index, event_id, "accepted"))
+                                # _make: the tuple built directly, without the keyword-aware __new__.
                                 signals.append(
-                                    EncodedSignal(event_id, cast(str, event_type), source_id, body)
+                                    EncodedSignal._make((event_id, event_type, source_id, body, ""))
                                 )
                                 continue
+            elif type(event) is Refusal:
+                results.append(EventResult(index, event.event_id, "rejected", (event.error,)))
+                continue
             result, signal = self._judge_one(index, event, seen, source_id, received_at, batch_sent)
             results.append(result)
             if signal is not None:
