@@ -171,7 +171,7 @@ class SignalBatcher:
 
     def build(self, signals: Sequence[EncodedSignal], ingest: IngestMetadata) -> list[BusEntry]:
         """The ingress contract: every batch carries the request's ingestion metadata."""
-        return self._pack(signals, {"ingest": ingest.as_dict()})  # "ingest" is no reserved field
+        return self._pack(signals, {"ingest": ingest.as_dict()})  # "ingest" is not a reserved field
 
     def pack(self, signals: Sequence[EncodedSignal], fields: Mapping[str, Any]) -> list[BusEntry]:
         """Entries for ``signals``; ``fields`` are written into every Detail next to the batch's own."""
