@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from enrichment.standardise import network_fields
 from signal_platform import codec
@@ -331,3 +334,82 @@ def test_judge_rejected_event_does_not_take_the_event_id_of_a_later_good_one(jud
     assert [r.verdict for r in judgement.results] == ["rejected", "accepted"]
     assert judgement.results[0].errors[0].code == "schema_violation"
     assert [s.event_id for s in judgement.signals] == [good["event_id"]]
+
+
+# --- the accepting loop against the worded path -------------------------------------------------
+
+_IDS = ("6f1c7a52-3b1e-4c8e-9a6f-2b4d8e1c3a5f", "6F1C7A52-3B1E-4C8E-9A6F-2B4D8E1C3A5F", "not-a-uuid", 7)
+# Ages an event may have: fine, just inside and just outside the future skew, past the oldest.
+_AGES = (
+    timedelta(seconds=3),
+    timedelta(hours=-1),
+    timedelta(hours=-1, seconds=-1),
+    timedelta(days=7, seconds=1),
+)
+
+
+def _time_text(moment: datetime, form: int) -> Any:
+    """``moment`` in one of the forms a client may send: RFC 3339 in several spellings, or not at all."""
+    return [
+        moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        moment.isoformat(),  # "+00:00", microseconds (or none when they are zero)
+        moment.astimezone(timezone(timedelta(hours=-5, minutes=-30))).isoformat(timespec="seconds"),
+        moment.isoformat(timespec="milliseconds").replace("+00:00", "z").replace("T", "t"),
+        moment.strftime("%Y-%m-%dT%H:%M:60Z"),  # a leap second
+        moment.strftime("%Y-%m-%d %H:%M:%S"),  # no offset: not RFC 3339
+    ][form]
+
+
+@st.composite
+def _client_events(draw: st.DrawFn) -> Any:
+    """Mostly valid page_views: each field is most often the valid one, else one of its defects."""
+
+    def pick(valid: Any, *others: Any) -> Any:
+        return draw(st.sampled_from([valid, valid, valid, valid, valid, valid, *others]))
+
+    if pick(False, True):
+        return draw(st.sampled_from([["not", "an", "event"], "event", None]))
+    event = page_view(occurred=RECEIVED - _AGES[0])
+    event["event_id"] = pick(str(draw(st.uuids())), *_IDS)  # one id in two cases: a repeat
+    moment = RECEIVED - pick(*_AGES)
+    event["occurred_at"] = _time_text(moment, pick(0, 1, 2, 3, 4, 5))
+    if draw(st.booleans()):
+        event["sent_at"] = _time_text(moment + pick(*_AGES), pick(0, 1, 2, 4, 5))
+    event["event_type"] = pick("page_view", "teleport", 3, ["page_view"])
+    event["schema_version"] = pick("1-0-0", "9-0-0", None)
+    event["source"] = pick("web-shop", "someone-else")
+    event["context"]["ip"] = pick("198.51.100.23", "2001:db8::1", "::ffff:198.51.100.7")
+    event["context"]["user_agent"] *= pick(1, 8)  # 8: over the event size limit
+    if pick(False, True):
+        del event["context"]
+    return event
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=st.lists(_client_events(), min_size=1, max_size=6),
+    batch_sent=st.one_of(st.none(), st.sampled_from(_AGES).map(lambda age: _at(-age))),
+    store_raw_ip=st.booleans(),
+)
+def test_judge_agrees_with_judging_each_event_through_the_worded_path(
+    events: list[Any], batch_sent: str | None, store_raw_ip: bool
+) -> None:
+    # GIVEN events valid and broken in every way the checks look at (unknown types and versions,
+    # schema errors, other sources, repeated ids in either case, times too old or ahead, time
+    # spellings the fast parse does not read, sizes over the limit, no context, not objects)
+    judge = EventJudge(SchemaRegistry(), dataclasses.replace(LIMITS, store_raw_ip=store_raw_ip))
+    batch_moment = parse_rfc3339(batch_sent) if batch_sent else None
+    # WHEN they are judged as one request, and one by one through the path that words rejections
+    judgement = judge.judge(
+        copy.deepcopy(events), source_id="web-shop", received_at=RECEIVED, batch_sent_at=batch_sent
+    )
+    seen: set[str] = set()
+    one_by_one = [
+        judge._judge_one(index, event, seen, "web-shop", RECEIVED, batch_moment)
+        for index, event in enumerate(copy.deepcopy(events))
+    ]
+    # THEN both give the same verdicts, reasons and signal bytes, in the same order
+    assert [result.as_dict() for result in judgement.results] == [
+        result.as_dict() for result, _ in one_by_one
+    ]
+    assert judgement.signals == [signal for _, signal in one_by_one if signal is not None]

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from functools import lru_cache
+from typing import Final
 
 from signal_platform.errors import AuthenticationError
+
+_CACHE_SIZE: Final = 1024
 
 
 def has_write_key_header(headers: Mapping[str, str]) -> bool:
@@ -27,6 +31,13 @@ def write_key_from_headers(headers: Mapping[str, str]) -> str:
     authorization = headers.get("authorization", "").strip()
     if not authorization:
         raise AuthenticationError("missing write key: send it as the HTTP Basic user name or in x-api-key")
+    return _basic_user(authorization)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _basic_user(authorization: str) -> str:
+    """The user name of an HTTP Basic ``Authorization`` value, kept for the values a container sees
+    again (a client sends the same one with every request); a refusal is raised, never kept."""
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() != "basic":
         raise AuthenticationError("unsupported authorization scheme: use HTTP Basic or x-api-key")

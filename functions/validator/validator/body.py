@@ -6,7 +6,7 @@ import base64
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from signal_platform import codec
 from signal_platform.errors import MalformedRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
@@ -15,8 +15,9 @@ from signal_platform.timeutil import parse_rfc3339
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
-@dataclass(frozen=True, slots=True)
-class EventsDocument:
+class EventsDocument(NamedTuple):
+    """A named tuple, like the other per-request records: a frozen dataclass costs twice as much."""
+
     events: list[Any]
     sent_at: str | None
 
