@@ -92,6 +92,72 @@ def load_prices(path: Path) -> PriceTable:
     return parse_prices(tomllib.loads(path.read_text()))
 
 
+# ---------------------------------------------------------------------------- what the template says
+QUIET_SYSTEM_LOG_LEVELS: Final = frozenset({"WARN"})  # Lambda sends no START/END/REPORT at these
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionLogging:
+    """What a function's invocations send to CloudWatch Logs and X-Ray besides its own output."""
+
+    system_log_level: str = "INFO"  # text logs (Lambda's default) send every system line
+    tracing: str = "Active"
+
+    def platform_log_bytes(self, assumptions: Mapping[str, float]) -> float:
+        """START, END and REPORT per invocation, unless the system log level filters them out."""
+        if self.system_log_level in QUIET_SYSTEM_LOG_LEVELS:
+            return 0.0
+        return assumptions["lambda_platform_log_bytes"]
+
+    def sampled_share(self, assumptions: Mapping[str, float]) -> float:
+        """The invocations Lambda records a trace of: Active samples at its fixed rate; PassThrough
+        only continues a caller's sampled trace, and no caller of these functions samples."""
+        return assumptions["xray_sampled_share"] if self.tracing == "Active" else 0.0
+
+
+def template_logging(
+    template: Mapping[str, Any], parameters: Mapping[str, Any]
+) -> dict[str, FunctionLogging]:
+    """Each serverless function's system log level and tracing mode: its own property, else the
+    Globals' (SAM merges LoggingConfig maps), a ``Ref`` read from ``parameters``."""
+    defaults = template.get("Globals", {}).get("Function", {})
+
+    def value(raw: Any) -> str:
+        return str(parameters[raw["Ref"]] if isinstance(raw, Mapping) and "Ref" in raw else raw)
+
+    found = {}
+    for name, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = resource.get("Properties", {})
+        logging = {**defaults.get("LoggingConfig", {}), **properties.get("LoggingConfig", {})}
+        json_logs = value(logging.get("LogFormat", "Text")) == "JSON"
+        found[name] = FunctionLogging(
+            system_log_level=value(logging.get("SystemLogLevel", "INFO")) if json_logs else "INFO",
+            tracing=value(properties.get("Tracing", defaults.get("Tracing", "PassThrough"))),
+        )
+    return found
+
+
+def _logging(usage: Usage, function: str) -> FunctionLogging:
+    return usage.logging.get(function, FunctionLogging())
+
+
+def platform_log_bytes(usage: Usage, assumptions: Mapping[str, float]) -> float:
+    """Lambda's own log lines per signal, by each function's system log level."""
+    return sum(
+        count * _logging(usage, name).platform_log_bytes(assumptions)
+        for name, count in usage.invocations.items()
+    )
+
+
+def traced_invocations(usage: Usage, assumptions: Mapping[str, float]) -> float:
+    """X-Ray traces recorded per signal, by each function's tracing mode."""
+    return sum(
+        count * _logging(usage, name).sampled_share(assumptions) for name, count in usage.invocations.items()
+    )
+
+
 # ---------------------------------------------------------------------------- usage per signal
 @dataclass(frozen=True, slots=True)
 class Usage:
@@ -130,6 +196,9 @@ class Usage:
     buffer_records: float = 0.0
     buffer_put_units: float = 0.0
     buffer_bytes: float = 0.0
+    # Each function's log and trace settings as the template says (``template_logging``); a function
+    # not named here has Lambda's text logs and Active tracing.
+    logging: Mapping[str, FunctionLogging] = field(default_factory=dict)
 
 
 def _calls(function: Mapping[str, Any], operation: str) -> Mapping[str, Any]:
@@ -159,9 +228,10 @@ def _lake_at_volume(shape: Mapping[str, Any]) -> tuple[float, float] | None:
     return batches, batches * min(types, batch_size)
 
 
-def usage_of(shape: Mapping[str, Any]) -> Usage:
+def usage_of(shape: Mapping[str, Any], logging: Mapping[str, FunctionLogging] | None = None) -> Usage:
     """``Usage`` per signal from one shape of calls.json (whose figures are per 1,000 signals); the lake
-    writer's invocations and PUTs as at volume (``_lake_at_volume``) when the shape says how."""
+    writer's invocations and PUTs as at volume (``_lake_at_volume``) when the shape says how; the
+    functions' log and trace settings from ``logging`` (``template_logging``)."""
     per = shape["per_1000_signals"]
     functions: Mapping[str, Any] = per["functions"]
     k = 1000.0
@@ -229,6 +299,7 @@ def usage_of(shape: Mapping[str, Any]) -> Usage:
         buffer_records=float(buffer.get("records", 0.0)) / k,
         buffer_put_units=float(buffer.get("put_payload_units", 0.0)) / k,
         buffer_bytes=float(buffer.get("record_bytes", 0.0)) / k,
+        logging=dict(logging or {}),
     )
 
 
@@ -263,7 +334,7 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
     stream_hours = 24 * prices.days_per_month
     log_bytes = (
         usage.function_log_bytes
-        + invocations * a["lambda_platform_log_bytes"]
+        + platform_log_bytes(usage, a)
         + usage.api_requests * a["api_access_log_bytes"]
     )
     costs = {
@@ -285,7 +356,7 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
         "S3 lake (PUT, one month stored)": usage.s3_puts * month * prices["s3_put"]
         + _gb(usage.lake_bytes) * month * prices["s3_standard_gb_month"],
         "CloudWatch Logs": _gb(log_bytes) * month * prices["cloudwatch_logs_ingested_gb"],
-        "X-Ray traces": invocations * a["xray_sampled_share"] * month * prices["xray_trace_recorded"],
+        "X-Ray traces": traced_invocations(usage, a) * month * prices["xray_trace_recorded"],
         "SQS, Secrets Manager, KMS": usage.sqs_requests * month * prices["sqs_request"]
         + usage.secrets_calls * month * prices["secrets_manager_api_call"]
         + prices["kms_key_month"]
@@ -438,7 +509,10 @@ def firehose_lake_costs(usage: Usage, prices: PriceTable, scenario: Scenario) ->
         usage.stream_records * pipe_chunks * month * prices["pipes_request"]
         + lake_invocations * month * prices["lambda_request"]
         + usage.gb_seconds.get(LAKE_FUNCTION, 0.0) * month * prices["lambda_arm64_gb_second"]
-        + lake_invocations * a["xray_sampled_share"] * month * prices["xray_trace_recorded"]
+        + lake_invocations
+        * _logging(usage, LAKE_FUNCTION).sampled_share(a)
+        * month
+        * prices["xray_trace_recorded"]
         + lake_puts * month * prices["s3_put"]
     )
     return {

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bench.cost import front_door_lines
+from bench.cost import front_door_lines, template_usage
 from bench.cost_model import (
     BATCH_FUNCTION,
     INGEST_FUNCTION,
@@ -88,8 +88,8 @@ def test_buffer_stream_is_provisioned_for_the_peak_in_both_regions(
 def test_front_door_costs_less_than_direct_single_event_requests(
     shapes: dict[str, Any], buffered: dict[str, Any]
 ) -> None:
-    direct = per_million_signals(usage_of(shapes["realistic-1"]), PRICES, TWO_REGIONS)
-    behind = per_million_signals(usage_of(buffered), PRICES, TWO_REGIONS)
+    direct = per_million_signals(template_usage(shapes["realistic-1"]), PRICES, TWO_REGIONS)
+    behind = per_million_signals(template_usage(buffered), PRICES, TWO_REGIONS)
     assert behind < direct / 3
     buffered_line, both_line = front_door_lines({"shapes": shapes}, PRICES)
     assert (
