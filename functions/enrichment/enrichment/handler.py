@@ -23,8 +23,8 @@ from signal_platform.observability import logger, metrics, tracer
 # idempotency record and flush metrics, so a timeout never leaves an in-progress record behind.
 RELEASE_MARGIN_SECONDS: Final = 3.0
 
+# Per invocation, one metric line to CloudWatch Logs: signals received are enriched + quarantined.
 _COUNTS: Final = (
-    ("SignalsReceived", "signals"),
     ("SignalsEnriched", "forwarded"),
     ("SignalsQuarantined", "quarantined"),
     ("EnrichedEntries", "entries"),
