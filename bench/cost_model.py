@@ -31,6 +31,15 @@ GB: Final = 1024**3
 CHUNK: Final = 64 * KB
 FIREHOSE_RECORD_INCREMENT: Final = 5 * KB
 API_TIER_REQUESTS: Final = 300_000_000  # HTTP API requests a month at the first-tier price
+TB: Final = 1024  # GB
+# Lambda's logs in CloudWatch Logs, priced by the month's volume (the first tier is the flat price of
+# every other log group, the API's access logs among them): (GB up to which a price applies, price).
+LAMBDA_LOG_TIERS: Final = (
+    (10 * TB, "cloudwatch_logs_ingested_gb"),
+    (30 * TB, "cloudwatch_logs_lambda_gb_over_10tb"),
+    (50 * TB, "cloudwatch_logs_lambda_gb_over_30tb"),
+    (math.inf, "cloudwatch_logs_lambda_gb_over_50tb"),
+)
 
 
 class PriceError(ValueError):
@@ -320,6 +329,15 @@ def api_gateway_usd(requests_per_month: float, prices: PriceTable) -> float:
     return first * prices["api_gateway_http_request"] + rest * prices["api_gateway_http_request_over_300m"]
 
 
+def lambda_logs_usd(gb_per_month: float, prices: PriceTable) -> float:
+    """Lambda function logs ingested in a month, tiered by volume (``LAMBDA_LOG_TIERS``)."""
+    usd, floor = 0.0, 0.0
+    for ceiling, key in LAMBDA_LOG_TIERS:
+        usd += max(0.0, min(gb_per_month, ceiling) - floor) * prices[key]
+        floor = ceiling
+    return usd
+
+
 def _gb(value_bytes: float) -> float:
     return value_bytes / GB
 
@@ -332,11 +350,8 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
     pipe_chunks = max(1, math.ceil(usage.stream_bytes / max(usage.stream_records, 1e-12) / CHUNK))
     consumers = 1 + (1 if scenario.partner else 0)
     stream_hours = 24 * prices.days_per_month
-    log_bytes = (
-        usage.function_log_bytes
-        + platform_log_bytes(usage, a)
-        + usage.api_requests * a["api_access_log_bytes"]
-    )
+    lambda_log_bytes = usage.function_log_bytes + platform_log_bytes(usage, a)
+    access_log_bytes = usage.api_requests * a["api_access_log_bytes"]
     costs = {
         "API Gateway HTTP API": api_gateway_usd(usage.api_requests * month, prices),
         "Lambda requests": invocations * month * prices["lambda_request"],
@@ -355,7 +370,8 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
         * month,
         "S3 lake (PUT, one month stored)": usage.s3_puts * month * prices["s3_put"]
         + _gb(usage.lake_bytes) * month * prices["s3_standard_gb_month"],
-        "CloudWatch Logs": _gb(log_bytes) * month * prices["cloudwatch_logs_ingested_gb"],
+        "CloudWatch Logs": lambda_logs_usd(_gb(lambda_log_bytes) * month, prices)
+        + _gb(access_log_bytes) * month * prices["cloudwatch_logs_ingested_gb"],
         "X-Ray traces": traced_invocations(usage, a) * month * prices["xray_trace_recorded"],
         "SQS, Secrets Manager, KMS": usage.sqs_requests * month * prices["sqs_request"]
         + usage.secrets_calls * month * prices["secrets_manager_api_call"]
@@ -425,7 +441,9 @@ def front_door_buffer(
     validator = dict(one["functions"][INGEST_FUNCTION])
     put = _calls(validator, "events.PutEvents")
     record_bytes = float(put["units"].get("entry_bytes", 0.0)) / max(float(put["calls"]), 1.0)
+    # The request side keeps its own calls (the rate-limit leases); its PutEvents becomes the record.
     validator["calls"] = {
+        **{op: stats for op, stats in validator["calls"].items() if op != "events.PutEvents"},
         "kinesis.PutRecords": {**put, "units": {"records": put["calls"]}},
     }
     packer = full["functions"][INGEST_FUNCTION]
@@ -438,6 +456,7 @@ def front_door_buffer(
         "calls": {
             op: {**stats, "calls": float(stats["units"].get("entries", stats["calls"])) / 10}
             for op, stats in packer["calls"].items()
+            if not op.startswith("dynamodb.")  # the packer's rate-limit leases are request-side
         },
     }
     per = {

@@ -14,6 +14,7 @@ from bench.cost_model import (
     DLQ_STORE_FUNCTION,
     FunctionLogging,
     Scenario,
+    lambda_logs_usd,
     load_prices,
     monthly_costs,
     template_logging,
@@ -66,16 +67,27 @@ def test_logs_line_has_no_platform_lines_at_system_level_warn(shape: dict[str, A
     per = shape["per_1000_signals"]
     own = sum(function["log_bytes"] for function in per["functions"].values()) / 1000
     access = per["api_requests"] / 1000 * PRICES.assumptions["api_access_log_bytes"]
-    price = 0.50 / 1024**3
+    gb = MONTH / 1024**3
     # WHEN priced with the template's settings, and with Lambda's default text logs
     quiet = monthly_costs(template_usage(shape), PRICES, SCENARIO)["CloudWatch Logs"]
     usage = usage_of(shape, {name: FunctionLogging() for name in per["functions"]})
     loud = monthly_costs(usage, PRICES, SCENARIO)["CloudWatch Logs"]
     # THEN SystemLogLevel WARN leaves only what the functions and the API write; text logs add
-    # START, END and REPORT to every invocation
-    assert quiet == pytest.approx((own + access) * MONTH * price)
+    # START, END and REPORT to every invocation (Lambda's logs tiered by volume, the API's flat)
+    assert quiet == pytest.approx(lambda_logs_usd(own * gb, PRICES) + access * gb * 0.50)
     platform = sum(usage.invocations.values()) * PRICES.assumptions["lambda_platform_log_bytes"]
-    assert loud - quiet == pytest.approx(platform * MONTH * price)
+    assert loud - quiet == pytest.approx(
+        lambda_logs_usd((own + platform) * gb, PRICES) - lambda_logs_usd(own * gb, PRICES)
+    )
+    assert loud > quiet
+
+
+def test_lambda_logs_are_tiered_by_the_months_volume() -> None:
+    # GIVEN a month's Lambda logs, WHEN priced
+    # THEN the first 10 TB cost $0.50/GB, the next 20 TB $0.25, the next 20 TB $0.10, the rest $0.05
+    assert lambda_logs_usd(1024, PRICES) == pytest.approx(512)
+    assert lambda_logs_usd(60 * 1024, PRICES) == pytest.approx(12_500 * 1.024)  # AWS's 60 TB: $12,500
+    assert lambda_logs_usd(0, PRICES) == 0
 
 
 def test_template_logging_merges_globals_and_reads_parameters() -> None:
