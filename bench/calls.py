@@ -269,17 +269,26 @@ def measure_all(chosen: list[Shape] | None = None) -> dict[str, Any]:
     results: dict[str, dict[str, Any]] = {}
     for n in dict.fromkeys(shape.signals_per_entry for shape in chosen):
         group = [shape for shape in chosen if shape.signals_per_entry == n]
-        logs = _LogBytes()
-        options = CloudOptions(overrides=group[0].overrides)
-        with LocalCloud(options) as cloud:
-            cloud.runtime.observers["log bytes"] = logs
-            keys: dict[str, str] = {}
-            _warm_up(cloud, keys)
-            for number, shape in enumerate(group, start=2):
-                results[shape.name] = _measure(cloud, logs, shape, 1000 + number + (n or 0) * 100, keys)
-                _print_progress(results[shape.name])
+        with LocalCloud(CloudOptions(overrides=group[0].overrides)) as cloud:
+            results.update(measure_on(cloud, group, seed=1000 + (n or 0) * 100))
     ordered = {shape.name: results[shape.name] for shape in chosen}
     return {"signals_per_shape": SIGNALS_PER_SHAPE, "measured_on": _today(), "shapes": ordered}
+
+
+def measure_on(cloud: Any, chosen: list[Shape], seed: int = 1000) -> dict[str, dict[str, Any]]:
+    """The shapes on one running cloud (its MaxSignalsPerEntry theirs), after a warm-up run."""
+    logs = _LogBytes()
+    cloud.runtime.observers["log bytes"] = logs
+    try:
+        keys: dict[str, str] = {}
+        _warm_up(cloud, keys)
+        results = {}
+        for number, shape in enumerate(chosen, start=2):
+            results[shape.name] = _measure(cloud, logs, shape, seed + number, keys)
+            _print_progress(results[shape.name])
+    finally:
+        del cloud.runtime.observers["log bytes"]
+    return results
 
 
 def _today() -> str:
