@@ -12,12 +12,10 @@ batches and records each Pipe delivered. The figures go to ``bench/results/calls
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,18 +74,18 @@ def shapes() -> list[Shape]:
     return chosen
 
 
-class _LogBytes(io.TextIOBase):
-    """What the functions print to stdout, by function: Powertools' EMF metric lines, which Lambda
-    would ingest into CloudWatch Logs. (Their logger writes at the local cloud's CRITICAL level; at the
-    template's INFO the functions log only anomalies, such as a suppressed duplicate batch.)"""
+class _LogBytes:
+    """What each function printed, told by the runtime after every invocation: Powertools' EMF metric
+    lines, which Lambda ingests into CloudWatch Logs. (Their logger writes at the local cloud's
+    CRITICAL level; at the template's INFO the functions log only anomalies, such as a refused
+    request or a suppressed duplicate batch. Lambda's own lines are priced from the template's
+    SystemLogLevel: ``bench.cost_model.FunctionLogging``.)"""
 
     def __init__(self) -> None:
-        self.owner: Callable[[], str | None] = lambda: None
         self.bytes: Counter[str] = Counter()
 
-    def write(self, text: str) -> int:
-        self.bytes[self.owner() or "?"] += len(text.encode())
-        return len(text)
+    def __call__(self, spec: Any, outcome: Any) -> None:
+        self.bytes[spec.logical_id] += len(outcome.output.encode())
 
 
 @dataclass
@@ -276,29 +274,30 @@ def measure_all(chosen: list[Shape] | None = None) -> dict[str, Any]:
     for overrides in dict.fromkeys(tuple(sorted(shape.overrides.items())) for shape in chosen):
         group = [shape for shape in chosen if tuple(sorted(shape.overrides.items())) == overrides]
         n = group[0].signals_per_entry
-        logs = _LogBytes()
-        options = CloudOptions(overrides=group[0].overrides, function_output=logs)  # type: ignore[arg-type]
-        with LocalCloud(options) as cloud:
-            logs.owner = _current_function(cloud)
-            keys: dict[str, str] = {}
-            _warm_up(cloud, keys)
-            for number, shape in enumerate(group, start=2):
-                results[shape.name] = _measure(cloud, logs, shape, 1000 + number + (n or 0) * 100, keys)
-                _print_progress(results[shape.name])
+        with LocalCloud(CloudOptions(overrides=group[0].overrides)) as cloud:
+            results.update(measure_on(cloud, group, seed=1000 + (n or 0) * 100))
     ordered = {shape.name: results[shape.name] for shape in chosen}
     return {"signals_per_shape": SIGNALS_PER_SHAPE, "measured_on": _today(), "shapes": ordered}
 
 
+def measure_on(cloud: Any, chosen: list[Shape], seed: int = 1000) -> dict[str, dict[str, Any]]:
+    """The shapes on one running cloud (its MaxSignalsPerEntry theirs), after a warm-up run."""
+    logs = _LogBytes()
+    cloud.runtime.observers["log bytes"] = logs
+    try:
+        keys: dict[str, str] = {}
+        _warm_up(cloud, keys)
+        results = {}
+        for number, shape in enumerate(chosen, start=2):
+            results[shape.name] = _measure(cloud, logs, shape, seed + number, keys)
+            _print_progress(results[shape.name])
+    finally:
+        del cloud.runtime.observers["log bytes"]
+    return results
+
+
 def _today() -> str:
     return datetime.now(UTC).date().isoformat()
-
-
-def _current_function(cloud: Any) -> Callable[[], str | None]:
-    def owner() -> str | None:
-        name: str | None = cloud.faults.current_function
-        return name
-
-    return owner
 
 
 def _warm_up(cloud: Any, keys: dict[str, str]) -> None:

@@ -15,11 +15,13 @@ import argparse
 import json
 import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
 from bench import report
 from bench.cost_model import (
+    FunctionLogging,
     PriceTable,
     Scenario,
     Usage,
@@ -32,6 +34,7 @@ from bench.cost_model import (
     per_million,
     per_million_signals,
     per_signal_idempotency,
+    template_logging,
     usage_of,
 )
 from bench.paths import ROOT
@@ -39,6 +42,7 @@ from bench.quota_model import DEFAULT_EXTREMES, PLANNED_DAILY, peak_rate, worst,
 
 CALLS: Final = ROOT / "bench" / "results" / "calls.json"
 PRICES: Final = ROOT / "bench" / "prices.toml"
+TEMPLATE: Final = ROOT / "template.yaml"
 PLOT: Final = ROOT / "docs" / "cost.png"
 DOCS: Final = (ROOT / "README.md", ROOT / "docs" / "cost.md")
 DEFAULT_SHAPES: Final = {1: "realistic-1", 10: "realistic-10", 100: "realistic-100"}
@@ -57,8 +61,27 @@ def load_results(path: Path = CALLS) -> dict[str, Any]:
     return results
 
 
-def default_usages(results: Mapping[str, Any]) -> dict[int, Usage]:
-    return {k: usage_of(results["shapes"][name]) for k, name in DEFAULT_SHAPES.items()}
+@cache
+def _template_logging(overrides: tuple[tuple[str, str], ...]) -> dict[str, FunctionLogging]:
+    from localcloud.template import decode, parameter_values
+
+    template = decode(TEMPLATE)
+    return template_logging(template, parameter_values(template, dict(overrides)))
+
+
+def logging_settings(**overrides: str) -> dict[str, FunctionLogging]:
+    """Each function's system log level and tracing mode as template.yaml sets them, with its
+    parameters' defaults unless ``overrides`` name others (e.g. ``HotPathTracing="Active"``)."""
+    return _template_logging(tuple(sorted(overrides.items())))
+
+
+def template_usage(shape: Mapping[str, Any], **overrides: str) -> Usage:
+    """``usage_of`` with the functions' log and trace settings read from the template."""
+    return usage_of(shape, logging_settings(**overrides))
+
+
+def default_usages(results: Mapping[str, Any], **overrides: str) -> dict[int, Usage]:
+    return {k: template_usage(results["shapes"][name], **overrides) for k, name in DEFAULT_SHAPES.items()}
 
 
 def headline_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str]:
@@ -78,7 +101,7 @@ BUFFER_RECORDS_PER_INVOCATION: Final = 1000
 def front_door_usages(results: Mapping[str, Any]) -> dict[int, Usage]:
     shapes = results["shapes"]
     return {
-        k: usage_of(
+        k: template_usage(
             front_door_buffer(
                 shapes[single], shapes[batched], records_per_invocation=BUFFER_RECORDS_PER_INVOCATION
             )
@@ -164,7 +187,7 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
         )
         for k in (1, 10, 100)
     ]
-    n1 = per_million_signals(usage_of(shapes["realistic-100-n1"]), prices, HEADLINE)
+    n1 = per_million_signals(template_usage(shapes["realistic-100-n1"]), prices, HEADLINE)
     rows.append(
         row(
             "N = 1 signal per bus entry, 100 events/request",
@@ -173,7 +196,7 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
             "per-signal rule filtering for consumers; same guarantees (a resend is suppressed per signal)",
         )
     )
-    one = per_million_signals(usage_of(shapes["one-100"]), prices, HEADLINE)
+    one = per_million_signals(template_usage(shapes["one-100"]), prices, HEADLINE)
     rows.append(
         row(
             "one source and one type, 100 events/request",
@@ -255,6 +278,17 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
                 "certificate; no API request quota, but Lambda's invocations/s (10x concurrency) remain",
             )
         )
+    traced = default_usages(results, HotPathTracing="Active")
+    rows.extend(
+        row(
+            f"X-Ray on the hot path (HotPathTracing Active), {k} events/request",
+            per_million_signals(traced[k], prices, HEADLINE),
+            base[k],
+            "none on delivery: Lambda traces about 5 % of the validator, batcher, enrichment and S3 "
+            "writer invocations (a rate no sampling rule changes)",
+        )
+        for k in (1, 100)
+    )
     partner = Scenario(HEADLINE.signals_per_day, HEADLINE.regions, partner=True)
     for k in (1, 100):
         usd = per_million_signals(usages[k], prices, partner)

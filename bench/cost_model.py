@@ -31,6 +31,15 @@ GB: Final = 1024**3
 CHUNK: Final = 64 * KB
 FIREHOSE_RECORD_INCREMENT: Final = 5 * KB
 API_TIER_REQUESTS: Final = 300_000_000  # HTTP API requests a month at the first-tier price
+TB: Final = 1024  # GB
+# Lambda's logs in CloudWatch Logs, priced by the month's volume (the first tier is the flat price of
+# every other log group, the API's access logs among them): (GB up to which a price applies, price).
+LAMBDA_LOG_TIERS: Final = (
+    (10 * TB, "cloudwatch_logs_ingested_gb"),
+    (30 * TB, "cloudwatch_logs_lambda_gb_over_10tb"),
+    (50 * TB, "cloudwatch_logs_lambda_gb_over_30tb"),
+    (math.inf, "cloudwatch_logs_lambda_gb_over_50tb"),
+)
 
 
 class PriceError(ValueError):
@@ -92,6 +101,72 @@ def load_prices(path: Path) -> PriceTable:
     return parse_prices(tomllib.loads(path.read_text()))
 
 
+# ---------------------------------------------------------------------------- what the template says
+QUIET_SYSTEM_LOG_LEVELS: Final = frozenset({"WARN"})  # Lambda sends no START/END/REPORT at these
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionLogging:
+    """What a function's invocations send to CloudWatch Logs and X-Ray besides its own output."""
+
+    system_log_level: str = "INFO"  # text logs (Lambda's default) send every system line
+    tracing: str = "Active"
+
+    def platform_log_bytes(self, assumptions: Mapping[str, float]) -> float:
+        """START, END and REPORT per invocation, unless the system log level filters them out."""
+        if self.system_log_level in QUIET_SYSTEM_LOG_LEVELS:
+            return 0.0
+        return assumptions["lambda_platform_log_bytes"]
+
+    def sampled_share(self, assumptions: Mapping[str, float]) -> float:
+        """The invocations Lambda records a trace of: Active samples at its fixed rate; PassThrough
+        only continues a caller's sampled trace, and no caller of these functions samples."""
+        return assumptions["xray_sampled_share"] if self.tracing == "Active" else 0.0
+
+
+def template_logging(
+    template: Mapping[str, Any], parameters: Mapping[str, Any]
+) -> dict[str, FunctionLogging]:
+    """Each serverless function's system log level and tracing mode: its own property, else the
+    Globals' (SAM merges LoggingConfig maps), a ``Ref`` read from ``parameters``."""
+    defaults = template.get("Globals", {}).get("Function", {})
+
+    def value(raw: Any) -> str:
+        return str(parameters[raw["Ref"]] if isinstance(raw, Mapping) and "Ref" in raw else raw)
+
+    found = {}
+    for name, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = resource.get("Properties", {})
+        logging = {**defaults.get("LoggingConfig", {}), **properties.get("LoggingConfig", {})}
+        json_logs = value(logging.get("LogFormat", "Text")) == "JSON"
+        found[name] = FunctionLogging(
+            system_log_level=value(logging.get("SystemLogLevel", "INFO")) if json_logs else "INFO",
+            tracing=value(properties.get("Tracing", defaults.get("Tracing", "PassThrough"))),
+        )
+    return found
+
+
+def _logging(usage: Usage, function: str) -> FunctionLogging:
+    return usage.logging.get(function, FunctionLogging())
+
+
+def platform_log_bytes(usage: Usage, assumptions: Mapping[str, float]) -> float:
+    """Lambda's own log lines per signal, by each function's system log level."""
+    return sum(
+        count * _logging(usage, name).platform_log_bytes(assumptions)
+        for name, count in usage.invocations.items()
+    )
+
+
+def traced_invocations(usage: Usage, assumptions: Mapping[str, float]) -> float:
+    """X-Ray traces recorded per signal, by each function's tracing mode."""
+    return sum(
+        count * _logging(usage, name).sampled_share(assumptions) for name, count in usage.invocations.items()
+    )
+
+
 # ---------------------------------------------------------------------------- usage per signal
 @dataclass(frozen=True, slots=True)
 class Usage:
@@ -131,6 +206,9 @@ class Usage:
     buffer_records: float = 0.0
     buffer_put_units: float = 0.0
     buffer_bytes: float = 0.0
+    # Each function's log and trace settings as the template says (``template_logging``); a function
+    # not named here has Lambda's text logs and Active tracing.
+    logging: Mapping[str, FunctionLogging] = field(default_factory=dict)
 
 
 def _calls(function: Mapping[str, Any], operation: str) -> Mapping[str, Any]:
@@ -160,9 +238,10 @@ def _lake_at_volume(shape: Mapping[str, Any]) -> tuple[float, float] | None:
     return batches, batches * min(types, batch_size)
 
 
-def usage_of(shape: Mapping[str, Any]) -> Usage:
+def usage_of(shape: Mapping[str, Any], logging: Mapping[str, FunctionLogging] | None = None) -> Usage:
     """``Usage`` per signal from one shape of calls.json (whose figures are per 1,000 signals); the lake
-    writer's invocations and PUTs as at volume (``_lake_at_volume``) when the shape says how."""
+    writer's invocations and PUTs as at volume (``_lake_at_volume``) when the shape says how; the
+    functions' log and trace settings from ``logging`` (``template_logging``)."""
     per = shape["per_1000_signals"]
     functions: Mapping[str, Any] = per["functions"]
     k = 1000.0
@@ -231,6 +310,7 @@ def usage_of(shape: Mapping[str, Any]) -> Usage:
         buffer_records=float(buffer.get("records", 0.0)) / k,
         buffer_put_units=float(buffer.get("put_payload_units", 0.0)) / k,
         buffer_bytes=float(buffer.get("record_bytes", 0.0)) / k,
+        logging=dict(logging or {}),
     )
 
 
@@ -254,6 +334,15 @@ def api_gateway_usd(requests_per_month: float, prices: PriceTable) -> float:
     return first * prices["api_gateway_http_request"] + rest * prices["api_gateway_http_request_over_300m"]
 
 
+def lambda_logs_usd(gb_per_month: float, prices: PriceTable) -> float:
+    """Lambda function logs ingested in a month, tiered by volume (``LAMBDA_LOG_TIERS``)."""
+    usd, floor = 0.0, 0.0
+    for ceiling, key in LAMBDA_LOG_TIERS:
+        usd += max(0.0, min(gb_per_month, ceiling) - floor) * prices[key]
+        floor = ceiling
+    return usd
+
+
 def _gb(value_bytes: float) -> float:
     return value_bytes / GB
 
@@ -264,11 +353,8 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
     month = scenario.signals_per_day * prices.days_per_month  # signals a month
     invocations = sum(usage.invocations.values())
     pipe_chunks = max(1, math.ceil(usage.stream_bytes / max(usage.stream_records, 1e-12) / CHUNK))
-    log_bytes = (
-        usage.function_log_bytes
-        + invocations * a["lambda_platform_log_bytes"]
-        + usage.api_requests * a["api_access_log_bytes"]
-    )
+    lambda_log_bytes = usage.function_log_bytes + platform_log_bytes(usage, a)
+    access_log_bytes = usage.api_requests * a["api_access_log_bytes"]
     costs = {
         "API Gateway HTTP API": api_gateway_usd(usage.api_requests * month, prices),
         "Lambda requests": invocations * month * prices["lambda_request"],
@@ -285,8 +371,9 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
         * month,
         "S3 lake (PUT, one month stored)": usage.s3_puts * month * prices["s3_put"]
         + _gb(usage.lake_bytes) * month * prices["s3_standard_gb_month"],
-        "CloudWatch Logs": _gb(log_bytes) * month * prices["cloudwatch_logs_ingested_gb"],
-        "X-Ray traces": invocations * a["xray_sampled_share"] * month * prices["xray_trace_recorded"],
+        "CloudWatch Logs": lambda_logs_usd(_gb(lambda_log_bytes) * month, prices)
+        + _gb(access_log_bytes) * month * prices["cloudwatch_logs_ingested_gb"],
+        "X-Ray traces": traced_invocations(usage, a) * month * prices["xray_trace_recorded"],
         "SQS, Secrets Manager, KMS": usage.sqs_requests * month * prices["sqs_request"]
         + usage.secrets_calls * month * prices["secrets_manager_api_call"]
         + prices["kms_key_month"]
@@ -441,7 +528,9 @@ def front_door_buffer(
     validator = dict(one["functions"][INGEST_FUNCTION])
     put = _calls(validator, "events.PutEvents")
     record_bytes = float(put["units"].get("entry_bytes", 0.0)) / max(float(put["calls"]), 1.0)
+    # The request side keeps its own calls (the rate-limit leases); its PutEvents becomes the record.
     validator["calls"] = {
+        **{op: stats for op, stats in validator["calls"].items() if op != "events.PutEvents"},
         "kinesis.PutRecords": {**put, "units": {"records": put["calls"]}},
     }
     packer = full["functions"][INGEST_FUNCTION]
@@ -454,6 +543,7 @@ def front_door_buffer(
         "calls": {
             op: {**stats, "calls": float(stats["units"].get("entries", stats["calls"])) / 10}
             for op, stats in packer["calls"].items()
+            if not op.startswith("dynamodb.")  # the packer's rate-limit leases are request-side
         },
     }
     per = {
@@ -525,7 +615,10 @@ def firehose_lake_costs(usage: Usage, prices: PriceTable, scenario: Scenario) ->
         usage.stream_records * pipe_chunks * month * prices["pipes_request"]
         + lake_invocations * month * prices["lambda_request"]
         + usage.gb_seconds.get(LAKE_FUNCTION, 0.0) * month * prices["lambda_arm64_gb_second"]
-        + lake_invocations * a["xray_sampled_share"] * month * prices["xray_trace_recorded"]
+        + lake_invocations
+        * _logging(usage, LAKE_FUNCTION).sampled_share(a)
+        * month
+        * prices["xray_trace_recorded"]
         + lake_puts * month * prices["s3_put"]
     )
     return {

@@ -80,9 +80,9 @@ def test_model_agrees_with_a_line_computed_by_hand(
     enrichment = shape["functions"]["EnrichmentFunction"]["calls"]["events.PutEvents"]["units"]
     event_price = prices["eventbridge_custom_event"]["usd"] / prices["eventbridge_custom_event"]["per"]
     by_hand_events = (validator["chunks"] + enrichment["chunks"]) / 1000 * month * event_price
-    writes = sum(  # the enrichment's idempotency records and the S3 writer's lake ledger
+    writes = sum(  # the validator's rate leases, the enrichment's idempotency records, the lake ledger
         stats["units"].get("write_units", 0)
-        for function in ("EnrichmentFunction", "S3WriterFunction")
+        for function in ("ValidatorFunction", "EnrichmentFunction", "S3WriterFunction")
         for stats in shape["functions"][function]["calls"].values()
         if "write_units" in stats["units"]
     )

@@ -58,6 +58,21 @@ def test_handler_pipe_batch_written_and_counted(
     assert len(store.objects) == 3
 
 
+def test_handler_clean_batch_metric_line_has_no_zero_counts(
+    store: FakeStore, lambda_context: FakeLambdaContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a Pipe batch without duplicates or bad records
+    payload = pipe_batch([signal()], [signal("click")])
+    # WHEN the Pipe invokes the function
+    lambda_handler(payload, lambda_context)
+    # THEN the metric line counts what was written and leaves the zero counts out
+    assert _metrics(capsys.readouterr().out) == {
+        "RecordsReceived": 2,
+        "SignalsWritten": 2,
+        "LakeObjectsWritten": 2,
+    }
+
+
 def test_handler_write_failure_answers_every_event_id(
     monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -23,8 +23,8 @@ from signal_platform.observability import logger, metrics, tracer
 # idempotency record and flush metrics, so a timeout never leaves an in-progress record behind.
 RELEASE_MARGIN_SECONDS: Final = 3.0
 
+# Per invocation, one metric line to CloudWatch Logs: signals received are enriched + quarantined.
 _COUNTS: Final = (
-    ("SignalsReceived", "signals"),
     ("SignalsEnriched", "forwarded"),
     ("SignalsQuarantined", "quarantined"),
     ("EnrichedEntries", "entries"),
@@ -62,7 +62,8 @@ def _record(event: BusEvent, outcome: EnrichmentOutcome) -> None:
         logger.info("batch enriched before; dropped", batch_id=outcome.batch_id)
         return
     for name, field in _COUNTS:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=getattr(outcome, field))
+        if value := getattr(outcome, field):  # a zero is no datapoint: the alarm FILLs it, sums skip it
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if outcome.quarantined:
         logger.warning(
             "signals quarantined",

@@ -39,11 +39,12 @@ def _record(outcome: WriteOutcome) -> None:
         # Counted only when the invocation commits: a failed one is retried and counted then.
         metrics.add_metric(name="SignalsWritten", unit=MetricUnit.Count, value=outcome.signals_written)
         metrics.add_metric(name="LakeObjectsWritten", unit=MetricUnit.Count, value=outcome.lake_objects)
-        metrics.add_metric(name="BadRecords", unit=MetricUnit.Count, value=outcome.bad_records)
-        metrics.add_metric(
-            name="DuplicateSignalsDropped", unit=MetricUnit.Count, value=outcome.duplicates_dropped
-        )
+        if outcome.duplicates_dropped:  # zeros are no datapoint: the alarm and the dashboard sum
+            metrics.add_metric(
+                name="DuplicateSignalsDropped", unit=MetricUnit.Count, value=outcome.duplicates_dropped
+            )
         if outcome.bad_records:
+            metrics.add_metric(name="BadRecords", unit=MetricUnit.Count, value=outcome.bad_records)
             logger.warning("bad records set aside", bad_records=outcome.bad_records)
         return
     metrics.add_metric(name="LakeWriteFailures", unit=MetricUnit.Count, value=len(outcome.failed_writes))

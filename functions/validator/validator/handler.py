@@ -47,12 +47,17 @@ def _respond(answer: api.HttpAnswer) -> Response[Any]:
 
 def _record(answer: IngestAnswer, route: str) -> None:
     counts = answer.counts
-    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=counts.received)
-    metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=counts.accepted)
-    metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=counts.rejected)
-    metrics.add_metric(name="EventsRetry", unit=MetricUnit.Count, value=counts.retry)
-    metrics.add_metric(name="BusEntries", unit=MetricUnit.Count, value=answer.bus_entries)
-    metrics.add_metric(name="PutEventsCalls", unit=MetricUnit.Count, value=answer.put_events_calls)
+    # One metric line per request goes to CloudWatch Logs: zeros stay out of it (the alarms and the
+    # dashboard sum, a missing datapoint reads as zero), and events received is accepted + rejected + retry.
+    for name, value in (
+        ("EventsAccepted", counts.accepted),
+        ("EventsRejected", counts.rejected),
+        ("EventsRetry", counts.retry),
+        ("BusEntries", answer.bus_entries),
+        ("PutEventsCalls", answer.put_events_calls),
+    ):
+        if value:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if counts.retry:
         logger.warning(
             "events not forwarded", retry=counts.retry, failure=answer.failure, error_codes=answer.error_codes
