@@ -40,6 +40,37 @@ def test_the_original_helpers_are_back_once_the_cloud_stops() -> None:
     assert jsonpath_ng.ext.parse is original
 
 
+@mock_aws
+def test_moto_applies_each_update_with_its_own_values_with_the_cached_expression() -> None:
+    from botocore.exceptions import ClientError
+
+    with shortcuts.memoized():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for key in ("a", "b"):
+            dynamodb.put_item(TableName="t", Item={"pk": {"S": key}, "hits": {"N": "0"}})
+        for key, state, step in (("a", "pending", "1"), ("b", "committed", "5"), ("a", "committed", "2")):
+            dynamodb.update_item(  # one expression string: parsed once, applied three times
+                TableName="t",
+                Key={"pk": {"S": key}},
+                UpdateExpression="SET #state = :state, hits = hits + :step",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":state": {"S": state}, ":step": {"N": step}},
+            )
+        items = {item["pk"]["S"]: item for item in dynamodb.scan(TableName="t")["Items"]}
+        for _ in range(2):  # a bad expression fails every time, not only when first parsed
+            with pytest.raises(ClientError, match="ValidationException"):
+                dynamodb.update_item(TableName="t", Key={"pk": {"S": "a"}}, UpdateExpression="SET = oops")
+
+    assert (items["a"]["state"], items["a"]["hits"]) == ({"S": "committed"}, {"N": "3"})
+    assert (items["b"]["state"], items["b"]["hits"]) == ({"S": "committed"}, {"N": "5"})
+
+
 @pytest.mark.parametrize(
     "text",
     [
