@@ -136,6 +136,8 @@ def test_moto_random_strings_keep_their_alphabet_length_and_seed() -> None:
         '{"huge": 1e400, "long": 0.12345678901234567890123}',
         '{"nan": NaN, "inf": Infinity}',
         '{"lone": "\\ud800"}',
+        '{"arabic_indic_digits": "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0660'
+        '\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669", "big": 98765432109876543210}',
         "[1, 2",
     ],
 )
