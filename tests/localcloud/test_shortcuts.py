@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import string
+from typing import Any
 
 import boto3
 import pytest
@@ -40,6 +42,92 @@ def test_the_original_helpers_are_back_once_the_cloud_stops() -> None:
     assert jsonpath_ng.ext.parse is original
 
 
+@mock_aws
+def test_moto_applies_each_update_with_its_own_values_with_the_cached_expression() -> None:
+    from botocore.exceptions import ClientError
+
+    with shortcuts.memoized():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for key in ("a", "b"):
+            dynamodb.put_item(TableName="t", Item={"pk": {"S": key}, "hits": {"N": "0"}})
+        for key, state, step in (("a", "pending", "1"), ("b", "committed", "5"), ("a", "committed", "2")):
+            dynamodb.update_item(  # one expression string: parsed once, applied three times
+                TableName="t",
+                Key={"pk": {"S": key}},
+                UpdateExpression="SET #state = :state, hits = hits + :step",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":state": {"S": state}, ":step": {"N": step}},
+            )
+        items = {item["pk"]["S"]: item for item in dynamodb.scan(TableName="t")["Items"]}
+        for _ in range(2):  # a bad expression fails every time, not only when first parsed
+            with pytest.raises(ClientError, match="ValidationException"):
+                dynamodb.update_item(TableName="t", Key={"pk": {"S": "a"}}, UpdateExpression="SET = oops")
+
+    assert (items["a"]["state"], items["a"]["hits"]) == ({"S": "committed"}, {"N": "3"})
+    assert (items["b"]["state"], items["b"]["hits"]) == ({"S": "committed"}, {"N": "5"})
+
+
+@mock_aws
+def test_moto_checks_each_condition_with_its_own_values_with_the_cached_tokens() -> None:
+    from botocore.exceptions import ClientError
+
+    with shortcuts.memoized():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+        def claim(owner: str, previous: str | None) -> bool:
+            condition: dict[str, Any] = (
+                {"ConditionExpression": "attribute_not_exists(pk)"}
+                if previous is None
+                else {
+                    "ConditionExpression": "attempt = :previous",
+                    "ExpressionAttributeValues": {":previous": {"S": previous}},
+                }
+            )
+            try:
+                dynamodb.put_item(
+                    TableName="t", Item={"pk": {"S": "r"}, "attempt": {"S": owner}}, **condition
+                )
+            except ClientError as error:
+                assert error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+                return False
+            return True
+
+        outcomes = [claim("one", None), claim("two", None), claim("two", "zero"), claim("two", "one")]
+
+    assert outcomes == [True, False, False, True]
+
+
+def test_moto_random_strings_keep_their_alphabet_length_and_seed() -> None:
+    from moto.moto_api._internal import mock_random
+
+    with shortcuts.memoized():
+        mock_random.seed(7)
+        first = mock_random.get_random_string(length=52)
+        mock_random.seed(7)
+        again = mock_random.get_random_string(length=52)
+        letters = mock_random.get_random_string(200, include_digits=False)
+        lower = mock_random.get_random_string(200, lower_case=True)
+
+    assert first == again
+    assert len(first) == 52
+    assert set(first) <= set(string.ascii_letters + string.digits)
+    assert set(letters) <= set(string.ascii_letters)
+    assert lower == lower.lower()
+    assert len(set(letters)) > 26  # drawn from the whole alphabet, not a corner of it
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -48,6 +136,8 @@ def test_the_original_helpers_are_back_once_the_cloud_stops() -> None:
         '{"huge": 1e400, "long": 0.12345678901234567890123}',
         '{"nan": NaN, "inf": Infinity}',
         '{"lone": "\\ud800"}',
+        '{"arabic_indic_digits": "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0660'
+        '\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669", "big": 98765432109876543210}',
         "[1, 2",
     ],
 )

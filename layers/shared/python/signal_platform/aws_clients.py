@@ -3,15 +3,20 @@
 Clients are built on first use (not at import, which keeps cold starts lean) and reused by every
 invocation. ``AWS_ENDPOINT_URL`` (and ``AWS_ENDPOINT_URL_<SERVICE>``) is honoured so the same code
 runs against moto or any local stand-in.
+
+Threads may ask at once (the S3 writer's puts run on a pool): ``functools.cache`` does not lock, so
+without ``_BUILDING`` each of them would build its own client on the first call, ~0.1 s of CPU each.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from functools import cache
 from typing import Any
 
 _RETRIES: Any = {"max_attempts": 3, "mode": "standard"}
+_BUILDING = threading.Lock()
 
 
 def _endpoint_url(service: str) -> str | None:
@@ -21,6 +26,12 @@ def _endpoint_url(service: str) -> str | None:
 
 @cache
 def client(service: str, region: str | None = None) -> Any:
+    with _BUILDING:
+        return _built(service, region)
+
+
+@cache
+def _built(service: str, region: str | None) -> Any:
     import boto3  # noqa: PLC0415 - deferred: boto3 costs most of a cold start and is only needed on use
     from botocore.config import Config  # noqa: PLC0415
 
@@ -36,3 +47,4 @@ def client(service: str, region: str | None = None) -> Any:
 def reset() -> None:
     """Forget every cached client (tests switch endpoints and credentials between cases)."""
     client.cache_clear()
+    _built.cache_clear()
