@@ -44,12 +44,12 @@ class Shape:
     mix: str  # "realistic" (every source and type) or "one" (one source, one type)
     invalid_share: float = 0.0
     resend_share: float = 0.0
-    grouping: str = "EventType"  # the template's SignalBatchGrouping (docs/adr/0010)
+    grouping: str = "Request"  # the template's SignalBatchGrouping (docs/adr/0010), its default
 
     @property
     def overrides(self) -> dict[str, str]:
         chosen = {} if self.signals_per_entry is None else {"MaxSignalsPerEntry": str(self.signals_per_entry)}
-        return chosen if self.grouping == "EventType" else {**chosen, "SignalBatchGrouping": self.grouping}
+        return chosen if self.grouping == "Request" else {**chosen, "SignalBatchGrouping": self.grouping}
 
     @property
     def entry_per_signal(self) -> bool:
@@ -70,7 +70,7 @@ def shapes() -> list[Shape]:
             for per_request in (1, 10, 100) if n is None else (100,):
                 suffix = "" if n is None else "-n1"
                 chosen.append(Shape(f"{mix}-{per_request}{suffix}", per_request, n, mix))
-    chosen.append(Shape("realistic-100-request", 100, None, "realistic", grouping="Request"))
+    chosen.append(Shape("realistic-100-type", 100, None, "realistic", grouping="EventType"))
     return chosen
 
 
@@ -440,5 +440,5 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m bench.calls", description="re-measure some shapes only")
-    parser.add_argument("--only", nargs="+", required=True, help="shape names, e.g. realistic-100-request")
+    parser.add_argument("--only", nargs="+", required=True, help="shape names, e.g. realistic-100-type")
     remeasure(parser.parse_args().only)

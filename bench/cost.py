@@ -296,18 +296,18 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
     if GROUPING_SHAPE in shapes:
         rows.append(
             row(
-                "signal batches per request (SignalBatchGrouping Request), 100 events/request",
+                "signal batches per event type (SignalBatchGrouping EventType), 100 events/request",
                 per_million_signals(usage_of(shapes[GROUPING_SHAPE]), prices, HEADLINE),
                 base[100],
-                "same no-loss and exactly-once paths; a batch holds several types (DetailType mixed): "
-                "rules route by content (detail.event_types) or filter in the target (ADR 0010)",
+                "same no-loss and exactly-once paths; a batch holds one type (DetailType = the type), so "
+                "rules can route on DetailType; an entry per type of a request (ADR 0010)",
             )
         )
     return rows
 
 
-# The realistic mix at 100 events/request with signal batches per request (docs/adr/0010).
-GROUPING_SHAPE: Final = "realistic-100-request"
+# The realistic mix at 100 events/request with signal batches per event type (docs/adr/0010).
+GROUPING_SHAPE: Final = "realistic-100-type"
 
 
 def grouping_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str]:
@@ -315,7 +315,7 @@ def grouping_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str]:
     if shape is None:
         return []
     usd = per_million_signals(usage_of(shape), prices, HEADLINE)
-    return [cost_line(100, usd) + " (signal batches per request)"]
+    return [cost_line(100, usd) + " (signal batches per event type)"]
 
 
 ALTERNATIVE_HEADERS: Final = (

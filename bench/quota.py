@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"worst with the front-door buffer for 1-event traffic ({shape}): {worst_line(use)}")
     if GROUPING_SHAPE in results["shapes"]:
         _, use = worst({GROUPING_SHAPE: usage_of(results["shapes"][GROUPING_SHAPE])}, rate)
-        print(f"100 events/request, signal batches per request ({GROUPING_SHAPE}): {worst_line(use)}")
+        print(f"100 events/request, signal batches per event type ({GROUPING_SHAPE}): {worst_line(use)}")
     return 0
 
 

@@ -1,6 +1,7 @@
-"""End to end with SignalBatchGrouping Request (docs/adr/0010): realistic mixed-type traffic with
-resends and faults travels in mixed signal batches, one bus entry per request and per partition key,
-and every accepted event is in the lake and at the partner exactly once."""
+"""End to end with each SignalBatchGrouping (docs/adr/0010). Request (the default): realistic
+mixed-type traffic with resends and faults travels in mixed signal batches, one bus entry per request
+and per partition key. EventType: the same traffic in batches of one type each. Either way every
+accepted event is in the lake and at the partner exactly once."""
 
 from __future__ import annotations
 
@@ -26,16 +27,20 @@ TRAFFIC: Final = Scenario(
 )
 
 
-@pytest.fixture(scope="module")
-def per_request() -> Iterator[LocalCloud]:
+def _stack(name: str, grouping: str, region: str = REGION) -> LocalCloud:
     """A one-Region stack of its own Region and name (moto is shared with the package's cloud)."""
     options = CloudOptions(
         template=ROOT / "template.yaml",
-        region=REGION,
-        stack_name="lc-per-request",
-        overrides={"PrimaryRegion": REGION, "SecondaryRegion": REGION, "SignalBatchGrouping": "Request"},
+        region=region,
+        stack_name=name,
+        overrides={"PrimaryRegion": region, "SecondaryRegion": region, "SignalBatchGrouping": grouping},
     )
-    with LocalCloud(options) as cloud:
+    return LocalCloud(options)
+
+
+@pytest.fixture(scope="module")
+def per_request() -> Iterator[LocalCloud]:
+    with _stack("lc-per-request", "Request") as cloud:
         yield cloud
 
 
@@ -127,3 +132,18 @@ def test_mixed_batches_of_an_enrichment_outage_are_hydrated_replayed_and_land_ex
     assert set(after.lake) == accepted
     assert all(copies == 1 for copies in after.lake.values())
     assert set(after.partner) == accepted
+
+
+def test_the_same_traffic_grouped_per_event_type_travels_in_one_type_batches_exactly_once() -> None:
+    # GIVEN a stack grouping signal batches per event type
+    with _stack("lc-per-type", "EventType", region="eu-north-1") as cloud:
+        # WHEN the same mixed-type requests arrive, a third of them resent identically
+        outcome = scenario.run(cloud, TRAFFIC)
+        # THEN nothing is lost or stored twice
+        _exactly_once(outcome)
+        # AND every enriched batch the partner got holds one type, its DetailType, of several types
+        events = _partner_events(cloud)
+        assert len({event["detail-type"] for event in events}) > 1
+        assert MIXED_EVENT_TYPE not in {event["detail-type"] for event in events}
+        for event in events:
+            assert {signal["event_type"] for signal in event["detail"]["signals"]} == {event["detail-type"]}

@@ -22,9 +22,11 @@ def template() -> dict[str, Any]:
     return _plain(cfn_yaml.load(str(TEMPLATE_PATH)))
 
 
-def test_grouping_defaults_to_per_type_and_offers_per_request(template: dict[str, Any]) -> None:
+def test_grouping_defaults_to_per_request_and_offers_per_type(template: dict[str, Any]) -> None:
     parameter = template["Parameters"]["SignalBatchGrouping"]
-    assert parameter["Default"] == "EventType"
+    assert parameter["Default"] == "Request"
+    # the functions' own default (no variable set) is the template's
+    assert settings.groups_by_type({}) is (parameter["Default"] == "EventType")
     assert parameter["AllowedValues"] == ["EventType", "Request"]
     # every allowed value is one the functions' settings accept
     assert [settings.groups_by_type({"SIGNAL_BATCH_GROUPING": v}) for v in parameter["AllowedValues"]] == [

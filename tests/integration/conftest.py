@@ -53,3 +53,26 @@ def ingress(monkeypatch: pytest.MonkeyPatch) -> Iterator[IngressPlatform]:
         dependencies.reset()
         yield IngressPlatform(write_key=write_key, stack=stack, dynamodb=session.client("dynamodb"))
         dependencies.reset()
+
+
+@dataclass(frozen=True)
+class BatchShape:
+    """What a signal batch of page views looks like under one SignalBatchGrouping setting."""
+
+    grouping: str
+    detail_type: str
+    contract_version: str
+
+
+BATCH_SHAPES = (
+    BatchShape("Request", "mixed", "1-1-0"),  # the template's default: the types of a request together
+    BatchShape("EventType", "page_view", "1-0-0"),  # one event type per batch
+)
+
+
+@pytest.fixture(params=BATCH_SHAPES, ids=lambda shape: shape.grouping)
+def batch_shape(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> BatchShape:
+    """Each grouping in turn, set before the functions read their settings (on their first call)."""
+    shape: BatchShape = request.param
+    monkeypatch.setenv("SIGNAL_BATCH_GROUPING", shape.grouping)
+    return shape

@@ -29,7 +29,7 @@ from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import EncodedSignal, IngestMetadata, SignalBatcher
 from tests.conftest import REGION, FakeLambdaContext
 from tests.http_events import batch_body, http_api_event, page_view
-from tests.integration.conftest import SIGNING_KEY, IngressPlatform
+from tests.integration.conftest import SIGNING_KEY, BatchShape, IngressPlatform
 from validator.handler import lambda_handler as validator_handler
 
 pytestmark = pytest.mark.integration
@@ -56,12 +56,6 @@ def platform(ingress: IngressPlatform, monkeypatch: pytest.MonkeyPatch) -> Itera
     dependencies.reset()
     yield Platform(stack, ingress)
     dependencies.reset()
-
-
-@pytest.fixture(scope="module")
-def enriched_batch_validator() -> Any:
-    schema = SchemaRegistry().contract("enriched_batch", "1-0-0")
-    return jsonschema_rs.Draft7Validator(schema, validate_formats=True, offline=True)
 
 
 def bus_event(detail: dict[str, Any], *, event_type: str = "page_view") -> dict[str, Any]:
@@ -149,7 +143,7 @@ def _signals(forwarded: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_ingress_batches_reach_data_platform_bus_exactly_once_regrouped(
-    platform: Platform, lambda_context: FakeLambdaContext, enriched_batch_validator: Any
+    platform: Platform, lambda_context: FakeLambdaContext, batch_shape: BatchShape
 ) -> None:
     # GIVEN 120 page views from two visitors, posted through the validator (3 signed ingress batches)
     visitors = [{"anonymous_id": "anon-a"}, {"anonymous_id": "anon-b", "user_id": "usr_42"}]
@@ -169,16 +163,18 @@ def test_ingress_batches_reach_data_platform_bus_exactly_once_regrouped(
     assert sorted(s["event_id"] for s in signals) == sorted(e["event_id"] for e in events)
     for bus_event in forwarded:
         detail = bus_event["detail"]
-        assert (bus_event["source"], bus_event["detail-type"]) == ("signals.enriched", "page_view")
+        assert (bus_event["source"], bus_event["detail-type"]) == (
+            "signals.enriched",
+            batch_shape.detail_type,
+        )
         assert {s["partition_key"] for s in detail["signals"]} == {detail["partition_key"]}
         assert detail["partition_key"] in {"anon-a", "usr_42"}
         assert len(detail["signals"]) <= 50
     # AND the output is exactly the enriched_batch contract (the schema pins the handler's real output)
+    contract = SchemaRegistry().contract("enriched_batch", batch_shape.contract_version)
+    validator = jsonschema_rs.Draft7Validator(contract, validate_formats=True, offline=True)
     for bus_event in forwarded:
-        errors = [
-            f"{list(e.instance_path)}: {e.message}"
-            for e in enriched_batch_validator.iter_errors(bus_event["detail"])
-        ]
+        errors = [f"{list(e.instance_path)}: {e.message}" for e in validator.iter_errors(bus_event["detail"])]
         assert errors == []
     # AND each signal is standardised and enriched
     first = next(s for s in signals if s["event_id"] == events[0]["event_id"])

@@ -18,7 +18,7 @@ from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import unsigned_bytes
 from tests.conftest import FakeLambdaContext, load_event
 from tests.http_events import batch_body, http_api_event, page_view
-from tests.integration.conftest import SIGNING_KEY, IngressPlatform
+from tests.integration.conftest import SIGNING_KEY, BatchShape, IngressPlatform
 from validator import dependencies as validator_dependencies
 from validator.handler import lambda_handler as validator_handler
 
@@ -57,7 +57,7 @@ def _stream_records() -> list[dict[str, Any]]:
 
 
 def test_single_event_requests_reach_the_bus_as_full_signed_signal_batches(
-    buffered: IngressPlatform, lambda_context: FakeLambdaContext
+    buffered: IngressPlatform, lambda_context: FakeLambdaContext, batch_shape: BatchShape
 ) -> None:
     # GIVEN 120 one-event requests, each answered 200 by the validator
     sent = [page_view() for _ in range(120)]
@@ -80,7 +80,7 @@ def test_single_event_requests_reach_the_bus_as_full_signed_signal_batches(
     assert [len(batch["signals"]) for batch in batches] == [50, 50, 20]
     assert [s["event_id"] for batch in batches for s in batch["signals"]] == [e["event_id"] for e in sent]
     contract = jsonschema_rs.Draft7Validator(
-        SchemaRegistry().contract("signal_batch", "1-0-0"), validate_formats=True
+        SchemaRegistry().contract("signal_batch", batch_shape.contract_version), validate_formats=True
     )
     for batch in batches:
         assert signing.verify(SIGNING_KEY.encode(), unsigned_bytes(batch), batch["signature"])

@@ -14,7 +14,7 @@ from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import unsigned_bytes
 from tests.conftest import FakeLambdaContext
 from tests.http_events import batch_body, http_api_event, page_view
-from tests.integration.conftest import SIGNING_KEY, IngressPlatform
+from tests.integration.conftest import SIGNING_KEY, BatchShape, IngressPlatform
 from validator.handler import lambda_handler
 
 
@@ -70,7 +70,7 @@ def _throttled() -> ClientError:
 
 
 def test_valid_batch_forwarded_exactly_once_and_signed(
-    ingress: IngressPlatform, lambda_context: FakeLambdaContext
+    ingress: IngressPlatform, lambda_context: FakeLambdaContext, batch_shape: BatchShape
 ) -> None:
     # GIVEN 120 valid page views (more than one signal batch)
     events = [page_view() for _ in range(120)]
@@ -86,7 +86,7 @@ def test_valid_batch_forwarded_exactly_once_and_signed(
     assert len(forwarded) == 3  # 50 + 50 + 20 with MAX_SIGNALS_PER_ENTRY=50
     for bus_event in forwarded:
         detail = bus_event["detail"]
-        assert (bus_event["source"], bus_event["detail-type"]) == ("signals.ingest", "page_view")
+        assert (bus_event["source"], bus_event["detail-type"]) == ("signals.ingest", batch_shape.detail_type)
         assert detail["ingest"]["source_id"] == "web-shop"
         assert signing.verify(SIGNING_KEY.encode(), unsigned_bytes(detail), detail["signature"])
 
@@ -236,11 +236,11 @@ def test_sources_table_unreachable_is_503(
 
 
 def test_forwarded_batches_match_the_signal_batch_contract(
-    ingress: IngressPlatform, lambda_context: FakeLambdaContext
+    ingress: IngressPlatform, lambda_context: FakeLambdaContext, batch_shape: BatchShape
 ) -> None:
-    # GIVEN the published contract of the ingress bus
+    # GIVEN the published contract of the ingress bus, in the version the grouping writes
     contract = jsonschema_rs.Draft7Validator(
-        SchemaRegistry().contract("signal_batch", "1-0-0"), validate_formats=True
+        SchemaRegistry().contract("signal_batch", batch_shape.contract_version), validate_formats=True
     )
     # WHEN a mixed request is forwarded
     _post(ingress, lambda_context, [page_view() for _ in range(3)])

@@ -28,6 +28,7 @@ def test_settings_with_required_only_take_the_defaults() -> None:
         signing_key_parameter_name=None,
         max_signals_per_entry=50,
         store_raw_ip=False,
+        group_by_type=False,
     )
 
 

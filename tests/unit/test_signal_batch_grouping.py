@@ -174,7 +174,7 @@ def test_group_by_key_in_arrival_order_keeps_first_arrival_order() -> None:
     ]
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("", True), ("EventType", True), ("Request", False)])
+@pytest.mark.parametrize(("raw", "expected"), [("", False), ("EventType", True), ("Request", False)])
 def test_groups_by_type_reads_the_template_setting(raw: str, expected: bool) -> None:
     assert env.groups_by_type({"SIGNAL_BATCH_GROUPING": raw}) is expected
 

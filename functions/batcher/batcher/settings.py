@@ -22,7 +22,7 @@ class BatcherSettings:
     max_signals_per_entry: int
     segment_signals: int
     # SignalBatchGrouping (docs/adr/0010): one event type per signal batch, or a source's types in one.
-    group_by_type: bool = True
+    group_by_type: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> BatcherSettings:

@@ -60,7 +60,7 @@ class EnrichmentSettings:
     max_signals_per_entry: int
     store_raw_ip: bool
     # SignalBatchGrouping (docs/adr/0010): one event type per enriched batch, or a partition key's types.
-    group_by_type: bool = True
+    group_by_type: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> EnrichmentSettings:

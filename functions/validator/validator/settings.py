@@ -32,7 +32,7 @@ class ValidatorSettings:
     buffer_stream_name: str | None = None
     buffer_below_signals: int = 25
     # SignalBatchGrouping (docs/adr/0010): one event type per signal batch, or a request's types in one.
-    group_by_type: bool = True
+    group_by_type: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ValidatorSettings:

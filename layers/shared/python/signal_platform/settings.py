@@ -49,9 +49,10 @@ def flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
 
 
 def groups_by_type(env: Mapping[str, str]) -> bool:
-    """SIGNAL_BATCH_GROUPING (the template's SignalBatchGrouping): EventType (the default) puts one
-    event type in a signal batch; Request puts the signals of several types in one (docs/adr/0010)."""
-    raw = env.get("SIGNAL_BATCH_GROUPING", "").strip() or "EventType"
+    """SIGNAL_BATCH_GROUPING (the template's SignalBatchGrouping): Request (the default) puts the
+    signals of several types in one signal batch; EventType puts one event type in a batch
+    (docs/adr/0010)."""
+    raw = env.get("SIGNAL_BATCH_GROUPING", "").strip() or "Request"
     if raw not in ("EventType", "Request"):
         raise ConfigurationError(
             f"environment variable SIGNAL_BATCH_GROUPING must be EventType or Request, got {raw!r}"
