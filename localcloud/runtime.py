@@ -314,7 +314,9 @@ class FunctionRuntime:
     def _activate(self, spec: FunctionSpec) -> None:
         """The function's environment in ``os.environ``; a package last run for another Region's
         function (two Regions, one process) starts cold, as that Region's own container would."""
-        self._environment.activate(f"{self.region}/{spec.logical_id}", self.environment(spec))
+        environment = self.environment(spec)
+        self._environment.activate(f"{self.region}/{spec.logical_id}", environment)
+        _follow_powertools(environment)
         package = spec.handler.split(".")[0]
         holder = self._containers.setdefault(package, self.region)
         if holder != self.region:
@@ -425,3 +427,13 @@ class FunctionRuntime:
                 injected=True,
             )
         return Invocation(request_id, payload)
+
+
+def _follow_powertools(environment: Mapping[str, str]) -> None:
+    """Each function's container builds the layer's Powertools metrics object at import, with its own
+    service name and namespace; in one process the object is shared (and may have been imported before
+    any function's environment existed), so it takes those of the function about to run."""
+    observability = sys.modules.get("signal_platform.observability")
+    if observability is not None:
+        observability.metrics.namespace = environment.get("POWERTOOLS_METRICS_NAMESPACE")
+        observability.metrics.service = environment.get("POWERTOOLS_SERVICE_NAME")
