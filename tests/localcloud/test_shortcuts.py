@@ -42,18 +42,24 @@ def test_the_original_helpers_are_back_once_the_cloud_stops() -> None:
     assert jsonpath_ng.ext.parse is original
 
 
+def _table() -> Any:
+    """A DynamoDB client and its on-demand table "t" keyed by "pk" (inside ``mock_aws``)."""
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
+
+
 @mock_aws
 def test_moto_applies_each_update_with_its_own_values_with_the_cached_expression() -> None:
     from botocore.exceptions import ClientError
 
     with shortcuts.memoized():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        dynamodb = _table()
         for key in ("a", "b"):
             dynamodb.put_item(TableName="t", Item={"pk": {"S": key}, "hits": {"N": "0"}})
         for key, state, step in (("a", "pending", "1"), ("b", "committed", "5"), ("a", "committed", "2")):
@@ -78,13 +84,7 @@ def test_moto_checks_each_condition_with_its_own_values_with_the_cached_tokens()
     from botocore.exceptions import ClientError
 
     with shortcuts.memoized():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        dynamodb = _table()
 
         def claim(owner: str, previous: str | None) -> bool:
             condition: dict[str, Any] = (
