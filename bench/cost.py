@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -114,7 +115,9 @@ def front_door_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str
     lines = []
     for k, usage in front_door_usages(results).items():
         buffered = per_million_signals(usage, prices, HEADLINE)
-        balancer = per_million(sum(load_balancer_costs(usage, prices, HEADLINE).values()), prices, HEADLINE)
+        balancer = per_million(
+            math.fsum(load_balancer_costs(usage, prices, HEADLINE).values()), prices, HEADLINE
+        )
         lines.append(f"{cost_line(k, buffered)} (front-door buffer)")
         lines.append(f"{cost_line(k, buffered + balancer)} (load balancer and front-door buffer)")
     return lines
@@ -139,7 +142,7 @@ def service_rows(usage: Usage, prices: PriceTable) -> list[tuple[str, ...]]:
                 *(f"{_money(m / prices.days_per_month)} / {_money(m)}" for m in monthly),
             )
         )
-    totals = [sum(table.values()) for table in tables]
+    totals = [math.fsum(table.values()) for table in tables]
     rows.append(("total", *(f"{_money(t / prices.days_per_month)} / {_money(t)}" for t in totals)))
     rows.append(
         (
@@ -235,7 +238,7 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
             )
         )
     for k in (1, 100):
-        delta = sum(firehose_lake_costs(usages[k], prices, HEADLINE).values())
+        delta = math.fsum(firehose_lake_costs(usages[k], prices, HEADLINE).values())
         usd = base[k] + per_million(delta, prices, HEADLINE)
         rows.append(
             row(
@@ -257,7 +260,7 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
                 "batcher segment (ADR 0009); adds the batching window to the latency",
             )
         )
-        delta = sum(load_balancer_costs(usage, prices, HEADLINE).values())
+        delta = math.fsum(load_balancer_costs(usage, prices, HEADLINE).values())
         rows.append(
             row(
                 f"load balancer front door and front-door buffer, {k} events/request",
@@ -267,7 +270,7 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
             )
         )
     for k in (1, 100):
-        delta = sum(load_balancer_costs(usages[k], prices, HEADLINE).values())
+        delta = math.fsum(load_balancer_costs(usages[k], prices, HEADLINE).values())
         usd = base[k] + per_million(delta, prices, HEADLINE)
         rows.append(
             row(
@@ -346,7 +349,7 @@ def calls_table(results: Mapping[str, Any]) -> str:
                 f"{(usage.rule_deliveries - usage.ingress_entries) * 1000:,.0f}",
                 f"{usage.write_units * 1000:,.0f}",
                 f"{usage.s3_puts * 1000:,.0f}",
-                f"{sum(usage.invocations.values()) * 1000:,.0f}",
+                f"{math.fsum(usage.invocations.values()) * 1000:,.0f}",
                 f"{usage.signals_per_entry:,.1f}",
             )
         )
@@ -377,8 +380,8 @@ def figures_block(results: Mapping[str, Any], prices: PriceTable) -> str:
                 str(k),
                 f"{per_million_signals(usage, prices, Scenario(2e9, 1)):.2f}",
                 f"{per_million_signals(usage, prices, HEADLINE):.2f}",
-                f"{sum(monthly_costs(usage, prices, Scenario(4e8, 2)).values()):,.0f}",
-                f"{sum(monthly_costs(usage, prices, HEADLINE).values()):,.0f}",
+                f"{math.fsum(monthly_costs(usage, prices, Scenario(4e8, 2)).values()):,.0f}",
+                f"{math.fsum(monthly_costs(usage, prices, HEADLINE).values()):,.0f}",
                 ", ".join(f"{service} {usd:.2f}" for service, usd in top),
             )
         )
@@ -426,7 +429,7 @@ def plot(results: Mapping[str, Any], prices: PriceTable, path: Path = PLOT) -> N
     for (k, usage), color in zip(usages.items(), ("tab:red", "tab:orange", "tab:green"), strict=True):
         for regions, style in ((2, "-"), (1, ":")):
             monthly = [
-                sum(monthly_costs(usage, prices, Scenario(v, regions)).values()) / 1000 for v in volumes
+                math.fsum(monthly_costs(usage, prices, Scenario(v, regions)).values()) / 1000 for v in volumes
             ]
             label = f"{k} events/request, {regions} Region{'s' if regions == 2 else ''}"
             by_volume.plot([v / 1e9 for v in volumes], monthly, style, color=color, label=label)
@@ -437,7 +440,9 @@ def plot(results: Mapping[str, Any], prices: PriceTable, path: Path = PLOT) -> N
     by_volume.grid(alpha=0.3)
     ks = list(usages)
     for volume in VOLUMES:
-        monthly = [sum(monthly_costs(usages[k], prices, Scenario(volume, 2)).values()) / 1000 for k in ks]
+        monthly = [
+            math.fsum(monthly_costs(usages[k], prices, Scenario(volume, 2)).values()) / 1000 for k in ks
+        ]
         by_batch.plot(ks, monthly, "o-", label=f"{volume / 1e9:g} B signals a day, 2 Regions")
     by_batch.set_xscale("log")
     by_batch.set_xticks(ks, [str(k) for k in ks])

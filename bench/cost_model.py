@@ -154,7 +154,7 @@ def _logging(usage: Usage, function: str) -> FunctionLogging:
 
 def platform_log_bytes(usage: Usage, assumptions: Mapping[str, float]) -> float:
     """Lambda's own log lines per signal, by each function's system log level."""
-    return sum(
+    return math.fsum(
         count * _logging(usage, name).platform_log_bytes(assumptions)
         for name, count in usage.invocations.items()
     )
@@ -162,7 +162,7 @@ def platform_log_bytes(usage: Usage, assumptions: Mapping[str, float]) -> float:
 
 def traced_invocations(usage: Usage, assumptions: Mapping[str, float]) -> float:
     """X-Ray traces recorded per signal, by each function's tracing mode."""
-    return sum(
+    return math.fsum(
         count * _logging(usage, name).sampled_share(assumptions) for name, count in usage.invocations.items()
     )
 
@@ -254,11 +254,11 @@ def usage_of(shape: Mapping[str, Any], logging: Mapping[str, FunctionLogging] | 
         invocations[LAKE_FUNCTION], lake_puts = at_volume
     ddb_ops = ("dynamodb.PutItem", "dynamodb.UpdateItem", "dynamodb.DeleteItem")
     table_writes = {
-        name: sum(float(_calls(f, op)["units"].get("write_units", 0.0)) for op in ddb_ops) / k
+        name: math.fsum(float(_calls(f, op)["units"].get("write_units", 0.0)) for op in ddb_ops) / k
         for name, f in functions.items()
     }
-    write_units = sum(table_writes.values()) * k
-    write_seconds = sum(float(_calls(enrich, op)["seconds"]) for op in ddb_ops)
+    write_units = math.fsum(table_writes.values()) * k
+    write_seconds = math.fsum(float(_calls(enrich, op)["seconds"]) for op in ddb_ops)
     entries = _sum(functions, "events.PutEvents", "entries")
     # The ingress bus hop: the validator's PutEvents, or the batcher's behind the front-door buffer.
     ingress = [
@@ -269,9 +269,9 @@ def usage_of(shape: Mapping[str, Any], logging: Mapping[str, FunctionLogging] | 
         api_requests=per["api_requests"] / k,
         invocations={name: count / k for name, count in invocations.items()},
         gb_seconds={name: f["seconds"] * f["memory_mb"] / 1024 / k for name, f in functions.items()},
-        function_log_bytes=sum(f["log_bytes"] for f in functions.values()) / k,
-        ingress_chunks=sum(float(c["units"].get("chunks", 0.0)) for c in ingress) / k,
-        ingress_bytes=sum(float(c["units"].get("entry_bytes", 0.0)) for c in ingress) / k,
+        function_log_bytes=math.fsum(f["log_bytes"] for f in functions.values()) / k,
+        ingress_chunks=math.fsum(float(c["units"].get("chunks", 0.0)) for c in ingress) / k,
+        ingress_bytes=math.fsum(float(c["units"].get("entry_bytes", 0.0)) for c in ingress) / k,
         platform_chunks=float(_calls(enrich, "events.PutEvents")["units"].get("chunks", 0.0)) / k,
         stream_records=per["stream"]["records"] / k,
         stream_kib=per["stream"]["kib_rounded"] / k,
@@ -288,12 +288,12 @@ def usage_of(shape: Mapping[str, Any], logging: Mapping[str, FunctionLogging] | 
             float(_calls(functions.get(DLQ_STORE_FUNCTION, {}), "s3.PutObject")["calls"]) + lake_puts
         )
         / k,
-        replicated_bytes=sum(
+        replicated_bytes=math.fsum(
             float(_calls(functions.get(name, {}), "s3.PutObject")["units"].get("object_bytes", 0.0))
             for name in REPLICATED_WRITERS
         )
         / k,
-        sqs_requests=sum(
+        sqs_requests=math.fsum(
             float(stats["calls"])
             for f in functions.values()
             for op, stats in f["calls"].items()
@@ -303,7 +303,7 @@ def usage_of(shape: Mapping[str, Any], logging: Mapping[str, FunctionLogging] | 
         secrets_calls=_sum(functions, "secretsmanager.GetSecretValue") / k,
         put_events_calls=_sum(functions, "events.PutEvents") / k,
         rule_deliveries=per["rule_deliveries"] / k,
-        ingress_entries=sum(float(c["units"].get("entries", 0.0)) for c in ingress) / k,
+        ingress_entries=math.fsum(float(c["units"].get("entries", 0.0)) for c in ingress) / k,
         memory_gb={name: f["memory_mb"] / 1024 for name, f in functions.items()},
         table_write_units={name: units for name, units in table_writes.items() if units},
         signals_per_entry=k / entries * 2 if entries else 0.0,  # both buses carry every signal
@@ -351,14 +351,16 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
     """USD a month per service line (every line present, zero when it does not apply)."""
     a = prices.assumptions
     month = scenario.signals_per_day * prices.days_per_month  # signals a month
-    invocations = sum(usage.invocations.values())
+    invocations = math.fsum(usage.invocations.values())
     pipe_chunks = max(1, math.ceil(usage.stream_bytes / max(usage.stream_records, 1e-12) / CHUNK))
     lambda_log_bytes = usage.function_log_bytes + platform_log_bytes(usage, a)
     access_log_bytes = usage.api_requests * a["api_access_log_bytes"]
     costs = {
         "API Gateway HTTP API": api_gateway_usd(usage.api_requests * month, prices),
         "Lambda requests": invocations * month * prices["lambda_request"],
-        "Lambda duration (arm64)": sum(usage.gb_seconds.values()) * month * prices["lambda_arm64_gb_second"],
+        "Lambda duration (arm64)": math.fsum(usage.gb_seconds.values())
+        * month
+        * prices["lambda_arm64_gb_second"],
         "EventBridge events (both buses)": (usage.ingress_chunks + usage.platform_chunks)
         * month
         * prices["eventbridge_custom_event"],
@@ -564,7 +566,7 @@ def per_million(total_per_month: float, prices: PriceTable, scenario: Scenario) 
 
 
 def per_million_signals(usage: Usage, prices: PriceTable, scenario: Scenario) -> float:
-    return per_million(sum(monthly_costs(usage, prices, scenario).values()), prices, scenario)
+    return per_million(math.fsum(monthly_costs(usage, prices, scenario).values()), prices, scenario)
 
 
 # ---------------------------------------------------------------------------- alternatives

@@ -8,6 +8,7 @@ unless named otherwise; the AWS facts sheet lists them with their sources.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -109,7 +110,7 @@ def demands(
     (FrontDoor Alb) no API Gateway quota applies: a load balancer has no request-rate quota (its LCUs
     scale; a sudden peak can be pre-provisioned with an LCU reservation)."""
     replicated = usage.ingress_entries if replication else 0.0
-    synchronous = sum(count for name, count in usage.invocations.items() if name != ENRICH_FUNCTION)
+    synchronous = math.fsum(count for name, count in usage.invocations.items() if name != ENRICH_FUNCTION)
     stream_mib = usage.stream_bytes * signals_per_second / MIB
     buffer_mib = usage.buffer_bytes * signals_per_second / MIB  # the front-door buffer, when there is one
     stream_shards = shards_for_peak(
