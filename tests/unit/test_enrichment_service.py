@@ -72,6 +72,8 @@ def make_service(
     key: Callable[[], bytes] = lambda: KEY,
     fresh_key: bytes | None = None,
     guard: Callable[[Any], Any] = no_guard,
+    max_signals: int = 2,
+    by_type: bool = True,
 ) -> tuple[EnrichmentService, FakeS3, FakeEvents]:
     s3, events = s3 or FakeS3(), events or FakeEvents()
     service = EnrichmentService(
@@ -80,10 +82,11 @@ def make_service(
         batcher=SignalBatcher(
             bus_name="data-platform",
             entry_source="signals.enriched",
-            max_signals=2,
+            max_signals=max_signals,
             signer=None,
             group_key=by_partition_key,
             group_field="partition_key",
+            by_type=by_type,
         ),
         publisher=BusPublisher(
             client=lambda: events, policy=RetryPolicy(max_attempts=3), sleep=lambda _: None, rand=lambda: 0.0

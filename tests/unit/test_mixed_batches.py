@@ -13,14 +13,9 @@ import pytest
 
 from batcher.packing import pack_segment, parse_record
 from enrichment.models import BusEvent, SourceBatch
-from enrichment.quarantine import Quarantine
 from enrichment.service import EnrichmentService
-from enrichment.signals import SignalEnricher
-from enrichment.user_agents import UserAgentParser
-from enrichment.verification import BatchVerifier
 from s3_writer.records import decode_signals, parse_records
 from signal_platform import codec, signing
-from signal_platform.bus_publisher import BusPublisher, RetryPolicy
 from signal_platform.errors import MalformedBatchError
 from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import (
@@ -29,9 +24,8 @@ from signal_platform.signal_batches import (
     EncodedSignal,
     IngestMetadata,
     SignalBatcher,
-    by_partition_key,
 )
-from tests.unit.test_enrichment_service import NOW, FakeEvents, FakeS3, signal
+from tests.unit.test_enrichment_service import FakeEvents, FakeS3, make_service, signal
 from tests.unit.test_s3_writer_support import eventbridge_event, kinesis_record
 
 KEY = b"unit-test-signing-key"
@@ -68,26 +62,7 @@ def mixed_event(signals: list[dict[str, Any]]) -> BusEvent:
 
 
 def mixed_service(*, by_type: bool) -> tuple[EnrichmentService, FakeS3, FakeEvents]:
-    s3, events = FakeS3(), FakeEvents()
-    service = EnrichmentService(
-        verifier=BatchVerifier(lambda: KEY),
-        enricher=SignalEnricher(UserAgentParser(), store_raw_ip=False),
-        batcher=SignalBatcher(
-            bus_name="data-platform",
-            entry_source="signals.enriched",
-            max_signals=50,
-            signer=None,
-            group_key=by_partition_key,
-            group_field="partition_key",
-            by_type=by_type,
-        ),
-        publisher=BusPublisher(
-            client=lambda: events, policy=RetryPolicy(max_attempts=1), sleep=lambda _: None
-        ),
-        quarantine=Quarantine("quarantine", client=lambda: s3, clock=lambda: NOW),
-        clock=lambda: NOW,
-    )
-    return service, s3, events
+    return make_service(key=lambda: KEY, max_signals=50, by_type=by_type)
 
 
 def test_enrichment_of_a_mixed_batch_forwards_one_entry_per_partition_key() -> None:
