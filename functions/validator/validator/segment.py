@@ -43,6 +43,7 @@ MAX_USER_AGENT_CHARS: Final = 1024  # the envelope's bound on context.user_agent
 # Fixed forever: event_id = uuid5(MESSAGE_ID_NAMESPACE, "<source>\n<messageId>").
 MESSAGE_ID_NAMESPACE: Final = uuid.UUID("6f1d3c58-2b7e-5a4f-9c61-0e8d2a7b4c19")
 
+_PAGE_TYPES: Final = frozenset({"page", "screen"})
 # Top-level fields the mapping places; any other field of a call is kept in data.origin.extra.
 # writeKey is a credential: it is read for authentication and never stored.
 _PLACED: Final = frozenset(
@@ -161,7 +162,7 @@ class _Target:
 
     def data(self, properties: dict[str, Any], origin: dict[str, Any]) -> dict[str, Any]:
         """The type's data fields; properties the target does not name go to ``origin.properties``."""
-        if self.by_copy and properties.keys() <= self.names:
+        if self.by_copy and self.names.issuperset(properties):
             data = properties.copy()
             for name, field in self.moved:
                 if name in data:
@@ -208,7 +209,7 @@ class SegmentMapper:
         top-level ``context``, under each call's own."""
         return self._map(call, call_type, _source_sha1(source_id), source_id, received_at, shared_context)
 
-    def _map(  # noqa: PLR0911, PLR0912 - one early return per refusal reason, in Segment order
+    def _map(  # noqa: PLR0911, PLR0912, PLR0915 - one early return per refusal reason, in Segment order
         self,
         call: Any,
         call_type: CallType | None,
@@ -217,20 +218,26 @@ class SegmentMapper:
         received_at: str,
         shared_context: Mapping[str, Any] | None,
     ) -> dict[str, Any] | Refusal:
+        # Runs once per call: the common path is written out, without a function call per step.
         if not isinstance(call, dict):
             return _refuse(None, "not_an_object", "$", "a call must be a JSON object")
         message_id = call.get("messageId")
         derived = message_id is None
         if derived:
             message_id = hashlib.sha256(codec.canonical(call)).hexdigest()
-        elif not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS:
+        elif type(message_id) is not str or not 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS:
             return _refuse(
                 None,
                 "invalid_message_id",
                 "$.messageId",
                 f"messageId must be a string of 1 to {MAX_MESSAGE_ID_CHARS} characters",
             )
-        event_id = _event_id(source_sha1, message_id)
+        sha1 = source_sha1.copy()
+        sha1.update(message_id.encode())
+        hexed = sha1.hexdigest()
+        event_id = (  # _event_id, written out
+            f"{hexed[:8]}-{hexed[8:12]}-5{hexed[13:16]}-{_VARIANT[hexed[16]]}{hexed[17:20]}-{hexed[20:32]}"
+        )
         kind = call_type or call.get("type")
         if kind not in CALL_TYPES:
             return _refuse(
@@ -242,32 +249,53 @@ class SegmentMapper:
             user_id = _identifier(user_id)
         if type(anonymous_id) is not str or not anonymous_id:
             anonymous_id = _identifier(anonymous_id)
-        if user_id is None and anonymous_id is None:
-            return _refuse(event_id, "missing_identity", "$", "every call needs a userId or an anonymousId")
-        context = call.get("context")
-        if context is not None and not isinstance(context, dict):
-            return _refuse(event_id, "invalid_context", "$.context", "context must be an object")
-        origin: dict[str, Any] = {"protocol": "segment", "message_id": message_id, "type": kind}
-        if derived:
-            origin["message_id_derived"] = True
-        typed = self._track(call, origin) if kind == "track" else _typed_data(kind, call, user_id)
-        if isinstance(typed, FieldError):
-            return Refusal(event_id, typed)
-        event_type, version, data = typed
-
         if user_id is None:
+            if anonymous_id is None:
+                return _refuse(
+                    event_id, "missing_identity", "$", "every call needs a userId or an anonymousId"
+                )
             envelope_context: dict[str, Any] = {"anonymous_id": anonymous_id}
         elif anonymous_id is None:
             envelope_context = {"user_id": user_id}
         else:
             envelope_context = {"user_id": user_id, "anonymous_id": anonymous_id}
+        context = call.get("context")
+        if context is not None and type(context) is not dict and not isinstance(context, dict):
+            return _refuse(event_id, "invalid_context", "$.context", "context must be an object")
+        origin: dict[str, Any] = {"protocol": "segment", "message_id": message_id, "type": kind}
+        if derived:
+            origin["message_id_derived"] = True
+        if kind == "track":
+            typed = self._track(call, origin)
+        elif kind in _PAGE_TYPES:
+            typed = _page_data(kind, call)
+        else:
+            typed = _typed_data(kind, call, user_id)
+        if type(typed) is FieldError:
+            return Refusal(event_id, typed)
+        event_type, version, data = typed
+
         if shared_context:
             context = {**shared_context, **(context or {})}
         if context:
-            _place_context(context, envelope_context, origin)
+            # An IP address and a user agent string move to the envelope's context (where the judge
+            # truncates the IP before storage); anything else, as sent, stays in origin.context
+            # (Segment accepts any value there, so the platform does not refuse the call for it).
+            ip, user_agent = context.get("ip"), context.get("userAgent")
+            movable_ip = type(ip) is str and _is_ip_address(ip)
+            if movable_ip or type(user_agent) is str:
+                context = context.copy()
+                if movable_ip:
+                    envelope_context["ip"] = ip
+                    del context["ip"]
+                if type(user_agent) is str:
+                    envelope_context["user_agent"] = user_agent[:MAX_USER_AGENT_CHARS]
+                    del context["userAgent"]
+            if context:
+                origin["context"] = context
         if "integrations" in call:
             origin["integrations"] = call["integrations"]
-        if not call.keys() <= _PLACED:  # originalTimestamp, channel, version, ... kept as sent
+        if not _PLACED.issuperset(call):  # originalTimestamp, channel, version, ... kept as sent
             origin["extra"] = {key: value for key, value in call.items() if key not in _PLACED}
         data["origin"] = origin
 
@@ -288,17 +316,37 @@ class SegmentMapper:
         self, call: dict[str, Any], origin: dict[str, Any]
     ) -> tuple[str, str, dict[str, Any]] | FieldError:
         event = call.get("event")
-        if not isinstance(event, str) or not event:
+        if type(event) is not str or not event:
             return FieldError("missing_event", "$.event", "a track call needs an event name")
-        properties = _object(call.get("properties"))
+        properties = call.get("properties")
+        if properties is None:
+            properties = {}
         target = self._targets.get(event)
         if target is None:
             unmapped = self._unmapped
             return unmapped.event_type, unmapped.schema_version, {"event": event, "properties": properties}
-        if not isinstance(properties, dict):
+        if type(properties) is not dict and not isinstance(properties, dict):
             return FieldError("invalid_properties", "$.properties", "properties must be an object")
         origin["event"] = event
-        return target.event_type, target.schema_version, target.data(properties, origin)
+        if target.by_copy and target.names.issuperset(properties):  # _Target.data's common case, inline
+            data = properties.copy()
+            for name, field in target.moved:
+                if name in data:
+                    data[field] = data.pop(name)
+        else:
+            data = target.data(properties, origin)
+        return target.event_type, target.schema_version, data
+
+
+def _page_data(kind: CallType, call: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """``page`` and ``screen``: properties, and name and category when sent."""
+    properties, name, category = call.get("properties"), call.get("name"), call.get("category")
+    data: dict[str, Any] = {"properties": {} if properties is None else properties}
+    if name is not None:
+        data["name"] = name
+    if category is not None:
+        data["category"] = category
+    return kind, CALL_SCHEMA_VERSION, data
 
 
 def _typed_data(
@@ -308,10 +356,7 @@ def _typed_data(
     data: dict[str, Any]
     match kind:
         case "page" | "screen":
-            data = {"properties": _object(call.get("properties"))}
-            for field in ("name", "category"):
-                if call.get(field) is not None:
-                    data[field] = call[field]
+            return _page_data(kind, call)
         case "identify":
             data = {"traits": _object(call.get("traits"))}
         case "group":
