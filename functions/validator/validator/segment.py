@@ -271,7 +271,7 @@ class SegmentMapper:
             typed = _page_data(kind, call)
         else:
             typed = _typed_data(kind, call, user_id)
-        if type(typed) is FieldError:
+        if isinstance(typed, FieldError):
             return Refusal(event_id, typed)
         event_type, version, data = typed
 
