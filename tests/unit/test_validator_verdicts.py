@@ -390,24 +390,18 @@ def _client_events(draw: st.DrawFn) -> Any:
     events=st.lists(_client_events(), min_size=1, max_size=6),
     batch_sent=st.one_of(st.none(), st.sampled_from(_AGES).map(lambda age: _at(-age))),
     store_raw_ip=st.booleans(),
-    owned=st.booleans(),
 )
 def test_judge_agrees_with_judging_each_event_through_the_worded_path(
-    events: list[Any], batch_sent: str | None, store_raw_ip: bool, owned: bool
+    events: list[Any], batch_sent: str | None, store_raw_ip: bool
 ) -> None:
     # GIVEN events valid and broken in every way the checks look at (unknown types and versions,
     # schema errors, other sources, repeated ids in either case, times too old or ahead, time
     # spellings the fast parse does not read, sizes over the limit, no context, not objects)
     judge = EventJudge(SchemaRegistry(), dataclasses.replace(LIMITS, store_raw_ip=store_raw_ip))
     batch_moment = parse_rfc3339(batch_sent) if batch_sent else None
-    # WHEN they are judged as one request (as copies, or completed in place as the request's own),
-    # and one by one through the path that words rejections
+    # WHEN they are judged as one request, and one by one through the path that words rejections
     judgement = judge.judge(
-        copy.deepcopy(events),
-        source_id="web-shop",
-        received_at=RECEIVED,
-        batch_sent_at=batch_sent,
-        owned=owned,
+        copy.deepcopy(events), source_id="web-shop", received_at=RECEIVED, batch_sent_at=batch_sent
     )
     seen: set[str] = set()
     one_by_one = [

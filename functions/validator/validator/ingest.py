@@ -152,7 +152,7 @@ class Ingestor:
             received_at=request.received_at,
             batch_sent_at=document.sent_at,
             view=request_view(request.source_ip, request.user_agent),
-            owned=True,
+            mapped=True,
         )
         return self._forward(request, source, judgement)
 

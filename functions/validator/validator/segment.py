@@ -101,6 +101,27 @@ class TrackMapping:
         return cls(events, TrackTarget(unmapped["event_type"], unmapped["schema_version"], {}))
 
 
+def mapped_event_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema``, the registry's schema of a whole event (``SchemaRegistry.event_schema``), less
+    what holds by construction for every event this mapping builds, whatever the call: the judge's
+    fast check of mapped events. Left out: the checks of ``event_id`` (a UUID the mapping formats),
+    ``event_type`` and ``schema_version`` (the judge picks the validator by them), ``source`` (the
+    authenticated source's id) and ``data.origin`` (an object of the fields the mapping places, each
+    of its type), but for the two parts of origin kept as the call sent them: ``event`` (the track
+    name) and ``integrations``. tests/unit/test_validator_segment.py checks that it judges every
+    mapped call as the full schema does."""
+    properties = dict(schema["properties"])
+    for name in ("event_id", "event_type", "schema_version", "source"):
+        properties[name] = {}
+    data = properties["data"]
+    origin = data.get("properties", {}).get("origin")
+    if origin is not None:
+        kept = {name: origin["properties"][name] for name in ("event", "integrations")}
+        origin = {"type": "object", "properties": kept}
+        properties["data"] = {**data, "properties": {**data["properties"], "origin": origin}}
+    return {**schema, "properties": properties}
+
+
 def _refuse(event_id: str | None, code: str, path: str, message: str) -> Refusal:
     return Refusal(event_id, FieldError(code, path, message))
 

@@ -14,10 +14,10 @@ from typing import Any, Final, Literal, cast
 
 from signal_platform import codec
 from signal_platform.network import network_address
-from signal_platform.schema_registry import FieldError, SchemaRegistry
+from signal_platform.schema_registry import FieldError, SchemaRegistry, compile_schema
 from signal_platform.signal_batches import EncodedSignal
 from signal_platform.timeutil import format_naive_utc, format_rfc3339, parse_validated_rfc3339
-from validator.segment import MAX_USER_AGENT_CHARS, Refusal
+from validator.segment import MAX_USER_AGENT_CHARS, Refusal, mapped_event_schema
 
 Verdict = Literal["accepted", "rejected", "retry"]
 
@@ -106,7 +106,7 @@ def _truncate_ip(signal: dict[str, Any]) -> None:
 
 
 def _truncate_own_ip(signal: dict[str, Any]) -> None:
-    """``_truncate_ip`` of an event built for the request (``owned``): its context is changed in place."""
+    """``_truncate_ip`` of an event built for the request (``mapped``): its context is changed in place."""
     context = signal.get("context")
     if type(context) is dict and type(ip := context.get("ip")) is str:
         truncated = _network_address(ip)
@@ -135,8 +135,9 @@ class EventJudge:
         self._limits = limits
         self._min_age = -limits.max_future_skew
         # Compiled validators of the known (event type, version) pairs met so far: one dict lookup
-        # per event instead of three registry calls.
+        # per event instead of three registry calls. Mapped events (judge's ``mapped``) have their own.
         self._known: dict[tuple[str, str], Any] = {}
+        self._known_mapped: dict[tuple[str, str], Any] = {}
 
     def judge(
         self,
@@ -146,12 +147,13 @@ class EventJudge:
         received_at: datetime,
         batch_sent_at: str | None,
         view: RequestView = NO_VIEW,
-        owned: bool = False,
+        mapped: bool = False,
     ) -> Judgement:
         """Verdicts in request order; a ``Refusal`` among ``events`` (a call the Segment mapping
-        refused) is recorded as the rejection it carries. ``owned``: the events are dicts built for
-        this request alone (the Segment mapping's), so an accepted one is completed in place rather
-        than copied.
+        refused) is recorded as the rejection it carries. ``mapped``: the events are the Segment
+        mapping's, built for this request alone: an accepted one is completed in place rather than
+        copied, and the fast check leaves out what the mapping builds itself
+        (``segment.mapped_event_schema``); a rejection is worded by the full schema, as any other.
 
         The loop runs the checks of an event that passes them all, inline and with the lookups
         hoisted: it is most of the validator's CPU per event. An event that fails any check goes
@@ -162,9 +164,10 @@ class EventJudge:
         seen: set[str] = set()
         # The body parser has checked the batch's sent_at already: the fast parse is enough.
         batch_sent = parse_validated_rfc3339(batch_sent_at) if batch_sent_at else None
-        known, min_age, max_age = self._known, self._min_age, self._limits.max_event_age
+        min_age, max_age = self._min_age, self._limits.max_event_age
         max_bytes, truncate = self._limits.max_event_bytes, not self._limits.store_raw_ip
-        truncate_ip = _truncate_own_ip if owned else _truncate_ip
+        truncate_ip = _truncate_own_ip if mapped else _truncate_ip
+        known = self._known_mapped if mapped else self._known
         fill = None if view is NO_VIEW else view.fill
         # For format_naive_utc; astimezone costs a microsecond even on a UTC moment.
         received_utc = (received_at if received_at.tzinfo is UTC else received_at.astimezone(UTC)).replace(
@@ -176,7 +179,7 @@ class EventJudge:
                     fill(event)
                 event_type, version = event.get("event_type"), event.get("schema_version")
                 validator = (
-                    known.get((event_type, version)) or self._known_validator(event_type, version)
+                    known.get((event_type, version)) or self._known_validator(event_type, version, known)
                     if type(event_type) is str and type(version) is str
                     else None
                 )
@@ -196,9 +199,9 @@ class EventJudge:
                     if occurred is not None and event_id not in seen:
                         age = (received_at if sent is None else sent) - occurred
                         if min_age <= age <= max_age:
-                            # An owned event is completed in place; {**event} then two stores is
+                            # A mapped event is completed in place; {**event} then two stores is
                             # also half the cost of one {**event, ...} literal.
-                            fields = event if owned else {**event}
+                            fields = event if mapped else {**event}
                             fields["event_id"] = event_id
                             fields["derived_at"] = (
                                 _derived_text(occurred_at, occurred, None, received_at)
@@ -216,7 +219,7 @@ class EventJudge:
                                     EncodedSignal._make((event_id, event_type, source_id, body, ""))
                                 )
                                 continue
-                            event.pop("derived_at", None)  # an owned one's: _judge_one words why
+                            event.pop("derived_at", None)  # a mapped one's: _judge_one words why
             elif type(event) is Refusal:
                 results.append(EventResult(index, event.event_id, "rejected", (event.error,)))
                 continue
@@ -226,11 +229,17 @@ class EventJudge:
                 signals.append(signal)
         return Judgement(results, signals)
 
-    def _known_validator(self, event_type: str, version: str) -> Any:
-        """The compiled validator of a registered type and version (kept for the next event), or None."""
-        if not self._registry.has_version(event_type, version):
+    def _known_validator(self, event_type: str, version: str, known: dict[tuple[str, str], Any]) -> Any:
+        """The compiled validator of a registered type and version (kept in ``known`` for the next
+        event), or None; in ``_known_mapped``, the one of mapped events."""
+        registry = self._registry
+        if not registry.has_version(event_type, version):
             return None
-        validator = self._known[(event_type, version)] = self._registry.validator(event_type, version)
+        if known is self._known_mapped:
+            validator = compile_schema(mapped_event_schema(registry.event_schema(event_type, version)))
+        else:
+            validator = registry.validator(event_type, version)
+        known[(event_type, version)] = validator
         return validator
 
     def _judge_one(

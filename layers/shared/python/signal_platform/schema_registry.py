@@ -72,6 +72,11 @@ def load_schema(path: Path) -> dict[str, Any]:
     return schema
 
 
+def compile_schema(schema: dict[str, Any]) -> Any:
+    """A validator of ``schema`` as the registry compiles its own: formats checked, nothing fetched."""
+    return jsonschema_rs.Draft7Validator(schema, validate_formats=True, offline=True)
+
+
 class SchemaRegistry:
     """Event types and versions found under ``root``, with validators compiled on first use."""
 
@@ -129,8 +134,7 @@ class SchemaRegistry:
         return schema
 
     def _compile(self, event_type: str, version: str) -> Any:
-        schema = self.event_schema(event_type, version)
-        return jsonschema_rs.Draft7Validator(schema, validate_formats=True, offline=True)
+        return compile_schema(self.event_schema(event_type, version))
 
     def is_valid(self, event: dict[str, Any]) -> bool:
         """Fast path: only for events whose type and version are known (see ``has_version``)."""
