@@ -253,12 +253,7 @@ class SegmentMapper:
                 "$.messageId",
                 f"messageId must be a string of 1 to {MAX_MESSAGE_ID_CHARS} characters",
             )
-        sha1 = source_sha1.copy()
-        sha1.update(message_id.encode())
-        hexed = sha1.hexdigest()
-        event_id = (  # _event_id, written out
-            f"{hexed[:8]}-{hexed[8:12]}-5{hexed[13:16]}-{_VARIANT[hexed[16]]}{hexed[17:20]}-{hexed[20:32]}"
-        )
+        event_id = _event_id(source_sha1, message_id)
         kind = call_type or call.get("type")
         if kind not in CALL_TYPES:
             return _refuse(
@@ -287,14 +282,41 @@ class SegmentMapper:
         if derived:
             origin["message_id_derived"] = True
         if kind == "track":
-            typed = self._track(call, origin)
+            name = call.get("event")
+            if type(name) is not str or not name:
+                return _refuse(event_id, "missing_event", "$.event", "a track call needs an event name")
+            properties = call.get("properties")
+            if properties is None:
+                properties = {}
+            target = self._targets.get(name)
+            if target is None:
+                event_type, version = self._unmapped.event_type, self._unmapped.schema_version
+                data = {"event": name, "properties": properties}
+            elif type(properties) is not dict and not isinstance(properties, dict):
+                return _refuse(event_id, "invalid_properties", "$.properties", "properties must be an object")
+            else:
+                origin["event"] = name
+                event_type, version = target.event_type, target.schema_version
+                if target.by_copy and target.names.issuperset(properties):  # _Target.data, inline
+                    data = properties.copy()
+                    for moved, field in target.moved:
+                        if moved in data:
+                            data[field] = data.pop(moved)
+                else:
+                    data = target.data(properties, origin)
         elif kind in _PAGE_TYPES:
-            typed = _page_data(kind, call)
+            properties, name, category = call.get("properties"), call.get("name"), call.get("category")
+            event_type, version = kind, CALL_SCHEMA_VERSION
+            data = {"properties": {} if properties is None else properties}
+            if name is not None:
+                data["name"] = name
+            if category is not None:
+                data["category"] = category
         else:
             typed = _typed_data(kind, call, user_id)
-        if isinstance(typed, FieldError):
-            return Refusal(event_id, typed)
-        event_type, version, data = typed
+            if isinstance(typed, FieldError):
+                return Refusal(event_id, typed)
+            event_type, version, data = typed
 
         if shared_context:
             context = {**shared_context, **(context or {})}
@@ -333,51 +355,13 @@ class SegmentMapper:
             event["sent_at"] = sent_at
         return event
 
-    def _track(
-        self, call: dict[str, Any], origin: dict[str, Any]
-    ) -> tuple[str, str, dict[str, Any]] | FieldError:
-        event = call.get("event")
-        if type(event) is not str or not event:
-            return FieldError("missing_event", "$.event", "a track call needs an event name")
-        properties = call.get("properties")
-        if properties is None:
-            properties = {}
-        target = self._targets.get(event)
-        if target is None:
-            unmapped = self._unmapped
-            return unmapped.event_type, unmapped.schema_version, {"event": event, "properties": properties}
-        if type(properties) is not dict and not isinstance(properties, dict):
-            return FieldError("invalid_properties", "$.properties", "properties must be an object")
-        origin["event"] = event
-        if target.by_copy and target.names.issuperset(properties):  # _Target.data's common case, inline
-            data = properties.copy()
-            for name, field in target.moved:
-                if name in data:
-                    data[field] = data.pop(name)
-        else:
-            data = target.data(properties, origin)
-        return target.event_type, target.schema_version, data
-
-
-def _page_data(kind: CallType, call: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    """``page`` and ``screen``: properties, and name and category when sent."""
-    properties, name, category = call.get("properties"), call.get("name"), call.get("category")
-    data: dict[str, Any] = {"properties": {} if properties is None else properties}
-    if name is not None:
-        data["name"] = name
-    if category is not None:
-        data["category"] = category
-    return kind, CALL_SCHEMA_VERSION, data
-
 
 def _typed_data(
     kind: CallType, call: dict[str, Any], user_id: str | None
 ) -> tuple[str, str, dict[str, Any]] | FieldError:
-    """(event type, version, data) of a call other than ``track``, or the Segment rule it breaks."""
+    """(event type, version, data) of an identify, group or alias call, or the Segment rule it breaks."""
     data: dict[str, Any]
     match kind:
-        case "page" | "screen":
-            return _page_data(kind, call)
         case "identify":
             data = {"traits": _object(call.get("traits"))}
         case "group":
@@ -402,23 +386,6 @@ def _is_ip_address(text: str) -> bool:
     except ValueError:
         return False
     return "%" not in text  # a zone index is not an address the envelope (or a lake reader) takes
-
-
-def _place_context(context: dict[str, Any], envelope_context: dict[str, Any], origin: dict[str, Any]) -> None:
-    """An IP address and a user agent string move to the envelope's context (where enrichment reads
-    them and truncates the IP before storage); anything else, as sent, stays in ``origin.context``
-    (Segment accepts any value there, so the platform does not refuse the call for it)."""
-    ip, user_agent = context.get("ip"), context.get("userAgent")
-    movable_ip = isinstance(ip, str) and _is_ip_address(ip)
-    movable_agent = isinstance(user_agent, str)
-    if movable_ip or movable_agent:
-        context = dict(context)
-        if movable_ip:
-            envelope_context["ip"] = context.pop("ip")
-        if movable_agent:
-            envelope_context["user_agent"] = context.pop("userAgent")[:MAX_USER_AGENT_CHARS]
-    if context:
-        origin["context"] = context
 
 
 def _object(value: Any) -> Any:
