@@ -451,15 +451,14 @@ def test_judge_of_mapped_calls_agrees_with_judging_them_as_any_events(
     judge = EventJudge(
         registry, Limits(max_event_bytes, max_future_skew=timedelta(hours=1), max_event_age=timedelta(days=7))
     )
-    received = parse_rfc3339(RECEIVED)
 
-    def judged(*, mapped: bool) -> Any:
+    def judged(judge: EventJudge) -> Any:
         events = mapper.map_calls(calls, call_type=None, source_id=SOURCE, received_at=RECEIVED)
-        return judge.judge(events, source_id=SOURCE, received_at=received, batch_sent_at=None, mapped=mapped)
+        return judge.judge(events, source_id=SOURCE, received_at=parse_rfc3339(RECEIVED), batch_sent_at=None)
 
-    # WHEN they are judged as mapped (completed in place, the mapping's own parts not checked again)
-    # and as any client events
-    fast, full = judged(mapped=True), judged(mapped=False)
+    # WHEN they are judged by the judge of mapped calls (the mapping's own parts not checked again)
+    # and by the judge of any client events
+    fast, full = judged(judge.of_mapped_calls()), judged(judge)
     # THEN both give the same verdicts, reasons and signal bytes
-    assert [result.as_dict() for result in fast.results] == [result.as_dict() for result in full.results]
+    assert fast.results == full.results
     assert fast.signals == full.signals

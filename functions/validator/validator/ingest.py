@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
@@ -90,6 +90,11 @@ class Ingestor:
     max_events_per_request: int
     segment: SegmentMapper
     limiter: SourceRateLimiter | None = None
+    # The judge of mapped Segment calls: ``judge``'s limits, its fast check less what the mapping builds.
+    segment_judge: EventJudge = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "segment_judge", self.judge.of_mapped_calls())
 
     def ingest(self, request: IngestRequest) -> IngestAnswer:
         """``POST /v1/events``: the platform's own envelope, one event or a batch."""
@@ -146,13 +151,12 @@ class Ingestor:
             received_at=received_at,
             shared_context=document.context,
         )
-        judgement = self.judge.judge(
+        judgement = self.segment_judge.judge(
             calls,
             source_id=source.source_id,
             received_at=request.received_at,
             batch_sent_at=document.sent_at,
             view=request_view(request.source_ip, request.user_agent),
-            mapped=True,
         )
         return self._forward(request, source, judgement)
 

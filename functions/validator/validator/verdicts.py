@@ -105,17 +105,6 @@ def _truncate_ip(signal: dict[str, Any]) -> None:
         signal["context"] = truncated
 
 
-def _truncate_own_ip(signal: dict[str, Any]) -> None:
-    """``_truncate_ip`` of an event built for the request (``mapped``): its context is changed in place."""
-    context = signal.get("context")
-    if type(context) is dict and type(ip := context.get("ip")) is str:
-        truncated = _network_address(ip)
-        if truncated is None:
-            del context["ip"]
-        else:
-            context["ip"] = truncated
-
-
 def _derived_text(occurred_at: str, occurred: datetime, sent: datetime | None, received: datetime) -> str:
     """``derived_time`` as RFC 3339 UTC with milliseconds; without skew correction a client timestamp
     that already has that form is reused, which saves the arithmetic and formatting on that path."""
@@ -130,14 +119,20 @@ def derived_time(occurred: datetime, sent: datetime | None, received: datetime) 
 
 
 class EventJudge:
-    def __init__(self, registry: SchemaRegistry, limits: Limits) -> None:
+    def __init__(self, registry: SchemaRegistry, limits: Limits, *, mapped: bool = False) -> None:
         self._registry = registry
         self._limits = limits
         self._min_age = -limits.max_future_skew
         # Compiled validators of the known (event type, version) pairs met so far: one dict lookup
-        # per event instead of three registry calls. Mapped events (judge's ``mapped``) have their own.
+        # per event instead of three registry calls.
         self._known: dict[tuple[str, str], Any] = {}
-        self._known_mapped: dict[tuple[str, str], Any] = {}
+        # The judge of the events the Segment mapping builds: its fast check leaves out what the
+        # mapping builds itself (segment.mapped_event_schema); rejections are worded as any other's.
+        self._mapped = mapped
+
+    def of_mapped_calls(self) -> EventJudge:
+        """A judge with these limits for the events the Segment mapping builds (``mapped``)."""
+        return EventJudge(self._registry, self._limits, mapped=True)
 
     def judge(
         self,
@@ -147,13 +142,9 @@ class EventJudge:
         received_at: datetime,
         batch_sent_at: str | None,
         view: RequestView = NO_VIEW,
-        mapped: bool = False,
     ) -> Judgement:
         """Verdicts in request order; a ``Refusal`` among ``events`` (a call the Segment mapping
-        refused) is recorded as the rejection it carries. ``mapped``: the events are the Segment
-        mapping's, built for this request alone: an accepted one is completed in place rather than
-        copied, and the fast check leaves out what the mapping builds itself
-        (``segment.mapped_event_schema``); a rejection is worded by the full schema, as any other.
+        refused) is recorded as the rejection it carries.
 
         The loop runs the checks of an event that passes them all, inline and with the lookups
         hoisted: it is most of the validator's CPU per event. An event that fails any check goes
@@ -164,10 +155,8 @@ class EventJudge:
         seen: set[str] = set()
         # The body parser has checked the batch's sent_at already: the fast parse is enough.
         batch_sent = parse_validated_rfc3339(batch_sent_at) if batch_sent_at else None
-        min_age, max_age = self._min_age, self._limits.max_event_age
+        known, min_age, max_age = self._known, self._min_age, self._limits.max_event_age
         max_bytes, truncate = self._limits.max_event_bytes, not self._limits.store_raw_ip
-        truncate_ip = _truncate_own_ip if mapped else _truncate_ip
-        known = self._known_mapped if mapped else self._known
         fill = None if view is NO_VIEW else view.fill
         # For format_naive_utc; astimezone costs a microsecond even on a UTC moment.
         received_utc = (received_at if received_at.tzinfo is UTC else received_at.astimezone(UTC)).replace(
@@ -179,7 +168,7 @@ class EventJudge:
                     fill(event)
                 event_type, version = event.get("event_type"), event.get("schema_version")
                 validator = (
-                    known.get((event_type, version)) or self._known_validator(event_type, version, known)
+                    known.get((event_type, version)) or self._known_validator(event_type, version)
                     if type(event_type) is str and type(version) is str
                     else None
                 )
@@ -199,17 +188,15 @@ class EventJudge:
                     if occurred is not None and event_id not in seen:
                         age = (received_at if sent is None else sent) - occurred
                         if min_age <= age <= max_age:
-                            # A mapped event is completed in place; {**event} then two stores is
-                            # also half the cost of one {**event, ...} literal.
-                            fields = event if mapped else {**event}
-                            fields["event_id"] = event_id
-                            fields["derived_at"] = (
-                                _derived_text(occurred_at, occurred, None, received_at)
+                            fields = {
+                                **event,
+                                "event_id": event_id,
+                                "derived_at": _derived_text(occurred_at, occurred, None, received_at)
                                 if sent is None
-                                else format_naive_utc(received_utc - (sent - occurred))
-                            )
+                                else format_naive_utc(received_utc - (sent - occurred)),
+                            }
                             if truncate:
-                                truncate_ip(fields)
+                                _truncate_ip(fields)
                             body = codec.canonical(fields)
                             if len(body) <= max_bytes:
                                 seen.add(event_id)
@@ -219,7 +206,6 @@ class EventJudge:
                                     EncodedSignal._make((event_id, event_type, source_id, body, ""))
                                 )
                                 continue
-                            event.pop("derived_at", None)  # a mapped one's: _judge_one words why
             elif type(event) is Refusal:
                 results.append(EventResult(index, event.event_id, "rejected", (event.error,)))
                 continue
@@ -229,17 +215,16 @@ class EventJudge:
                 signals.append(signal)
         return Judgement(results, signals)
 
-    def _known_validator(self, event_type: str, version: str, known: dict[tuple[str, str], Any]) -> Any:
-        """The compiled validator of a registered type and version (kept in ``known`` for the next
-        event), or None; in ``_known_mapped``, the one of mapped events."""
+    def _known_validator(self, event_type: str, version: str) -> Any:
+        """The compiled validator of a registered type and version (kept for the next event), or None."""
         registry = self._registry
         if not registry.has_version(event_type, version):
             return None
-        if known is self._known_mapped:
-            validator = compile_schema(mapped_event_schema(registry.event_schema(event_type, version)))
-        else:
-            validator = registry.validator(event_type, version)
-        known[(event_type, version)] = validator
+        validator = self._known[(event_type, version)] = (
+            compile_schema(mapped_event_schema(registry.event_schema(event_type, version)))
+            if self._mapped
+            else registry.validator(event_type, version)
+        )
         return validator
 
     def _judge_one(
