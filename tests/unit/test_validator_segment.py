@@ -23,6 +23,7 @@ from validator.segment import (
     TrackMapping,
     TrackTarget,
     event_id_of,
+    mapped_event_schema,
 )
 from validator.verdicts import EventJudge, Limits
 
@@ -458,7 +459,7 @@ def test_judge_of_mapped_calls_agrees_with_judging_them_as_any_events(
 
     # WHEN they are judged by the judge of mapped calls (the mapping's own parts not checked again)
     # and by the judge of any client events
-    fast, full = judged(judge.of_mapped_calls()), judged(judge)
+    fast, full = judged(judge.with_schemas(mapped_event_schema)), judged(judge)
     # THEN both give the same verdicts, reasons and signal bytes
     assert fast.results == full.results
     assert fast.signals == full.signals

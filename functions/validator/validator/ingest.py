@@ -22,7 +22,7 @@ from validator.body import (
     raw_body,
 )
 from validator.limits import SourceRateLimiter
-from validator.segment import CallType, SegmentMapper
+from validator.segment import CallType, SegmentMapper, mapped_event_schema
 from validator.verdicts import EventJudge, EventResult, Judgement, request_view
 
 # Segment's limits on a request body: 500 KB for /v1/batch, 32 KB for a single call.
@@ -94,7 +94,7 @@ class Ingestor:
     segment_judge: EventJudge = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "segment_judge", self.judge.of_mapped_calls())
+        object.__setattr__(self, "segment_judge", self.judge.with_schemas(mapped_event_schema))
 
     def ingest(self, request: IngestRequest) -> IngestAnswer:
         """``POST /v1/events``: the platform's own envelope, one event or a batch."""

@@ -14,10 +14,10 @@ from typing import Any, Final, Literal, cast
 
 from signal_platform import codec
 from signal_platform.network import network_address
-from signal_platform.schema_registry import FieldError, SchemaRegistry, compile_schema
+from signal_platform.schema_registry import FieldError, SchemaRegistry, SchemaTransform
 from signal_platform.signal_batches import EncodedSignal
 from signal_platform.timeutil import format_naive_utc, format_rfc3339, parse_validated_rfc3339
-from validator.segment import MAX_USER_AGENT_CHARS, Refusal, mapped_event_schema
+from validator.segment import MAX_USER_AGENT_CHARS, Refusal
 
 Verdict = Literal["accepted", "rejected", "retry"]
 
@@ -119,20 +119,13 @@ def derived_time(occurred: datetime, sent: datetime | None, received: datetime) 
 
 
 class EventJudge:
-    def __init__(self, registry: SchemaRegistry, limits: Limits, *, mapped: bool = False) -> None:
+    def __init__(self, registry: SchemaRegistry, limits: Limits) -> None:
         self._registry = registry
         self._limits = limits
         self._min_age = -limits.max_future_skew
         # Compiled validators of the known (event type, version) pairs met so far: one dict lookup
         # per event instead of three registry calls.
         self._known: dict[tuple[str, str], Any] = {}
-        # The judge of the events the Segment mapping builds: its fast check leaves out what the
-        # mapping builds itself (segment.mapped_event_schema); rejections are worded as any other's.
-        self._mapped = mapped
-
-    def of_mapped_calls(self) -> EventJudge:
-        """A judge with these limits for the events the Segment mapping builds (``mapped``)."""
-        return EventJudge(self._registry, self._limits, mapped=True)
 
     def judge(
         self,
@@ -215,16 +208,16 @@ class EventJudge:
                 signals.append(signal)
         return Judgement(results, signals)
 
+    def with_schemas(self, transform: SchemaTransform) -> EventJudge:
+        """A judge with these limits that checks ``transform`` of the registry's schemas: the Segment
+        routes' judge, whose events' own parts hold by construction (``segment.mapped_event_schema``)."""
+        return EventJudge(self._registry.with_schemas(transform), self._limits)
+
     def _known_validator(self, event_type: str, version: str) -> Any:
         """The compiled validator of a registered type and version (kept for the next event), or None."""
-        registry = self._registry
-        if not registry.has_version(event_type, version):
+        if not self._registry.has_version(event_type, version):
             return None
-        validator = self._known[(event_type, version)] = (
-            compile_schema(mapped_event_schema(registry.event_schema(event_type, version)))
-            if self._mapped
-            else registry.validator(event_type, version)
-        )
+        validator = self._known[(event_type, version)] = self._registry.validator(event_type, version)
         return validator
 
     def _judge_one(
