@@ -144,19 +144,18 @@ class Ingestor:
         self._admit(source, len(document.calls))
 
         received_at = format_rfc3339(request.received_at)
+        view = request_view(request.source_ip, request.user_agent)
         calls = self.segment.map_calls(
             document.calls,
             call_type=call_type,
             source_id=source.source_id,
             received_at=received_at,
             shared_context=document.context,
+            request_ip=view.ip,  # the mapping fills context from the view, not the judge
+            request_user_agent=view.user_agent,
         )
         judgement = self.segment_judge.judge(
-            calls,
-            source_id=source.source_id,
-            received_at=request.received_at,
-            batch_sent_at=document.sent_at,
-            view=request_view(request.source_ip, request.user_agent),
+            calls, source_id=source.source_id, received_at=request.received_at, batch_sent_at=document.sent_at
         )
         return self._forward(request, source, judgement)
 

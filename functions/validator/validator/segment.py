@@ -209,11 +209,15 @@ class SegmentMapper:
         source_id: str,
         received_at: str,
         shared_context: Mapping[str, Any] | None = None,
+        request_ip: str | None = None,
+        request_user_agent: str | None = None,
     ) -> list[dict[str, Any] | Refusal]:
         """``map_call`` for each call of one request, the per-source work done once."""
         source_sha1 = _source_sha1(source_id)
+        view = (request_ip, request_user_agent)
         return [
-            self._map(call, call_type, source_sha1, source_id, received_at, shared_context) for call in calls
+            self._map(call, call_type, source_sha1, source_id, received_at, shared_context, view)
+            for call in calls
         ]
 
     def map_call(
@@ -224,11 +228,23 @@ class SegmentMapper:
         source_id: str,
         received_at: str,
         shared_context: Mapping[str, Any] | None = None,
+        request_ip: str | None = None,
+        request_user_agent: str | None = None,
     ) -> dict[str, Any] | Refusal:
         """The client event for one call, or why it is refused. ``call_type`` is the route's type
         (``None`` on ``/v1/batch``, where each call names its own); ``shared_context`` is a batch's
-        top-level ``context``, under each call's own."""
-        return self._map(call, call_type, _source_sha1(source_id), source_id, received_at, shared_context)
+        top-level ``context``, under each call's own. ``request_ip`` and ``request_user_agent`` are
+        what the server saw of the request (``verdicts.RequestView``, applied here rather than by the
+        judge): they fill ``context.ip``/``user_agent`` when the call sent none."""
+        return self._map(
+            call,
+            call_type,
+            _source_sha1(source_id),
+            source_id,
+            received_at,
+            shared_context,
+            (request_ip, request_user_agent),
+        )
 
     def _map(  # noqa: PLR0911, PLR0912, PLR0915 - one early return per refusal reason, in Segment order
         self,
@@ -238,6 +254,7 @@ class SegmentMapper:
         source_id: str,
         received_at: str,
         shared_context: Mapping[str, Any] | None,
+        view: tuple[str | None, str | None],
     ) -> dict[str, Any] | Refusal:
         # Runs once per call: the common path is written out, without a function call per step.
         if not isinstance(call, dict):
@@ -336,6 +353,11 @@ class SegmentMapper:
                     del context["userAgent"]
             if context:
                 origin["context"] = context
+        request_ip, request_user_agent = view
+        if request_ip and "ip" not in envelope_context:
+            envelope_context["ip"] = request_ip
+        if request_user_agent and "user_agent" not in envelope_context:
+            envelope_context["user_agent"] = request_user_agent
         if "integrations" in call:
             origin["integrations"] = call["integrations"]
         if not _PLACED.issuperset(call):  # originalTimestamp, channel, version, ... kept as sent
