@@ -11,8 +11,9 @@ event of the registry, or a ``Refusal`` with the reason when Segment's own rules
   not list is the generic ``track`` type; the other calls are registry types of their own;
 - ``userId``/``anonymousId`` go to ``context.user_id``/``anonymous_id``; ``context.ip`` (an IP
   address) and ``context.userAgent`` to the envelope's ``context.ip``/``user_agent`` (so the IP is
-  truncated before storage); the rest of ``context``, ``integrations`` and unknown top-level fields
-  are kept as sent in ``data.origin``; ``properties`` and ``traits`` keep their structure;
+  truncated before storage), else the request's source IP and User-Agent header; the rest of
+  ``context``, ``integrations`` and unknown top-level fields are kept as sent in ``data.origin``;
+  ``properties`` and ``traits`` keep their structure;
 - time: ``timestamp`` (else ``originalTimestamp``, else the receive time) is ``occurred_at``;
   ``sentAt`` is ``sent_at``, which drives the clock-skew correction.
 """
