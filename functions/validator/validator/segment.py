@@ -264,7 +264,7 @@ class SegmentMapper:
         derived = message_id is None
         if derived:
             message_id = hashlib.sha256(codec.canonical(call)).hexdigest()
-        elif type(message_id) is not str or not 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS:
+        elif not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS:
             return _refuse(
                 None,
                 "invalid_message_id",
@@ -294,14 +294,14 @@ class SegmentMapper:
         else:
             envelope_context = {"user_id": user_id, "anonymous_id": anonymous_id}
         context = call.get("context")
-        if context is not None and type(context) is not dict and not isinstance(context, dict):
+        if context is not None and not isinstance(context, dict):
             return _refuse(event_id, "invalid_context", "$.context", "context must be an object")
         origin: dict[str, Any] = {"protocol": "segment", "message_id": message_id, "type": kind}
         if derived:
             origin["message_id_derived"] = True
         if kind == "track":
             name = call.get("event")
-            if type(name) is not str or not name:
+            if not isinstance(name, str) or not name:
                 return _refuse(event_id, "missing_event", "$.event", "a track call needs an event name")
             properties = call.get("properties")
             if properties is None:
@@ -310,7 +310,7 @@ class SegmentMapper:
             if target is None:
                 event_type, version = self._unmapped.event_type, self._unmapped.schema_version
                 data = {"event": name, "properties": properties}
-            elif type(properties) is not dict and not isinstance(properties, dict):
+            elif not isinstance(properties, dict):
                 return _refuse(event_id, "invalid_properties", "$.properties", "properties must be an object")
             else:
                 origin["event"] = name
@@ -342,16 +342,15 @@ class SegmentMapper:
             # An IP address and a user agent string move to the envelope's context (where the judge
             # truncates the IP before storage); anything else, as sent, stays in origin.context
             # (Segment accepts any value there, so the platform does not refuse the call for it).
-            ip, user_agent = context.get("ip"), context.get("userAgent")
-            movable_ip = type(ip) is str and _is_ip_address(ip)
-            if movable_ip or type(user_agent) is str:
+            ip = context.get("ip")
+            movable_ip = isinstance(ip, str) and _is_ip_address(ip)
+            movable_agent = isinstance(context.get("userAgent"), str)
+            if movable_ip or movable_agent:
                 context = context.copy()
                 if movable_ip:
-                    envelope_context["ip"] = ip
-                    del context["ip"]
-                if type(user_agent) is str:
-                    envelope_context["user_agent"] = user_agent[:MAX_USER_AGENT_CHARS]
-                    del context["userAgent"]
+                    envelope_context["ip"] = context.pop("ip")
+                if movable_agent:
+                    envelope_context["user_agent"] = context.pop("userAgent")[:MAX_USER_AGENT_CHARS]
             if context:
                 origin["context"] = context
         request_ip, request_user_agent = view
