@@ -218,6 +218,26 @@ def test_envelope_examples_through_registry_are_valid(registry: SchemaRegistry) 
         assert registry.is_valid(event)
 
 
+def test_registry_with_schemas_validates_the_changed_schemas_and_leaves_the_original(
+    envelope_example: dict[str, Any],
+) -> None:
+    # GIVEN a registry, and the same registry with the envelope's event_id check left out
+    registry = SchemaRegistry()
+
+    def without_event_id_check(schema: dict[str, Any]) -> dict[str, Any]:
+        return {**schema, "properties": {**schema["properties"], "event_id": {}}}
+
+    changed = registry.with_schemas(without_event_id_check)
+    event = {**envelope_example, "event_id": "not-a-uuid"}
+    # WHEN each validates an event whose event_id is no UUID
+    # THEN only the changed registry takes it, its types and published schemas are the original's,
+    # and the original registry still refuses it
+    assert changed.is_valid(event) and changed.errors(event) == []
+    assert not registry.is_valid(event)
+    assert changed.event_types == registry.event_types
+    assert changed.event_schema("page_view", "1-0-0") == registry.event_schema("page_view", "1-0-0")
+
+
 def test_envelope_page_view_example_when_serialized_is_realistic_size() -> None:
     # GIVEN the page_view example event with context
     event = next(e for e in load_schema(ENVELOPE_PATH)["examples"] if e["event_type"] == "page_view")

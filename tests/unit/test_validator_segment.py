@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from signal_platform import codec
 from signal_platform.schema_registry import SchemaRegistry
+from signal_platform.timeutil import parse_rfc3339
 from validator.segment import (
     CALL_TYPES,
     MAPPING_PATH,
@@ -21,7 +23,9 @@ from validator.segment import (
     TrackMapping,
     TrackTarget,
     event_id_of,
+    mapped_event_schema,
 )
+from validator.verdicts import EventJudge, Limits
 
 SOURCE = "web-shop"
 RECEIVED = "2026-12-06T10:00:05.000Z"
@@ -393,3 +397,69 @@ def test_any_json_call_maps_to_an_event_or_a_refusal(
         assert isinstance(message_id, str) and 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS
         assert mapped["event_id"] == event_id_of(SOURCE, message_id)
     codec.canonical(mapped)  # what the judge signs: serialisable whatever the call held
+
+
+# Field values that break the registry's checks of a mapped event, and ones that pass them.
+ODD_VALUES = st.one_of(
+    JSON,
+    st.text(max_size=600),
+    st.sampled_from(["", "x" * 513, "EUR", "TR2-BLU-42", "203.0.113.42", "2026-12-06T10:00:00Z"]),
+    st.integers(min_value=-2, max_value=1_000_001),
+)
+
+
+@st.composite
+def _mixed_calls(draw: st.DrawFn) -> dict[str, Any]:
+    """A call of each type, mostly valid, with fields of any JSON replaced or added (properties,
+    traits and context entries too): what the registry's checks look at in a mapped event."""
+    kind = draw(st.sampled_from(CALL_TYPES))
+    call = _call(
+        kind,
+        messageId=draw(st.text(min_size=1, max_size=MAX_MESSAGE_ID_CHARS)),
+        userId="u1",
+        previousId="anon-1",
+        groupId="g1",
+        event=draw(st.sampled_from(["Product Added", "Products Searched", "Video Played", "V" * 513])),
+        properties={
+            "cart_id": "cart_1",
+            "product_id": "prod_1",
+            "sku": "TR2-BLU-42",
+            "quantity": 1,
+            "price": 129.95,
+            "currency": "EUR",
+            "query": "shoes",
+        },
+        traits={"plan": "pro"},
+        sentAt="2026-12-06T10:00:04.000Z",
+    )
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        parts = [call, *(call.get(name) for name in ("properties", "traits", "context"))]
+        where = draw(st.sampled_from([part for part in parts if isinstance(part, dict)]))
+        keys = [*CALL_FIELDS, "integrations", "sku", "quantity", "name", "userAgent", "ip", "url"]
+        where[draw(st.sampled_from(keys))] = draw(ODD_VALUES)
+    return call
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    calls=st.lists(_mixed_calls(), min_size=1, max_size=8),
+    max_event_bytes=st.sampled_from([900, 32 * 1024]),
+)
+def test_judge_of_mapped_calls_agrees_with_judging_them_as_any_events(
+    mapper: SegmentMapper, registry: SchemaRegistry, calls: list[dict[str, Any]], max_event_bytes: int
+) -> None:
+    # GIVEN mapped calls valid and broken in the registry's eyes, some over the event size limit
+    judge = EventJudge(
+        registry, Limits(max_event_bytes, max_future_skew=timedelta(hours=1), max_event_age=timedelta(days=7))
+    )
+
+    def judged(judge: EventJudge) -> Any:
+        events = mapper.map_calls(calls, call_type=None, source_id=SOURCE, received_at=RECEIVED)
+        return judge.judge(events, source_id=SOURCE, received_at=parse_rfc3339(RECEIVED), batch_sent_at=None)
+
+    # WHEN they are judged by the judge of mapped calls (the mapping's own parts not checked again)
+    # and by the judge of any client events
+    fast, full = judged(judge.with_schemas(mapped_event_schema)), judged(judge)
+    # THEN both give the same verdicts, reasons and signal bytes
+    assert fast.results == full.results
+    assert fast.signals == full.signals

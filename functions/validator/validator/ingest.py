@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
@@ -22,7 +22,7 @@ from validator.body import (
     raw_body,
 )
 from validator.limits import SourceRateLimiter
-from validator.segment import CallType, SegmentMapper
+from validator.segment import CallType, SegmentMapper, mapped_event_schema
 from validator.verdicts import EventJudge, EventResult, Judgement, request_view
 
 # Segment's limits on a request body: 500 KB for /v1/batch, 32 KB for a single call.
@@ -90,6 +90,11 @@ class Ingestor:
     max_events_per_request: int
     segment: SegmentMapper
     limiter: SourceRateLimiter | None = None
+    # The judge of mapped Segment calls: ``judge``'s limits, its fast check less what the mapping builds.
+    segment_judge: EventJudge = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "segment_judge", self.judge.with_schemas(mapped_event_schema))
 
     def ingest(self, request: IngestRequest) -> IngestAnswer:
         """``POST /v1/events``: the platform's own envelope, one event or a batch."""
@@ -139,19 +144,18 @@ class Ingestor:
         self._admit(source, len(document.calls))
 
         received_at = format_rfc3339(request.received_at)
+        view = request_view(request.source_ip, request.user_agent)
         calls = self.segment.map_calls(
             document.calls,
             call_type=call_type,
             source_id=source.source_id,
             received_at=received_at,
             shared_context=document.context,
+            request_ip=view.ip,  # the mapping fills context from the view, not the judge
+            request_user_agent=view.user_agent,
         )
-        judgement = self.judge.judge(
-            calls,
-            source_id=source.source_id,
-            received_at=request.received_at,
-            batch_sent_at=document.sent_at,
-            view=request_view(request.source_ip, request.user_agent),
+        judgement = self.segment_judge.judge(
+            calls, source_id=source.source_id, received_at=request.received_at, batch_sent_at=document.sent_at
         )
         return self._forward(request, source, judgement)
 

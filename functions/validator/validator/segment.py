@@ -11,8 +11,9 @@ event of the registry, or a ``Refusal`` with the reason when Segment's own rules
   not list is the generic ``track`` type; the other calls are registry types of their own;
 - ``userId``/``anonymousId`` go to ``context.user_id``/``anonymous_id``; ``context.ip`` (an IP
   address) and ``context.userAgent`` to the envelope's ``context.ip``/``user_agent`` (so the IP is
-  truncated before storage); the rest of ``context``, ``integrations`` and unknown top-level fields
-  are kept as sent in ``data.origin``; ``properties`` and ``traits`` keep their structure;
+  truncated before storage), else the request's source IP and User-Agent header; the rest of
+  ``context``, ``integrations`` and unknown top-level fields are kept as sent in ``data.origin``;
+  ``properties`` and ``traits`` keep their structure;
 - time: ``timestamp`` (else ``originalTimestamp``, else the receive time) is ``occurred_at``;
   ``sentAt`` is ``sent_at``, which drives the clock-skew correction.
 """
@@ -43,6 +44,7 @@ MAX_USER_AGENT_CHARS: Final = 1024  # the envelope's bound on context.user_agent
 # Fixed forever: event_id = uuid5(MESSAGE_ID_NAMESPACE, "<source>\n<messageId>").
 MESSAGE_ID_NAMESPACE: Final = uuid.UUID("6f1d3c58-2b7e-5a4f-9c61-0e8d2a7b4c19")
 
+_PAGE_TYPES: Final = frozenset({"page", "screen"})
 # Top-level fields the mapping places; any other field of a call is kept in data.origin.extra.
 # writeKey is a credential: it is read for authentication and never stored.
 _PLACED: Final = frozenset(
@@ -98,6 +100,27 @@ class TrackMapping:
         }
         unmapped = document["unmapped"]
         return cls(events, TrackTarget(unmapped["event_type"], unmapped["schema_version"], {}))
+
+
+def mapped_event_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema``, the registry's schema of a whole event (``SchemaRegistry.event_schema``), less
+    what holds by construction for every event this mapping builds, whatever the call: the judge's
+    fast check of mapped events. Left out: the checks of ``event_id`` (a UUID the mapping formats),
+    ``event_type`` and ``schema_version`` (the judge picks the validator by them), ``source`` (the
+    authenticated source's id) and ``data.origin`` (an object of the fields the mapping places, each
+    of its type), but for the two parts of origin kept as the call sent them: ``event`` (the track
+    name) and ``integrations``. tests/unit/test_validator_segment.py checks that it judges every
+    mapped call as the full schema does."""
+    properties = dict(schema["properties"])
+    for name in ("event_id", "event_type", "schema_version", "source"):
+        properties[name] = {}
+    data = properties["data"]
+    origin = data.get("properties", {}).get("origin")
+    if origin is not None:
+        kept = {name: origin["properties"][name] for name in ("event", "integrations")}
+        origin = {"type": "object", "properties": kept}
+        properties["data"] = {**data, "properties": {**data["properties"], "origin": origin}}
+    return {**schema, "properties": properties}
 
 
 def _refuse(event_id: str | None, code: str, path: str, message: str) -> Refusal:
@@ -161,7 +184,7 @@ class _Target:
 
     def data(self, properties: dict[str, Any], origin: dict[str, Any]) -> dict[str, Any]:
         """The type's data fields; properties the target does not name go to ``origin.properties``."""
-        if self.by_copy and properties.keys() <= self.names:
+        if self.by_copy and self.names.issuperset(properties):
             data = properties.copy()
             for name, field in self.moved:
                 if name in data:
@@ -187,11 +210,15 @@ class SegmentMapper:
         source_id: str,
         received_at: str,
         shared_context: Mapping[str, Any] | None = None,
+        request_ip: str | None = None,
+        request_user_agent: str | None = None,
     ) -> list[dict[str, Any] | Refusal]:
         """``map_call`` for each call of one request, the per-source work done once."""
         source_sha1 = _source_sha1(source_id)
+        view = (request_ip, request_user_agent)
         return [
-            self._map(call, call_type, source_sha1, source_id, received_at, shared_context) for call in calls
+            self._map(call, call_type, source_sha1, source_id, received_at, shared_context, view)
+            for call in calls
         ]
 
     def map_call(
@@ -202,13 +229,25 @@ class SegmentMapper:
         source_id: str,
         received_at: str,
         shared_context: Mapping[str, Any] | None = None,
+        request_ip: str | None = None,
+        request_user_agent: str | None = None,
     ) -> dict[str, Any] | Refusal:
         """The client event for one call, or why it is refused. ``call_type`` is the route's type
         (``None`` on ``/v1/batch``, where each call names its own); ``shared_context`` is a batch's
-        top-level ``context``, under each call's own."""
-        return self._map(call, call_type, _source_sha1(source_id), source_id, received_at, shared_context)
+        top-level ``context``, under each call's own. ``request_ip`` and ``request_user_agent`` are
+        what the server saw of the request (``verdicts.RequestView``, applied here rather than by the
+        judge): they fill ``context.ip``/``user_agent`` when the call sent none."""
+        return self._map(
+            call,
+            call_type,
+            _source_sha1(source_id),
+            source_id,
+            received_at,
+            shared_context,
+            (request_ip, request_user_agent),
+        )
 
-    def _map(  # noqa: PLR0911, PLR0912 - one early return per refusal reason, in Segment order
+    def _map(  # noqa: PLR0911, PLR0912, PLR0915 - one early return per refusal reason, in Segment order
         self,
         call: Any,
         call_type: CallType | None,
@@ -216,7 +255,9 @@ class SegmentMapper:
         source_id: str,
         received_at: str,
         shared_context: Mapping[str, Any] | None,
+        view: tuple[str | None, str | None],
     ) -> dict[str, Any] | Refusal:
+        # Runs once per call: the common path is written out, without a function call per step.
         if not isinstance(call, dict):
             return _refuse(None, "not_an_object", "$", "a call must be a JSON object")
         message_id = call.get("messageId")
@@ -242,32 +283,84 @@ class SegmentMapper:
             user_id = _identifier(user_id)
         if type(anonymous_id) is not str or not anonymous_id:
             anonymous_id = _identifier(anonymous_id)
-        if user_id is None and anonymous_id is None:
-            return _refuse(event_id, "missing_identity", "$", "every call needs a userId or an anonymousId")
+        if user_id is None:
+            if anonymous_id is None:
+                return _refuse(
+                    event_id, "missing_identity", "$", "every call needs a userId or an anonymousId"
+                )
+            envelope_context: dict[str, Any] = {"anonymous_id": anonymous_id}
+        elif anonymous_id is None:
+            envelope_context = {"user_id": user_id}
+        else:
+            envelope_context = {"user_id": user_id, "anonymous_id": anonymous_id}
         context = call.get("context")
         if context is not None and not isinstance(context, dict):
             return _refuse(event_id, "invalid_context", "$.context", "context must be an object")
         origin: dict[str, Any] = {"protocol": "segment", "message_id": message_id, "type": kind}
         if derived:
             origin["message_id_derived"] = True
-        typed = self._track(call, origin) if kind == "track" else _typed_data(kind, call, user_id)
-        if isinstance(typed, FieldError):
-            return Refusal(event_id, typed)
-        event_type, version, data = typed
-
-        if user_id is None:
-            envelope_context: dict[str, Any] = {"anonymous_id": anonymous_id}
-        elif anonymous_id is None:
-            envelope_context = {"user_id": user_id}
+        if kind == "track":
+            name = call.get("event")
+            if not isinstance(name, str) or not name:
+                return _refuse(event_id, "missing_event", "$.event", "a track call needs an event name")
+            properties = call.get("properties")
+            if properties is None:
+                properties = {}
+            target = self._targets.get(name)
+            if target is None:
+                event_type, version = self._unmapped.event_type, self._unmapped.schema_version
+                data = {"event": name, "properties": properties}
+            elif not isinstance(properties, dict):
+                return _refuse(event_id, "invalid_properties", "$.properties", "properties must be an object")
+            else:
+                origin["event"] = name
+                event_type, version = target.event_type, target.schema_version
+                if target.by_copy and target.names.issuperset(properties):  # _Target.data, inline
+                    data = properties.copy()
+                    for moved, field in target.moved:
+                        if moved in data:
+                            data[field] = data.pop(moved)
+                else:
+                    data = target.data(properties, origin)
+        elif kind in _PAGE_TYPES:
+            properties, name, category = call.get("properties"), call.get("name"), call.get("category")
+            event_type, version = kind, CALL_SCHEMA_VERSION
+            data = {"properties": {} if properties is None else properties}
+            if name is not None:
+                data["name"] = name
+            if category is not None:
+                data["category"] = category
         else:
-            envelope_context = {"user_id": user_id, "anonymous_id": anonymous_id}
+            typed = _typed_data(kind, call, user_id)
+            if isinstance(typed, FieldError):
+                return Refusal(event_id, typed)
+            event_type, version, data = typed
+
         if shared_context:
             context = {**shared_context, **(context or {})}
         if context:
-            _place_context(context, envelope_context, origin)
+            # An IP address and a user agent string move to the envelope's context (where the judge
+            # truncates the IP before storage); anything else, as sent, stays in origin.context
+            # (Segment accepts any value there, so the platform does not refuse the call for it).
+            ip = context.get("ip")
+            movable_ip = isinstance(ip, str) and _is_ip_address(ip)
+            movable_agent = isinstance(context.get("userAgent"), str)
+            if movable_ip or movable_agent:
+                context = context.copy()
+                if movable_ip:
+                    envelope_context["ip"] = context.pop("ip")
+                if movable_agent:
+                    envelope_context["user_agent"] = context.pop("userAgent")[:MAX_USER_AGENT_CHARS]
+            if context:
+                origin["context"] = context
+        request_ip, request_user_agent = view
+        if request_ip and "ip" not in envelope_context:
+            envelope_context["ip"] = request_ip
+        if request_user_agent and "user_agent" not in envelope_context:
+            envelope_context["user_agent"] = request_user_agent
         if "integrations" in call:
             origin["integrations"] = call["integrations"]
-        if not call.keys() <= _PLACED:  # originalTimestamp, channel, version, ... kept as sent
+        if not _PLACED.issuperset(call):  # originalTimestamp, channel, version, ... kept as sent
             origin["extra"] = {key: value for key, value in call.items() if key not in _PLACED}
         data["origin"] = origin
 
@@ -284,34 +377,13 @@ class SegmentMapper:
             event["sent_at"] = sent_at
         return event
 
-    def _track(
-        self, call: dict[str, Any], origin: dict[str, Any]
-    ) -> tuple[str, str, dict[str, Any]] | FieldError:
-        event = call.get("event")
-        if not isinstance(event, str) or not event:
-            return FieldError("missing_event", "$.event", "a track call needs an event name")
-        properties = _object(call.get("properties"))
-        target = self._targets.get(event)
-        if target is None:
-            unmapped = self._unmapped
-            return unmapped.event_type, unmapped.schema_version, {"event": event, "properties": properties}
-        if not isinstance(properties, dict):
-            return FieldError("invalid_properties", "$.properties", "properties must be an object")
-        origin["event"] = event
-        return target.event_type, target.schema_version, target.data(properties, origin)
-
 
 def _typed_data(
     kind: CallType, call: dict[str, Any], user_id: str | None
 ) -> tuple[str, str, dict[str, Any]] | FieldError:
-    """(event type, version, data) of a call other than ``track``, or the Segment rule it breaks."""
+    """(event type, version, data) of an identify, group or alias call, or the Segment rule it breaks."""
     data: dict[str, Any]
     match kind:
-        case "page" | "screen":
-            data = {"properties": _object(call.get("properties"))}
-            for field in ("name", "category"):
-                if call.get(field) is not None:
-                    data[field] = call[field]
         case "identify":
             data = {"traits": _object(call.get("traits"))}
         case "group":
@@ -336,23 +408,6 @@ def _is_ip_address(text: str) -> bool:
     except ValueError:
         return False
     return "%" not in text  # a zone index is not an address the envelope (or a lake reader) takes
-
-
-def _place_context(context: dict[str, Any], envelope_context: dict[str, Any], origin: dict[str, Any]) -> None:
-    """An IP address and a user agent string move to the envelope's context (where enrichment reads
-    them and truncates the IP before storage); anything else, as sent, stays in ``origin.context``
-    (Segment accepts any value there, so the platform does not refuse the call for it)."""
-    ip, user_agent = context.get("ip"), context.get("userAgent")
-    movable_ip = isinstance(ip, str) and _is_ip_address(ip)
-    movable_agent = isinstance(user_agent, str)
-    if movable_ip or movable_agent:
-        context = dict(context)
-        if movable_ip:
-            envelope_context["ip"] = context.pop("ip")
-        if movable_agent:
-            envelope_context["user_agent"] = context.pop("userAgent")[:MAX_USER_AGENT_CHARS]
-    if context:
-        origin["context"] = context
 
 
 def _object(value: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal, cast
 
 from signal_platform import codec
 from signal_platform.network import network_address
-from signal_platform.schema_registry import FieldError, SchemaRegistry
+from signal_platform.schema_registry import FieldError, SchemaRegistry, SchemaTransform
 from signal_platform.signal_batches import EncodedSignal
 from signal_platform.timeutil import format_naive_utc, format_rfc3339, parse_validated_rfc3339
 from validator.segment import MAX_USER_AGENT_CHARS, Refusal
@@ -207,6 +207,11 @@ class EventJudge:
             if signal is not None:
                 signals.append(signal)
         return Judgement(results, signals)
+
+    def with_schemas(self, transform: SchemaTransform) -> EventJudge:
+        """A judge with these limits that checks ``transform`` of the registry's schemas: the Segment
+        routes' judge, whose events' own parts hold by construction (``segment.mapped_event_schema``)."""
+        return EventJudge(self._registry.with_schemas(transform), self._limits)
 
     def _known_validator(self, event_type: str, version: str) -> Any:
         """The compiled validator of a registered type and version (kept for the next event), or None."""

@@ -13,7 +13,9 @@ The full error list is produced only for events that fail it.
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import total_ordering
 from pathlib import Path
@@ -25,6 +27,8 @@ from signal_platform import codec
 
 SCHEMA_ROOT: Final = Path(__file__).parent / "schemas"
 ENVELOPE_VERSION: Final = "1-0-0"
+# What a registry's validators check of an event type: its event schema, changed (``with_schemas``).
+SchemaTransform = Callable[[dict[str, Any]], dict[str, Any]]
 _SCHEMAVER = re.compile(r"^([1-9][0-9]*)-(0|[1-9][0-9]*)-(0|[1-9][0-9]*)\Z")  # ASCII, no trailing "\n"
 
 
@@ -84,6 +88,7 @@ class SchemaRegistry:
             if type_dir.is_dir()
         }
         self._validators: dict[tuple[str, str], Any] = {}
+        self._transform: SchemaTransform | None = None
 
     @property
     def event_types(self) -> dict[str, frozenset[str]]:
@@ -128,8 +133,18 @@ class SchemaRegistry:
         }
         return schema
 
+    def with_schemas(self, transform: SchemaTransform) -> SchemaRegistry:
+        """The same types and versions, whose validators check ``transform`` of each event schema
+        (e.g. less what the producer of the events guarantees by construction); ``event_schema``
+        stays the published one."""
+        changed = copy.copy(self)
+        changed._validators, changed._transform = {}, transform
+        return changed
+
     def _compile(self, event_type: str, version: str) -> Any:
         schema = self.event_schema(event_type, version)
+        if self._transform is not None:
+            schema = self._transform(schema)
         return jsonschema_rs.Draft7Validator(schema, validate_formats=True, offline=True)
 
     def is_valid(self, event: dict[str, Any]) -> bool:
