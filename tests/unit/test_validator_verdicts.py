@@ -16,7 +16,8 @@ from signal_platform import codec
 from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339
 from tests.http_events import page_view
-from validator.verdicts import EventJudge, Limits, derived_time
+from validator.event_time import derived_time
+from validator.verdicts import EventJudge, Limits
 
 RECEIVED = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 LIMITS = Limits(max_event_bytes=1536, max_future_skew=timedelta(hours=1), max_event_age=timedelta(days=7))
@@ -28,7 +29,10 @@ def judge() -> EventJudge:
 
 
 def _judge_one(judge: EventJudge, event: Any, batch_sent_at: str | None = None) -> dict[str, Any]:
-    judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=batch_sent_at)
+    """The result of ``event`` judged alone (a copy: the judge writes into the events it accepts)."""
+    judgement = judge.judge(
+        [copy.deepcopy(event)], source_id="web-shop", received_at=RECEIVED, batch_sent_at=batch_sent_at
+    )
     return judgement.results[0].as_dict()
 
 
@@ -39,6 +43,7 @@ def _at(delta: timedelta) -> str:
 def test_judge_valid_event_accepted_and_encoded_once() -> None:
     # GIVEN a valid page_view from the authenticated source
     event = page_view(occurred=RECEIVED - timedelta(seconds=3))
+    sent = copy.deepcopy(event)
     judge = EventJudge(SchemaRegistry(), LIMITS)
     # WHEN it is judged
     judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
@@ -46,12 +51,12 @@ def test_judge_valid_event_accepted_and_encoded_once() -> None:
     # network, canonically serialised
     assert judgement.results[0].as_dict() == {
         "index": 0,
-        "event_id": event["event_id"],
+        "event_id": sent["event_id"],
         "verdict": "accepted",
     }
     (signal,) = judgement.signals
-    assert event["context"]["ip"] == "198.51.100.23"
-    expected = {**event, "context": {**event["context"], "ip": "198.51.100.0"}}
+    assert sent["context"]["ip"] == "198.51.100.23"
+    expected = {**sent, "context": {**sent["context"], "ip": "198.51.100.0"}}
     assert codec.loads(signal.body) == {**expected, "derived_at": "2026-11-26T11:59:57.000Z"}
     assert signal.body == codec.canonical(codec.loads(signal.body))
 
@@ -69,20 +74,19 @@ def test_judge_signs_the_ip_as_its_network_unless_raw_addresses_are_stored(ip: s
     event = page_view(occurred=RECEIVED - timedelta(seconds=3))
     event["context"]["ip"] = ip
     raw_judge = EventJudge(SchemaRegistry(), dataclasses.replace(LIMITS, store_raw_ip=True))
-    # WHEN each judges it
+    # WHEN each judges it (each its own parse of the request: the judge writes into the events)
     (truncated,) = (
         EventJudge(SchemaRegistry(), LIMITS)
-        .judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
+        .judge([copy.deepcopy(event)], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
         .signals
     )
     (raw,) = raw_judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None).signals
     # THEN by default the bytes that get signed hold only the network's first address (enrichment
     # derives the same prefix from it as from the full one), never the address itself; with
-    # StoreRawIp they hold the address as sent; the client's event object is not changed
+    # StoreRawIp they hold the address as sent
     assert codec.loads(truncated.body)["context"]["ip"] == signed
     assert ip.encode() not in truncated.body
     assert codec.loads(raw.body)["context"]["ip"] == ip
-    assert event["context"]["ip"] == ip
     assert network_fields(signed, store_raw_ip=False) == network_fields(ip, store_raw_ip=False)
 
 
