@@ -273,9 +273,9 @@ def test_request_examples_judged_when_sent_are_all_accepted(default_settings: Va
             batch_sent_at=batch_sent_at,
         )
         # THEN every event is accepted
-        assert [result.verdict for result in judgement.results] == ["accepted"] * len(events), (
+        assert [result["verdict"] for result in judgement.results] == ["accepted"] * len(events), (
             name,
-            [result.as_dict() for result in judgement.results],
+            judgement.results,
         )
 
 

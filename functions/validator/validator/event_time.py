@@ -20,6 +20,7 @@ _MINUTE: Final = timedelta(minutes=1)
 _MS_PER_MINUTE: Final = 60_000
 _SECONDS_TEXT: Final = tuple(f"{second:02d}." for second in range(60))
 _MILLISECONDS_TEXT: Final = tuple(f"{millisecond:03d}Z" for millisecond in range(1000))
+_MINUTE_TEXT: Final = tuple(f"{minute:02d}:" for minute in range(60))
 _NAIVE_EPOCH: Final = datetime(1970, 1, 1)
 _UTC_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -41,26 +42,18 @@ def microseconds(span: timedelta) -> int:
     return span // _MICROSECOND
 
 
-class _Minute:
-    """What the ``occurred_at`` of one minute share, for one request's clock."""
-
-    __slots__ = ("age_us", "derived", "derived_ms", "derived_prefix", "next_prefix")
-
-    def __init__(self, derived: datetime, age_us: int) -> None:
-        self.derived = derived  # the minute's first instant, skew corrected (naive UTC)
-        self.derived_prefix = derived.isoformat()[:17]  # its "YYYY-MM-DDTHH:MM:"
-        self.next_prefix = ""  # the same of the minute after it, once an event needs it
-        self.derived_ms = derived.second * 1000 + derived.microsecond // 1000  # its offset into its minute
-        self.age_us = age_us  # the age of an event at the minute's first instant
-
-    def following_prefix(self) -> str:
-        if not self.next_prefix:
-            self.next_prefix = (self.derived + _MINUTE).isoformat()[:17]
-        return self.next_prefix
+# What every occurred_at of one minute shares, for one request's clock: the "YYYY-MM-DDTHH:MM:" of
+# the minute's first instant skew corrected and of the minute after that, the corrected instant's
+# milliseconds into its minute, and the age of an event at the minute's first instant (microseconds).
+# A tuple: built and unpacked for less than a class instance costs to create.
+_Minute = tuple[str, str, int, int]
 
 
-# A minute not met yet (a dict.get default that mypy reads as a _Minute).
-_UNSEEN: Final = _Minute(datetime(2000, 1, 1), 0)
+def _following_prefix(derived: datetime, prefix: str) -> str:
+    """The "YYYY-MM-DDTHH:MM:" of the minute after ``derived``'s, whose is ``prefix``."""
+    if derived.minute < 59:  # the minute's two digits: a quarter of the cost of formatting the time
+        return prefix[:14] + _MINUTE_TEXT[derived.minute + 1]
+    return (derived + _MINUTE).isoformat()[:17]
 
 
 class RequestClock:
@@ -81,22 +74,22 @@ class RequestClock:
         "_offset",
         "_received",
         "_reference",
-        "_reference_us",
         "_sent",
     )
 
     def __init__(self, received: datetime, sent: datetime | None, min_age_us: int, max_age_us: int) -> None:
         self._received, self._sent = received, sent
         self._reference = received if sent is None else sent  # what an event's age is measured from
-        self._reference_us = microseconds(self._reference - _UTC_EPOCH)
         self._offset = received - self._reference
         self._min_age_us, self._max_age_us = min_age_us, max_age_us
         self._minutes: dict[str, _Minute | None] = {}
-        self._by_sent: dict[str, RequestClock | None] = {}
+        self._by_sent: dict[str, RequestClock | None] | None = None
 
     def with_sent(self, sent_at: str) -> RequestClock | None:
         """The clock of an event with its own ``sent_at`` (kept: a batch's events often share one);
         None when ``datetime`` cannot read it."""
+        if self._by_sent is None:
+            self._by_sent = {}
         clock = self._by_sent.get(sent_at, self)
         if clock is self:
             try:
@@ -114,21 +107,18 @@ class RequestClock:
         time ``datetime`` can hold (``EventJudge`` words the rejection)."""
         if len(occurred_at) == _CANONICAL_LENGTH and occurred_at[19::4] == ".Z":
             prefix = occurred_at[:_MINUTE_LENGTH]
-            minute = self._minutes.get(prefix, _UNSEEN)
-            if minute is _UNSEEN:
-                minute = self._minute(prefix)
+            minute = self._minutes[prefix] if prefix in self._minutes else self._minute(prefix)
             # "SS" + "mmm": the milliseconds into the minute; 60 s and more (a leap second) take the
             # general path, which reads it as the next minute.
             ms = int(occurred_at[17:19] + occurred_at[20:23])
             if minute is not None and ms < _MS_PER_MINUTE:
-                if not self._min_age_us <= minute.age_us - ms * 1000 <= self._max_age_us:
+                derived_prefix, next_prefix, derived_ms, age_us = minute
+                if not self._min_age_us <= age_us - ms * 1000 <= self._max_age_us:
                     return None
                 # Whole milliseconds: the sum's are the derived time's, as format_rfc3339 truncates.
-                derived_ms = minute.derived_ms + ms
-                if derived_ms < _MS_PER_MINUTE:
-                    derived_prefix = minute.derived_prefix
-                else:
-                    derived_ms, derived_prefix = derived_ms - _MS_PER_MINUTE, minute.following_prefix()
+                derived_ms += ms
+                if derived_ms >= _MS_PER_MINUTE:
+                    derived_ms, derived_prefix = derived_ms - _MS_PER_MINUTE, next_prefix
                 seconds, milliseconds = divmod(derived_ms, 1000)
                 # Looked up and joined: a quarter of the cost of %-formatting the two numbers.
                 return derived_prefix + _SECONDS_TEXT[seconds] + _MILLISECONDS_TEXT[milliseconds]
@@ -141,8 +131,13 @@ class RequestClock:
         if prefix[10] == "T":
             try:
                 start = datetime.fromisoformat(prefix)
-                minute = _Minute(
-                    start + self._offset, self._reference_us - microseconds(start - _NAIVE_EPOCH)
+                derived = start + self._offset
+                derived_prefix = derived.isoformat()[:17]
+                minute = (
+                    derived_prefix,
+                    _following_prefix(derived, derived_prefix),
+                    derived.second * 1000 + derived.microsecond // 1000,
+                    (self._reference - _UTC_EPOCH - (start - _NAIVE_EPOCH)) // _MICROSECOND,
                 )
             except (ValueError, OverflowError):
                 pass
@@ -155,6 +150,6 @@ class RequestClock:
             occurred = parse_validated_rfc3339(occurred_at)
         except ValueError:
             return None
-        if not self._min_age_us <= microseconds(self._reference - occurred) <= self._max_age_us:
+        if not self._min_age_us <= (self._reference - occurred) // _MICROSECOND <= self._max_age_us:
             return None
         return derived_text(occurred_at, occurred, self._sent, self._received)

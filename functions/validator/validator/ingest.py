@@ -75,7 +75,7 @@ class IngestAnswer(NamedTuple):
             "request_id": self.request_id,
             "received_at": self.received_at,
             "counts": self.counts.as_dict(),
-            "results": [result.as_dict() for result in self.results],
+            "results": self.results,
         }
 
 
@@ -183,8 +183,8 @@ class Ingestor:
         if outcome.undelivered:
             not_forwarded = {event_id for entry in outcome.undelivered for event_id in entry.event_ids}
             for result in judgement.results:
-                if result.verdict == "accepted" and result.event_id in not_forwarded:
-                    result.verdict = "retry"
+                if result["verdict"] == "accepted" and result["event_id"] in not_forwarded:
+                    result["verdict"] = "retry"
                     retry += 1
             accepted -= retry
         received = len(judgement.results)
