@@ -20,6 +20,8 @@ _MINUTE: Final = timedelta(minutes=1)
 _MS_PER_MINUTE: Final = 60_000
 _SECONDS_TEXT: Final = tuple(f"{second:02d}." for second in range(60))
 _MILLISECONDS_TEXT: Final = tuple(f"{millisecond:03d}Z" for millisecond in range(1000))
+_SECOND_MS: Final = {f"{second:02d}": second * 1000 for second in range(61)}
+_MILLISECONDS: Final = {f"{millisecond:03d}": millisecond for millisecond in range(1000)}
 _MINUTE_TEXT: Final = tuple(f"{minute:02d}:" for minute in range(60))
 _NAIVE_EPOCH: Final = datetime(1970, 1, 1)
 _UTC_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -54,6 +56,10 @@ def _following_prefix(derived: datetime, prefix: str) -> str:
     if derived.minute < 59:  # the minute's two digits: a quarter of the cost of formatting the time
         return prefix[:14] + _MINUTE_TEXT[derived.minute + 1]
     return (derived + _MINUTE).isoformat()[:17]
+
+
+# A minute not met yet (None: met, and left to the general path).
+_UNSEEN: Final[_Minute] = ("", "", 0, 0)
 
 
 class RequestClock:
@@ -107,10 +113,13 @@ class RequestClock:
         time ``datetime`` can hold (``EventJudge`` words the rejection)."""
         if len(occurred_at) == _CANONICAL_LENGTH and occurred_at[19::4] == ".Z":
             prefix = occurred_at[:_MINUTE_LENGTH]
-            minute = self._minutes[prefix] if prefix in self._minutes else self._minute(prefix)
-            # "SS" + "mmm": the milliseconds into the minute; 60 s and more (a leap second) take the
+            minute = self._minutes.get(prefix, _UNSEEN)
+            if minute is _UNSEEN:
+                minute = self._minute(prefix)
+            # The milliseconds into the minute, "SS" and "mmm" looked up (the date-time check let
+            # only digits through): a third of the cost of int(). 60 s (a leap second) takes the
             # general path, which reads it as the next minute.
-            ms = int(occurred_at[17:19] + occurred_at[20:23])
+            ms = _SECOND_MS[occurred_at[17:19]] + _MILLISECONDS[occurred_at[20:23]]
             if minute is not None and ms < _MS_PER_MINUTE:
                 derived_prefix, next_prefix, derived_ms, age_us = minute
                 if not self._min_age_us <= age_us - ms * 1000 <= self._max_age_us:
@@ -119,9 +128,10 @@ class RequestClock:
                 derived_ms += ms
                 if derived_ms >= _MS_PER_MINUTE:
                     derived_ms, derived_prefix = derived_ms - _MS_PER_MINUTE, next_prefix
-                seconds, milliseconds = divmod(derived_ms, 1000)
                 # Looked up and joined: a quarter of the cost of %-formatting the two numbers.
-                return derived_prefix + _SECONDS_TEXT[seconds] + _MILLISECONDS_TEXT[milliseconds]
+                return (
+                    derived_prefix + _SECONDS_TEXT[derived_ms // 1000] + _MILLISECONDS_TEXT[derived_ms % 1000]
+                )
         return self._derived_at_of_any_form(occurred_at)
 
     def _minute(self, prefix: str) -> _Minute | None:
