@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from enrichment.standardise import network_fields
 from signal_platform import codec
 from signal_platform.schema_registry import SchemaRegistry
+from signal_platform.signal_batches import EncodedSignal
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339
 from tests.http_events import page_view
 from validator.event_time import derived_time
@@ -55,6 +56,7 @@ def test_judge_valid_event_accepted_and_encoded_once() -> None:
         "verdict": "accepted",
     }
     (signal,) = judgement.signals
+    assert type(signal) is EncodedSignal
     assert sent["context"]["ip"] == "198.51.100.23"
     expected = {**sent, "context": {**sent["context"], "ip": "198.51.100.0"}}
     assert codec.loads(signal.body) == {**expected, "derived_at": "2026-11-26T11:59:57.000Z"}

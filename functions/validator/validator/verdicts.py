@@ -187,8 +187,11 @@ class EventJudge:
                             continue
                         seen.add(event_id)
                         results.append({"index": index, "event_id": event_id, "verdict": "accepted"})
-                        # _make: the tuple built directly, without the keyword-aware __new__.
-                        signals.append(EncodedSignal._make((event_id, event_type, source_id, body, "")))
+                        # tuple.__new__: the named tuple built in C, without the keyword-aware
+                        # __new__ or _make's Python frame (a third of _make's cost).
+                        signals.append(
+                            tuple.__new__(EncodedSignal, (event_id, event_type, source_id, body, ""))
+                        )
                         continue
             elif type(event) is Refusal:
                 results.append(rejected(index, event.event_id, (event.error,)))
