@@ -58,8 +58,10 @@ def _following_prefix(derived: datetime, prefix: str) -> str:
     return (derived + _MINUTE).isoformat()[:17]
 
 
-# A minute not met yet (None: met, and left to the general path).
-_UNSEEN: Final[_Minute] = ("", "", 0, 0)
+# A minute not met yet, met once (None: left to the general path); told apart by identity, so
+# their contents differ (equal constant tuples are one object).
+_UNSEEN: Final[_Minute] = ("unseen", "", 0, 0)
+_SEEN_ONCE: Final[_Minute] = ("seen once", "", 0, 0)
 
 
 class RequestClock:
@@ -115,6 +117,11 @@ class RequestClock:
             prefix = occurred_at[:_MINUTE_LENGTH]
             minute = self._minutes.get(prefix, _UNSEEN)
             if minute is _UNSEEN:
+                # A minute's first event takes the general path: working the minute out pays from
+                # its second event on (a one-event request would pay more than it saves).
+                self._minutes[prefix] = _SEEN_ONCE
+                return self._derived_at_of_any_form(occurred_at)
+            if minute is _SEEN_ONCE:
                 minute = self._minute(prefix)
             # The milliseconds into the minute, "SS" and "mmm" looked up (the date-time check let
             # only digits through): a third of the cost of int(). 60 s (a leap second) takes the
