@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signal_platform.timeutil import format_naive_utc, format_rfc3339, parse_rfc3339
+from signal_platform.timeutil import format_rfc3339, parse_rfc3339
 
 OFFSETS = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
     lambda minutes: timezone(timedelta(minutes=minutes))
@@ -35,14 +35,3 @@ def test_format_rfc3339_pads_small_years_and_fields() -> None:
     moment = datetime(7, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)
     # WHEN it is formatted / THEN every field keeps its width
     assert format_rfc3339(moment) == "0007-01-02T03:04:05.006Z"
-
-
-@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)))
-def test_format_naive_utc_is_format_rfc3339_of_the_utc_moment(naive: datetime) -> None:
-    # GIVEN any naive moment, read as UTC (whole seconds and small years included)
-    # WHEN it is formatted the fast way / THEN the text is that of the aware UTC moment
-    assert format_naive_utc(naive) == format_rfc3339(naive.replace(tzinfo=UTC))
-
-
-def test_format_naive_utc_of_whole_seconds_keeps_the_milliseconds() -> None:
-    assert format_naive_utc(datetime(7, 1, 2, 3, 4, 5)) == "0007-01-02T03:04:05.000Z"

@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 from enrichment.standardise import network_fields
 from signal_platform import codec
 from signal_platform.schema_registry import SchemaRegistry
+from signal_platform.signal_batches import EncodedSignal
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339
 from tests.http_events import page_view
-from validator.verdicts import EventJudge, Limits, derived_time
+from validator.event_time import derived_time
+from validator.verdicts import EventJudge, Limits
 
 RECEIVED = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 LIMITS = Limits(max_event_bytes=1536, max_future_skew=timedelta(hours=1), max_event_age=timedelta(days=7))
@@ -28,8 +30,11 @@ def judge() -> EventJudge:
 
 
 def _judge_one(judge: EventJudge, event: Any, batch_sent_at: str | None = None) -> dict[str, Any]:
-    judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=batch_sent_at)
-    return judgement.results[0].as_dict()
+    """The result of ``event`` judged alone (a copy: the judge writes into the events it accepts)."""
+    judgement = judge.judge(
+        [copy.deepcopy(event)], source_id="web-shop", received_at=RECEIVED, batch_sent_at=batch_sent_at
+    )
+    return dict(judgement.results[0])
 
 
 def _at(delta: timedelta) -> str:
@@ -39,19 +44,21 @@ def _at(delta: timedelta) -> str:
 def test_judge_valid_event_accepted_and_encoded_once() -> None:
     # GIVEN a valid page_view from the authenticated source
     event = page_view(occurred=RECEIVED - timedelta(seconds=3))
+    sent = copy.deepcopy(event)
     judge = EventJudge(SchemaRegistry(), LIMITS)
     # WHEN it is judged
     judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
     # THEN it is accepted and its signal is the event plus derived_at, its IP address as the /24
     # network, canonically serialised
-    assert judgement.results[0].as_dict() == {
+    assert judgement.results[0] == {
         "index": 0,
-        "event_id": event["event_id"],
+        "event_id": sent["event_id"],
         "verdict": "accepted",
     }
     (signal,) = judgement.signals
-    assert event["context"]["ip"] == "198.51.100.23"
-    expected = {**event, "context": {**event["context"], "ip": "198.51.100.0"}}
+    assert type(signal) is EncodedSignal
+    assert sent["context"]["ip"] == "198.51.100.23"
+    expected = {**sent, "context": {**sent["context"], "ip": "198.51.100.0"}}
     assert codec.loads(signal.body) == {**expected, "derived_at": "2026-11-26T11:59:57.000Z"}
     assert signal.body == codec.canonical(codec.loads(signal.body))
 
@@ -69,20 +76,19 @@ def test_judge_signs_the_ip_as_its_network_unless_raw_addresses_are_stored(ip: s
     event = page_view(occurred=RECEIVED - timedelta(seconds=3))
     event["context"]["ip"] = ip
     raw_judge = EventJudge(SchemaRegistry(), dataclasses.replace(LIMITS, store_raw_ip=True))
-    # WHEN each judges it
+    # WHEN each judges it (each its own parse of the request: the judge writes into the events)
     (truncated,) = (
         EventJudge(SchemaRegistry(), LIMITS)
-        .judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
+        .judge([copy.deepcopy(event)], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
         .signals
     )
     (raw,) = raw_judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None).signals
     # THEN by default the bytes that get signed hold only the network's first address (enrichment
     # derives the same prefix from it as from the full one), never the address itself; with
-    # StoreRawIp they hold the address as sent; the client's event object is not changed
+    # StoreRawIp they hold the address as sent
     assert codec.loads(truncated.body)["context"]["ip"] == signed
     assert ip.encode() not in truncated.body
     assert codec.loads(raw.body)["context"]["ip"] == ip
-    assert event["context"]["ip"] == ip
     assert network_fields(signed, store_raw_ip=False) == network_fields(ip, store_raw_ip=False)
 
 
@@ -156,7 +162,7 @@ def test_judge_repeated_event_id_first_wins_later_rejected(judge: EventJudge) ->
         [first, repeat, other], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None
     )
     # THEN the first is accepted, the repeat rejected, and only two signals are forwarded
-    verdicts = [(r.verdict, r.errors[0].code if r.errors else None) for r in judgement.results]
+    verdicts = [(r["verdict"], r["errors"][0]["code"] if "errors" in r else None) for r in judgement.results]
     assert verdicts == [("accepted", None), ("rejected", "duplicate_event_id"), ("accepted", None)]
     assert [s.event_id for s in judgement.signals] == [first["event_id"], other["event_id"]]
 
@@ -168,7 +174,7 @@ def test_judge_sent_at_corrects_client_clock_skew(judge: EventJudge) -> None:
     # WHEN judged
     judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
     # THEN it is accepted with derived_at = received_at - (sent_at - occurred_at)
-    assert judgement.results[0].verdict == "accepted"
+    assert judgement.results[0]["verdict"] == "accepted"
     assert codec.loads(judgement.signals[0].body)["derived_at"] == "2026-11-26T11:59:50.000Z"
 
 
@@ -205,7 +211,7 @@ def test_judge_results_keep_request_order_and_indexes(judge: EventJudge) -> None
     # WHEN judged
     judgement = judge.judge(events, source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
     # THEN one result per event, in order, with its index
-    assert [(r.index, r.verdict) for r in judgement.results] == [
+    assert [(r["index"], r["verdict"]) for r in judgement.results] == [
         (0, "accepted"),
         (1, "rejected"),
         (2, "accepted"),
@@ -257,7 +263,7 @@ def test_judge_calendar_edge_times_rejected_good_neighbour_accepted(
     )
     # THEN the good one is accepted; the edge one is rejected for its time, unless sent_at is close
     # to occurred_at (both on the same wrong clock), which the skew rule moves next to received_at
-    (edge_result, good_result) = (result.as_dict() for result in judgement.results)
+    (edge_result, good_result) = judgement.results
     assert good_result["verdict"] == "accepted"
     client_age = parse_rfc3339(sent_at) - parse_rfc3339(occurred_at) if sent_at else None
     if client_age is not None and timedelta(0) <= client_age <= timedelta(days=1):
@@ -288,7 +294,7 @@ def test_judge_rfc3339_forms_the_schema_allows_accepted(
     # WHEN judged
     judgement = judge.judge([event], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
     # THEN it is accepted, with derived_at in the one canonical form
-    assert judgement.results[0].verdict == "accepted", judgement.results[0].as_dict()
+    assert judgement.results[0]["verdict"] == "accepted", judgement.results[0]
     assert codec.loads(judgement.signals[0].body)["derived_at"] == derived_at
 
 
@@ -299,7 +305,7 @@ def test_judge_leap_second_accepted_as_next_minute(judge: EventJudge) -> None:
     # WHEN judged
     judgement = judge.judge([event], source_id="web-shop", received_at=received, batch_sent_at=None)
     # THEN it is accepted, its instant the first of the next minute
-    assert judgement.results[0].verdict == "accepted", judgement.results[0].as_dict()
+    assert judgement.results[0]["verdict"] == "accepted", judgement.results[0]
     assert codec.loads(judgement.signals[0].body)["derived_at"] == "2017-01-01T00:00:00.000Z"
 
 
@@ -313,13 +319,13 @@ def test_judge_event_id_in_any_letter_case_is_one_event_lowercase_forwarded(judg
         [first, again, other], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None
     )
     # THEN the lower-case form is the identity: in the results, the signals and their bodies
-    results = [(r.event_id, r.verdict) for r in judgement.results]
+    results = [(r["event_id"], r["verdict"]) for r in judgement.results]
     assert results == [
         ("9b2d4f61-0c3e-4a7b-8d15-e6f7a8b9c0d1", "accepted"),
         ("9b2d4f61-0c3e-4a7b-8d15-e6f7a8b9c0d1", "rejected"),
         ("3f1c9b2e-8a4d-4c7e-9b1a-2d5e6f7a8b9c", "accepted"),
     ]
-    assert judgement.results[1].errors[0].code == "duplicate_event_id"
+    assert judgement.results[1]["errors"][0]["code"] == "duplicate_event_id"
     assert [s.event_id for s in judgement.signals] == [results[0][0], results[2][0]]
     assert [codec.loads(s.body)["event_id"] for s in judgement.signals] == [results[0][0], results[2][0]]
 
@@ -331,8 +337,8 @@ def test_judge_rejected_event_does_not_take_the_event_id_of_a_later_good_one(jud
     # WHEN both are judged in one request
     judgement = judge.judge([broken, good], source_id="web-shop", received_at=RECEIVED, batch_sent_at=None)
     # THEN the bad neighbour is rejected for what is wrong with it, and the good one accepted
-    assert [r.verdict for r in judgement.results] == ["rejected", "accepted"]
-    assert judgement.results[0].errors[0].code == "schema_violation"
+    assert [r["verdict"] for r in judgement.results] == ["rejected", "accepted"]
+    assert judgement.results[0]["errors"][0]["code"] == "schema_violation"
     assert [s.event_id for s in judgement.signals] == [good["event_id"]]
 
 
@@ -409,7 +415,5 @@ def test_judge_agrees_with_judging_each_event_through_the_worded_path(
         for index, event in enumerate(copy.deepcopy(events))
     ]
     # THEN both give the same verdicts, reasons and signal bytes, in the same order
-    assert [result.as_dict() for result in judgement.results] == [
-        result.as_dict() for result, _ in one_by_one
-    ]
+    assert judgement.results == [result for result, _ in one_by_one]
     assert judgement.signals == [signal for _, signal in one_by_one if signal is not None]

@@ -65,7 +65,7 @@ def _record(answer: IngestAnswer, route: str) -> None:
     if counts.rejected:
         # The Segment routes answer 200 to rejected calls (their libraries read no body): the
         # reasons are recorded here, for every route alike.
-        rejections = [result.as_dict() for result in answer.results if result.verdict == "rejected"]
+        rejections = [result for result in answer.results if result["verdict"] == "rejected"]
         logged = rejections[:LOGGED_REJECTIONS]
         logger.info("events rejected", route=route, rejected=counts.rejected, rejections=logged)
 

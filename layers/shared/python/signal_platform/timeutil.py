@@ -12,7 +12,6 @@ _DATE_TIME: Final = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:(\d{2})(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
 )
 _LEAP_SECOND: Final = timedelta(seconds=1)
-_NO_FRACTION: Final = len("2026-01-01T00:00:00")
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -55,13 +54,6 @@ def format_rfc3339(moment: datetime) -> str:
         moment.second,
         moment.microsecond // 1000,
     )
-
-
-def format_naive_utc(moment: datetime) -> str:
-    """``format_rfc3339`` of a naive moment that holds UTC (a UTC moment with its tzinfo dropped), in
-    two thirds of the time: ``isoformat`` of a naive moment is C code with nothing to convert."""
-    text = moment.isoformat()  # "YYYY-MM-DDTHH:MM:SS", then ".ffffff" unless microsecond is 0
-    return text[:23] + "Z" if len(text) > _NO_FRACTION else text + ".000Z"
 
 
 def utc_now() -> datetime:
