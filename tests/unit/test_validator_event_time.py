@@ -35,8 +35,6 @@ def _plain(
         return None
     if not min_age <= (received if sent is None else sent) - occurred <= max_age:
         return None
-    if sent is None and len(occurred_at) == 24 and occurred_at[19] == "." and occurred_at[23] == "Z":
-        return occurred_at  # the client's own text, reused as it is
     return format_rfc3339(derived_time(occurred, sent, received))
 
 
@@ -138,9 +136,9 @@ def test_request_clock_agrees_with_datetime_arithmetic(
         ("2026-11-26T11:58:58.999Z", "2026-11-26T11:59:59.123Z", "2026-11-26T11:58:59.999Z"),
         # no sent_at: the client's text as it is
         ("2026-11-26T11:59:59.999Z", None, "2026-11-26T11:59:59.999Z"),
-        # a leap second: read as the next minute's first second, kept as sent without sent_at
-        ("2026-11-26T11:59:60.500Z", None, "2026-11-26T11:59:60.500Z"),
-        ("2026-11-26T11:59:60.000Z", None, "2026-11-26T11:59:60.000Z"),
+        # a leap second: read as the next minute's first second, with or without sent_at
+        ("2026-11-26T11:59:60.500Z", None, "2026-11-26T12:00:00.500Z"),
+        ("2026-11-26T11:59:60.000Z", None, "2026-11-26T12:00:00.000Z"),
         ("2026-11-26T11:59:60.500Z", "2026-11-26T12:00:00.600Z", "2026-11-26T12:00:00.023Z"),
         # an offset, microseconds, a lower-case "t": the general path
         ("2026-11-26T13:59:00+02:00", None, "2026-11-26T11:59:00.000Z"),

@@ -34,8 +34,14 @@ def derived_time(occurred: datetime, sent: datetime | None, received: datetime) 
 
 def derived_text(occurred_at: str, occurred: datetime, sent: datetime | None, received: datetime) -> str:
     """``derived_time`` as RFC 3339 UTC with milliseconds; without skew correction a client timestamp
-    that already has that form is reused, which saves the arithmetic and formatting on that path."""
-    if sent is None and len(occurred_at) == _CANONICAL_LENGTH and occurred_at[19::4] == ".Z":
+    that already has that form is reused, which saves the arithmetic and formatting on that path. A
+    leap second (":60") is not: it is the next minute's first instant, as readers of the lake parse it."""
+    if (
+        sent is None
+        and len(occurred_at) == _CANONICAL_LENGTH
+        and occurred_at[19::4] == ".Z"
+        and occurred_at[17] != "6"
+    ):
         return occurred_at
     return format_rfc3339(derived_time(occurred, sent, received))
 
