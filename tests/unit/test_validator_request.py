@@ -7,9 +7,9 @@ import gzip
 
 import pytest
 
-from signal_platform import errors
+from signal_platform import codec, errors
 from validator.auth import write_key_from_headers
-from validator.body import check_media_type, decompress, parse_document, raw_body
+from validator.body import MAX_NESTING, check_media_type, decompress, load_json, parse_document, raw_body
 
 
 def _basic(user: str, password: str = "") -> str:
@@ -160,3 +160,29 @@ def test_raw_body_undecodable_malformed(body: str, is_base64: bool) -> None:
     # WHEN it is read / THEN it is a 400, not an unexpected error
     with pytest.raises(errors.MalformedRequestError):
         raw_body(body, is_base64=is_base64, max_bytes=1024)
+
+
+def _nested(levels: int) -> bytes:
+    """JSON nesting arrays and objects in turn, ``levels`` deep."""
+    text = "1"
+    for level in range(levels):
+        text = f'{{"k": {text}}}' if level % 2 else f"[{text}]"
+    return text.encode()
+
+
+@pytest.mark.parametrize("levels", [0, 1, 2, 10, codec.MAX_NESTING - 1, codec.MAX_NESTING])
+def test_nests_within_counts_every_array_and_object(levels: int) -> None:
+    # GIVEN parsed JSON nested exactly ``levels`` deep, up to what orjson writes
+    value = codec.loads(_nested(levels))
+    # WHEN its nesting is checked against its own depth and one less
+    # THEN it is within the one, not the other
+    assert codec.nests_within(value, levels)
+    assert levels == 0 or not codec.nests_within(value, levels - 1)
+
+
+def test_load_json_refuses_a_body_nested_past_the_limit() -> None:
+    # GIVEN bodies nested to the limit and one level past it
+    assert load_json(_nested(MAX_NESTING)) is not None
+    # WHEN the deeper one is read / THEN a 400 with the reason, not an error later in the pipeline
+    with pytest.raises(errors.MalformedRequestError, match=f"more than {MAX_NESTING} levels"):
+        load_json(_nested(MAX_NESTING + 1))
