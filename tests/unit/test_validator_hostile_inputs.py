@@ -139,3 +139,23 @@ def test_rejected_event_nested_past_the_schema_error_limit_refused_not_500(harne
     # THEN a 400 with the reason (was: 500 "unexpected error")
     assert status == 400, answer
     assert answer["error"]["code"] == "malformed_request"
+
+
+@pytest.mark.parametrize("field", ["timestamp", "originalTimestamp"])
+@pytest.mark.parametrize("value", ["", [], {}, 0, False], ids=["empty", "array", "object", "zero", "false"])
+def test_segment_time_that_is_not_a_timestamp_rejected_not_replaced(
+    harness: Harness, field: str, value: Any
+) -> None:
+    # GIVEN a call whose time is present but not a timestamp (JSON "falsy": was taken as absent and
+    # silently replaced by the receive time, while {"a": 1} or 5 in its place was rejected)
+    call = _segment_track({"p": 1})
+    del call["timestamp"]
+    call[field] = value
+    # WHEN it is posted
+    status, answer = _post(harness, "/v1/track", codec.dumps(call))
+    # THEN it is rejected with the reason, as any other value that is not a timestamp
+    assert status == 200, answer
+    [result] = answer["results"]
+    assert result["verdict"] == "rejected", result
+    assert result["errors"][0]["path"] == "$.occurred_at"
+    assert harness.forwarded() == []
