@@ -4,6 +4,8 @@ accepted is forwarded once, in a batch every later hop can verify."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -159,3 +161,24 @@ def test_segment_time_that_is_not_a_timestamp_rejected_not_replaced(
     assert result["verdict"] == "rejected", result
     assert result["errors"][0]["path"] == "$.occurred_at"
     assert harness.forwarded() == []
+
+
+def test_tiny_gzip_body_of_many_wrong_values_answered_briefly(harness: Harness) -> None:
+    # GIVEN a 1 KB gzip body that inflates to one purchase with 200,000 wrong items (the whole answer
+    # listed each error, each message quoting the array: ~12 MB and ~1 s here; at the 1 MiB cap,
+    # 50 MB and 10 s, past Lambda's 6 MB answer and the function's timeout: a 5xx for the client)
+    registry = dependencies.schema_registry()
+    event = _native_track({})
+    event.update(event_type="purchase", data={**registry.data_schema("purchase", "1-0-0")["examples"][0]})
+    event["data"]["items"] = [1] * 200_000
+    body = gzip.compress(codec.dumps(event))
+    assert len(body) < 2048
+    request = http_api_event(None, write_key=WRITE_KEY, headers={"content-encoding": "gzip"})
+    request["body"], request["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    # WHEN it is posted
+    status, _, answer = harness.invoke(request)
+    # THEN the event is rejected with its first error and the count, in a short answer
+    assert status == 400, answer
+    [result] = answer["results"]
+    assert [error["code"] for error in result["errors"]] == ["schema_violation", "too_many_errors"]
+    assert len(codec.dumps(answer)) < 4096
