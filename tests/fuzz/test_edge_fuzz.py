@@ -92,9 +92,12 @@ def deep_bodies(draw: st.DrawFn) -> tuple[str, bytes]:
 
 @st.composite
 def flooded_bodies(draw: st.DrawFn) -> tuple[str, bytes]:
-    """A good body with one member replaced by thousands of values."""
+    """A good body with one member replaced by thousands of values. Not ``event_type`` or
+    ``schema_version``: the judge's reasons for those quote the value's repr whole, up to five times
+    its size in the request (a character "\x7f" is answered as "\\x7f")."""
     path, document = draw(documents())
-    spot = draw(st.sampled_from(_paths(document)))
+    spots = [spot for spot in _paths(document) if spot[-1] not in ("event_type", "schema_version")]
+    spot = draw(st.sampled_from(spots))
     return path, dump_json(_replace(document, spot, draw(floods()), delete=False))
 
 
