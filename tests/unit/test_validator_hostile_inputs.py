@@ -182,3 +182,25 @@ def test_tiny_gzip_body_of_many_wrong_values_answered_briefly(harness: Harness) 
     [result] = answer["results"]
     assert [error["code"] for error in result["errors"]] == ["schema_violation", "too_many_errors"]
     assert len(codec.dumps(answer)) < 4096
+
+
+def test_answer_listing_many_reasons_fits_the_load_balancer(harness: Harness) -> None:
+    # GIVEN 500 events under the 1 MiB body limit, each with a 1,600-character id and 20 wrong order
+    # lines: their reasons quote the ids and list 21 errors each (was: a 1.1 MB answer, over the
+    # 1 MB a load balancer passes back from a Lambda target: a 502 for the client)
+    registry = dependencies.schema_registry()
+    data = {**registry.data_schema("purchase", "1-0-0")["examples"][0], "items": [1] * 20}
+    events = [
+        {**_native_track({}), "event_type": "purchase", "event_id": f"{index:05}" + "x" * 1600, "data": data}
+        for index in range(500)
+    ]
+    body = codec.dumps({"events": events})
+    assert len(body) < 1024 * 1024
+    # WHEN it is posted
+    status, answer = _post(harness, "/v1/events", body)
+    # THEN every event has its verdict and at least its first reason, in an answer under 1 MB
+    assert status == 400, answer
+    assert answer["counts"] == {"received": 500, "accepted": 0, "rejected": 500, "retry": 0}
+    assert [result["index"] for result in answer["results"]] == list(range(500))
+    assert all(result["verdict"] == "rejected" and result["errors"] for result in answer["results"])
+    assert len(codec.dumps(answer)) < 1_000_000
