@@ -9,7 +9,15 @@ import pytest
 
 from signal_platform import codec, errors
 from validator.auth import write_key_from_headers
-from validator.body import MAX_NESTING, check_media_type, decompress, load_json, parse_document, raw_body
+from validator.body import (
+    MAX_GZIP_MEMBERS,
+    MAX_NESTING,
+    check_media_type,
+    decompress,
+    load_json,
+    parse_document,
+    raw_body,
+)
 
 
 def _basic(user: str, password: str = "") -> str:
@@ -89,6 +97,51 @@ def test_decompress_gzip_bomb_stops_at_cap() -> None:
 def test_decompress_bad_gzip_malformed(data: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
         decompress(data, "gzip", max_bytes=1024 * 1024)
+
+
+def test_decompress_gzip_of_several_members_is_their_concatenation() -> None:
+    # GIVEN one JSON body gzipped as two members, cut in the middle of the JSON (RFC 1952 allows a
+    # file of several members; `cat a.gz b.gz` and streaming writers make them)
+    body = b'{"events": [{"event_id": "a"}, {"event_id": "b"}]}'
+    data = gzip.compress(body[:20]) + gzip.compress(body[20:])
+    # WHEN it is inflated / THEN the whole body (was: the first member only, then "not valid JSON")
+    assert decompress(data, "gzip", max_bytes=1024) == body
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b"trailing garbage", b"\x00" * 8, gzip.compress(b"x" * 100)[:-12]],
+    ids=["garbage", "zeros", "truncated-member"],
+)
+def test_decompress_gzip_member_followed_by_anything_else_malformed(tail: bytes) -> None:
+    # GIVEN a whole gzip member followed by bytes that are not another whole member
+    # WHEN it is inflated / THEN a 400 (was: the tail silently dropped, the request accepted)
+    with pytest.raises(errors.MalformedRequestError):
+        decompress(gzip.compress(b'{"events": []}') + tail, "gzip", max_bytes=1024)
+
+
+@pytest.mark.parametrize(("size", "fits"), [(1024, True), (1025, False)])
+def test_decompress_gzip_members_share_one_cap(size: int, fits: bool) -> None:
+    # GIVEN members that each fit the cap, together exactly at it or one byte over
+    data = gzip.compress(b"x" * 1000) + gzip.compress(b"x" * (size - 1000))
+    # WHEN / THEN the cap holds for the whole body, at its exact byte
+    if fits:
+        assert len(decompress(data, "gzip", max_bytes=1024)) == 1024
+    else:
+        with pytest.raises(errors.PayloadTooLargeError):
+            decompress(data, "gzip", max_bytes=1024)
+
+
+@pytest.mark.parametrize(("members", "fits"), [(MAX_GZIP_MEMBERS, True), (MAX_GZIP_MEMBERS + 1, False)])
+def test_decompress_gzip_members_are_counted(members: int, fits: bool) -> None:
+    # GIVEN a body of many one-byte members (each costs a decompressor: 0.4 s for a MiB of them)
+    data = gzip.compress(b"x") * members
+    # WHEN / THEN up to the limit they are the body, past it a 400
+    if fits:
+        assert decompress(data, "gzip", max_bytes=1024) == b"x" * members
+    else:
+        with pytest.raises(errors.MalformedRequestError, match="members"):
+            decompress(data, "gzip", max_bytes=1024)
 
 
 def test_decompress_unknown_encoding_unsupported() -> None:
