@@ -123,9 +123,11 @@ def test_same_request_with_multi_value_headers_gets_the_same_answer(
     forwarded = [signal.event for signal in harness.forwarded()]
     # WHEN the handler answers the multi-value shape
     multi = _invoke_raw(harness, with_multi_value_headers(single))
-    # THEN the same status, body (but for its time) and bus entries, the headers as lists
+    # THEN the same status, body (but for its time; its request id is the same trace root) and bus
+    # entries, the headers as lists
     assert multi["statusCode"] == answer["statusCode"], name
     assert _stable(codec.loads(multi["body"])) == _stable(codec.loads(answer["body"]))
+    assert codec.loads(multi["body"])["request_id"] == codec.loads(answer["body"])["request_id"]
     assert multi["multiValueHeaders"] == {name: [value] for name, value in answer["headers"].items()}
     assert "headers" not in multi
     assert [signal.event for signal in harness.forwarded()] == forwarded

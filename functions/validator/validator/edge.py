@@ -116,6 +116,15 @@ def headers(event: Mapping[str, Any]) -> dict[str, str]:
     return {name.lower(): value for name, value in (event.get("headers") or {}).items()}
 
 
+def _header(event: Mapping[str, Any], name: str) -> Any:
+    """One header by its lower-case name, in either shape, without copying the others."""
+    single = event.get("headers")
+    if single or not event.get("multiValueHeaders"):
+        return (single or {}).get(name)
+    values = event["multiValueHeaders"].get(name)
+    return values[-1] if values else None
+
+
 def _with_headers(event: Mapping[str, Any], response: dict[str, Any], added: dict[str, str]) -> None:
     """``added`` to the answer's headers, in the field the load balancer reads them from."""
     if event.get("multiValueHeaders") and not event.get("headers"):
@@ -155,7 +164,7 @@ def request_id(event: Mapping[str, Any]) -> str:
     context = event.get("requestContext") or {}
     if "requestId" in context:
         return str(context["requestId"])
-    trace = str(headers(event).get(TRACE_HEADER, ""))
+    trace = str(_header(event, TRACE_HEADER) or "")
     # "Root=1-67891233-abcdef012345678912345678[;Parent=...;Sampled=...]": the Root is the request's.
     for part in trace.split(";"):
         name, _, value = part.partition("=")
@@ -170,7 +179,7 @@ def source_ip(event: Mapping[str, Any]) -> str | None:
     http = context.get("http")
     if isinstance(http, dict):
         return http.get("sourceIp")
-    forwarded = headers(event).get(FORWARDED_FOR)
+    forwarded = _header(event, FORWARDED_FOR)
     if not forwarded:
         return None
     return str(forwarded).rsplit(",", 1)[-1].strip() or None
