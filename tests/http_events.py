@@ -133,3 +133,15 @@ def as_load_balancer_event(event: dict[str, Any]) -> dict[str, Any]:
         "body": event.get("body") or "",
         "isBase64Encoded": event["isBase64Encoded"],
     }
+
+
+def with_multi_value_headers(event: dict[str, Any]) -> dict[str, Any]:
+    """A load balancer's event as a target group with multi-value headers on sends it: every header
+    and query parameter as a list of its values, under ``multiValueHeaders`` /
+    ``multiValueQueryStringParameters`` (and no single-value fields)."""
+    multi = {key: value for key, value in event.items() if key not in ("headers", "queryStringParameters")}
+    multi["multiValueHeaders"] = {name: [value] for name, value in event["headers"].items()}
+    multi["multiValueQueryStringParameters"] = {
+        name: [value] for name, value in (event.get("queryStringParameters") or {}).items()
+    }
+    return multi

@@ -17,6 +17,8 @@ import pytest
 
 from signal_platform import codec
 from signal_platform.schema_registry import (
+    MAX_LISTED_ERRORS,
+    MAX_MESSAGE_CHARS,
     SCHEMA_ROOT,
     FieldError,
     SchemaRegistry,
@@ -589,3 +591,44 @@ def test_schema_numbers_bounded_within_exact_json_range(path: Path) -> None:
             <= node.get("maximum", 2**64)
             <= EXACT_JSON_INTEGER
         ), node
+
+
+def _purchase_with_wrong_items(
+    registry: SchemaRegistry, envelope_example: dict[str, Any], wrong: int
+) -> dict[str, Any]:
+    """A purchase whose items are ``wrong`` numbers (each fails the item schema once)."""
+    data = registry.data_schema("purchase", "1-0-0")["examples"][0]
+    return _event(envelope_example, "purchase", "1-0-0", {**data, "items": [1] * wrong})
+
+
+def test_registry_errors_up_to_the_listing_limit_are_each_listed(
+    registry: SchemaRegistry, envelope_example: dict[str, Any]
+) -> None:
+    # GIVEN an event failing exactly as many checks as are listed
+    event = _purchase_with_wrong_items(registry, envelope_example, MAX_LISTED_ERRORS)
+    # WHEN its errors are asked for / THEN each is listed at its path
+    errors = registry.errors(event)
+    assert [error.path for error in errors] == [f"$.data.items[{i}]" for i in range(MAX_LISTED_ERRORS)]
+    assert {error.code for error in errors} == {"schema_violation"}
+
+
+@pytest.mark.parametrize(
+    ("wrong", "first_path", "failed"),
+    [
+        (MAX_LISTED_ERRORS + 1, "$.data.items[0]", MAX_LISTED_ERRORS + 1),
+        (200_000, "$.data.items", 200_001),  # also over the 200 items the schema allows
+    ],
+)
+def test_registry_errors_past_the_listing_limit_are_the_first_and_a_count(
+    registry: SchemaRegistry, envelope_example: dict[str, Any], wrong: int, first_path: str, failed: int
+) -> None:
+    # GIVEN an event failing more checks than are listed (200,000: was ~1 s and a 12 MB error list,
+    # every message quoting the whole array)
+    event = _purchase_with_wrong_items(registry, envelope_example, wrong)
+    # WHEN its errors are asked for
+    first, more = registry.errors(event)
+    # THEN the first error, its message clipped, and how many checks failed
+    assert (first.code, first.path) == ("schema_violation", first_path)
+    assert 0 < len(first.message) <= MAX_MESSAGE_CHARS
+    assert (more.code, more.path) == ("too_many_errors", "$")
+    assert f"fails {failed} schema checks" in more.message

@@ -13,8 +13,9 @@ from signal_platform import codec
 from signal_platform.errors import ConfigurationError
 from signal_platform.timeutil import format_rfc3339, utc_now
 from tests.fuzz.harness import ORIGIN, SOURCE_ID, WRITE_KEY, Harness, basic
-from tests.http_events import as_load_balancer_event, http_api_event, page_view
+from tests.http_events import as_load_balancer_event, http_api_event, page_view, with_multi_value_headers
 from validator import dependencies, edge
+from validator.handler import lambda_handler
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 VOLATILE = ("request_id", "received_at")
@@ -101,6 +102,45 @@ def test_same_request_through_both_doors_gets_the_same_answer(
     # and what reached the bus are the same
     assert (lb_status, lb_headers, _stable(lb_body)) == (status, headers, _stable(body)), name
     assert lb_forwarded == forwarded
+
+
+def _invoke_raw(harness: Harness, event: dict[str, Any]) -> dict[str, Any]:
+    """The handler's answer as the load balancer receives it (the bus emptied first)."""
+    harness.bus.entries.clear()
+    response: dict[str, Any] = lambda_handler(event, harness.context)
+    return response
+
+
+@pytest.mark.parametrize(("name", "event"), _requests(), ids=[name for name, _ in _requests()])
+def test_same_request_with_multi_value_headers_gets_the_same_answer(
+    harness: Harness, name: str, event: dict[str, Any]
+) -> None:
+    # GIVEN one request through a load balancer, with the target group's multi-value headers off (as
+    # the template sets them) and on (was: every request 401, the write key unseen, CORS headers
+    # written where the load balancer does not read them)
+    single = as_load_balancer_event(event)
+    answer = _invoke_raw(harness, single)
+    forwarded = [signal.event for signal in harness.forwarded()]
+    # WHEN the handler answers the multi-value shape
+    multi = _invoke_raw(harness, with_multi_value_headers(single))
+    # THEN the same status, body (but for its time; its request id is the same trace root) and bus
+    # entries, the headers as lists
+    assert multi["statusCode"] == answer["statusCode"], name
+    assert _stable(codec.loads(multi["body"])) == _stable(codec.loads(answer["body"]))
+    assert codec.loads(multi["body"])["request_id"] == codec.loads(answer["body"])["request_id"]
+    assert multi["multiValueHeaders"] == {name: [value] for name, value in answer["headers"].items()}
+    assert "headers" not in multi
+    assert [signal.event for signal in harness.forwarded()] == forwarded
+
+
+def test_preflight_with_multi_value_headers_is_answered_in_them(harness: Harness) -> None:
+    # GIVEN a browser's preflight through a load balancer with multi-value headers on
+    # WHEN the handler answers
+    answer = _invoke_raw(harness, with_multi_value_headers(_preflight(ORIGIN)))
+    # THEN 204, the CORS headers where that load balancer reads them
+    assert answer["statusCode"] == 204
+    assert answer["multiValueHeaders"]["access-control-allow-origin"] == ["*"]
+    assert "headers" not in answer
 
 
 def test_request_id_behind_the_load_balancer_is_its_trace_root(harness: Harness) -> None:

@@ -7,9 +7,17 @@ import gzip
 
 import pytest
 
-from signal_platform import errors
+from signal_platform import codec, errors
 from validator.auth import write_key_from_headers
-from validator.body import check_media_type, decompress, parse_document, raw_body
+from validator.body import (
+    MAX_GZIP_MEMBERS,
+    MAX_NESTING,
+    check_media_type,
+    decompress,
+    load_json,
+    parse_document,
+    raw_body,
+)
 
 
 def _basic(user: str, password: str = "") -> str:
@@ -91,6 +99,51 @@ def test_decompress_bad_gzip_malformed(data: bytes, error: type[Exception]) -> N
         decompress(data, "gzip", max_bytes=1024 * 1024)
 
 
+def test_decompress_gzip_of_several_members_is_their_concatenation() -> None:
+    # GIVEN one JSON body gzipped as two members, cut in the middle of the JSON (RFC 1952 allows a
+    # file of several members; `cat a.gz b.gz` and streaming writers make them)
+    body = b'{"events": [{"event_id": "a"}, {"event_id": "b"}]}'
+    data = gzip.compress(body[:20]) + gzip.compress(body[20:])
+    # WHEN it is inflated / THEN the whole body (was: the first member only, then "not valid JSON")
+    assert decompress(data, "gzip", max_bytes=1024) == body
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b"trailing garbage", b"\x00" * 8, gzip.compress(b"x" * 100)[:-12]],
+    ids=["garbage", "zeros", "truncated-member"],
+)
+def test_decompress_gzip_member_followed_by_anything_else_malformed(tail: bytes) -> None:
+    # GIVEN a whole gzip member followed by bytes that are not another whole member
+    # WHEN it is inflated / THEN a 400 (was: the tail silently dropped, the request accepted)
+    with pytest.raises(errors.MalformedRequestError):
+        decompress(gzip.compress(b'{"events": []}') + tail, "gzip", max_bytes=1024)
+
+
+@pytest.mark.parametrize(("size", "fits"), [(1024, True), (1025, False)])
+def test_decompress_gzip_members_share_one_cap(size: int, fits: bool) -> None:
+    # GIVEN members that each fit the cap, together exactly at it or one byte over
+    data = gzip.compress(b"x" * 1000) + gzip.compress(b"x" * (size - 1000))
+    # WHEN / THEN the cap holds for the whole body, at its exact byte
+    if fits:
+        assert len(decompress(data, "gzip", max_bytes=1024)) == 1024
+    else:
+        with pytest.raises(errors.PayloadTooLargeError):
+            decompress(data, "gzip", max_bytes=1024)
+
+
+@pytest.mark.parametrize(("members", "fits"), [(MAX_GZIP_MEMBERS, True), (MAX_GZIP_MEMBERS + 1, False)])
+def test_decompress_gzip_members_are_counted(members: int, fits: bool) -> None:
+    # GIVEN a body of many one-byte members (each costs a decompressor: 0.4 s for a MiB of them)
+    data = gzip.compress(b"x") * members
+    # WHEN / THEN up to the limit they are the body, past it a 400
+    if fits:
+        assert decompress(data, "gzip", max_bytes=1024) == b"x" * members
+    else:
+        with pytest.raises(errors.MalformedRequestError, match="members"):
+            decompress(data, "gzip", max_bytes=1024)
+
+
 def test_decompress_unknown_encoding_unsupported() -> None:
     with pytest.raises(errors.UnsupportedMediaTypeError):
         decompress(b"x", "br", max_bytes=1024)
@@ -160,3 +213,29 @@ def test_raw_body_undecodable_malformed(body: str, is_base64: bool) -> None:
     # WHEN it is read / THEN it is a 400, not an unexpected error
     with pytest.raises(errors.MalformedRequestError):
         raw_body(body, is_base64=is_base64, max_bytes=1024)
+
+
+def _nested(levels: int) -> bytes:
+    """JSON nesting arrays and objects in turn, ``levels`` deep."""
+    text = "1"
+    for level in range(levels):
+        text = f'{{"k": {text}}}' if level % 2 else f"[{text}]"
+    return text.encode()
+
+
+@pytest.mark.parametrize("levels", [0, 1, 2, 10, codec.MAX_NESTING - 1, codec.MAX_NESTING])
+def test_nests_within_counts_every_array_and_object(levels: int) -> None:
+    # GIVEN parsed JSON nested exactly ``levels`` deep, up to what orjson writes
+    value = codec.loads(_nested(levels))
+    # WHEN its nesting is checked against its own depth and one less
+    # THEN it is within the one, not the other
+    assert codec.nests_within(value, levels)
+    assert levels == 0 or not codec.nests_within(value, levels - 1)
+
+
+def test_load_json_refuses_a_body_nested_past_the_limit() -> None:
+    # GIVEN bodies nested to the limit and one level past it
+    assert load_json(_nested(MAX_NESTING)) is not None
+    # WHEN the deeper one is read / THEN a 400 with the reason, not an error later in the pipeline
+    with pytest.raises(errors.MalformedRequestError, match=f"more than {MAX_NESTING} levels"):
+        load_json(_nested(MAX_NESTING + 1))

@@ -26,13 +26,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from signal_platform import errors
+from signal_platform import codec, errors
 from signal_platform.bus_publisher import FailureKind
 from validator.ingest import IngestAnswer
 from validator.segment import CALL_TYPES, CallType
 
 THROTTLED_RETRY_AFTER_SECONDS: Final = 5
 UNAVAILABLE_RETRY_AFTER_SECONDS: Final = 30
+# A load balancer passes a Lambda target's answer of at most 1 MB (API Gateway: 6 MB). Listed reasons
+# can outgrow it (500 events, up to 21 reasons each, quoting what was sent): past this size an answer
+# keeps each rejected event's first reason, and cuts what it quotes of the request.
+MAX_ANSWER_BYTES: Final = 900_000
+MAX_QUOTED_CHARS: Final = 300
 EVENTS_PATH: Final = "/v1/events"
 EVENTS_METHOD: Final = "POST"
 SEGMENT_BATCH_PATH: Final = "/v1/batch"
@@ -82,9 +87,35 @@ def status_for(answer: IngestAnswer) -> int:
     return 400
 
 
+def _answer_body(answer: IngestAnswer) -> dict[str, Any]:
+    """The answer's body, within ``MAX_ANSWER_BYTES`` (measured only when something was rejected)."""
+    body = answer.as_dict()
+    if answer.counts.rejected and len(codec.dumps(body)) > MAX_ANSWER_BYTES:
+        body["results"] = [_first_reason(result) for result in body["results"]]
+    return body
+
+
+def _first_reason(result: dict[str, Any]) -> dict[str, Any]:
+    reasons = result.get("errors")
+    if not reasons:
+        return result
+    first = reasons[0]
+    return {
+        **result,
+        "event_id": _cut(result["event_id"]),
+        "errors": [{**first, "path": _cut(first["path"]), "message": _cut(first["message"])}],
+    }
+
+
+def _cut(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_QUOTED_CHARS:
+        return text
+    return text[: MAX_QUOTED_CHARS - 1] + "\u2026"
+
+
 def ingest_answer(answer: IngestAnswer) -> HttpAnswer:
     headers = _retry_after(answer.failure) if answer.counts.retry and answer.failure else {}
-    return HttpAnswer(status_for(answer), answer.as_dict(), headers)
+    return HttpAnswer(status_for(answer), _answer_body(answer), headers)
 
 
 def error_answer(error: errors.SignalPlatformError, request_id: str) -> HttpAnswer:
@@ -120,14 +151,14 @@ def unexpected_answer(request_id: str) -> HttpAnswer:
 def segment_answer(answer: IngestAnswer) -> HttpAnswer:
     """200 unless an accepted call could not be forwarded: then the whole request is to be resent."""
     if not answer.counts.retry:
-        return HttpAnswer(200, {"success": True, **answer.as_dict()})
+        return HttpAnswer(200, {"success": True, **_answer_body(answer)})
     failure = answer.failure or "unavailable"
     status = 429 if failure == "throttled" else 503
     body = {
         "success": False,
         "code": "throttled" if status == 429 else "bus_unavailable",
         "message": "some calls could not be forwarded: resend the request after Retry-After",
-        **answer.as_dict(),
+        **_answer_body(answer),
     }
     return HttpAnswer(status, body, _retry_after(failure))
 

@@ -2,7 +2,7 @@
 
 The HTTP API (payload 2.0) and an Application Load Balancer (a Lambda target group, multi-value
 headers off) deliver the same request in two event shapes. The routes and answers are the same;
-three things differ and are settled here:
+four things differ and are settled here:
 
 - the request id: API Gateway's ``requestContext.requestId``; the load balancer's trace id
   (``X-Amzn-Trace-Id: Root=1-...``), which its access log records too;
@@ -11,7 +11,10 @@ three things differ and are settled here:
   template sets): every earlier entry is whatever the client sent, never trusted;
 - CORS: API Gateway answers preflights and adds the headers (the template's CorsConfiguration); a
   load balancer has no CORS settings, so the function does the same for its requests, from
-  ``CORS`` (tests/infra pins it to the template's CorsConfiguration).
+  ``CORS`` (tests/infra pins it to the template's CorsConfiguration);
+- the headers: a target group with multi-value headers on (the template turns them off) sends
+  ``multiValueHeaders``, each name with its list of values, and reads the answer's headers from
+  there too; the function takes the last value of each, as the load balancer does with them off.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from signal_platform.errors import FrontDoorClosedError
 TRACE_HEADER: Final = "x-amzn-trace-id"
 FORWARDED_FOR: Final = "x-forwarded-for"
 # Logs correlate on API Gateway's request id, or the load balancer's trace id.
-CORRELATION_ID_PATH: Final = 'requestContext.requestId || headers."x-amzn-trace-id"'
+CORRELATION_ID_PATH: Final = (
+    'requestContext.requestId || headers."x-amzn-trace-id" || multiValueHeaders."x-amzn-trace-id"[-1]'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,27 +107,54 @@ def is_load_balancer_event(event: Mapping[str, Any]) -> bool:
     return isinstance(context, dict) and "elb" in context
 
 
+def headers(event: Mapping[str, Any]) -> dict[str, str]:
+    """The request's headers with lower-case names (what payload 2.0 and the load balancer send;
+    a direct invocation may not); of a name sent more than once, the last value."""
+    multi = event.get("multiValueHeaders")
+    if multi and not event.get("headers"):
+        return {name.lower(): values[-1] for name, values in multi.items() if values}
+    return {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+
+
+def _header(event: Mapping[str, Any], name: str) -> Any:
+    """One header by its lower-case name, in either shape, without copying the others."""
+    single = event.get("headers")
+    if single or not event.get("multiValueHeaders"):
+        return (single or {}).get(name)
+    values = event["multiValueHeaders"].get(name)
+    return values[-1] if values else None
+
+
+def _with_headers(event: Mapping[str, Any], response: dict[str, Any], added: dict[str, str]) -> None:
+    """``added`` to the answer's headers, in the field the load balancer reads them from."""
+    if event.get("multiValueHeaders") and not event.get("headers"):
+        multi = response.get("multiValueHeaders") or {}
+        response["multiValueHeaders"] = {**multi, **{name: [value] for name, value in added.items()}}
+    else:
+        response["headers"] = {**(response.get("headers") or {}), **added}
+
+
 def is_preflight(event: Mapping[str, Any]) -> bool:
-    headers = event.get("headers") or {}
-    return event.get("httpMethod") == "OPTIONS" and "access-control-request-method" in headers
+    return event.get("httpMethod") == "OPTIONS" and "access-control-request-method" in headers(event)
 
 
 def preflight_answer(event: Mapping[str, Any]) -> dict[str, Any]:
     """A load balancer's answer to a preflight, as API Gateway gives it: 204, empty body."""
-    return {
+    response: dict[str, Any] = {
         "statusCode": 204,
         "statusDescription": "204 No Content",
-        "headers": CORS.preflight(event.get("headers") or {}),
         "body": "",
         "isBase64Encoded": False,
     }
+    _with_headers(event, response, CORS.preflight(headers(event)))
+    return response
 
 
 def with_cors(event: Mapping[str, Any], response: dict[str, Any]) -> dict[str, Any]:
     """A load balancer's answer with the CORS headers API Gateway would have added."""
-    added = CORS.answer_headers(event.get("headers") or {})
+    added = CORS.answer_headers(headers(event))
     if added:
-        response["headers"] = {**(response.get("headers") or {}), **added}
+        _with_headers(event, response, added)
     return response
 
 
@@ -132,7 +164,7 @@ def request_id(event: Mapping[str, Any]) -> str:
     context = event.get("requestContext") or {}
     if "requestId" in context:
         return str(context["requestId"])
-    trace = str((event.get("headers") or {}).get(TRACE_HEADER, ""))
+    trace = str(_header(event, TRACE_HEADER) or "")
     # "Root=1-67891233-abcdef012345678912345678[;Parent=...;Sampled=...]": the Root is the request's.
     for part in trace.split(";"):
         name, _, value = part.partition("=")
@@ -147,7 +179,7 @@ def source_ip(event: Mapping[str, Any]) -> str | None:
     http = context.get("http")
     if isinstance(http, dict):
         return http.get("sourceIp")
-    forwarded = (event.get("headers") or {}).get(FORWARDED_FOR)
+    forwarded = _header(event, FORWARDED_FOR)
     if not forwarded:
         return None
     return str(forwarded).rsplit(",", 1)[-1].strip() or None

@@ -76,9 +76,8 @@ def _request() -> IngestRequest:
     context: LambdaContext = app.lambda_context
     remaining = context.get_remaining_time_in_millis() / 1000
     # Each Powertools property builds a new object: read each once. The headers become one plain
-    # dict with lower-case names (payload 2.0 and the load balancer send them so), cheaper to read than a
-    # case-insensitive one.
-    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    # dict with lower-case names, cheaper to read than a case-insensitive one.
+    headers = edge.headers(event)
     return IngestRequest(
         body=event.body,
         is_base64=bool(event.is_base64_encoded),

@@ -14,7 +14,7 @@ event of the registry, or a ``Refusal`` with the reason when Segment's own rules
   truncated before storage), else the request's source IP and User-Agent header; the rest of
   ``context``, ``integrations`` and unknown top-level fields are kept as sent in ``data.origin``;
   ``properties`` and ``traits`` keep their structure;
-- time: ``timestamp`` (else ``originalTimestamp``, else the receive time) is ``occurred_at``;
+- time: ``timestamp`` (absent or null: ``originalTimestamp``, else the receive time) is ``occurred_at``;
   ``sentAt`` is ``sent_at``, which drives the clock-skew correction.
 """
 
@@ -363,12 +363,18 @@ class SegmentMapper:
         if not _PLACED.issuperset(call):  # originalTimestamp, channel, version, ... kept as sent
             origin["extra"] = {key: value for key, value in call.items() if key not in _PLACED}
         data["origin"] = origin
+        # Absent (or null) is the next choice; any other value is the call's time, judged as sent.
+        occurred_at = call.get("timestamp")
+        if occurred_at is None:
+            occurred_at = call.get("originalTimestamp")
+            if occurred_at is None:
+                occurred_at = received_at
 
         event: dict[str, Any] = {
             "event_id": event_id,
             "event_type": event_type,
             "schema_version": version,
-            "occurred_at": call.get("timestamp") or call.get("originalTimestamp") or received_at,
+            "occurred_at": occurred_at,
             "source": source_id,
             "context": envelope_context,
             "data": data,

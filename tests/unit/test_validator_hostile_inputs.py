@@ -1,0 +1,207 @@
+"""Odd and hostile requests through the real handler (fake sources table and bus), behind either
+front door: each answer is a 4xx with its reason or per-event verdicts, never a 5xx, and whatever is
+accepted is forwarded once, in a batch every later hop can verify."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from signal_platform import codec
+from signal_platform.timeutil import format_rfc3339, utc_now
+from tests.fuzz.harness import SOURCE_ID, WRITE_KEY, Harness
+from tests.http_events import as_load_balancer_event, http_api_event
+from validator import dependencies
+from validator.body import MAX_NESTING
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+PLACEHOLDER = "__nested__"
+
+
+@pytest.fixture(params=["http-api", "load-balancer"])
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    fake = Harness()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dependencies, "ingestor", lambda: fake.ingestor)
+        patch.setattr(dependencies, "front_door", lambda: "Both")
+        patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+        if request.param == "load-balancer":
+            invoke = fake.invoke
+            patch.setattr(fake, "invoke", lambda event: invoke(as_load_balancer_event(event)))
+        yield fake
+
+
+def _post(harness: Harness, path: str, body: bytes) -> tuple[int, Any]:
+    event = http_api_event(body, write_key=WRITE_KEY)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"POST {path}"
+    status, _, answer = harness.invoke(event)
+    return status, answer
+
+
+def _nesting(value: Any) -> int:
+    """Arrays and objects nested in ``value``, itself included (0 for a scalar); without recursion,
+    so that it measures values deeper than Python's own limit."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _native_track(properties: Any) -> dict[str, Any]:
+    """A native event of the generic track type, whose properties are free-form JSON."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "track",
+        "schema_version": "1-0-0",
+        "occurred_at": format_rfc3339(utc_now()),
+        "source": SOURCE_ID,
+        "context": {"anonymous_id": "anon-1"},
+        "data": {
+            "event": "Deep",
+            "properties": properties,
+            "origin": {"protocol": "segment", "message_id": "m-1", "type": "track"},
+        },
+    }
+
+
+def _segment_track(properties: Any) -> dict[str, Any]:
+    return {
+        "type": "track",
+        "event": "Deep",
+        "messageId": f"m-{uuid.uuid4()}",
+        "anonymousId": "anon-1",
+        "timestamp": format_rfc3339(utc_now()),
+        "properties": properties,
+    }
+
+
+BODIES = {
+    "/v1/events": lambda: {"events": [_native_track({"p": PLACEHOLDER})]},
+    "/v1/track": lambda: _segment_track({"p": PLACEHOLDER}),
+    "/v1/batch": lambda: {"batch": [_segment_track({"p": PLACEHOLDER})]},
+}
+
+
+def _body_nested(path: str, levels: int) -> bytes:
+    """The route's body with one event whose properties make the whole body nest ``levels`` deep."""
+    shell = codec.dumps(BODIES[path]())
+    outer = _nesting(codec.loads(shell))  # the placeholder is a string, one level in
+    inner = levels - outer
+    body = shell.replace(f'"{PLACEHOLDER}"'.encode(), b"[" * inner + b"]" * inner)
+    assert _nesting(codec.loads(body)) == levels
+    return body
+
+
+@pytest.mark.parametrize("path", sorted(BODIES))
+def test_body_nested_to_the_limit_accepted_and_its_batch_verifiable(harness: Harness, path: str) -> None:
+    # GIVEN a valid event whose free-form properties bring the body to the nesting limit
+    body = _body_nested(path, MAX_NESTING)
+    # WHEN it is posted
+    status, answer = _post(harness, path, body)
+    # THEN it is accepted, and the batch on the bus re-encodes and verifies as the next hop does it
+    assert status == 200, answer
+    assert [result["verdict"] for result in answer["results"]] == ["accepted"]
+    assert len(harness.forwarded()) == 1
+
+
+@pytest.mark.parametrize("levels", [MAX_NESTING + 1, 230, 253, 300, 1000])
+@pytest.mark.parametrize("path", sorted(BODIES))
+def test_body_nested_past_the_limit_refused_with_its_reason(harness: Harness, path: str, levels: int) -> None:
+    # GIVEN a body nested deeper than the limit: valid (the properties are free-form) yet near what
+    # the batch's next hop can re-encode (about 250 levels: was accepted, its batch unverifiable), or
+    # past what the judge can encode or list the schema errors of (254-256: was a 500), up to 1000
+    # (orjson parses up to 1024)
+    body = _body_nested(path, levels)
+    # WHEN it is posted
+    status, answer = _post(harness, path, body)
+    # THEN 400 with the reason, and nothing forwarded (was: accepted, its batch unverifiable downstream)
+    assert status == 400, answer
+    message = answer["error"]["message"] if "error" in answer else answer["message"]
+    assert f"more than {MAX_NESTING} levels" in message
+    assert harness.forwarded() == []
+
+
+def test_rejected_event_nested_past_the_schema_error_limit_refused_not_500(harness: Harness) -> None:
+    # GIVEN an event that fails its schema with a value nested 300 levels (the schema's error list
+    # cannot be built for it: jsonschema-rs raises "Recursion limit reached")
+    event = _native_track({"p": 1})
+    event["data"]["unexpected"] = PLACEHOLDER
+    shell = codec.dumps({"events": [event]})
+    body = shell.replace(f'"{PLACEHOLDER}"'.encode(), b"[" * 300 + b"]" * 300)
+    # WHEN it is posted
+    status, answer = _post(harness, "/v1/events", body)
+    # THEN a 400 with the reason (was: 500 "unexpected error")
+    assert status == 400, answer
+    assert answer["error"]["code"] == "malformed_request"
+
+
+@pytest.mark.parametrize("field", ["timestamp", "originalTimestamp"])
+@pytest.mark.parametrize("value", ["", [], {}, 0, False], ids=["empty", "array", "object", "zero", "false"])
+def test_segment_time_that_is_not_a_timestamp_rejected_not_replaced(
+    harness: Harness, field: str, value: Any
+) -> None:
+    # GIVEN a call whose time is present but not a timestamp (JSON "falsy": was taken as absent and
+    # silently replaced by the receive time, while {"a": 1} or 5 in its place was rejected)
+    call = _segment_track({"p": 1})
+    del call["timestamp"]
+    call[field] = value
+    # WHEN it is posted
+    status, answer = _post(harness, "/v1/track", codec.dumps(call))
+    # THEN it is rejected with the reason, as any other value that is not a timestamp
+    assert status == 200, answer
+    [result] = answer["results"]
+    assert result["verdict"] == "rejected", result
+    assert result["errors"][0]["path"] == "$.occurred_at"
+    assert harness.forwarded() == []
+
+
+def test_tiny_gzip_body_of_many_wrong_values_answered_briefly(harness: Harness) -> None:
+    # GIVEN a 1 KB gzip body that inflates to one purchase with 200,000 wrong items (the whole answer
+    # listed each error, each message quoting the array: ~12 MB and ~1 s here; at the 1 MiB cap,
+    # 50 MB and 10 s, past Lambda's 6 MB answer and the function's timeout: a 5xx for the client)
+    registry = dependencies.schema_registry()
+    event = _native_track({})
+    event.update(event_type="purchase", data={**registry.data_schema("purchase", "1-0-0")["examples"][0]})
+    event["data"]["items"] = [1] * 200_000
+    body = gzip.compress(codec.dumps(event))
+    assert len(body) < 2048
+    request = http_api_event(None, write_key=WRITE_KEY, headers={"content-encoding": "gzip"})
+    request["body"], request["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    # WHEN it is posted
+    status, _, answer = harness.invoke(request)
+    # THEN the event is rejected with its first error and the count, in a short answer
+    assert status == 400, answer
+    [result] = answer["results"]
+    assert [error["code"] for error in result["errors"]] == ["schema_violation", "too_many_errors"]
+    assert len(codec.dumps(answer)) < 4096
+
+
+def test_answer_listing_many_reasons_fits_the_load_balancer(harness: Harness) -> None:
+    # GIVEN 500 events under the 1 MiB body limit, each with a 1,600-character id and 20 wrong order
+    # lines: their reasons quote the ids and list 21 errors each (was: a 1.1 MB answer, over the
+    # 1 MB a load balancer passes back from a Lambda target: a 502 for the client)
+    registry = dependencies.schema_registry()
+    data = {**registry.data_schema("purchase", "1-0-0")["examples"][0], "items": [1] * 20}
+    events = [
+        {**_native_track({}), "event_type": "purchase", "event_id": f"{index:05}" + "x" * 1600, "data": data}
+        for index in range(500)
+    ]
+    body = codec.dumps({"events": events})
+    assert len(body) < 1024 * 1024
+    # WHEN it is posted
+    status, answer = _post(harness, "/v1/events", body)
+    # THEN every event has its verdict and at least its first reason, in an answer under 1 MB
+    assert status == 400, answer
+    assert answer["counts"] == {"received": 500, "accepted": 0, "rejected": 500, "retry": 0}
+    assert [result["index"] for result in answer["results"]] == list(range(500))
+    assert all(result["verdict"] == "rejected" and result["errors"] for result in answer["results"])
+    assert len(codec.dumps(answer)) < 1_000_000
