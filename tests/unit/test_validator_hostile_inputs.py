@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from signal_platform import codec
+from signal_platform.schema_registry import MAX_MESSAGE_CHARS
 from signal_platform.timeutil import format_rfc3339, utc_now
 from tests.fuzz.harness import SOURCE_ID, WRITE_KEY, Harness
 from tests.http_events import as_load_balancer_event, http_api_event
@@ -205,3 +206,20 @@ def test_answer_listing_many_reasons_fits_the_load_balancer(harness: Harness) ->
     assert [result["index"] for result in answer["results"]] == list(range(500))
     assert all(result["verdict"] == "rejected" and result["errors"] for result in answer["results"])
     assert len(codec.dumps(answer)) < 1_000_000
+
+
+@pytest.mark.parametrize("field", ["event_type", "schema_version"])
+def test_reason_for_an_unknown_type_or_version_quotes_a_bounded_part_of_it(
+    harness: Harness, field: str
+) -> None:
+    # GIVEN an event whose type or version is 100,000 characters that repr() spells four times longer
+    # (the reason quoted it whole: a 100 KB request answered with 500 KB, logged as much again)
+    event = _native_track({})
+    event[field] = "\x7f" * 100_000
+    # WHEN it is posted
+    status, answer = _post(harness, "/v1/events", codec.dumps({"events": [event]}))
+    # THEN it is rejected for its type or version, with a reason of bounded length
+    assert status == 400, answer
+    [error] = answer["results"][0]["errors"]
+    assert error["code"] == f"unknown_{field}"
+    assert len(error["message"]) <= MAX_MESSAGE_CHARS

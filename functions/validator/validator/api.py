@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from signal_platform import codec, errors
 from signal_platform.bus_publisher import FailureKind
+from signal_platform.schema_registry import clip
 from validator.ingest import IngestAnswer
 from validator.segment import CALL_TYPES, CallType
 
@@ -37,7 +38,6 @@ UNAVAILABLE_RETRY_AFTER_SECONDS: Final = 30
 # can outgrow it (500 events, up to 21 reasons each, quoting what was sent): past this size an answer
 # keeps each rejected event's first reason, and cuts what it quotes of the request.
 MAX_ANSWER_BYTES: Final = 900_000
-MAX_QUOTED_CHARS: Final = 300
 EVENTS_PATH: Final = "/v1/events"
 EVENTS_METHOD: Final = "POST"
 SEGMENT_BATCH_PATH: Final = "/v1/batch"
@@ -108,9 +108,7 @@ def _first_reason(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cut(text: str | None) -> str | None:
-    if text is None or len(text) <= MAX_QUOTED_CHARS:
-        return text
-    return text[: MAX_QUOTED_CHARS - 1] + "\u2026"
+    return None if text is None else clip(text)
 
 
 def ingest_answer(answer: IngestAnswer) -> HttpAnswer:

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal, NotRequired, TypedDict, cast
 
 from signal_platform import codec
 from signal_platform.network import network_address
-from signal_platform.schema_registry import FieldError, SchemaRegistry, SchemaTransform
+from signal_platform.schema_registry import FieldError, SchemaRegistry, SchemaTransform, clip
 from signal_platform.signal_batches import EncodedSignal
 from signal_platform.timeutil import parse_validated_rfc3339
 from validator.event_time import RequestClock, derived_text, microseconds
@@ -232,7 +232,11 @@ class EventJudge:
         event_type, version = event.get("event_type"), event.get("schema_version")
         if not isinstance(event_type, str) or not self._registry.has_type(event_type):
             return _reject(
-                index, event_id, "unknown_event_type", "$.event_type", f"unknown event type {event_type!r}"
+                index,
+                event_id,
+                "unknown_event_type",
+                "$.event_type",
+                clip(f"unknown event type {event_type!r}"),
             ), None
         if not isinstance(version, str) or not self._registry.has_version(event_type, version):
             return _reject(
@@ -240,7 +244,7 @@ class EventJudge:
                 event_id,
                 "unknown_schema_version",
                 "$.schema_version",
-                f"{event_type} has no schema version {version!r}",
+                clip(f"{event_type} has no schema version {version!r}"),
             ), None
         if not self._registry.is_valid(event):
             return rejected(index, event_id, self._registry.errors(event)), None

@@ -175,8 +175,10 @@ class SchemaRegistry:
         return [more]  # not reached: evaluate found failures, so validate raises
 
 
+def clip(text: str) -> str:
+    """``text`` cut to ``MAX_MESSAGE_CHARS``: a reason quotes what was sent, which may be huge."""
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
 def _field_error(error: Any) -> FieldError:
-    message = error.message
-    if len(message) > MAX_MESSAGE_CHARS:
-        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
-    return FieldError("schema_violation", _json_path(list(error.instance_path)), message)
+    return FieldError("schema_violation", _json_path(list(error.instance_path)), clip(error.message))
