@@ -22,7 +22,7 @@ from validator.body import (
     raw_body,
 )
 from validator.limits import SourceRateLimiter
-from validator.segment import CallType, SegmentMapper, mapped_event_schema
+from validator.segment import MAPPING_ROOM_BYTES, CallType, SegmentMapper, mapped_event_schema
 from validator.verdicts import EventJudge, EventResult, Judgement, request_view
 
 # Segment's limits on a request body: 500 KB for /v1/batch, 32 KB for a single call.
@@ -90,11 +90,13 @@ class Ingestor:
     max_events_per_request: int
     segment: SegmentMapper
     limiter: SourceRateLimiter | None = None
-    # The judge of mapped Segment calls: ``judge``'s limits, its fast check less what the mapping builds.
+    # The judge of mapped Segment calls: ``judge``'s limits with room for what the mapping adds, its
+    # fast check less what the mapping builds.
     segment_judge: EventJudge = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "segment_judge", self.judge.with_schemas(mapped_event_schema))
+        judge = self.judge.with_schemas(mapped_event_schema, extra_bytes=MAPPING_ROOM_BYTES)
+        object.__setattr__(self, "segment_judge", judge)
 
     def ingest(self, request: IngestRequest) -> IngestAnswer:
         """``POST /v1/events``: the platform's own envelope, one event or a batch."""

@@ -37,10 +37,14 @@ CALL_TYPES: Final[tuple[CallType, ...]] = ("track", "page", "screen", "identify"
 # The registry version of each call type's own schema (track: the generic one, for unmapped names).
 CALL_SCHEMA_VERSION: Final = "1-0-0"
 MAPPING_PATH: Final = SCHEMA_ROOT / "mappings" / "segment_track.json"
-# Segment's limit on a messageId. (Its 32 KB per call is the judge's limit on the mapped event,
-# whose canonical bytes it computes anyway: the call's own size differs by its renamed keys.)
+# Segment's limit on a messageId.
 MAX_MESSAGE_ID_CHARS: Final = 100
 MAX_USER_AGENT_CHARS: Final = 1024  # the envelope's bound on context.user_agent
+# Segment's 32 KB per call is checked on the mapped event, whose canonical bytes the judge computes
+# anyway. Mapping adds at most: the envelope's identity, type, version, source and times (~250 bytes)
+# and what the server fills in (a User-Agent of up to 1,024 characters, an address): the mapped
+# calls' judge allows the event limit plus this, so no call within 32 KB as sent is refused for size.
+MAPPING_ROOM_BYTES: Final = 2048
 # Fixed forever: event_id = uuid5(MESSAGE_ID_NAMESPACE, "<source>\n<messageId>").
 MESSAGE_ID_NAMESPACE: Final = uuid.UUID("6f1d3c58-2b7e-5a4f-9c61-0e8d2a7b4c19")
 

@@ -7,7 +7,7 @@ computed only for events that fail the compiled validator's fast ``is_valid``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final, Literal, NotRequired, TypedDict, cast
@@ -202,10 +202,12 @@ class EventJudge:
                 signals.append(signal)
         return Judgement(results, signals)
 
-    def with_schemas(self, transform: SchemaTransform) -> EventJudge:
-        """A judge with these limits that checks ``transform`` of the registry's schemas: the Segment
-        routes' judge, whose events' own parts hold by construction (``segment.mapped_event_schema``)."""
-        return EventJudge(self._registry.with_schemas(transform), self._limits)
+    def with_schemas(self, transform: SchemaTransform, *, extra_bytes: int = 0) -> EventJudge:
+        """A judge with these limits, ``extra_bytes`` more per event, that checks ``transform`` of the
+        registry's schemas: the Segment routes' judge, whose events' own parts hold by construction
+        (``segment.mapped_event_schema``) and carry what the mapping adds (``MAPPING_ROOM_BYTES``)."""
+        limits = replace(self._limits, max_event_bytes=self._limits.max_event_bytes + extra_bytes)
+        return EventJudge(self._registry.with_schemas(transform), limits)
 
     def _known_validator(self, event_type: str, version: str) -> Any:
         """The compiled validator of a registered type and version (kept for the next event), or None."""
