@@ -227,15 +227,14 @@ class Region:
         s3, sqs, kinesis = (self.services.client(name) for name in ("s3", "sqs", "kinesis"))
         sources_tables = {spec.environment.get("SOURCES_TABLE_NAME") for spec in self.functions.values()}
         for bucket in self.stack.of_type("AWS::S3::Bucket"):
-            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket.ref):
-                doomed = [
-                    {"Key": v["Key"], "VersionId": v["VersionId"]}
-                    for v in (*page.get("Versions", []), *page.get("DeleteMarkers", []))
-                ]
-                for start in range(0, len(doomed), 1000):
-                    s3.delete_objects(Bucket=bucket.ref, Delete={"Objects": doomed[start : start + 1000]})
-        # Queues and streams are re-created from the template's resolved properties (same names and
-        # ARNs): PurgeQueue is limited to once a minute, and Kinesis cannot delete records.
+            empty_bucket(s3, bucket.ref)
+        # Queues, streams and archives are re-created from the template's resolved properties (same
+        # names and ARNs): PurgeQueue is limited to once a minute, Kinesis cannot delete records, and
+        # an archive cannot be emptied (a replay of one kept would bring back every earlier run's events).
+        events = self.services.client("events")
+        for archive in self.stack.of_type("AWS::Events::Archive"):
+            events.delete_archive(ArchiveName=archive.ref)
+            self.provisioner.recreate(archive)
         for queue in self.stack.of_type("AWS::SQS::Queue"):
             sqs.delete_queue(QueueUrl=queue.ref)
             self.provisioner.recreate(queue)
@@ -259,6 +258,29 @@ class Region:
             if variable in spec.environment:
                 return spec
         raise KeyError(f"no function has {variable} in its environment")
+
+
+def empty_bucket(s3: Any, bucket: str) -> None:
+    """Delete every version and delete marker of ``bucket``.
+
+    Each round lists from the start again: moto resumes a listing after its ``VersionIdMarker`` only
+    while that version still exists, so deleting page by page while paginating skipped every page
+    after the first, and whatever sorted past the first 1,000 versions survived the reset.
+    """
+    while True:
+        page = s3.list_object_versions(Bucket=bucket)
+        doomed = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in (*page.get("Versions", []), *page.get("DeleteMarkers", []))
+        ]
+        if not doomed:
+            return
+        for start in range(0, len(doomed), 1000):
+            answer = s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": doomed[start : start + 1000], "Quiet": True}
+            )
+            if answer.get("Errors"):
+                raise RuntimeError(f"could not empty bucket {bucket}: {answer['Errors'][:3]}")
 
 
 class EndpointSession:

@@ -65,7 +65,8 @@ def violations(outcome: Outcome, archived: frozenset[str] = frozenset()) -> list
 def violations_after_recovery(
     report: Report, recovery: Recovery, *, past_window_outage: bool = False
 ) -> list[str]:
-    """After the replay nothing waits in a DLQ: every accepted event is delivered or set aside.
+    """After the replay nothing waits in a DLQ: every accepted event is delivered or set aside, and
+    no sink holds a signal no client was told was accepted (a replay brings back only this run's).
     ``past_window_outage``: the incident was a Region outage past the replication window, which
     the runbook answers with an archive replay; such an outage can outlast the stream's margin past
     the Pipes' record age (StreamRetentionHours - 24 h), so a stored DLQ message whose records left
@@ -78,6 +79,11 @@ def violations_after_recovery(
         finding
         for finding in undelivered(report)
         if not (covered and finding.startswith("store objects the replay cannot send"))
+    )
+    found.extend(
+        f"{balance.sink}: {len(balance.unexpected)} signals no client was told were accepted, after replay"
+        for balance in report.balances
+        if balance.unexpected
     )
     lake = report.lake
     if lake is not None and lake.duplicated:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from localcloud.faults import RegionOutage
-from localcloud.region import Region
+from localcloud.region import Region, empty_bucket
 from localcloud.template import decode
 from tests.buffer.test_buffer_failures import BUFFER_DRILLS
 from tests.e2e.test_alarms import DRILLS
@@ -52,11 +52,7 @@ def _remove_bucket(region: Region, logical_id: str) -> Callable[[], None]:
     """A replica bucket deleted (as by a wrong stack update in the secondary); returns its re-creation."""
     bucket = region.stack.get(logical_id)
     s3 = region.services.client("s3")
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket.ref):
-        versions = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-        doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]
-        if doomed:
-            s3.delete_objects(Bucket=bucket.ref, Delete={"Objects": doomed})
+    empty_bucket(s3, bucket.ref)
     s3.delete_bucket(Bucket=bucket.ref)
 
     def recreate() -> None:
