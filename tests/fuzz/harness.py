@@ -8,8 +8,12 @@ publisher) is the deployed code.
 from __future__ import annotations
 
 import base64
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import pytest
 
 from signal_platform import codec, signing
 from signal_platform.bus_publisher import BusPublisher
@@ -17,6 +21,7 @@ from signal_platform.signal_batches import SignalBatcher, unsigned_bytes
 from signal_platform.sources import SourceRegistry, hash_secret
 from signal_platform.timeutil import parse_rfc3339
 from tests.conftest import FakeLambdaContext
+from tests.http_events import as_load_balancer_event
 from validator import dependencies
 from validator.handler import lambda_handler
 from validator.ingest import Ingestor
@@ -125,3 +130,33 @@ def within_limits(derived_at: str, received_at: str) -> bool:
     """Whether a forwarded derived_at lies inside the limits around the request's received_at."""
     derived, received = parse_rfc3339(derived_at), parse_rfc3339(received_at)
     return received - SETTINGS.max_event_age <= derived <= received + SETTINGS.max_future_skew
+
+
+FRONT_DOORS = ("http-api", "load-balancer")
+
+
+@contextlib.contextmanager
+def handler_behind(door: str) -> Iterator[Harness]:
+    """A ``Harness`` as the deployed handler runs it behind ``door`` (one of ``FRONT_DOORS``): each
+    request built as the HTTP API's event is sent in that door's shape; both doors open, no metrics."""
+    fake = Harness()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dependencies, "ingestor", lambda: fake.ingestor)
+        patch.setattr(dependencies, "front_door", lambda: "Both")
+        patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+        if door == "load-balancer":
+            invoke = fake.invoke
+            patch.setattr(fake, "invoke", lambda event: invoke(as_load_balancer_event(event)))
+        yield fake
+
+
+def nesting(value: Any) -> int:
+    """Arrays and objects nested in ``value``, itself included (0 for a scalar); without recursion,
+    so that it measures values deeper than Python's own limit."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest

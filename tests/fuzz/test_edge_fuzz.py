@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from signal_platform import codec
 from signal_platform.schema_registry import MAX_LISTED_ERRORS
 from tests.fuzz import strategies
-from tests.fuzz.harness import WRITE_KEY, Harness
+from tests.fuzz.harness import WRITE_KEY, Harness, nesting
 from tests.fuzz.strategies import JSON_SCALARS, _paths, _replace, dump_json
 from tests.http_events import as_load_balancer_event, http_api_event
 from validator import api, dependencies
@@ -32,16 +32,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 @pytest.fixture(autouse=True)
 def _both_doors_open(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dependencies, "front_door", lambda: "Both")
-
-
-def _nesting(value: Any) -> int:
-    deepest, stack = 0, [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth + 1)
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
 
 
 # Body depths where something changed hands: the limit, orjson's write limit less the hops' wrappers,
@@ -136,7 +126,7 @@ def test_values_nested_anywhere_answered_without_a_5xx(harness: Harness) -> None
         status, answer = _invoke(harness, path, body, compress=compress, balanced=balanced)
         # THEN past the limit the body is refused as a whole, within it the events are judged
         _check(harness, path, status, answer)
-        if _nesting(codec.loads(body)) > MAX_NESTING:
+        if nesting(codec.loads(body)) > MAX_NESTING:
             assert status == 400, answer
             assert harness.forwarded() == []
 

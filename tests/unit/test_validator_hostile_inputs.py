@@ -15,8 +15,8 @@ import pytest
 from signal_platform import codec
 from signal_platform.schema_registry import MAX_MESSAGE_CHARS
 from signal_platform.timeutil import format_rfc3339, utc_now
-from tests.fuzz.harness import SOURCE_ID, WRITE_KEY, Harness
-from tests.http_events import as_load_balancer_event, http_api_event
+from tests.fuzz.harness import FRONT_DOORS, SOURCE_ID, WRITE_KEY, Harness, handler_behind, nesting
+from tests.http_events import http_api_event
 from validator import dependencies
 from validator.body import MAX_NESTING
 
@@ -24,16 +24,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 PLACEHOLDER = "__nested__"
 
 
-@pytest.fixture(params=["http-api", "load-balancer"])
+@pytest.fixture(params=FRONT_DOORS)
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    fake = Harness()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(dependencies, "ingestor", lambda: fake.ingestor)
-        patch.setattr(dependencies, "front_door", lambda: "Both")
-        patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-        if request.param == "load-balancer":
-            invoke = fake.invoke
-            patch.setattr(fake, "invoke", lambda event: invoke(as_load_balancer_event(event)))
+    with handler_behind(request.param) as fake:
         yield fake
 
 
@@ -43,18 +36,6 @@ def _post(harness: Harness, path: str, body: bytes) -> tuple[int, Any]:
     event["routeKey"] = event["requestContext"]["routeKey"] = f"POST {path}"
     status, _, answer = harness.invoke(event)
     return status, answer
-
-
-def _nesting(value: Any) -> int:
-    """Arrays and objects nested in ``value``, itself included (0 for a scalar); without recursion,
-    so that it measures values deeper than Python's own limit."""
-    deepest, stack = 0, [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth + 1)
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
 
 
 def _native_track(properties: Any) -> dict[str, Any]:
@@ -95,10 +76,10 @@ BODIES = {
 def _body_nested(path: str, levels: int) -> bytes:
     """The route's body with one event whose properties make the whole body nest ``levels`` deep."""
     shell = codec.dumps(BODIES[path]())
-    outer = _nesting(codec.loads(shell))  # the placeholder is a string, one level in
+    outer = nesting(codec.loads(shell))  # the placeholder is a string, one level in
     inner = levels - outer
     body = shell.replace(f'"{PLACEHOLDER}"'.encode(), b"[" * inner + b"]" * inner)
-    assert _nesting(codec.loads(body)) == levels
+    assert nesting(codec.loads(body)) == levels
     return body
 
 

@@ -17,27 +17,19 @@ from signal_platform import codec
 from signal_platform.bus_publisher import BusPublisher
 from signal_platform.observability import logger
 from signal_platform.timeutil import format_rfc3339, utc_now
-from tests.fuzz.harness import ORIGIN, SOURCE_ID, WRITE_KEY, Harness, basic
+from tests.fuzz.harness import FRONT_DOORS, ORIGIN, SOURCE_ID, WRITE_KEY, Harness, basic, handler_behind
 from tests.fuzz.strategies import dump_json
-from tests.http_events import as_load_balancer_event, http_api_event, page_view
-from validator import dependencies
+from tests.http_events import http_api_event, page_view
 from validator.segment import MAPPING_ROOM_BYTES, MAX_MESSAGE_ID_CHARS, event_id_of
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 SENT_AT = "2026-12-06T10:00:01.000Z"
 
 
-@pytest.fixture(params=["http-api", "load-balancer"])
+@pytest.fixture(params=FRONT_DOORS)
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     """The handler behind either front door: each test sends the same request in both event shapes."""
-    fake = Harness()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(dependencies, "ingestor", lambda: fake.ingestor)
-        patch.setattr(dependencies, "front_door", lambda: "Both")
-        patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-        if request.param == "load-balancer":
-            invoke = fake.invoke
-            patch.setattr(fake, "invoke", lambda event: invoke(as_load_balancer_event(event)))
+    with handler_behind(request.param) as fake:
         yield fake
 
 
