@@ -307,9 +307,7 @@ class SegmentMapper:
             name = call.get("event")
             if not isinstance(name, str) or not name:
                 return _refuse(event_id, "missing_event", "$.event", "a track call needs an event name")
-            properties = call.get("properties")
-            if properties is None:
-                properties = {}
+            properties = _object(call.get("properties"))
             target = self._targets.get(name)
             if target is None:
                 event_type, version = self._unmapped.event_type, self._unmapped.schema_version
@@ -319,17 +317,11 @@ class SegmentMapper:
             else:
                 origin["event"] = name
                 event_type, version = target.event_type, target.schema_version
-                if target.by_copy and target.names.issuperset(properties):  # _Target.data, inline
-                    data = properties.copy()
-                    for moved, field in target.moved:
-                        if moved in data:
-                            data[field] = data.pop(moved)
-                else:
-                    data = target.data(properties, origin)
+                data = target.data(properties, origin)
         elif kind in _PAGE_TYPES:
             properties, name, category = call.get("properties"), call.get("name"), call.get("category")
             event_type, version = kind, CALL_SCHEMA_VERSION
-            data = {"properties": {} if properties is None else properties}
+            data = {"properties": _object(properties)}
             if name is not None:
                 data["name"] = name
             if category is not None:
