@@ -64,11 +64,14 @@ class FakeSourcesTable:
 
 @dataclass
 class FakeBus:
-    """EventBridge PutEvents: every entry accepted and kept."""
+    """EventBridge PutEvents: every entry accepted and kept, once its Detail is one PutEvents takes
+    (JSON integers of int64 only, per its API reference: ``codec.canonical_for_bus`` raises otherwise)."""
 
     entries: list[dict[str, Any]] = field(default_factory=list)
 
     def put_events(self, *, Entries: list[dict[str, Any]], **_: Any) -> dict[str, Any]:  # noqa: N803
+        for entry in Entries:
+            codec.canonical_for_bus(codec.loads(entry["Detail"]))
         self.entries.extend(Entries)
         return {"FailedEntryCount": 0, "Entries": [{"EventId": str(i)} for i in range(len(Entries))]}
 

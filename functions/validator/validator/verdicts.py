@@ -14,7 +14,7 @@ from typing import Any, Final, Literal, NotRequired, TypedDict, cast
 
 from signal_platform import codec
 from signal_platform.network import network_address
-from signal_platform.schema_registry import FieldError, SchemaRegistry, SchemaTransform, clip
+from signal_platform.schema_registry import FieldError, SchemaRegistry, SchemaTransform, clip, json_path
 from signal_platform.signal_batches import EncodedSignal
 from signal_platform.timeutil import parse_validated_rfc3339
 from validator.event_time import RequestClock, derived_text, microseconds
@@ -99,6 +99,19 @@ def _reject(index: int, event_id: str | None, code: str, path: str, message: str
     return rejected(index, event_id, (FieldError(code, path, message),))
 
 
+def _integer_out_of_range(index: int, event_id: str, error: codec.IntegerOutOfRangeError) -> EventResult:
+    """An integer the bus cannot carry: refused here, where the client learns why, rather than by
+    PutEvents, which would fail its whole batch on every retry."""
+    return _reject(
+        index,
+        event_id,
+        "integer_out_of_range",
+        clip(json_path(error.path)),
+        f"integers must lie within {codec.BUS_INTEGERS.start}..{codec.BUS_INTEGERS.stop - 1}:"
+        " send a larger number as a string",
+    )
+
+
 # The events of a request share their address: one cache hit, not a parse, per event.
 _network_address: Final = lru_cache(maxsize=4096)(network_address)
 
@@ -180,7 +193,11 @@ class EventJudge:
                         event["event_id"], event["derived_at"] = event_id, derived_at
                         if truncate:
                             _truncate_ip(event)
-                        body = codec.canonical(event)
+                        try:
+                            body = codec.canonical_for_bus(event)
+                        except codec.IntegerOutOfRangeError as exc:
+                            results.append(_integer_out_of_range(index, event_id, exc))
+                            continue
                         if len(body) > max_bytes:
                             # Not _judge_one: the event now holds derived_at, which its schema refuses.
                             results.append(self._too_large(index, event_id, len(body)))
@@ -307,7 +324,10 @@ class EventJudge:
         event["derived_at"] = derived_text(event["occurred_at"], occurred, sent, received_at)
         if not self._limits.store_raw_ip:
             _truncate_ip(event)
-        body = codec.canonical(event)
+        try:
+            body = codec.canonical_for_bus(event)
+        except codec.IntegerOutOfRangeError as exc:
+            return _integer_out_of_range(index, event_id, exc), None
         if len(body) > self._limits.max_event_bytes:
             return self._too_large(index, event_id, len(body)), None
         seen.add(event_id)

@@ -16,6 +16,11 @@ JSONDecodeError = orjson.JSONDecodeError
 Fragment = orjson.Fragment
 
 _CANONICAL = orjson.OPT_SORT_KEYS
+# orjson writes integers up to 2**64 - 1, but EventBridge's PutEvents takes JSON integers of int64
+# only (its API reference). orjson's own 53-bit check costs nothing and fails first on any larger
+# integer, so only a value holding one is walked.
+_CANONICAL_53_BIT = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+BUS_INTEGERS = range(-(2**63), 2**63)
 # Arrays and objects orjson writes nested in one another; deeper, it raises JSONEncodeError.
 MAX_NESTING = 254
 
@@ -30,6 +35,42 @@ def dumps(value: Any) -> bytes:
 
 def canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=_CANONICAL)
+
+
+class IntegerOutOfRangeError(ValueError):
+    """A value holds an integer outside ``BUS_INTEGERS``, at ``path`` (keys and indexes from the root)."""
+
+    def __init__(self, path: list[str | int]) -> None:
+        super().__init__(f"an integer outside {BUS_INTEGERS.start}..{BUS_INTEGERS.stop - 1}")
+        self.path = path
+
+
+def canonical_for_bus(value: Any) -> bytes:
+    """``canonical(value)`` when every integer in it is one EventBridge takes; otherwise
+    ``IntegerOutOfRangeError`` naming the first one outside ``BUS_INTEGERS``."""
+    try:
+        return orjson.dumps(value, option=_CANONICAL_53_BIT)
+    except orjson.JSONEncodeError:
+        path = _path_to_integer_outside(value, BUS_INTEGERS)
+        if path is not None:
+            raise IntegerOutOfRangeError(path) from None
+        return orjson.dumps(value, option=_CANONICAL)  # raises what canonical() would
+
+
+def _path_to_integer_outside(value: Any, allowed: range) -> list[str | int] | None:
+    """Where the first integer of parsed JSON ``value`` outside ``allowed`` is, or None; without
+    recursion, so that any depth orjson reads is walked."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        item, path = stack.pop()
+        if type(item) is int:
+            if item not in allowed:
+                return path
+        elif type(item) is dict:
+            stack.extend((child, [*path, key]) for key, child in reversed(item.items()))
+        elif type(item) is list:
+            stack.extend((child, [*path, index]) for index, child in reversed(list(enumerate(item))))
+    return None
 
 
 class _Hole:

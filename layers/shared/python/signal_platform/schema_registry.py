@@ -67,7 +67,8 @@ class FieldError:
     message: str
 
 
-def _json_path(parts: list[str | int]) -> str:
+def json_path(parts: list[str | int]) -> str:
+    """``$.data.items[0]``: where a value is, from the keys and indexes that lead to it."""
     path = "$"
     for part in parts:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
@@ -181,4 +182,4 @@ def clip(text: str) -> str:
 
 
 def _field_error(error: Any) -> FieldError:
-    return FieldError("schema_violation", _json_path(list(error.instance_path)), clip(error.message))
+    return FieldError("schema_violation", json_path(list(error.instance_path)), clip(error.message))
