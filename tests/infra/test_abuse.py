@@ -9,16 +9,20 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml
 
+from bench import cost_model, quota_model
+from signal_platform import codec
 from tests.infra.test_template import _effective_function, _plain, _statements
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 # Lambda's default concurrency quota per Region, and what AWS keeps unreserved.
 ACCOUNT_CONCURRENCY = 1_000
 UNRESERVED_MINIMUM = 100
-# bench/quota_model.py at 2 B signals/day with 3x peaks (69,444 signals/s), realistic traffic at 10
-# events per request (make quota): the validator's and the S3 writer's concurrency at the peak.
+# The validator's and the S3 writer's concurrency at 2 B signals/day with 3x peaks (69,444 signals/s),
+# realistic traffic at 10 events per request, as measured when the reservations were sized
+# (docs/adr/0008-abuse-containment.md); today's figures (bench/results/calls.json) are checked too.
 VALIDATOR_AT_PEAK = 195
 S3_WRITER_AT_PEAK = 97
+CALLS_PATH = TEMPLATE_PATH.parent / "bench" / "results" / "calls.json"
 HYDRATE_MAPPINGS = 6  # five DLQs, and the front-door buffer's when it is on
 
 
@@ -59,6 +63,30 @@ def test_validator_reserves_concurrency_above_its_peak_and_leaves_the_pool_room(
     # enrichment (its peak figure at that shape is about 400)
     hydrate = HYDRATE_MAPPINGS * _default(template, "DlqHydrateMaximumConcurrency")
     assert validator + writer + hydrate <= ACCOUNT_CONCURRENCY - UNRESERVED_MINIMUM - 400
+
+
+def _measured_peak_concurrency(function: str) -> float:
+    """Little's law on the calls ``make bench`` measured (bench/quota_model.py, as ``make quota``)."""
+    usage = cost_model.usage_of(codec.loads(CALLS_PATH.read_bytes())["shapes"]["realistic-10"])
+    seconds_per_signal = usage.gb_seconds[function] / (usage.memory_gb.get(function) or 1.0)
+    return seconds_per_signal * quota_model.peak_rate(2e9, 3)
+
+
+@pytest.mark.parametrize(
+    ("function", "parameter"),
+    [
+        ("ValidatorFunction", "ValidatorReservedConcurrency"),
+        ("S3WriterFunction", "S3WriterReservedConcurrency"),
+    ],
+)
+def test_reservations_cover_todays_measured_peak_with_headroom(
+    template: dict[str, Any], function: str, parameter: str
+) -> None:
+    # GIVEN the function's concurrency at the 2 B/day peak from the latest measured calls
+    peak = _measured_peak_concurrency(function)
+    assert peak > 0
+    # THEN its default reservation still covers it 1.5x (a slower handler shows up here)
+    assert _default(template, parameter) >= 1.5 * peak
 
 
 def test_reservations_are_applied_and_zero_means_none(template: dict[str, Any]) -> None:
