@@ -7,8 +7,8 @@
   in-process, built from the writer's settings, with the record in the Pipe's shape. It writes
   exactly what the Pipe would have written, and only for the lake: putting the record back on the
   stream would deliver it to EVERY Pipe again (duplicates at the partner). One record per call: the
-  lake object is named after the record's shard and sequence number, so replaying it twice rewrites
-  the same object.
+  lake ledger claims each record (docs/adr/0004), so replaying it twice writes nothing the second
+  time.
 - ``StreamTarget`` (buffer: the front-door buffer's aged-out records): the record's data put back on
   the stream it came from (its ``streamArn``, or ``--stream``) with its partition key. The buffer
   stream has one consumer, the batcher, which packs it again; enrichment suppresses a signal batch it
