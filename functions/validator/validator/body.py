@@ -17,9 +17,10 @@ _GZIP_WBITS = 16 + zlib.MAX_WBITS
 # ones would cost a decompressor each (0.4 s for a MiB of them).
 MAX_GZIP_MEMBERS: Final = 64
 # Arrays and objects a body may nest, its own object included: far above any real event (a few
-# levels), and 54 below what orjson writes (codec.MAX_NESTING). Every hop after the validator
-# encodes the event again inside wrappers of its own (the signed batch, the bus event, a DLQ record:
-# about six levels at most): an event nested near orjson's limit would be accepted here and then
+# levels), and 54 below what orjson writes (codec.MAX_NESTING; EventBridge's PutEvents reads up to
+# 1,000 levels, per its API reference). Every hop after the validator encodes the event again
+# inside wrappers of its own (the signed batch, the bus event, a DLQ record: about six levels at
+# most): an event nested near orjson's limit would be accepted here and then
 # poison its whole batch downstream (the signature no longer verifiable), and past it the judge
 # could not encode the event at all. The check costs an encoding of the document (~0.2 µs per
 # event) and ~5 ns per level between this and orjson's limit (~0.3 µs per request at 200).
