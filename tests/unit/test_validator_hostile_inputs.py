@@ -343,9 +343,9 @@ def test_request_id_of_a_hand_built_event_with_an_odd_trace_header_is_text() -> 
     with _sent_as_built() as fake:
         # WHEN it is posted
         status, _, answer = fake.invoke(event)
-    # THEN accepted, the request id its text with U+FFFD, cut at the contract's 128 characters
+    # THEN accepted, the request id the header's text with U+FFFD, cut at the contract's 128 characters
     assert status == 200, answer
-    assert answer["request_id"] == ("r\ufffd" + "x" * 500)[:128]
+    assert answer["request_id"] == ("Root=r\ufffd" + "x" * 500)[:128]
 
 
 @pytest.mark.parametrize("method", [f"POST{LONE_SURROGATE}", "P" * 20_000])

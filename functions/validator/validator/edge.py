@@ -43,8 +43,12 @@ from signal_platform.network import network
 TRACE_HEADER: Final = "x-amzn-trace-id"
 FORWARDED_FOR: Final = "x-forwarded-for"
 _SURROGATES: Final = re.compile("[\ud800-\udfff]")
-# "1-<8 hex digits of epoch seconds>-<24 hex digits>": what the load balancer writes.
-_TRACE_ID: Final = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
+# A field of "Root=1-67891233-abcdef012345678912345678;Self=...;Sampled=1" whose value is a trace id
+# as the load balancer writes it: "1-<8 hex digits of epoch seconds>-<24 hex digits>".
+_TRACE_FIELDS: Final = {
+    name: re.compile(rf"(?:^|;)\s*(?i:{name})\s*=\s*(1-[0-9a-f]{{8}}-[0-9a-f]{{24}})\s*(?:;|$)")
+    for name in ("root", "self")
+}
 # The signal batch contract's bound on ingest.request_id.
 MAX_REQUEST_ID_CHARS: Final = 128
 # The longest text of an IP address (an IPv6 address ending in IPv4 form, with a zone index).
@@ -200,15 +204,10 @@ def request_id(event: Mapping[str, Any]) -> str:
     if "requestId" in context:
         return str(context["requestId"])
     trace = _header(event, TRACE_HEADER) or ""
-    # "Root=1-67891233-abcdef012345678912345678[;Parent=...;Sampled=...]": the Root is the request's.
-    fields: dict[str, str] = {}
-    for part in trace.split(";"):
-        name, _, value = part.partition("=")
-        fields.setdefault(name.strip().lower(), value.strip())
-    for name in ("root", "self"):
-        if _TRACE_ID.fullmatch(fields.get(name, "")):
-            return fields[name]
-    return fields.get("root", trace)[:MAX_REQUEST_ID_CHARS]
+    for field in _TRACE_FIELDS.values():  # the Root, else the Self
+        if found := field.search(trace):
+            return found[1]
+    return trace[:MAX_REQUEST_ID_CHARS]
 
 
 def source_ip(event: Mapping[str, Any]) -> str | None:
