@@ -359,3 +359,25 @@ def test_odd_method_refused_with_a_bounded_reason(harness: Harness, method: str)
     # THEN 405, with a reason of bounded length
     assert status == 405, answer
     assert len(answer["error"]["message"]) <= MAX_MESSAGE_CHARS
+
+
+@pytest.mark.parametrize(
+    ("origin", "method"),
+    [(f"{ORIGIN}{LONE_SURROGATE}", "POST"), (ORIGIN, f"POST{LONE_SURROGATE}"), ("\x00" * 20_000, "\r\n")],
+    ids=["origin", "method", "long"],
+)
+def test_preflight_with_odd_text_through_the_load_balancer_answered(origin: str, method: str) -> None:
+    # GIVEN a browser's preflight through the load balancer (which the function answers itself) whose
+    # Origin or requested method holds odd text
+    event = as_load_balancer_event(http_api_event(None, content_type=None))
+    event["httpMethod"] = "OPTIONS"
+    event["headers"].update({"origin": origin, "access-control-request-method": method})
+    with _sent_as_built() as harness:
+        # WHEN it is answered
+        status, headers, body = harness.invoke(event)
+    # THEN 204; CORS headers only for an allowed method, the origin never echoed as sent
+    assert (status, body) == (204, None)
+    if method == "POST":
+        assert headers["access-control-allow-origin"] == "*"
+    else:
+        assert "access-control-allow-origin" not in headers
