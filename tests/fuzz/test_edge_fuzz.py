@@ -1,8 +1,9 @@
-"""Generated hostile bodies against the validator handler, behind either front door: values nested
-to any depth, and floods of wrong values, anywhere in a good event or Segment call. Never a 5xx;
-a body nested past the limit refused as a whole; an answer whose size follows the request's, not
-the number of mistakes in it; whatever is accepted forwarded once, in a batch the next hop can
-re-encode and verify."""
+"""Generated hostile requests against the validator handler, behind either front door: values nested
+to any depth, and floods of wrong values, anywhere in a good event or Segment call; odd text (lone
+surrogates, control characters, very long values) in any header, the address, path, method or query
+string. Never a 5xx; a body nested past the limit refused as a whole; an answer whose size follows
+the request's, not the number of mistakes in it; an odd field the validator only records costs no
+event; whatever is accepted forwarded once, in a batch the next hop can re-encode and verify."""
 
 from __future__ import annotations
 
