@@ -1,11 +1,14 @@
-"""Generated hostile bodies against the validator handler, behind either front door: values nested
-to any depth, and floods of wrong values, anywhere in a good event or Segment call. Never a 5xx;
-a body nested past the limit refused as a whole; an answer whose size follows the request's, not
-the number of mistakes in it; whatever is accepted forwarded once, in a batch the next hop can
-re-encode and verify."""
+"""Generated hostile requests against the validator handler, behind either front door: values nested
+to any depth, and floods of wrong values, anywhere in a good event or Segment call; odd text (lone
+surrogates, control characters, very long values) in any header, the address, path, method or query
+string. Never a 5xx; a body nested past the limit refused as a whole; an answer whose size follows
+the request's, not the number of mistakes in it; an odd field the validator only records costs no
+event; whatever is accepted forwarded once, in a batch the next hop can re-encode and verify."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,11 +19,13 @@ from hypothesis import strategies as st
 from signal_platform import codec
 from signal_platform.schema_registry import MAX_LISTED_ERRORS
 from tests.fuzz import strategies
-from tests.fuzz.harness import WRITE_KEY, Harness, nesting
+from tests.fuzz.harness import ORIGIN, WRITE_KEY, Harness, basic, nesting
 from tests.fuzz.strategies import JSON_SCALARS, _paths, _replace, dump_json
-from tests.http_events import as_load_balancer_event, http_api_event
+from tests.http_events import as_load_balancer_event, http_api_event, with_multi_value_headers
 from validator import api, dependencies
 from validator.body import MAX_NESTING
+from validator.handler import lambda_handler
+from validator.segment import MAX_USER_AGENT_CHARS
 
 DEEP_REQUESTS = 600
 FLOOD_REQUESTS = 300
@@ -154,3 +159,143 @@ def test_floods_of_wrong_values_answered_briefly(harness: Harness) -> None:
 
     check()
     assert harness.requests - start >= FLOOD_REQUESTS
+
+
+# --- odd text in the request's fields -----------------------------------------------------------------
+
+ODD_REQUESTS = 600
+# Text a JSON-decoded Lambda event can hold in any field: a lone surrogate ("\\udc80" in the event's
+# JSON), NUL and other control characters, line and paragraph separators, a byte order mark,
+# noncharacters, quotes and separators the headers' own syntax uses.
+ODD_CHARACTERS = ["\udc80", "\ud800", "\x00", "\x1b", "\r\n", "\x7f", "\x85", "\u2028", "\ufeff", "\uffff"]
+ODD_CHARACTERS += ["\U0010ffff", "é", '"', "\\", ",", ";", "=", " ", "%", "%ZZ", "?", "#", "/"]
+ANY_CHARACTER = st.characters(exclude_categories=())  # surrogates included
+_SURROGATE = re.compile("[\ud800-\udfff]")
+ODD_TEXT = st.sampled_from(ODD_CHARACTERS) | st.text(ANY_CHARACTER, min_size=1, max_size=6)
+LONG = 20_000  # past what API Gateway (10 KB of headers) and a load balancer (16 KB a header) pass on
+# Fields whose odd value must cost no event: what the server sees of the client (User-Agent, address)
+# and what the validator only logs or echoes (the trace id, the query string, a header it ignores).
+HARMLESS = frozenset(
+    {"user-agent", "x-forwarded-for", "source-ip", "x-amzn-trace-id", "query", "other-header"}
+)
+REFUSABLE = {"origin", "authorization", "x-api-key", "content-type", "content-encoding", "path", "method"}
+FIELDS = sorted(HARMLESS | REFUSABLE)
+
+
+@st.composite
+def odd_values(draw: st.DrawFn, good: str) -> str:
+    """``good`` with odd text inserted, replaced by it, or followed by it many times over."""
+    odd = draw(ODD_TEXT)
+    how = draw(st.sampled_from(["insert", "replace", "long"]))
+    if how == "insert":
+        at = draw(st.integers(min_value=0, max_value=len(good)))
+        return good[:at] + odd + good[at:]
+    if how == "replace":
+        return odd
+    return good + odd * draw(st.integers(min_value=1, max_value=LONG // len(odd)))
+
+
+GOOD_VALUES = {
+    "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+    "origin": ORIGIN,
+    "authorization": basic(WRITE_KEY),
+    "x-api-key": WRITE_KEY,
+    "content-type": "application/json",
+    "content-encoding": "identity",
+    "x-forwarded-for": "198.51.100.7",
+    "source-ip": "203.0.113.10",
+    "x-amzn-trace-id": "Root=1-67891233-abcdef012345678912345678",
+    "query": "a=1",
+    "other-header": "x",
+    "path": "/v1/events",
+    "method": "POST",
+}
+
+
+@dataclass(frozen=True)
+class OddRequest:
+    path: str
+    body: bytes
+    door: str  # http-api, load-balancer, or load-balancer with multi-value headers
+    odd: dict[str, str]  # field -> its odd value
+
+
+@st.composite
+def odd_requests(draw: st.DrawFn) -> OddRequest:
+    """A good request (an event or Segment call without a context of its own, so the server's view
+    fills it) with one or more of its fields made odd."""
+    path, document = draw(documents())
+    if path == "/v1/events":
+        for event in document.get("events", [document]):
+            event.pop("context", None)
+    fields = draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=3, unique=True))
+    odd = {name: draw(odd_values(path if name == "path" else GOOD_VALUES[name])) for name in fields}
+    door = draw(st.sampled_from(["http-api", "load-balancer", "multi-value"]))
+    return OddRequest(path, dump_json(document), door, odd)
+
+
+HEADERS = ("user-agent", "origin", "authorization", "x-api-key", "content-type", "content-encoding")
+
+
+def _odd_event(request: OddRequest) -> dict[str, Any]:
+    """The request as its front door delivers it, its odd fields where that door carries them."""
+    odd = request.odd
+    headers = {"user-agent": GOOD_VALUES["user-agent"], "origin": ORIGIN}
+    headers.update(
+        {name: odd[name] for name in (*HEADERS, "x-forwarded-for", "x-amzn-trace-id") if name in odd}
+    )
+    if "other-header" in odd:
+        headers[odd["other-header"][:40]] = odd["other-header"]
+    event = http_api_event(request.body, write_key=WRITE_KEY, headers=headers)
+    path = odd.get("path", request.path)
+    http = event["requestContext"]["http"]
+    event["rawPath"] = http["path"] = path
+    http["sourceIp"] = odd.get("source-ip", GOOD_VALUES["source-ip"])
+    http["method"] = odd.get("method", "POST")
+    if "query" in odd:
+        event["rawQueryString"] = odd["query"]
+        event["queryStringParameters"] = {"q": odd["query"]}
+    if request.door == "http-api":
+        return event
+    balanced = as_load_balancer_event(event)
+    # A hand-built event's: the load balancer appends the address it saw to X-Forwarded-For, and
+    # inserts a trace id of its own next to a client's Root.
+    balanced["headers"].update(
+        {name: odd[name] for name in ("x-forwarded-for", "x-amzn-trace-id") if name in odd}
+    )
+    balanced["path"] = path
+    if "query" in odd:
+        balanced["queryStringParameters"] = {"q": odd["query"]}
+    return with_multi_value_headers(balanced) if request.door == "multi-value" else balanced
+
+
+def test_odd_text_in_any_request_field_answered_without_a_5xx(harness: Harness) -> None:
+    # GIVEN a good request with a lone surrogate, a control character or other odd text (or many of
+    # them) in its headers, address, path or query string, through either front door
+    start = harness.requests
+
+    @settings(settings.get_profile("fuzz"), max_examples=ODD_REQUESTS)
+    @given(odd_requests())
+    def check(request: OddRequest) -> None:
+        # WHEN the handler answers
+        harness.bus.entries.clear()
+        harness.requests += 1
+        response = lambda_handler(_odd_event(request), harness.context)
+        # THEN never a 5xx; a JSON answer that quotes at most a bounded part of what was sent; an
+        # odd field the validator only records costs no event
+        status = response["statusCode"]
+        answer = codec.loads(response["body"])
+        results = _check(harness, request.path, status, answer)
+        assert len(response["body"]) <= 4096 + 200 * len(results), response["body"][:5000]
+        if HARMLESS.issuperset(request.odd):
+            assert status == 200, (status, answer)
+            assert all(result["verdict"] == "accepted" for result in answer["results"]), answer
+            # the User-Agent kept, each lone surrogate in it replaced, within the envelope's bound
+            sent = request.odd.get("user-agent", GOOD_VALUES["user-agent"])
+            kept = _SURROGATE.sub("\ufffd", sent)[:MAX_USER_AGENT_CHARS] or None
+            assert [signal.event["context"].get("user_agent") for signal in harness.forwarded()] == [
+                kept for _ in answer["results"]
+            ]
+
+    check()
+    assert harness.requests - start >= ODD_REQUESTS

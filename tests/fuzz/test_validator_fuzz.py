@@ -8,13 +8,15 @@ are the tier's >= 10,000 requests.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from signal_platform import codec
+from signal_platform.timeutil import format_rfc3339, parse_rfc3339
 from tests.fuzz import strategies
 from tests.fuzz.harness import SOURCE_ID, WRITE_KEY, Harness, basic, within_limits
 from tests.fuzz.strategies import REGISTRY, Request
@@ -127,3 +129,91 @@ def test_event_with_one_field_replaced_rejected_or_valid_next_to_a_good_one(harn
 
     check()
     assert harness.requests - start >= SINGLE_MUTATIONS
+
+
+# --- the batch's sent_at judged as an event's --------------------------------------------------------
+
+SENT_AT_PAIRS = 400
+
+
+@st.composite
+def date_time_texts(draw: st.DrawFn) -> str:
+    """Text in RFC 3339's shape, any field in or out of its range; leap seconds (second 60) at any
+    minute, in any offset; or a boundary value of the format."""
+    if draw(st.integers(min_value=0, max_value=4)) == 0:
+        return draw(st.sampled_from(strategies.DATE_TIMES))
+    year = draw(st.sampled_from([1, 2016, 2026, 9999]) | st.integers(min_value=0, max_value=9999))
+    month = draw(st.sampled_from([6, 12]) | st.integers(min_value=0, max_value=13))
+    day = draw(st.sampled_from([30, 31]) | st.integers(min_value=0, max_value=32))
+    hour = draw(st.sampled_from([22, 23, 0]) | st.integers(min_value=0, max_value=24))
+    minute = draw(st.sampled_from([59, 29]) | st.integers(min_value=0, max_value=60))
+    second = draw(st.sampled_from([60, 59, 0, 61]))
+    fraction = draw(st.sampled_from(["", ".5", ".123456789012"]))
+    offset = draw(st.sampled_from(["Z", "z", "+00:00", "-00:00", "+01:00", "-01:00", "+00:30", "+23:59"]))
+    separator = draw(st.sampled_from(["T", "T", "t", " "]))
+    return (
+        f"{year:04d}-{month:02d}-{day:02d}{separator}{hour:02d}:{minute:02d}:{second:02d}{fraction}{offset}"
+    )
+
+
+def _occurred_near(sent_at: str) -> str:
+    """An occurred_at 5 minutes before ``sent_at`` on the client's clock (after it, near year 1), or
+    before now when ``sent_at`` is no time: an event whose age is within the limits either way."""
+    try:
+        sent = parse_rfc3339(sent_at).astimezone(UTC)
+    except (ValueError, OverflowError):
+        sent = NOW
+    gap = timedelta(minutes=5)
+    return format_rfc3339(sent - gap if sent.year > 1 else sent + gap)
+
+
+def _judged(harness: Harness, path: str, document: dict[str, Any]) -> tuple[int, Any, list[timedelta]]:
+    """Status, answer, and the age (received_at - derived_at) of each event forwarded."""
+    event = http_api_event(codec.dumps(document), write_key=WRITE_KEY)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    status, _, body = harness.invoke(event)
+    ages = [parse_rfc3339(body["received_at"]) - parse_rfc3339(s.derived_at) for s in harness.forwarded()]
+    return status, body, ages
+
+
+def test_batch_sent_at_judged_by_the_rule_of_an_event_sent_at(harness: Harness) -> None:
+    # GIVEN text in RFC 3339's shape (a second 60 at any minute and offset, fields out of range)
+    start = harness.requests
+
+    @settings(settings.get_profile("fuzz"), max_examples=SENT_AT_PAIRS)
+    @given(date_time_texts(), strategies.good_events(NOW))
+    def check(sent_at: str, good: dict[str, Any]) -> None:
+        good = {key: value for key, value in good.items() if key not in ("sent_at", "context")}
+        good["occurred_at"] = _occurred_near(sent_at)
+        call = {"type": "track", "event": "Checked", "messageId": good["event_id"], "anonymousId": "a-1"}
+        call["timestamp"] = good["occurred_at"]
+        for path, own, shared in (
+            (
+                "/v1/events",
+                {"events": [{**good, "sent_at": sent_at}]},
+                {"events": [good], "sent_at": sent_at},
+            ),
+            ("/v1/batch", {"batch": [{**call, "sentAt": sent_at}]}, {"batch": [call], "sentAt": sent_at}),
+        ):
+            # WHEN it is an event's own sent_at, and then the batch's
+            _, own_body, own_ages = _judged(harness, path, own)
+            shared_status, shared_body, shared_ages = _judged(harness, path, shared)
+            # THEN a batch refused for it (400, with the reason) is an event rejected for it; else
+            # the event has the same verdict both ways, and if accepted the same clock correction
+            [own_result] = own_body["results"]
+            if "results" not in shared_body:  # refused as a whole
+                assert shared_status == 400, shared_body
+                message = (
+                    shared_body["error"]["message"] if "error" in shared_body else shared_body["message"]
+                )
+                assert '"sent_at"' in message or '"sentAt"' in message, message
+                assert own_result["verdict"] == "rejected", (sent_at, own_result)
+                assert [error["path"] for error in own_result["errors"]] == ["$.sent_at"], own_result
+            else:
+                assert shared_body["results"] == [own_result], (sent_at, own_body, shared_body)
+                # (each time is written to the millisecond: the ages may differ by one)
+                pairs = zip(shared_ages, own_ages, strict=True)
+                assert all(abs(a - b) <= timedelta(milliseconds=1) for a, b in pairs), (shared_ages, own_ages)
+
+    check()
+    assert harness.requests - start >= 4 * SENT_AT_PAIRS

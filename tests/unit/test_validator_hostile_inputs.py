@@ -5,6 +5,7 @@ accepted is forwarded once, in a batch every later hop can verify."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import uuid
 from collections.abc import Iterator
@@ -13,10 +14,11 @@ from typing import Any
 import pytest
 
 from signal_platform import codec
+from signal_platform.observability import logger
 from signal_platform.schema_registry import MAX_MESSAGE_CHARS
 from signal_platform.timeutil import format_rfc3339, utc_now
-from tests.fuzz.harness import FRONT_DOORS, SOURCE_ID, WRITE_KEY, Harness, handler_behind, nesting
-from tests.http_events import http_api_event
+from tests.fuzz.harness import FRONT_DOORS, ORIGIN, SOURCE_ID, WRITE_KEY, Harness, handler_behind, nesting
+from tests.http_events import as_load_balancer_event, http_api_event
 from validator import dependencies
 from validator.body import MAX_NESTING
 
@@ -244,3 +246,178 @@ def test_integer_past_int64_rejected_with_its_path_the_rest_forwarded(
     # AND only the good event reached the bus, its largest int64 intact
     forwarded = harness.forwarded()
     assert [signal.event["data"]["properties"] for signal in forwarded] == [{"hash": 2**63 - 1}]
+
+
+# --- odd text in the headers and the address --------------------------------------------------------
+
+LONE_SURROGATE = "\udc80"  # what JSON decoding of "\\udc80" in the Lambda event gives
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
+
+
+def _post_with(harness: Harness, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    event = http_api_event(body, write_key=WRITE_KEY, headers=headers)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    status, _, answer = harness.invoke(event)
+    return status, answer
+
+
+def _sent_as_built() -> contextlib.AbstractContextManager[Harness]:
+    """The handler given each event as the test built it (here: in the load balancer's shape)."""
+    return handler_behind("http-api")
+
+
+def _without_context(path: str) -> bytes:
+    """The route's body with one good event or call that has no context of its own."""
+    document = BODIES[path]()
+    for event in document.get("events", document.get("batch", [document])):
+        event.pop("context", None)
+    return codec.dumps(document)
+
+
+@pytest.mark.parametrize("path", sorted(BODIES))
+def test_user_agent_with_a_lone_surrogate_kept_with_a_replacement_character(
+    harness: Harness, path: str
+) -> None:
+    # GIVEN a User-Agent header with a lone surrogate, on an event without a context of its own (the
+    # header fills context.user_agent; was: a 500, the event lost)
+    user_agent = f"{BROWSER} {LONE_SURROGATE}x"
+    # WHEN it is posted
+    status, answer = _post_with(harness, path, _without_context(path), {"user-agent": user_agent})
+    # THEN the event is accepted and forwarded, the surrogate replaced by U+FFFD
+    assert status == 200, answer
+    [signal] = harness.forwarded()
+    assert signal.event["context"]["user_agent"] == f"{BROWSER} \ufffdx"
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "status"),
+    [
+        ("x-api-key", f"{WRITE_KEY}{LONE_SURROGATE}", 401),
+        ("authorization", f"Basic {LONE_SURROGATE}", 401),
+        ("authorization", f"Basic{LONE_SURROGATE}abc", 401),
+        ("origin", f"{ORIGIN}{LONE_SURROGATE}", 403),
+        ("content-type", f"application/json{LONE_SURROGATE}", 415),
+        ("content-encoding", f"gzip{LONE_SURROGATE}", 415),
+        ("content-type", "application/json" + "\x00" * 20_000, 415),
+    ],
+    ids=["x-api-key", "basic-credentials", "basic-scheme", "origin", "content-type", "encoding", "long"],
+)
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/batch"])
+def test_credential_or_media_header_with_odd_text_refused_with_its_reason(
+    harness: Harness, path: str, header: str, value: str, status: int
+) -> None:
+    # GIVEN a request whose write key, Origin, media type or encoding holds a lone surrogate (a
+    # credential that is not text is a wrong one), or is very long
+    # WHEN it is posted
+    answered, answer = _post_with(harness, path, codec.dumps(BODIES[path]()), {header: value})
+    # THEN the 4xx of that header, with a reason of bounded length, and nothing forwarded
+    assert answered == status, answer
+    message = answer["error"]["message"] if "error" in answer else answer["message"]
+    assert 0 < len(message) <= MAX_MESSAGE_CHARS
+    assert harness.forwarded() == []
+
+
+@pytest.mark.parametrize("address", ["not-an-address", "\x00203.0.113.10", LONE_SURROGATE, "1" * 20_000])
+def test_source_address_that_is_no_ip_leaves_the_context_unfilled(address: str) -> None:
+    # GIVEN a request whose source address (API Gateway's sourceIp, or the last X-Forwarded-For entry
+    # behind the load balancer) is no IP address (was: filled into context.ip, and the event rejected
+    # for it by the envelope's schema)
+    request = http_api_event(_without_context("/v1/events"), write_key=WRITE_KEY)
+    request["requestContext"]["http"]["sourceIp"] = address
+    for event in (request, as_load_balancer_event(request)):
+        with _sent_as_built() as harness:
+            # WHEN it is posted
+            status, _, answer = harness.invoke(event)
+            # THEN the event is accepted, without a context.ip
+            assert status == 200, answer
+            [signal] = harness.forwarded()
+            assert "ip" not in signal.event["context"]
+
+
+def test_source_address_with_a_zone_index_filled_as_the_address(harness: Harness) -> None:
+    # GIVEN an IPv6 source address with a zone index: an address, which the envelope's ip format
+    # refuses as written (was: filled as written, and the event rejected for it)
+    request = http_api_event(_without_context("/v1/events"), write_key=WRITE_KEY)
+    request["requestContext"]["http"]["sourceIp"] = "2001:db8:1:2::7%eth0"
+    # WHEN it is posted
+    status, _, answer = harness.invoke(request)
+    # THEN the event is accepted with the address's network (docs/data-map.md)
+    assert status == 200, answer
+    [signal] = harness.forwarded()
+    assert signal.event["context"]["ip"] == "2001:db8:1::"
+
+
+TRACE_ROOT = "1-67891233-abcdef012345678912345678"
+TRACE_SELF = "1-67891234-0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(
+    "root",
+    ["", "x" * 20_000, f"{TRACE_ROOT}{LONE_SURROGATE}", f"{TRACE_ROOT}\x00", TRACE_ROOT.upper()],
+    ids=["empty", "long", "surrogate", "nul", "upper-case"],
+)
+def test_request_id_behind_the_load_balancer_is_its_own_trace_id_when_the_client_root_is_odd(
+    root: str,
+) -> None:
+    # GIVEN a client's X-Amzn-Trace-Id whose Root is no trace id; the load balancer keeps it and
+    # inserts a Self of its own (was: the Root as the request id, in every bus entry's ingest
+    # metadata: over the contract's 128 characters, empty, or not encodable at all)
+    event = as_load_balancer_event(http_api_event(_without_context("/v1/events"), write_key=WRITE_KEY))
+    event["headers"]["x-amzn-trace-id"] = f"Self={TRACE_SELF};Root={root};Sampled=1"
+    with _sent_as_built() as harness:
+        # WHEN it is posted
+        status, _, answer = harness.invoke(event)
+        # THEN accepted; the answer, the logs and the bus entries name the load balancer's trace id
+        assert status == 200, answer
+        assert answer["request_id"] == TRACE_SELF
+        assert logger.get_correlation_id() == TRACE_SELF
+        assert [codec.loads(entry["Detail"])["ingest"]["request_id"] for entry in harness.bus.entries] == [
+            TRACE_SELF
+        ]
+
+
+def test_request_id_of_a_hand_built_event_with_an_odd_trace_header_is_text() -> None:
+    # GIVEN a load balancer's event built by hand: a trace header of a lone surrogate, no Self
+    event = as_load_balancer_event(http_api_event(_without_context("/v1/events"), write_key=WRITE_KEY))
+    event["headers"]["x-amzn-trace-id"] = f"Root=r{LONE_SURROGATE}" + "x" * 500
+    with _sent_as_built() as fake:
+        # WHEN it is posted
+        status, _, answer = fake.invoke(event)
+    # THEN accepted, the request id the header's text with U+FFFD, cut at the contract's 128 characters
+    assert status == 200, answer
+    assert answer["request_id"] == ("Root=r\ufffd" + "x" * 500)[:128]
+
+
+@pytest.mark.parametrize("method", [f"POST{LONE_SURROGATE}", "P" * 20_000])
+def test_odd_method_refused_with_a_bounded_reason(harness: Harness, method: str) -> None:
+    # GIVEN a request to the events path whose method holds a lone surrogate, or is very long (was:
+    # the method quoted whole; with a surrogate the answer could not be written: a 5xx)
+    event = http_api_event(codec.dumps(BODIES["/v1/events"]()), write_key=WRITE_KEY)
+    event["requestContext"]["http"]["method"] = method
+    # WHEN it is posted
+    status, _, answer = harness.invoke(event)
+    # THEN 405, with a reason of bounded length
+    assert status == 405, answer
+    assert len(answer["error"]["message"]) <= MAX_MESSAGE_CHARS
+
+
+@pytest.mark.parametrize(
+    ("origin", "method"),
+    [(f"{ORIGIN}{LONE_SURROGATE}", "POST"), (ORIGIN, f"POST{LONE_SURROGATE}"), ("\x00" * 20_000, "\r\n")],
+    ids=["origin", "method", "long"],
+)
+def test_preflight_with_odd_text_through_the_load_balancer_answered(origin: str, method: str) -> None:
+    # GIVEN a browser's preflight through the load balancer (which the function answers itself) whose
+    # Origin or requested method holds odd text
+    event = as_load_balancer_event(http_api_event(None, content_type=None))
+    event["httpMethod"] = "OPTIONS"
+    event["headers"].update({"origin": origin, "access-control-request-method": method})
+    with _sent_as_built() as harness:
+        # WHEN it is answered
+        status, headers, body = harness.invoke(event)
+    # THEN 204; CORS headers only for an allowed method, the origin never echoed as sent
+    assert (status, body) == (204, None)
+    if method == "POST":
+        assert headers["access-control-allow-origin"] == "*"
+    else:
+        assert "access-control-allow-origin" not in headers

@@ -16,6 +16,7 @@ from validator.body import (
     decompress,
     load_json,
     parse_document,
+    parse_segment_document,
     raw_body,
 )
 
@@ -183,6 +184,42 @@ def test_parse_document_batch_with_sent_at() -> None:
 def test_parse_document_bad_shape_refused(body: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
         parse_document(body, max_events=2)
+
+
+# Second 60 is a leap second: the registry's date-time takes it only as 23:59:60 UTC (any date).
+LEAP_SECONDS = ["2026-12-31T23:59:60Z", "2026-12-07t23:59:60.5z", "2026-12-08T00:59:60+01:00"]
+NOT_LEAP_SECONDS = ["2026-12-07T10:00:60Z", "2026-12-07T23:58:60Z", "2026-12-07T23:59:60-01:00"]
+
+
+@pytest.mark.parametrize("sent_at", LEAP_SECONDS)
+def test_batch_sent_at_with_a_leap_second_accepted(sent_at: str) -> None:
+    # GIVEN a batch sent at a leap second (23:59:60 UTC), natively or in Segment's shape
+    native = codec.dumps({"events": [1], "sent_at": sent_at})
+    segment = codec.dumps({"batch": [1], "sentAt": sent_at})
+    # WHEN the bodies are parsed / THEN the sent_at is kept, as an event's own would be
+    assert parse_document(native, max_events=2).sent_at == sent_at
+    assert parse_segment_document(segment, batch=True, max_events=2).sent_at == sent_at
+
+
+@pytest.mark.parametrize("sent_at", [*NOT_LEAP_SECONDS, "0000-01-01T00:00:00Z", "9999-12-31T23:59:60Z"])
+@pytest.mark.parametrize(("field", "shape"), [("sent_at", "events"), ("sentAt", "batch")])
+def test_batch_sent_at_an_event_could_not_carry_refused_with_the_reason(
+    sent_at: str, field: str, shape: str
+) -> None:
+    # GIVEN a batch whose sent_at an event's own sent_at could not be: second 60 at another minute
+    # than 23:59 UTC (the registry's date-time refuses it; the batch's was read as the next minute,
+    # at any minute), or a moment before year 1 or after 9999
+    body = codec.dumps({shape: [1], field: sent_at})
+    # WHEN the body is parsed
+    with pytest.raises(errors.MalformedRequestError) as refused:
+        if shape == "events":
+            parse_document(body, max_events=2)
+        else:
+            parse_segment_document(body, batch=True, max_events=2)
+    # THEN it is refused (400), naming the field and, for a second 60, the rule
+    assert f'"{field}"' in str(refused.value)
+    if sent_at in NOT_LEAP_SECONDS:
+        assert "23:59:60 UTC only" in str(refused.value)
 
 
 @pytest.mark.parametrize(

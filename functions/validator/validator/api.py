@@ -127,7 +127,9 @@ def error_answer(error: errors.SignalPlatformError, request_id: str) -> HttpAnsw
         headers["WWW-Authenticate"] = 'Basic realm="signals"'
     if isinstance(error, errors.MethodNotAllowedError):
         headers["Allow"] = EVENTS_METHOD
-    message = str(error) if status < 500 else "the platform could not take the request; resend it later"
+    # A reason may quote what the client sent (a media type, an Origin, a method): bounded here, for
+    # every refusal, so no header of any length makes the answer grow with it.
+    message = clip(str(error)) if status < 500 else "the platform could not take the request; resend it later"
     return HttpAnswer(
         status,
         {

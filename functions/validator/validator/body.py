@@ -10,6 +10,7 @@ from typing import Any, Final, NamedTuple
 
 from signal_platform import codec
 from signal_platform.errors import MalformedRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
+from signal_platform.schema_registry import clip, is_date_time
 from signal_platform.timeutil import parse_rfc3339
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
@@ -151,8 +152,15 @@ def parse_segment_document(data: bytes, *, batch: bool, max_events: int) -> Segm
 
 
 def _check_sent_at(sent_at: Any, name: str) -> None:
+    """The batch's sent_at by an event's own rule: the schemas' ``date-time`` (where a second 60 is
+    a leap second, so only 23:59:60 UTC), then a moment the judge can compute with (the same parse
+    that rejects an event's unrepresentable time); checked once per request."""
     if not isinstance(sent_at, str):
         raise MalformedRequestError(f'"{name}" must be an RFC 3339 timestamp')
+    if not is_date_time(sent_at):
+        leap = sent_at[17:19] == "60"
+        rule = "a second 60 is a leap second: 23:59:60 UTC only" if leap else "as an event's times"
+        raise MalformedRequestError(clip(f'"{name}" is not an RFC 3339 date-time ({rule}): {sent_at!r}'))
     try:
         parse_rfc3339(sent_at)
     except ValueError as exc:

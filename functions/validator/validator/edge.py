@@ -15,22 +15,44 @@ four things differ and are settled here:
 - the headers: a target group with multi-value headers on (the template turns them off) sends
   ``multiValueHeaders``, each name with its list of values, and reads the answer's headers from
   there too; the function takes the last value of each, as the load balancer does with them off.
+
+What either door passes on is read here as text every later step can encode and store (a client
+controls all of it; a 5xx must never answer it):
+
+- a header value with a lone surrogate (what JSON decoding of ``"\\udc80"`` in the Lambda event
+  gives: no UTF-8 byte sequence carries it) has it replaced by U+FFFD. A User-Agent that carried one
+  still fills the events' context (what only enrichment reads costs no event); a write key that
+  carried one is a wrong key (401), an Origin an unregistered one (403), a media type or encoding
+  an unsupported one (415), each answered with its reason as before;
+- the client's address is an IP address or nothing: a value that is not one (only a hand-built
+  event's can be) leaves the events' ``context.ip`` unfilled, rather than failing their schema;
+- the request id is API Gateway's, or a well-formed trace id of the load balancer's header: the
+  client's ``Root`` when it sent a well-formed one, else the ``Self`` the load balancer inserted.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from signal_platform.errors import FrontDoorClosedError
+from signal_platform.network import network
 
 TRACE_HEADER: Final = "x-amzn-trace-id"
 FORWARDED_FOR: Final = "x-forwarded-for"
-# Logs correlate on API Gateway's request id, or the load balancer's trace id.
-CORRELATION_ID_PATH: Final = (
-    'requestContext.requestId || headers."x-amzn-trace-id" || multiValueHeaders."x-amzn-trace-id"[-1]'
-)
+_SURROGATES: Final = re.compile("[\ud800-\udfff]")
+# A field of "Root=1-67891233-abcdef012345678912345678;Self=...;Sampled=1" whose value is a trace id
+# as the load balancer writes it: "1-<8 hex digits of epoch seconds>-<24 hex digits>".
+_TRACE_FIELDS: Final = {
+    name: re.compile(rf"(?:^|;)\s*(?i:{name})\s*=\s*(1-[0-9a-f]{{8}}-[0-9a-f]{{24}})\s*(?:;|$)")
+    for name in ("root", "self")
+}
+# The signal batch contract's bound on ingest.request_id.
+MAX_REQUEST_ID_CHARS: Final = 128
+# The longest text of an IP address (an IPv6 address ending in IPv4 form, with a zone index).
+_MAX_ADDRESS_CHARS: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,22 +129,34 @@ def is_load_balancer_event(event: Mapping[str, Any]) -> bool:
     return isinstance(context, dict) and "elb" in context
 
 
+def valid_text(value: str) -> str:
+    """``value`` with any lone surrogate replaced by U+FFFD (an ASCII value, nearly every one, is
+    returned as it is after one check)."""
+    return value if value.isascii() else _SURROGATES.sub("\ufffd", value)
+
+
 def headers(event: Mapping[str, Any]) -> dict[str, str]:
     """The request's headers with lower-case names (what payload 2.0 and the load balancer send;
-    a direct invocation may not); of a name sent more than once, the last value."""
+    a direct invocation may not); of a name sent more than once, the last value; every value text
+    UTF-8 can carry."""
     multi = event.get("multiValueHeaders")
     if multi and not event.get("headers"):
-        return {name.lower(): values[-1] for name, values in multi.items() if values}
-    return {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+        return {name.lower(): valid_text(values[-1]) for name, values in multi.items() if values}
+    return {
+        name.lower(): value if value.isascii() else valid_text(value)  # inline: ~20 headers a request
+        for name, value in (event.get("headers") or {}).items()
+    }
 
 
-def _header(event: Mapping[str, Any], name: str) -> Any:
+def _header(event: Mapping[str, Any], name: str) -> str | None:
     """One header by its lower-case name, in either shape, without copying the others."""
     single = event.get("headers")
     if single or not event.get("multiValueHeaders"):
-        return (single or {}).get(name)
-    values = event["multiValueHeaders"].get(name)
-    return values[-1] if values else None
+        value = (single or {}).get(name)
+    else:
+        values = event["multiValueHeaders"].get(name)
+        value = values[-1] if values else None
+    return None if value is None else valid_text(str(value))
 
 
 def _with_headers(event: Mapping[str, Any], response: dict[str, Any], added: dict[str, str]) -> None:
@@ -159,27 +193,34 @@ def with_cors(event: Mapping[str, Any], response: dict[str, Any]) -> dict[str, A
 
 
 def request_id(event: Mapping[str, Any]) -> str:
-    """API Gateway's request id, or the root of the load balancer's trace id (raw event fields: the
-    Powertools properties build new objects on every read)."""
+    """API Gateway's request id, or the load balancer's trace id (raw event fields: the Powertools
+    properties build new objects on every read).
+
+    The client may send a trace header of its own: the load balancer keeps its ``Root`` (whatever it
+    holds) and inserts a ``Self``; without one it writes a ``Root``. The request id is the ``Root``
+    when it is a well-formed trace id, else the ``Self``: within the batch contract's bound, and
+    what the access log records. Only a hand-built event has neither: its header's text, clipped."""
     context = event.get("requestContext") or {}
     if "requestId" in context:
         return str(context["requestId"])
-    trace = str(_header(event, TRACE_HEADER) or "")
-    # "Root=1-67891233-abcdef012345678912345678[;Parent=...;Sampled=...]": the Root is the request's.
-    for part in trace.split(";"):
-        name, _, value = part.partition("=")
-        if name.strip().lower() == "root":
-            return value.strip()
-    return trace
+    trace = _header(event, TRACE_HEADER) or ""
+    for field in _TRACE_FIELDS.values():  # the Root, else the Self
+        if found := field.search(trace):
+            return found[1]
+    return trace[:MAX_REQUEST_ID_CHARS]
 
 
 def source_ip(event: Mapping[str, Any]) -> str | None:
-    """API Gateway's source IP, or the last X-Forwarded-For entry: the one the load balancer appended."""
+    """The client's IP address: API Gateway's source IP, or the last X-Forwarded-For entry (the one
+    the load balancer appended); None when the field holds no address."""
     context = event.get("requestContext") or {}
     http = context.get("http")
     if isinstance(http, dict):
-        return http.get("sourceIp")
-    forwarded = _header(event, FORWARDED_FOR)
-    if not forwarded:
+        raw = http.get("sourceIp")
+    else:
+        forwarded = _header(event, FORWARDED_FOR)
+        raw = forwarded.rsplit(",", 1)[-1] if forwarded else None
+    if not isinstance(raw, str) or len(raw) > _MAX_ADDRESS_CHARS:
         return None
-    return str(forwarded).rsplit(",", 1)[-1].strip() or None
+    parsed = network(raw.strip())  # cached: a client sends from the same address again
+    return None if parsed is None else parsed[0]

@@ -20,6 +20,7 @@ from signal_platform.errors import (
     SignalPlatformError,
 )
 from signal_platform.observability import logger, metrics, tracer
+from signal_platform.schema_registry import clip
 from signal_platform.timeutil import utc_now
 from validator import api, dependencies, edge
 from validator.ingest import IngestAnswer, IngestRequest
@@ -123,7 +124,7 @@ def _refuse(error: SignalPlatformError) -> Response[Any]:
     else:
         answer = api.error_answer(error, request_id)
     log = logger.error if answer.status >= 500 else logger.info
-    log("request refused", status=answer.status, code=error.code, reason=str(error))
+    log("request refused", status=answer.status, code=error.code, reason=clip(str(error)))
     metrics.add_metric(name=f"Requests{answer.status}", unit=MetricUnit.Count, value=1)
     if isinstance(error, RateLimitedError):  # told apart from a throttling bus's 429
         metrics.add_metric(name="RequestsRateLimited", unit=MetricUnit.Count, value=1)
@@ -135,7 +136,8 @@ def on_not_found(_error: Exception) -> Response[Any]:
     """No route matched: the one path with another method is a 405, any other path a 404."""
     event = app.current_event
     if event.path == api.EVENTS_PATH or event.path in api.SEGMENT_ROUTES:
-        return _refuse(MethodNotAllowedError(f"{event.http_method} is not allowed on {event.path}: use POST"))
+        method = edge.valid_text(event.http_method)  # the client's: any text
+        return _refuse(MethodNotAllowedError(f"{method} is not allowed on {event.path}: use POST"))
     return _refuse(RouteNotFoundError(f"no such path: send events to POST {api.EVENTS_PATH}"))
 
 
@@ -154,10 +156,13 @@ http_api.include_router(app)
 load_balancer.include_router(app)
 
 
-@logger.inject_lambda_context(correlation_id_path=edge.CORRELATION_ID_PATH)
+@logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Logs correlate on API Gateway's request id or the load balancer's trace id, as edge reads it:
+    # the raw header is the client's, and a line holding a lone surrogate could not be written.
+    logger.set_correlation_id(edge.request_id(event))
     if not edge.is_load_balancer_event(event):
         return http_api.resolve(event, context)
     if edge.is_preflight(event):

@@ -149,7 +149,7 @@ class SchemaRegistry:
         schema = self.event_schema(event_type, version)
         if self._transform is not None:
             schema = self._transform(schema)
-        return jsonschema_rs.Draft7Validator(schema, validate_formats=True, offline=True)
+        return _compiled(schema)
 
     def is_valid(self, event: dict[str, Any]) -> bool:
         """Fast path: only for events whose type and version are known (see ``has_version``)."""
@@ -174,6 +174,21 @@ class SchemaRegistry:
         except jsonschema_rs.ValidationError as first:
             return [_field_error(first), more]
         return [more]  # not reached: evaluate found failures, so validate raises
+
+
+def _compiled(schema: dict[str, Any]) -> Any:
+    """A validator that checks formats, as every schema of the registry is checked."""
+    return jsonschema_rs.Draft7Validator(schema, validate_formats=True, offline=True)
+
+
+_DATE_TIME: Final = _compiled({"type": "string", "format": "date-time"})
+
+
+def is_date_time(value: Any) -> bool:
+    """Whether ``value`` is a ``date-time`` as the registry's schemas check an event's times (RFC
+    3339; a leap second only as 23:59:60 UTC): the rule for a time outside an event, such as a
+    batch's ``sent_at``."""
+    return bool(_DATE_TIME.is_valid(value))
 
 
 def clip(text: str) -> str:
