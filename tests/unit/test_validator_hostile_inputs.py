@@ -208,6 +208,23 @@ def test_reason_for_an_unknown_type_or_version_quotes_a_bounded_part_of_it(
     assert len(error["message"]) <= MAX_MESSAGE_CHARS
 
 
+def test_reason_for_a_client_named_key_quotes_a_bounded_part_of_its_path(harness: Harness) -> None:
+    # GIVEN a search whose filters (a map of facet names the client chooses) name one facet with a
+    # 100,000-character key and a value of the wrong type (the path held the key whole)
+    event = _native_track({})
+    event.update(event_type="search", schema_version="1-1-0")
+    event["data"] = {"query": "shoes", "results_count": 3, "filters": {"k" * 100_000: 1}}
+    # WHEN it is posted
+    status, answer = _post(harness, "/v1/events", codec.dumps({"events": [event]}))
+    # THEN it is rejected with schema reasons whose paths and messages are of bounded length
+    assert status == 400, answer
+    errors = answer["results"][0]["errors"]
+    assert {error["code"] for error in errors} == {"schema_violation"}
+    assert any(error["path"].startswith("$.data.filters.kkk") for error in errors), errors
+    assert all(len(error["path"]) <= MAX_MESSAGE_CHARS for error in errors)
+    assert all(len(error["message"]) <= MAX_MESSAGE_CHARS for error in errors)
+
+
 @pytest.mark.parametrize("number", [2**63, 2**64 - 1])
 @pytest.mark.parametrize("path", sorted(BODIES))
 def test_integer_past_int64_rejected_with_its_path_the_rest_forwarded(

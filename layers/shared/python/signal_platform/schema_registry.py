@@ -197,4 +197,6 @@ def clip(text: str) -> str:
 
 
 def _field_error(error: Any) -> FieldError:
-    return FieldError("schema_violation", json_path(list(error.instance_path)), clip(error.message))
+    # The path too: it holds the keys a client chose where a schema maps names to values.
+    path = clip(json_path(list(error.instance_path)))
+    return FieldError("schema_violation", path, clip(error.message))
