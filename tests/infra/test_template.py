@@ -12,6 +12,7 @@ import json
 import re
 import tomllib
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -1795,7 +1796,7 @@ def test_glue_table_partition_projection_matches_lake_layout(resources):
     assert parameters["projection.enabled"] == "true"
     assert parameters["projection.event_type.type"] == "enum"
     assert (parameters["projection.dt.type"], parameters["projection.dt.format"]) == ("date", "yyyy-MM-dd")
-    assert parameters["projection.dt.range"] == "2026-01-01,NOW"
+    assert parameters["projection.dt.range"].split(",")[0] == "2026-01-01"
     assert (parameters["projection.dt.interval"], parameters["projection.dt.interval.unit"]) == ("1", "DAYS")
     assert parameters["projection.hour.type"] == "integer"
     assert (parameters["projection.hour.range"], parameters["projection.hour.digits"]) == ("0,23", "2")
@@ -1807,6 +1808,30 @@ def test_glue_table_partition_projection_matches_lake_layout(resources):
     assert storage["Location"] == {"Fn::Sub": "s3://${LakeBucket}/events/"}
     prefix = resources["S3WriterFunction"]["Properties"]["Environment"]["Variables"]["LAKE_PREFIX"]
     assert storage["Location"]["Fn::Sub"].endswith(f"/{prefix}/")
+
+
+def _projected_end(range_text: str, now: datetime) -> date:
+    """The last date a projected ``date`` range covers at ``now``: its end, a date or Athena's
+    relative ``NOW[+-]<n>DAYS``."""
+    end = range_text.split(",")[1].strip()
+    relative = re.fullmatch(r"NOW(?:([+-])(\d+)DAYS)?", end)
+    if relative is None:
+        return date.fromisoformat(end)
+    sign, days = relative.groups()
+    return (now + timedelta(days=int(days or 0) * (-1 if sign == "-" else 1))).date()
+
+
+@pytest.mark.parametrize("now", ["2026-12-07T00:00:00", "2026-12-07T23:30:00", "2026-12-31T23:59:59"])
+def test_glue_table_projects_the_date_of_every_line_the_writer_can_write_now(resources, template, now):
+    # GIVEN the latest derived_at the validator accepts at a moment (the largest MaxFutureSkewSeconds
+    # ahead of it), late in a day included: the S3 writer partitions the line by that date
+    moment = datetime.fromisoformat(now).replace(tzinfo=UTC)
+    skew = int(template["Parameters"]["MaxFutureSkewSeconds"]["MaxValue"])
+    latest = (moment + timedelta(seconds=skew)).date()
+    # WHEN Athena projects the table's dates at that moment
+    parameters = resources["LakeEventsTable"]["Properties"]["TableInput"]["Parameters"]
+    # THEN that line's date is among them (Athena projects no date past the range's end)
+    assert latest <= _projected_end(parameters["projection.dt.range"], moment)
 
 
 def test_glue_table_event_type_enum_equals_schema_registry_types(resources):
