@@ -72,3 +72,16 @@ def test_canonical_for_bus_refuses_the_unsigned_64_bit_integers_past_int64(numbe
     with pytest.raises(codec.IntegerOutOfRangeError) as raised:
         codec.canonical_for_bus(value)
     assert raised.value.path == ["ids", 1, "hash"]
+
+
+def test_canonical_for_bus_refuses_what_canonical_refuses_before_walking_it() -> None:
+    # GIVEN a value nested past what orjson writes, with a 64-bit integer at the bottom (the walk
+    # must never meet a depth orjson refuses: it is recursive)
+    value: Any = 2**63 - 1
+    for _ in range(codec.MAX_NESTING + 50):
+        value = [value]
+    # WHEN encoded for the bus / THEN the same error as canonical()
+    with pytest.raises(codec.JSONEncodeError):
+        codec.canonical(value)
+    with pytest.raises(codec.JSONEncodeError):
+        codec.canonical_for_bus(value)
