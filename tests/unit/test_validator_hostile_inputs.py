@@ -279,7 +279,7 @@ def _post_with(harness: Harness, path: str, body: bytes, headers: dict[str, str]
 
 
 def _sent_as_built() -> contextlib.AbstractContextManager[Harness]:
-    """The handler given each event as the test built it (here: in the load balancer's shape)."""
+    """The handler given each event exactly as the test built it, in either front door's shape."""
     return handler_behind("http-api")
 
 
