@@ -135,6 +135,7 @@ def test_new_write_key_source_id_with_trailing_newline_raises_value_error() -> N
         ("a.b", ("a", "b")),
         ("web-1_x.s.with.dots", ("web-1_x", "s.with.dots")),
         ("a" * 64 + ".s", ("a" * 64, "s")),
+        ("a" * 64 + "." + "s" * 43, ("a" * 64, "s" * 43)),  # the longest key new_write_key makes
     ],
 )
 def test_split_write_key_well_formed_returns_source_and_secret(
@@ -148,7 +149,18 @@ def test_split_write_key_well_formed_returns_source_and_secret(
 
 @pytest.mark.parametrize(
     "write_key",
-    ["", "nodot", "web.", ".secret", ".", "Web.secret", "we b.secret", "a" * 65 + ".s", "-web.secret"],
+    [
+        "",
+        "nodot",
+        "web.",
+        ".secret",
+        ".",
+        "Web.secret",
+        "we b.secret",
+        "a" * 65 + ".s",
+        "-web.secret",
+        "a" * 64 + "." + "s" * 44,  # longer than any key new_write_key makes
+    ],
 )
 def test_split_write_key_malformed_raises_authentication_error(write_key: str) -> None:
     # GIVEN a malformed key

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from signal_platform import codec
+from signal_platform import codec, sources
 from signal_platform.observability import logger
 from signal_platform.schema_registry import MAX_MESSAGE_CHARS
 from signal_platform.timeutil import format_rfc3339, utc_now
 from tests.fuzz.harness import FRONT_DOORS, ORIGIN, SOURCE_ID, WRITE_KEY, Harness, handler_behind, nesting
 from tests.http_events import as_load_balancer_event, http_api_event
-from validator import dependencies
+from validator import auth, dependencies, segment
 from validator.body import MAX_NESTING
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -438,3 +438,66 @@ def test_preflight_with_odd_text_through_the_load_balancer_answered(origin: str,
         assert headers["access-control-allow-origin"] == "*"
     else:
         assert "access-control-allow-origin" not in headers
+
+
+# --- what a client sends is kept in a container's caches only when it is short -------------------
+
+
+def _cached_write_keys() -> int:
+    return sources._source_and_hash.cache_info().currsize
+
+
+@pytest.mark.parametrize("where", ["x-api-key", "basic", "body"])
+def test_write_key_longer_than_any_write_key_refused_and_not_kept(harness: Harness, where: str) -> None:
+    # GIVEN a write key of the right form but 300 KB long, as a header or in a Segment batch's body
+    # (was: hashed and kept in the key cache, 1,024 of them: 300 MB of a container's memory)
+    long_key = f"{SOURCE_ID}.{uuid.uuid4()}" + "x" * 300_000
+    document = BODIES["/v1/batch"]()
+    headers: dict[str, str] = {}
+    if where == "body":
+        document["writeKey"] = long_key
+    elif where == "x-api-key":
+        headers["x-api-key"] = long_key
+    else:
+        headers["authorization"] = "Basic " + base64.b64encode(f"{long_key}:".encode()).decode()
+    event = http_api_event(codec.dumps(document), headers=headers)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/v1/batch"
+    cached = _cached_write_keys()
+    # WHEN it is posted
+    status, _, answer = harness.invoke(event)
+    # THEN a 401 that says why, nothing forwarded, and the cache holds no more keys than before
+    assert status == 401, answer
+    assert "malformed" in answer["message"]
+    assert harness.forwarded() == []
+    assert _cached_write_keys() == cached
+
+
+def test_long_basic_credentials_of_a_right_key_accepted_and_not_kept(harness: Harness) -> None:
+    # GIVEN the right write key as the Basic user name, with a 4 KB password (which is ignored)
+    credentials = base64.b64encode(f"{WRITE_KEY}:{'p' * 4096}".encode()).decode()
+    cached = auth._cached_basic_user.cache_info().currsize
+    # WHEN a request carries it
+    status, answer = _post_with(
+        harness, "/v1/events", codec.dumps(BODIES["/v1/events"]()), {"authorization": f"Basic {credentials}"}
+    )
+    # THEN it is authenticated and its event forwarded, and the credentials are in no cache
+    assert status == 200, answer
+    assert len(harness.forwarded()) == 1
+    assert auth._cached_basic_user.cache_info().currsize == cached
+
+
+def test_segment_context_ip_of_long_text_kept_as_sent_and_not_parsed(harness: Harness) -> None:
+    # GIVEN a Segment call whose context.ip is 20,000 characters (Segment accepts any value there;
+    # was: parsed, and kept in the address cache, 1,024 of them)
+    document = BODIES["/v1/batch"]()
+    document["batch"][0]["context"] = {"ip": "1" * 20_000 + str(uuid.uuid4())}
+    cached = segment._parses_as_ip_address.cache_info().currsize
+    # WHEN it is posted
+    status, answer = _post(harness, "/v1/batch", codec.dumps(document))
+    # THEN the call is accepted with the text in origin.context (context.ip is the request's own
+    # address, truncated), and the cache holds no more
+    assert status == 200, answer
+    [signal] = harness.forwarded()
+    assert signal.event["data"]["origin"]["context"]["ip"] == document["batch"][0]["context"]["ip"]
+    assert signal.event["context"]["ip"] == "203.0.113.0"
+    assert segment._parses_as_ip_address.cache_info().currsize == cached

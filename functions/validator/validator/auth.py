@@ -10,6 +10,9 @@ from typing import Final
 from signal_platform.errors import AuthenticationError
 
 _CACHE_SIZE: Final = 1024
+# Longer Authorization values are decoded each time, not kept: the cache holds what clients resend,
+# and a client may send values of up to the front door's header limit (10-16 KB).
+MAX_CACHED_AUTHORIZATION_CHARS: Final = 512
 
 
 def has_write_key_header(headers: Mapping[str, str]) -> bool:
@@ -31,13 +34,13 @@ def write_key_from_headers(headers: Mapping[str, str]) -> str:
     authorization = headers.get("authorization", "").strip()
     if not authorization:
         raise AuthenticationError("missing write key: send it as the HTTP Basic user name or in x-api-key")
-    return _basic_user(authorization)
+    if len(authorization) > MAX_CACHED_AUTHORIZATION_CHARS:
+        return _basic_user(authorization)
+    return _cached_basic_user(authorization)
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
 def _basic_user(authorization: str) -> str:
-    """The user name of an HTTP Basic ``Authorization`` value, kept for the values a container sees
-    again (a client sends the same one with every request); a refusal is raised, never kept."""
+    """The user name of an HTTP Basic ``Authorization`` value."""
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() != "basic":
         raise AuthenticationError("unsupported authorization scheme: use HTTP Basic or x-api-key")
@@ -50,3 +53,8 @@ def _basic_user(authorization: str) -> str:
     if not user:
         raise AuthenticationError("missing write key: the Basic user name is empty")
     return user
+
+
+# Kept for the values a container sees again (a client sends the same one with every request); a
+# refusal is raised, never kept.
+_cached_basic_user: Final = lru_cache(maxsize=_CACHE_SIZE)(_basic_user)

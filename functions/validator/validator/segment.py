@@ -403,8 +403,18 @@ def _typed_data(
     return kind, CALL_SCHEMA_VERSION, data
 
 
-@lru_cache(maxsize=1024)
+# The longest text of an address: an IPv4-mapped IPv6 one written out, ffff:...:255.255.255.255.
+MAX_ADDRESS_CHARS: Final = 45
+
+
 def _is_ip_address(text: str) -> bool:
+    """Whether ``text`` is an IP address without a zone index; longer text is not one, and is not
+    parsed or kept in the cache (a call may send 32 KB there)."""
+    return len(text) <= MAX_ADDRESS_CHARS and _parses_as_ip_address(text)
+
+
+@lru_cache(maxsize=1024)
+def _parses_as_ip_address(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:

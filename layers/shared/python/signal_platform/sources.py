@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import time
@@ -33,6 +34,9 @@ from signal_platform.token_bucket import TokenBucket
 SOURCE_ID_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 ORIGIN_PATTERN: Final = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 _SECRET_BYTES: Final = 32
+# The longest key ``new_write_key`` makes: a source id, a dot, its secret as unpadded URL-safe
+# base64. A longer one is malformed, refused before it is hashed or kept in the key cache.
+MAX_WRITE_KEY_CHARS: Final = 64 + 1 + math.ceil(_SECRET_BYTES * 4 / 3)
 # Bounded like the source caches: a flood of invented keys only evicts, each costing its own hash.
 _KEY_CACHE_SIZE: Final = 1024
 
@@ -103,6 +107,8 @@ def _source_and_hash(write_key: str) -> tuple[str, str]:
 
 
 def split_write_key(write_key: str) -> tuple[str, str]:
+    if len(write_key) > MAX_WRITE_KEY_CHARS:
+        raise AuthenticationError(f"the write key is malformed: longer than {MAX_WRITE_KEY_CHARS} characters")
     source_id, dot, secret = write_key.partition(".")
     if not dot or not secret or not SOURCE_ID_PATTERN.fullmatch(source_id):
         raise AuthenticationError("the write key is malformed")
