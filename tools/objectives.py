@@ -16,6 +16,8 @@ Bucket replication: S3 RTC's 15-minute SLA, or no bound without it.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -81,12 +83,15 @@ def from_template(cfn: dict[str, Any]) -> Objectives:
     )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="python -m tools.objectives", description=__doc__.splitlines()[0]
+    ).parse_args(argv)
     from cfnlint.decode import decode  # type: ignore[import-untyped]  # noqa: PLC0415 - SAM CLI's linter
 
     cfn, problems = decode(str(ROOT / "template.yaml"))
     if problems or cfn is None:
-        print(f"cannot read template.yaml: {problems}")
+        print(f"cannot read template.yaml: {problems}", file=sys.stderr)
         return 1
     for line in from_template(cfn).lines():
         print(line)
