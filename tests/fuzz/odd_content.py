@@ -2,7 +2,8 @@
 
 Odd text (astral-plane and combining characters, U+2028/2029, NUL and other control characters,
 bidi marks, noncharacters, text that looks like an escape), numbers at the edges of what the judge
-accepts (int64 bounds, -0.0, the largest and smallest doubles, floats with many digits), odd keys
+accepts (int64 bounds, -0.0, the largest and smallest doubles, floats with many digits) and just
+past them (integers outside int64, which must be refused, never read as a rounded double), odd keys
 (empty, long, dotted, ``$``, quotes, envelope field names, equal but for their case), empty and
 deep-but-allowed values, and ``from_schema``: any value of a registry schema, each keyword's bound
 reached now and then. Lone surrogates are left out: no UTF-8 body can carry one (the edge fuzz
@@ -114,8 +115,12 @@ ODD_NUMBERS: Final = [
     1e21,
     9007199254740993.0,
 ]
+# Integers no int64 holds, which the judge refuses (integer_out_of_range): written as integers, the
+# ones past 64 bits as well, which a 64-bit JSON parser reads as the nearest double.
+PAST_INT64: Final = [INT64_MIN - 1, INT64_MAX + 1, 2**64 - 1, 2**64, 10**20, -(10**30)]
 ODD_SCALARS: Final = st.one_of(
     st.sampled_from(ODD_NUMBERS),
+    st.sampled_from(PAST_INT64),
     st.integers(min_value=INT64_MIN, max_value=INT64_MAX),
     st.floats(allow_nan=False, allow_infinity=False),
     odd_text(),
