@@ -17,6 +17,7 @@ message or dropped event may appear. Rejections are the fuzz tests' business: no
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import itertools
 import json
@@ -34,7 +35,7 @@ from localcloud.cloud import LocalCloud
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339
 from tests.e2e.test_lake_table_reads import lake_objects, openx_row, serde_parameters
 from tests.fuzz.harness import basic
-from tests.fuzz.odd_content import ODD_JSON, ODD_KEYS, from_schema, odd_objects, odd_text
+from tests.fuzz.odd_content import ODD_JSON, ODD_KEYS, PAST_INT64, from_schema, odd_objects, odd_text
 from tests.fuzz.strategies import CLIENT_SKEW, FUZZ, GOOD_AGE, REGISTRY, dump_json, event_ids, timestamps
 from validator.body import MAX_NESTING
 from validator.segment import CALL_TYPES, TrackMapping
@@ -55,8 +56,21 @@ CONTEXT_BUT_IP = {
     **CONTEXT_SCHEMA,
     "properties": {name: member for name, member in CONTEXT_SCHEMA["properties"].items() if name != "ip"},
 }
+# Addresses at their edges, and text that only looks like one (a zone index, a prefix, a space).
 ADDRESSES = st.ip_addresses().map(str) | st.sampled_from(
-    ["::ffff:192.0.2.33", "::ffff:c000:221", "::", "0.0.0.0", "255.255.255.255", "fe80::1", "2001:db8::"]  # noqa: S104
+    [
+        "::ffff:192.0.2.33",
+        "::ffff:c000:221",
+        "::",
+        "0.0.0.0",  # noqa: S104 - a value to validate, nothing binds
+        "255.255.255.255",
+        "fe80::1",
+        "2001:db8::",
+        "fe80::1%eth0",
+        "::ffff:192.0.2.33%1",
+        "2001:db8::1/64",
+        " 192.0.2.1",
+    ]
 )
 IDENTITY_FIELDS = ("user_id", "anonymous_id", "session_id")
 # Top-level call fields the Segment mapping places; any other is kept in data.origin.extra.
@@ -77,13 +91,30 @@ SHARED_CONTEXT_ROOM = MAX_NESTING - 1
 @dataclass
 class OddRequest:
     """A request's route and body document; ``events`` are the sent events or calls, in order. The
-    event ids and source are filled in when it is sent (every run needs ids of its own)."""
+    native events' ids and source are filled in when it is sent (every run needs ids of its own: a
+    source of its own, ``source`` with a number)."""
 
     path: str
     document: Any
     events: list[dict[str, Any]]
     ensure_ascii: bool
+    source: str
     shared_context: dict[str, Any] = field(default_factory=dict)
+
+
+SOURCES = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,63}", fullmatch=True)
+# Requests of many events (most of the time a few): the same drawn events again, each its own event.
+COPIES = st.sampled_from([1] * 8 + [20, 60])
+
+
+def _copies(events: list[dict[str, Any]], copies: int, *, segment: bool) -> list[dict[str, Any]]:
+    if copies == 1:
+        return events
+    many = [copy.deepcopy(event) for _ in range(copies) for event in events]
+    if segment:
+        for index, call in enumerate(many):
+            call["messageId"] = f"{call['messageId'][:94]}~{index}"
+    return many
 
 
 def _moment(draw: st.DrawFn) -> datetime:
@@ -135,13 +166,16 @@ def native_events(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def native_requests(draw: st.DrawFn) -> OddRequest:
     events = draw(st.lists(native_events(), min_size=1, max_size=4))
+    source, ascii_only = draw(SOURCES), draw(st.booleans())
     if len(events) == 1 and draw(st.booleans()):
-        return OddRequest("/v1/events", events[0], events, draw(st.booleans()))
-    document: dict[str, Any] = {"events": events}
-    return OddRequest("/v1/events", document, events, draw(st.booleans()))
+        return OddRequest("/v1/events", events[0], events, ascii_only, source)
+    events = _copies(events, draw(COPIES), segment=False)
+    return OddRequest("/v1/events", {"events": events}, events, ascii_only, source)
 
 
-IDS = odd_text(1, 128) | st.integers(min_value=0, max_value=2**63 - 1)
+# Segment ids are strings, or numbers taken as their text: integers of any size too.
+INTEGERS = st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.sampled_from(PAST_INT64)
+IDS = odd_text(1, 128) | INTEGERS
 EXTRA_KEYS = (
     ODD_KEYS | st.sampled_from(["originalTimestamp", "channel", "version", "Context", "EVENT"])
 ).filter(lambda key: key not in PLACED)
@@ -188,9 +222,9 @@ def _call_content(draw: st.DrawFn, kind: str, room: int) -> dict[str, Any]:
     elif kind in ("identify", "group"):
         content["traits"] = draw(odd_objects(room))
     if kind == "group":
-        content["groupId"] = draw(odd_text(1, 256))
+        content["groupId"] = draw(odd_text(1, 256) | INTEGERS)
     if kind == "alias":
-        content["previousId"] = draw(odd_text(1, 256))
+        content["previousId"] = draw(odd_text(1, 256) | INTEGERS)
     return content
 
 
@@ -199,12 +233,17 @@ def segment_calls(draw: st.DrawFn, kind: str, room: int) -> dict[str, Any]:
     """A call of ``kind`` with odd content anywhere: its own members, ``context`` (an address and a
     user agent now and then), ``integrations`` and top-level fields the mapping does not place."""
     times = draw(_event_times())
-    call: dict[str, Any] = {
-        "type": kind,
-        "messageId": draw(odd_text(1, 100)),
-        "timestamp": times["occurred_at"],
-    }
-    if "sent_at" in times:
+    call: dict[str, Any] = {"type": kind, "messageId": draw(odd_text(1, 100))}
+    # Where the call's time is: timestamp, originalTimestamp (timestamp absent or null), or nowhere
+    # (the receive time; only without a sentAt, which would then make the call look skewed).
+    placed = draw(st.sampled_from(["timestamp"] * 5 + ["originalTimestamp", "null", "nowhere"]))
+    if placed == "null":
+        call["timestamp"] = None
+    if placed != "nowhere":
+        call["originalTimestamp" if placed in ("originalTimestamp", "null") else "timestamp"] = times[
+            "occurred_at"
+        ]
+    if "sent_at" in times and placed != "nowhere":
         call["sentAt"] = times["sent_at"]
     identity = draw(st.sampled_from(["userId", "anonymousId", "both"]))
     if identity != "anonymousId" or kind == "alias":
@@ -233,11 +272,12 @@ def segment_requests(draw: st.DrawFn) -> OddRequest:
         call = draw(segment_calls(kind, MAX_NESTING - 1))
         if draw(st.booleans()):
             del call["type"]  # the route names it
-        return OddRequest(f"/v1/{kind}", call, [{**call, "type": kind}], draw(st.booleans()))
+        return OddRequest(f"/v1/{kind}", call, [{**call, "type": kind}], draw(st.booleans()), draw(SOURCES))
     calls = [
         draw(segment_calls(kind, CALL_ROOM))
         for kind in draw(st.lists(st.sampled_from(CALL_TYPES), min_size=1, max_size=4))
     ]
+    calls = _copies(calls, draw(COPIES), segment=True)
     for index, call in enumerate(calls):  # one messageId is one event: a repeat would be a duplicate
         if any(call["messageId"] == other["messageId"] for other in calls[:index]):
             call["messageId"] = f"{call['messageId'][:96]}~{index}"
@@ -247,7 +287,7 @@ def segment_requests(draw: st.DrawFn) -> OddRequest:
         shared = document["context"] = draw(odd_objects(SHARED_CONTEXT_ROOM))
     if draw(st.booleans()):  # the clock of the calls without a sentAt of their own: this instant's
         document["sentAt"] = draw(timestamps(NOW))
-    return OddRequest("/v1/batch", document, calls, draw(st.booleans()), shared)
+    return OddRequest("/v1/batch", document, calls, draw(st.booleans()), draw(SOURCES), shared)
 
 
 # --- one run: send, drain, read the lake ------------------------------------------------------------
@@ -275,7 +315,8 @@ class Run:
 
 def _send(cloud: LocalCloud, request: OddRequest) -> Run:
     cloud.reset(warm=True)
-    source = f"odd-{next(_RUNS)}"
+    suffix = f"-{next(_RUNS)}"
+    source = request.source[: 64 - len(suffix)] + suffix
     write_key = cloud.register_source(source)
     native = request.path == "/v1/events"
     for event in request.events:
@@ -286,7 +327,7 @@ def _send(cloud: LocalCloud, request: OddRequest) -> Run:
     headers |= {"x-api-key": write_key} if native else {"authorization": basic(write_key)}
     body = dump_json(request.document, ensure_ascii=request.ensure_ascii)
     answer = cloud.api.request("POST", request.path, body, headers)
-    assert answer.status in (200, 207, 400), (answer.status, answer.body[:2000])
+    assert answer.status in (200, 207, 400, 413), (answer.status, answer.body[:2000])
     results = answer.json().get("results", [])
     assert all(result["verdict"] != "retry" for result in results), results
     accepted = {
@@ -387,7 +428,9 @@ def _check_call(row: Mapping[str, Any], call: Mapping[str, Any], shared: Mapping
     data, kind = row["data"], call["type"]
     origin = data["origin"]
     assert (origin["protocol"], origin["message_id"], origin["type"]) == ("segment", call["messageId"], kind)
-    assert row["occurred_at"] == _utc(call["timestamp"])
+    occurred_at = call.get("timestamp") or call.get("originalTimestamp")
+    if occurred_at is not None:  # else the receive time
+        assert row["occurred_at"] == _utc(occurred_at)
     context = {**shared, **call.get("context", {})}
     if _is_address(context.get("ip")):
         assert row["network"]["ip_prefix"] == _network(context.pop("ip"))
@@ -419,9 +462,9 @@ def _check_call(row: Mapping[str, Any], call: Mapping[str, Any], shared: Mapping
     elif kind in ("identify", "group"):
         assert _same(data["traits"], call["traits"])
     if kind == "group":
-        assert data["group_id"] == call["groupId"]
+        assert data["group_id"] == str(call["groupId"])
     if kind == "alias":
-        assert data["previous_id"] == call["previousId"]
+        assert data["previous_id"] == str(call["previousId"])
 
 
 # --- the properties -------------------------------------------------------------------------------

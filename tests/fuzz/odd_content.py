@@ -86,6 +86,10 @@ def odd_text(min_size: int = 0, max_size: int = 40) -> st.SearchStrategy[str]:
     return st.one_of(short, short, short, at_bound)
 
 
+def _long_text(size: int) -> st.SearchStrategy[str]:
+    return odd_text(size, size)
+
+
 INT64_MAX: Final = codec.BUS_INTEGERS.stop - 1
 INT64_MIN: Final = codec.BUS_INTEGERS.start
 ODD_NUMBERS: Final = [
@@ -119,8 +123,7 @@ ODD_NUMBERS: Final = [
 # ones past 64 bits as well, which a 64-bit JSON parser reads as the nearest double.
 PAST_INT64: Final = [INT64_MIN - 1, INT64_MAX + 1, 2**64 - 1, 2**64, 10**20, -(10**30)]
 ODD_SCALARS: Final = st.one_of(
-    st.sampled_from(ODD_NUMBERS),
-    st.sampled_from(PAST_INT64),
+    st.sampled_from(ODD_NUMBERS + PAST_INT64),
     st.integers(min_value=INT64_MIN, max_value=INT64_MAX),
     st.floats(allow_nan=False, allow_infinity=False),
     odd_text(),
@@ -159,6 +162,10 @@ ODD_KEYS: Final = st.one_of(
             "context",
             "derived_at",
             "partition_key",
+            "ip",
+            "userAgent",
+            "page",
+            "locale",
             "__proto__",
             "k" * 512,
             "\u00e9",
@@ -189,11 +196,14 @@ def deep_values(draw: st.DrawFn, levels: int) -> Any:
 @st.composite
 def odd_objects(draw: st.DrawFn, room: int) -> dict[str, Any]:
     """A free-form object (properties, traits, context, ...) that nests at most ``room`` levels, itself
-    included: empty, odd members, or a member nested as deep as ``room`` allows."""
-    how = draw(st.sampled_from(["members", "members", "members", "empty", "deep"]))
+    included: empty, odd members, a very long text member, or a member nested as deep as ``room``
+    allows."""
+    how = draw(st.sampled_from(["members", "members", "members", "empty", "deep", "long"]))
     if how == "empty" or room < 1:
         return {}
     members: dict[str, Any] = draw(st.dictionaries(ODD_KEYS, ODD_JSON, max_size=6))
+    if how == "long":  # 2,000 to 8,000 characters: up to 48 KB once escaped, past the event limit
+        members[draw(ODD_KEYS)] = draw(st.integers(min_value=2_000, max_value=8_000).flatmap(_long_text))
     if how == "deep" and room > 1:
         levels = draw(st.sampled_from([room - 1, room - 2]) | st.integers(min_value=1, max_value=room - 1))
         members[draw(ODD_KEYS)] = draw(deep_values(max(0, levels)))
