@@ -299,6 +299,21 @@ def test_call_without_message_id_with_an_integer_past_64_bits_rejected_with_its_
     assert harness.forwarded() == []
 
 
+def test_segment_ids_past_64_bits_kept_as_their_text(harness: Harness) -> None:
+    # GIVEN a call whose userId and groupId are integers past 64 bits (Segment takes a number as its
+    # text; read as the nearest double, the userId was dropped and the call refused for its groupId)
+    call = _segment_track({})
+    call.update(type="group", userId=2**64, groupId=-(10**30), traits={})
+    # WHEN it is posted
+    status, answer = _post(harness, "/v1/batch", _json({"batch": [call]}))
+    # THEN accepted, with each id as the client wrote it
+    assert status == 200, answer
+    assert [result["verdict"] for result in answer["results"]] == ["accepted"], answer
+    (signal,) = harness.forwarded()
+    assert signal.event["context"]["user_id"] == "18446744073709551616"
+    assert signal.event["data"]["group_id"] == "-1000000000000000000000000000000"
+
+
 @pytest.mark.parametrize("path", sorted(BODIES))
 def test_long_digit_runs_that_are_no_integers_past_int64_forwarded_as_sent(
     harness: Harness, path: str
