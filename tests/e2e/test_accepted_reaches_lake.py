@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jsonschema_rs
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +36,15 @@ from localcloud.cloud import LocalCloud
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339
 from tests.e2e.test_lake_table_reads import lake_objects, openx_row, serde_parameters
 from tests.fuzz.harness import basic
-from tests.fuzz.odd_content import ODD_JSON, ODD_KEYS, PAST_INT64, from_schema, odd_objects, odd_text
+from tests.fuzz.odd_content import (
+    ODD_JSON,
+    ODD_KEYS,
+    PAST_INT64,
+    USER_AGENTS,
+    from_schema,
+    odd_objects,
+    odd_text,
+)
 from tests.fuzz.strategies import CLIENT_SKEW, FUZZ, GOOD_AGE, REGISTRY, dump_json, event_ids, timestamps
 from validator.body import MAX_NESTING
 from validator.segment import CALL_TYPES, TrackMapping
@@ -74,6 +83,11 @@ ADDRESSES = st.ip_addresses().map(str) | st.sampled_from(
 )
 IDENTITY_FIELDS = ("user_id", "anonymous_id", "session_id")
 # Top-level call fields the Segment mapping places; any other is kept in data.origin.extra.
+# Every lake line is an enriched signal of the contract the enrichment writes (contracts/enriched_batch).
+ENRICHED_SIGNAL = jsonschema_rs.Draft7Validator(
+    REGISTRY.contract("enriched_batch", "1-1-0")["properties"]["signals"]["items"],
+    validate_formats=True,
+)
 PLACED = frozenset(
     {"type", "messageId", "userId", "anonymousId", "context", "integrations", "timestamp", "sentAt"}
     | {"event", "properties", "traits", "name", "category", "groupId", "previousId", "writeKey"}
@@ -159,6 +173,8 @@ def native_events(draw: st.DrawFn) -> dict[str, Any]:
         context = draw(from_schema(CONTEXT_BUT_IP, 3))
         if draw(st.booleans()):
             context["ip"] = draw(ADDRESSES)
+        if draw(st.booleans()):
+            context["user_agent"] = draw(USER_AGENTS)
         event["context"] = context
     return event
 
@@ -256,7 +272,7 @@ def segment_calls(draw: st.DrawFn, kind: str, room: int) -> dict[str, Any]:
         if draw(st.booleans()):
             context["ip"] = draw(ADDRESSES | odd_text())
         if draw(st.booleans()):
-            context["userAgent"] = draw(odd_text(0, 1100))
+            context["userAgent"] = draw(USER_AGENTS | odd_text(0, 1100))
         call["context"] = context
     if draw(st.booleans()):
         call["integrations"] = draw(odd_objects(room))
@@ -353,6 +369,10 @@ def _send(cloud: LocalCloud, request: OddRequest) -> Run:
         for line in lines:
             row = openx_row(line, parameters)
             copies[row["event_id"]] += 1
+            errors = [
+                f"{list(error.instance_path)}: {error.message}" for error in ENRICHED_SIGNAL.iter_errors(row)
+            ]
+            assert errors == [], (errors, request.document)
             rows[row["event_id"]] = row
             derived = row["derived_at"]
             assert f"/event_type={row['event_type']}/dt={derived[:10]}/hour={derived[11:13]}/" in key, (
@@ -378,9 +398,9 @@ def _network(address: str) -> str:
 
 
 def _check_context(row: Mapping[str, Any], context: Mapping[str, Any]) -> None:
-    """The envelope's context as the lake's columns hold it: trimmed, codes lower case, the address
-    as its network; a field whose text is blank is absent (user) or comes from elsewhere (page,
-    campaign: the event's data, the URL's utm_ parameters)."""
+    """The envelope's context as the lake's columns hold it: trimmed, codes lower case (clipped to the
+    contract's bound), the address as its network; a field whose text is blank is absent (user) or
+    comes from elsewhere (page, campaign: the event's data, the URL's utm_ parameters)."""
     for name in IDENTITY_FIELDS:
         assert row["user"].get(name) == ((context.get(name) or "").strip() or None), (name, row["user"])
     sent_page, page = context.get("page", {}), row["page"]
@@ -389,12 +409,12 @@ def _check_context(row: Mapping[str, Any], context: Mapping[str, Any]) -> None:
             assert page[name] == value, (name, page)
     library = context.get("library", {})
     if name := library.get("name", "").strip():
-        assert row["library"]["name"] == name.lower()
+        assert row["library"]["name"] == name.lower()[:64]
     if version := library.get("version", "").strip():
         assert row["library"]["version"] == version
     for name, value in context.get("campaign", {}).items():
         if value.strip():
-            expected = value.strip().lower() if name in ("source", "medium") else value.strip()
+            expected = value.strip().lower()[:256] if name in ("source", "medium") else value.strip()
             assert row["campaign"][name] == expected, (name, row["campaign"])
     if "locale" in context:
         assert row["locale"] == context["locale"]

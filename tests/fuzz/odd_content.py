@@ -247,11 +247,39 @@ ODD_URIS: Final = [
     "http://user:p%40ss@shop.example.com:65535/%F0%9F%98%80?utm_source=%20News%20Letter&utm_medium=EMAIL",
     "https://shop.example.com/?utm_source=a&utm_source=b&utm_campaign=%E2%80%A8",
     "HTTPS://SHOP.EXAMPLE.COM./A/../B/./C",
+    "https://" + "a" * 300 + ".example/",
+    "http://" + ".".join(["h" * 63] * 4) + "/",
+    "https://EXAMPLE.com:99999/",
     "urn:isbn:0451450523",
     "mailto:a@example.com",
     "data:,hello",
     "x:",
 ]
+
+
+# User agents that ua-parser recognises, with odd text where it captures a device, a version or a
+# family: whatever a client writes there comes back in the enriched device fields.
+USER_AGENTS: Final = st.builds(
+    "{}{}{}".format,
+    st.sampled_from(
+        [
+            "Mozilla/5.0 (Linux; Android 10; ",
+            "Dalvik/2.1.0 (Linux; U; Android 9; ",
+            "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 Chrome/",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS ",
+            "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 ",
+        ]
+    ),
+    st.text(st.sampled_from("0123456789._AZaz -"), max_size=16) | odd_text(0, 900),
+    st.sampled_from(
+        [
+            " Build/QP1A) AppleWebKit/537.36 Chrome/90.0 Mobile Safari/537.36",
+            ".0 Safari/537.36",
+            "_4 like Mac OS X)",
+            "/1.0",
+        ]
+    ),
+).map(lambda agent: agent[:1024])
 
 
 def _uris(max_length: int) -> st.SearchStrategy[str]:
