@@ -131,7 +131,9 @@ def _time(draw: st.DrawFn, moment: datetime) -> str:
     without a ``sent_at``)."""
     if draw(st.integers(min_value=0, max_value=9)) == 0:
         day = NOW - timedelta(days=draw(st.integers(min_value=1, max_value=5)))
-        return f"{day:%Y-%m-%d}T23:59:60Z"
+        fraction = draw(st.sampled_from(["", ".000", ".999", ".5", ".123456789"]))
+        leap = f"{day:%Y-%m-%d}T23:59:60{fraction}Z"
+        return leap.lower() if draw(st.booleans()) else leap
     text: str = draw(timestamps(moment))
     return text
 

@@ -24,6 +24,9 @@ from signal_platform.errors import MalformedSignalError
         ("  2026-11-26T14:03:21.457Z ", "2026-11-26T14:03:21.457Z"),
         ("2026-11-27T00:30:00.000+05:30", "2026-11-26T19:00:00.000Z"),
         ("2026-11-26T20:00:00.000-08:00", "2026-11-27T04:00:00.000Z"),
+        ("2026-12-31T23:59:60.000Z", "2027-01-01T00:00:00.000Z"),
+        ("2026-12-31T23:59:60Z", "2027-01-01T00:00:00.000Z"),
+        ("2026-12-31t23:59:60.250z", "2027-01-01T00:00:00.250Z"),
     ],
     ids=[
         "canonical",
@@ -35,6 +38,9 @@ from signal_platform.errors import MalformedSignalError
         "padded",
         "plus-0530",
         "minus-08",
+        "leap-second-canonical",
+        "leap-second",
+        "leap-second-lower-case",
     ],
 )
 def test_utc_timestamp_any_offset_gives_utc_millis(raw: str, expected: str) -> None:

@@ -60,8 +60,10 @@ def utc_timestamp(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise MalformedSignalError(f"{field} must be an RFC 3339 timestamp string")
     try:
-        if _CANONICAL_TIMESTAMP.fullmatch(value):
+        if _CANONICAL_TIMESTAMP.fullmatch(value) and value[17] != "6":
             # Most are canonical already (SDKs and the validator write this form): only check the date.
+            # A leap second (":60", which the validator takes at 23:59 UTC) is read as the next
+            # minute's first instant, below.
             datetime.fromisoformat(value)
             return value
         moment = parse_rfc3339(value.strip().upper())  # RFC 3339 allows "t" and "z"; fromisoformat not
