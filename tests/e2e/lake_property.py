@@ -71,12 +71,12 @@ ADDRESSES = st.ip_addresses().map(str) | st.sampled_from(
     ]
 )
 IDENTITY_FIELDS = ("user_id", "anonymous_id", "session_id")
-# Top-level call fields the Segment mapping places; any other is kept in data.origin.extra.
 # Every lake line is an enriched signal of the contract the enrichment writes (contracts/enriched_batch).
 ENRICHED_SIGNAL = jsonschema_rs.Draft7Validator(
     REGISTRY.contract("enriched_batch", "1-1-0")["properties"]["signals"]["items"],
     validate_formats=True,
 )
+# Top-level call fields the Segment mapping places; any other is kept in data.origin.extra.
 PLACED = frozenset(
     {"type", "messageId", "userId", "anonymousId", "context", "integrations", "timestamp", "sentAt"}
     | {"event", "properties", "traits", "name", "category", "groupId", "previousId", "writeKey"}
@@ -329,8 +329,8 @@ def send(cloud: LocalCloud, request: OddRequest) -> Run:
     source = request.source[: 64 - len(suffix)] + suffix
     write_key = cloud.register_source(source)
     native = request.path == "/v1/events"
-    for event in request.events:
-        if native:
+    if native:  # a Segment call's id is made of the source and its messageId
+        for event in request.events:
             event["event_id"] = _fresh_id(event["event_id"])
             event["source"] = source
     headers = {"content-type": "application/json"}
