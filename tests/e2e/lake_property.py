@@ -36,7 +36,16 @@ from tests.fuzz.odd_content import (
     odd_objects,
     odd_text,
 )
-from tests.fuzz.strategies import CLIENT_SKEW, FUZZ, GOOD_AGE, REGISTRY, dump_json, event_ids, timestamps
+from tests.fuzz.strategies import (
+    CLIENT_SKEW,
+    FUZZ,
+    GOOD_AGE,
+    REGISTRY,
+    dump_json,
+    event_ids,
+    rfc3339,
+    timestamps,
+)
 from validator.body import MAX_NESTING
 from validator.segment import CALL_TYPES, TrackMapping
 
@@ -125,6 +134,17 @@ def _moment(draw: st.DrawFn) -> datetime:
 
 
 @st.composite
+def _any_offset(draw: st.DrawFn, moment: datetime) -> str:
+    """``moment`` in RFC 3339 with any offset the format allows (up to ±23:59), fraction and case."""
+    return rfc3339(
+        moment,
+        offset_minutes=draw(st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1)),
+        fraction_digits=draw(st.integers(min_value=0, max_value=12)),
+        lower=draw(st.booleans()),
+    )
+
+
+@st.composite
 def _time(draw: st.DrawFn, moment: datetime) -> str:
     """``moment`` in any RFC 3339 form; now and then a leap second instead (23:59:60 UTC, the only one
     the ``date-time`` format takes) of one of the last days (then ``moment`` is ignored: use it only
@@ -134,7 +154,7 @@ def _time(draw: st.DrawFn, moment: datetime) -> str:
         fraction = draw(st.sampled_from(["", ".000", ".999", ".5", ".123456789"]))
         leap = f"{day:%Y-%m-%d}T23:59:60{fraction}Z"
         return leap.lower() if draw(st.booleans()) else leap
-    text: str = draw(timestamps(moment))
+    text: str = draw(timestamps(moment) | _any_offset(moment))
     return text
 
 
