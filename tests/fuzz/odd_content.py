@@ -5,9 +5,10 @@ bidi marks, noncharacters, text that looks like an escape), numbers at the edges
 accepts (int64 bounds, -0.0, the largest and smallest doubles, floats with many digits) and just
 past them (integers outside int64, which must be refused, never read as a rounded double), odd keys
 (empty, long, dotted, ``$``, quotes, envelope field names, equal but for their case), empty and
-deep-but-allowed values, and ``from_schema``: any value of a registry schema, each keyword's bound
-reached now and then. Lone surrogates are left out: no UTF-8 body can carry one (the edge fuzz
-tests send them and expect a refusal).
+deep-but-allowed values, user agents ua-parser recognises with odd text where it captures, odd URIs
+(IDN, long hosts, ports, percent-encoding), and ``from_schema``: any value of a registry schema,
+each keyword's bound reached now and then. Lone surrogates are left out: no UTF-8 body can carry
+one (the edge fuzz tests send them and expect a refusal).
 """
 
 from __future__ import annotations
