@@ -11,6 +11,7 @@ import gzip
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ class DuplicateKeyError(ValueError):
     """The SerDe's "Row is not a valid JSON Object - JSONException: Duplicate key"."""
 
 
+@cache
 def serde_parameters() -> dict[str, str]:
     table = decode(TEMPLATE)["Resources"]["LakeEventsTable"]["Properties"]["TableInput"]
     return dict(table["StorageDescriptor"]["SerdeInfo"]["Parameters"])
@@ -68,14 +70,19 @@ def openx_row(line: bytes, parameters: Mapping[str, str]) -> dict[str, Any]:
     return row
 
 
-def _lake_lines(cloud: LocalCloud) -> list[bytes]:
+def lake_objects(cloud: LocalCloud) -> list[tuple[str, list[bytes]]]:
+    """Every lake object's key and its lines, as the table's text input format splits them."""
     bucket = cloud.function_with_env("LAKE_BUCKET_NAME").environment["LAKE_BUCKET_NAME"]
     s3 = cloud.services.client("s3")
-    lines: list[bytes] = []
+    objects: list[tuple[str, list[bytes]]] = []
     for item in s3.list_objects_v2(Bucket=bucket, Prefix="events/").get("Contents", []):
         body = gzip.decompress(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
-        lines.extend(line for line in body.splitlines() if line.strip())
-    return lines
+        objects.append((item["Key"], [line for line in body.splitlines() if line.strip()]))
+    return objects
+
+
+def _lake_lines(cloud: LocalCloud) -> list[bytes]:
+    return [line for _, lines in lake_objects(cloud) for line in lines]
 
 
 def test_keys_equal_but_for_case_leave_every_lake_line_readable(cloud: LocalCloud) -> None:

@@ -3,6 +3,7 @@ PutEvents does not take (int64 only, while orjson reads integers up to 2**64 - 1
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -74,11 +75,22 @@ def test_canonical_for_bus_refuses_the_unsigned_64_bit_integers_past_int64(numbe
     assert raised.value.path == ["ids", 1, "hash"]
 
 
-def test_canonical_for_bus_refuses_what_canonical_refuses_before_walking_it() -> None:
-    # GIVEN a value nested past what orjson writes, with a 64-bit integer at the bottom (the walk
-    # must never meet a depth orjson refuses: it is recursive)
+@pytest.mark.parametrize("number", [2**64, -(2**63) - 1, 10**30])
+def test_canonical_for_bus_refuses_integers_past_64_bits(number: int) -> None:
+    # GIVEN an integer past 64 bits, as a parse that keeps integers exact reads it (orjson writes none)
+    value = json.loads(f'{{"a": 1, "ids": [0, {{"hash": {number}}}]}}')
+    # WHEN encoded for the bus / THEN refused where it is, as any integer outside int64
+    with pytest.raises(codec.IntegerOutOfRangeError) as raised:
+        codec.canonical_for_bus(value)
+    assert raised.value.path == ["ids", 1, "hash"]
+
+
+@pytest.mark.parametrize("levels", [codec.MAX_NESTING + 50, 5_000])
+def test_canonical_for_bus_refuses_what_canonical_refuses(levels: int) -> None:
+    # GIVEN a value nested past what orjson writes (and past what the recursive walk reaches), with a
+    # 64-bit integer at the bottom
     value: Any = 2**63 - 1
-    for _ in range(codec.MAX_NESTING + 50):
+    for _ in range(levels):
         value = [value]
     # WHEN encoded for the bus / THEN the same error as canonical()
     with pytest.raises(codec.JSONEncodeError):

@@ -24,6 +24,9 @@ from signal_platform.errors import MalformedSignalError
         ("  2026-11-26T14:03:21.457Z ", "2026-11-26T14:03:21.457Z"),
         ("2026-11-27T00:30:00.000+05:30", "2026-11-26T19:00:00.000Z"),
         ("2026-11-26T20:00:00.000-08:00", "2026-11-27T04:00:00.000Z"),
+        ("2026-12-31T23:59:60.000Z", "2027-01-01T00:00:00.000Z"),
+        ("2026-12-31T23:59:60Z", "2027-01-01T00:00:00.000Z"),
+        ("2026-12-31t23:59:60.250z", "2027-01-01T00:00:00.250Z"),
     ],
     ids=[
         "canonical",
@@ -35,6 +38,9 @@ from signal_platform.errors import MalformedSignalError
         "padded",
         "plus-0530",
         "minus-08",
+        "leap-second-canonical",
+        "leap-second",
+        "leap-second-lower-case",
     ],
 )
 def test_utc_timestamp_any_offset_gives_utc_millis(raw: str, expected: str) -> None:
@@ -275,6 +281,28 @@ def test_library_name_is_a_code_and_version_text() -> None:
         "version": "2.4.1",
     }
     assert std.library_fields({}) == {}
+
+
+def test_codes_are_clipped_after_lower_case_which_can_lengthen_them() -> None:
+    # GIVEN codes at their contract's bound of characters whose lower case is two ("İ" -> "i̇")
+    dotted = "\u0130"
+    # WHEN standardised / THEN lower case, within the bound (256 for UTM codes, 64 for a library)
+    campaign = std.campaign_fields({"source": dotted * 256, "medium": " CPC "}, None)
+    assert campaign == {"source": (dotted.lower() * 256)[:256], "medium": "cpc"}
+    from_url = std.campaign_fields({}, f"https://shop.example.com/?utm_source={'%C4%B0' * 256}")
+    assert from_url == {"source": (dotted.lower() * 256)[:256]}
+    assert std.library_fields({"name": dotted * 64}) == {"name": (dotted.lower() * 64)[:64]}
+
+
+@pytest.mark.parametrize(("labels", "kept"), [(["a" * 63] * 4, False), (["a" * 63] * 3 + ["a" * 61], True)])
+def test_page_host_only_when_it_can_be_a_dns_name(labels: list[str], kept: bool) -> None:
+    # GIVEN a URL whose host is 255 or 253 characters long (the uri format takes either)
+    url = f"https://{'.'.join(labels)}/shoes"
+    # WHEN the page fields are made / THEN the host is kept only within a DNS name's 253
+    fields = std.page_fields({"url": url}, {})
+    assert fields.get("host") == (".".join(labels) if kept else None)
+    assert fields["url"] == url
+    assert fields["path"] == "/shoes"
 
 
 @pytest.mark.parametrize(

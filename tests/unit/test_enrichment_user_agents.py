@@ -199,3 +199,38 @@ def test_device_fields_version_stops_at_the_first_missing_part(
     fields = device_fields(SimpleNamespace(user_agent=agent, os=None, device=None))
     assert fields.get("browser_version") == expected
     assert fields["browser_family"] == "Fox"
+
+
+def test_device_fields_are_clipped_to_the_contract() -> None:
+    # GIVEN what ua-parser copies out of a long user agent: a 900-character model, a 300-digit version
+    long_name, long_version = "Z" * 900, "9" * 300
+    result = SimpleNamespace(
+        user_agent=SimpleNamespace(
+            family=long_name, major=long_version, minor="1", patch=None, patch_minor=None
+        ),
+        os=SimpleNamespace(family=long_name, major=long_version, minor=None, patch=None, patch_minor=None),
+        device=SimpleNamespace(family=long_name, brand=long_name, model=long_name),
+    )
+    # WHEN the device fields are made / THEN each within contracts/enriched_batch's bound
+    fields = device_fields(result)
+    assert {name: len(value) for name, value in fields.items()} == {
+        "browser_family": 256,
+        "browser_version": 64,
+        "os_family": 256,
+        "os_version": 64,
+        "device_family": 256,
+        "device_brand": 256,
+        "device_model": 256,
+    }
+
+
+def test_long_user_agent_gives_fields_within_the_contract(parser: UserAgentParser) -> None:
+    # GIVEN a real-looking Android user agent with a 900-character device and a 300-digit version
+    agent = (
+        f"Mozilla/5.0 (Linux; Android 10; {'X' * 900} Build/QP1A) Chrome/{'9' * 60}.0 Mobile Safari/537.36"
+    )
+    # WHEN described / THEN ua-parser's fields, clipped
+    fields = parser.describe(agent)
+    assert fields["device_model"] == "X" * 256
+    assert all(len(value) <= 256 for value in fields.values())
+    assert all(len(fields[name]) <= 64 for name in ("browser_version", "os_version") if name in fields)

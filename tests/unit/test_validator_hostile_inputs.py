@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import gzip
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -225,14 +226,24 @@ def test_reason_for_a_client_named_key_quotes_a_bounded_part_of_its_path(harness
     assert all(len(error["message"]) <= MAX_MESSAGE_CHARS for error in errors)
 
 
-@pytest.mark.parametrize("number", [2**63, 2**64 - 1])
+def _json(document: Any) -> bytes:
+    """A body as a client's JSON library writes it: integers of any size (orjson writes 64 bits)."""
+    return json.dumps(document).encode()
+
+
+# uint64 past int64, and integers past 64 bits either way (which orjson reads as the nearest double)
+PAST_INT64 = [2**63, 2**64 - 1, 2**64, -(2**63) - 1, 10**30]
+
+
+@pytest.mark.parametrize("number", PAST_INT64)
 @pytest.mark.parametrize("path", sorted(BODIES))
 def test_integer_past_int64_rejected_with_its_path_the_rest_forwarded(
     harness: Harness, path: str, number: int
 ) -> None:
-    # GIVEN a request of two events, one with a uint64 past int64 in its free-form properties (a Go or
-    # Rust client's hash or id: orjson reads it as an integer, EventBridge's PutEvents takes int64 only,
-    # so its batch failed on every retry: 503s on the Segment routes, "retry" forever on the native one)
+    # GIVEN a request of two events, one with an integer past int64 in its free-form properties (a Go
+    # or Rust client's uint64 hash or id: orjson reads it as an integer, EventBridge's PutEvents takes
+    # int64 only, so its batch failed on every retry: 503s on the Segment routes, "retry" forever on the
+    # native one; past 64 bits orjson reads the nearest double, and the event landed rounded)
     odd, good = (
         (_native_track({"hash": number}), _native_track({"hash": 2**63 - 1}))
         if path == "/v1/events"
@@ -240,10 +251,10 @@ def test_integer_past_int64_rejected_with_its_path_the_rest_forwarded(
     )
     if path == "/v1/track":
         calls = [(odd, "rejected"), (good, "accepted")]
-        answers = [_post(harness, path, codec.dumps(call)) for call, _ in calls]
+        answers = [_post(harness, path, _json(call)) for call, _ in calls]
     else:
         key = "events" if path == "/v1/events" else "batch"
-        status, answer = _post(harness, path, codec.dumps({key: [odd, good]}))
+        status, answer = _post(harness, path, _json({key: [odd, good]}))
         answers = [(status, {**answer, "results": [result]}) for result in answer["results"]]
     # WHEN it is posted / THEN answered (207 native: some rejected; Segment's 200); the odd event is
     # rejected where its integer is, the other accepted
@@ -263,6 +274,69 @@ def test_integer_past_int64_rejected_with_its_path_the_rest_forwarded(
     # AND only the good event reached the bus, its largest int64 intact
     forwarded = harness.forwarded()
     assert [signal.event["data"]["properties"] for signal in forwarded] == [{"hash": 2**63 - 1}]
+
+
+def test_call_without_message_id_with_an_integer_past_64_bits_rejected_with_its_path(
+    harness: Harness,
+) -> None:
+    # GIVEN a call without a messageId (its id is derived from its content) holding an integer past
+    # 64 bits, which orjson does not write
+    call = _segment_track({"big": -(10**30)})
+    del call["messageId"]
+    # WHEN it is posted
+    status, answer = _post(harness, "/v1/batch", _json({"batch": [call]}))
+    # THEN rejected where its integer is, under the id its content gives; nothing forwarded
+    assert status == 200, answer
+    (result,) = answer["results"]
+    assert result["verdict"] == "rejected"
+    assert [(error["code"], error["path"]) for error in result["errors"]] == [
+        ("integer_out_of_range", "$.data.properties.big")
+    ]
+    assert (
+        result["event_id"]
+        == _post(harness, "/v1/batch", _json({"batch": [call]}))[1]["results"][0]["event_id"]
+    )
+    assert harness.forwarded() == []
+
+
+def test_segment_ids_past_64_bits_kept_as_their_text(harness: Harness) -> None:
+    # GIVEN a call whose userId and groupId are integers past 64 bits (Segment takes a number as its
+    # text; read as the nearest double, the userId was dropped and the call refused for its groupId)
+    call = _segment_track({})
+    call.update(type="group", userId=2**64, groupId=-(10**30), traits={})
+    # WHEN it is posted
+    status, answer = _post(harness, "/v1/batch", _json({"batch": [call]}))
+    # THEN accepted, with each id as the client wrote it
+    assert status == 200, answer
+    assert [result["verdict"] for result in answer["results"]] == ["accepted"], answer
+    (signal,) = harness.forwarded()
+    assert signal.event["context"]["user_id"] == "18446744073709551616"
+    assert signal.event["data"]["group_id"] == "-1000000000000000000000000000000"
+
+
+@pytest.mark.parametrize("path", sorted(BODIES))
+def test_long_digit_runs_that_are_no_integers_past_int64_forwarded_as_sent(
+    harness: Harness, path: str
+) -> None:
+    # GIVEN properties whose digits run 19 and more without an integer past int64: an id as a string,
+    # a float with many digits, an exponent, the int64 limits (the body is parsed a second time)
+    properties = {
+        "order": "12345678901234567890123",
+        "ratio": 0.12345678901234567,
+        "tiny": 1.2345678901234567e-300,
+        "limits": [2**63 - 1, -(2**63)],
+        "key: 1234567890123456789012": [1.5, -0.0],
+    }
+    event = _native_track(properties) if path == "/v1/events" else _segment_track(properties)
+    body = {"/v1/events": {"events": [event]}, "/v1/batch": {"batch": [event]}}.get(path, event)
+    # WHEN it is posted
+    status, answer = _post(harness, path, _json(body))
+    # THEN accepted and forwarded with every value as sent
+    assert status == 200, answer
+    assert [result["verdict"] for result in answer["results"]] == ["accepted"]
+    (signal,) = harness.forwarded()
+    forwarded = signal.event["data"]["properties"]
+    assert json.dumps(forwarded, sort_keys=True) == json.dumps(properties, sort_keys=True)
 
 
 # --- odd text in the headers and the address --------------------------------------------------------

@@ -1,9 +1,11 @@
 """Standardisation rules for one signal's fields (pure functions, no I/O).
 
 - Timestamps: UTC, millisecond precision, ``YYYY-MM-DDTHH:MM:SS.mmmZ``.
-- Codes (event type, source, library name, UTM source and medium): trimmed and lower case.
+- Codes (event type, source, library name, UTM source and medium): trimmed and lower case, then
+  clipped to the contract's length (lower case can be longer: "İ" is two characters).
   Identifiers (event_id, user/anonymous/session ids) are trimmed only: they are case-sensitive.
   Free text (URLs, titles, campaign names) is trimmed and clipped to the contract's length.
+- Page host: the URL's host when it can be a DNS name (253 characters at most), else none.
 - Locale: BCP 47 casing, ``en_us`` / ``en-us`` -> ``en-US``, ``zh-hant-tw`` -> ``zh-Hant-TW``;
   anything else is dropped (locale is optional).
 - Campaign: UTM parameters of the page URL, with the SDK's ``context.campaign`` winning field by
@@ -34,6 +36,7 @@ MAX_TITLE_CHARS: Final = 512
 MAX_CAMPAIGN_CHARS: Final = 256
 MAX_LIBRARY_NAME_CHARS: Final = 64
 MAX_LIBRARY_VERSION_CHARS: Final = 32
+MAX_HOST_CHARS: Final = 253  # the longest DNS name, and the contract's bound on page.host
 _PARSE_CACHE_SIZE: Final = 4096
 
 # utm_* query parameter -> campaign field (the names of context.campaign in the envelope).
@@ -57,8 +60,10 @@ def utc_timestamp(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise MalformedSignalError(f"{field} must be an RFC 3339 timestamp string")
     try:
-        if _CANONICAL_TIMESTAMP.fullmatch(value):
+        if _CANONICAL_TIMESTAMP.fullmatch(value) and value[17] != "6":
             # Most are canonical already (SDKs and the validator write this form): only check the date.
+            # A leap second (":60", which the validator takes at 23:59 UTC) is read as the next
+            # minute's first instant, below.
             datetime.fromisoformat(value)
             return value
         moment = parse_rfc3339(value.strip().upper())  # RFC 3339 allows "t" and "z"; fromisoformat not
@@ -79,6 +84,13 @@ def text(value: object, limit: int) -> str | None:
     if not isinstance(value, str):
         return None
     return value.strip()[:limit] or None
+
+
+def code_text(value: object, limit: int) -> str | None:
+    """An optional code: trimmed, lower case, clipped; None when absent, empty or not a string."""
+    if not isinstance(value, str):
+        return None
+    return value.strip().lower()[:limit] or None
 
 
 def identifier(value: object) -> str | None:
@@ -127,8 +139,9 @@ def _url_parts(url: str) -> tuple[str | None, str | None, tuple[tuple[str, str],
 
 
 def _campaign_value(field: str | None, raw: object) -> str | None:
-    value = text(raw, MAX_CAMPAIGN_CHARS)
-    return value.lower() if value and field in _CAMPAIGN_CODES else value
+    if field in _CAMPAIGN_CODES:
+        return code_text(raw, MAX_CAMPAIGN_CHARS)
+    return text(raw, MAX_CAMPAIGN_CHARS)
 
 
 def page_fields(page: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, str]:
@@ -145,7 +158,7 @@ def page_fields(page: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, s
         fields["referrer"] = referrer
     if title := text(page.get("title"), MAX_TITLE_CHARS) or text(data.get("page_title"), MAX_TITLE_CHARS):
         fields["title"] = title
-    if host:
+    if host and len(host) <= MAX_HOST_CHARS:
         fields["host"] = host
     return fields
 
@@ -173,8 +186,8 @@ def network_fields(ip: object, *, store_raw_ip: bool) -> dict[str, str]:
 
 def library_fields(library: Mapping[str, Any]) -> dict[str, str]:
     fields: dict[str, str] = {}
-    if name := text(library.get("name"), MAX_LIBRARY_NAME_CHARS):
-        fields["name"] = name.lower()
+    if name := code_text(library.get("name"), MAX_LIBRARY_NAME_CHARS):
+        fields["name"] = name
     if version := text(library.get("version"), MAX_LIBRARY_VERSION_CHARS):
         fields["version"] = version
     return fields

@@ -8,7 +8,9 @@ the Rust resolver (roughly 30-80 µs). ua-parser is imported and its matchers co
 parse, not at import: about 70 ms + 175 ms once per container, paid only by a container that parses.
 
 Unknown parts follow ua-parser's own convention: family ``"Other"``, no version. An empty user agent
-gives the all-``Other`` answer without touching the parser.
+gives the all-``Other`` answer without touching the parser. Each field is clipped to the enriched
+contract's bound: ua-parser copies families, brands, models and versions out of the user agent, so a
+1,024-character one can give a 900-character model.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ DEFAULT_CACHE_SIZE: Final = 10_000
 # The envelope caps context.user_agent at 1,024 characters; the cap bounds the cache's memory too.
 MAX_USER_AGENT_CHARS: Final = 1024
 OTHER: Final = "Other"
+# contracts/enriched_batch: device families, brand and model; versions.
+MAX_NAME_CHARS: Final = 256
+MAX_VERSION_CHARS: Final = 64
 
 _UNKNOWN: Final[dict[str, str]] = {"browser_family": OTHER, "os_family": OTHER, "device_family": OTHER}
 
@@ -28,32 +33,36 @@ Resolver = Callable[[str], Any]
 
 
 def _version(*parts: str | None) -> str | None:
-    """``major.minor.patch...`` up to the first missing part; None when there is no major."""
+    """``major.minor.patch...`` up to the first missing part, clipped; None when there is no major."""
     present: list[str] = []
     for part in parts:
         if not part:
             break
         present.append(part)
-    return ".".join(present) or None
+    return ".".join(present)[:MAX_VERSION_CHARS] or None
+
+
+def _name(value: str | None) -> str:
+    return (value or OTHER)[:MAX_NAME_CHARS]
 
 
 def device_fields(result: Any) -> dict[str, str]:
     """The enriched ``device`` object from a ua-parser ``Result`` (or ``PartialResult``)."""
     fields = dict(_UNKNOWN)
     if (agent := result.user_agent) is not None:
-        fields["browser_family"] = agent.family or OTHER
+        fields["browser_family"] = _name(agent.family)
         if version := _version(agent.major, agent.minor, agent.patch, agent.patch_minor):
             fields["browser_version"] = version
     if (os := result.os) is not None:
-        fields["os_family"] = os.family or OTHER
+        fields["os_family"] = _name(os.family)
         if version := _version(os.major, os.minor, os.patch, os.patch_minor):
             fields["os_version"] = version
     if (device := result.device) is not None:
-        fields["device_family"] = device.family or OTHER
+        fields["device_family"] = _name(device.family)
         if device.brand:
-            fields["device_brand"] = device.brand
+            fields["device_brand"] = device.brand[:MAX_NAME_CHARS]
         if device.model:
-            fields["device_model"] = device.model
+            fields["device_model"] = device.model[:MAX_NAME_CHARS]
     return fields
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,15 @@ MAX_GZIP_MEMBERS: Final = 64
 # could not encode the event at all. The check costs an encoding of the document (~0.2 µs per
 # event) and ~5 ns per level between this and orjson's limit (~0.3 µs per request at 200).
 MAX_NESTING: Final = 200
+# orjson reads an integer outside -2**63..2**64-1 as the nearest double, silently (2**64 becomes
+# 1.8446744073709552e+19, -2**63-1 becomes -2**63): its event would be accepted and land rounded,
+# where the judge refuses every other integer outside int64 (integer_out_of_range, with its path).
+# Such an integer is written with 19 digits or more: a body with a run of 19 digits is read again
+# by the standard library, which keeps every integer exact. The scan costs ~0.6 ns a byte (~0.4 ms
+# for a 750 KB body, a third of orjson's parse of it); only bodies with such a run (long ids sent as
+# strings too) pay the second parse (~2 ms for 750 KB).
+_DIGITS_AS_ZERO: Final = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_INTEGER: Final = b"0" * 19
 
 
 class EventsDocument(NamedTuple):
@@ -99,6 +109,11 @@ def load_json(data: bytes) -> Any:
         raise MalformedRequestError(f"the body is not valid JSON: {exc}") from exc
     if not codec.nests_within(document, MAX_NESTING):
         raise MalformedRequestError(f"the body nests arrays and objects more than {MAX_NESTING} levels deep")
+    if _LONG_INTEGER in data.translate(_DIGITS_AS_ZERO):
+        # Valid JSON (orjson's parse), nested within the limit (the standard library recurses), with
+        # no integer past a double's range (orjson refuses those), so none near the standard
+        # library's 4,300-digit limit on integers.
+        document = json.loads(data)
     return document
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -267,7 +268,7 @@ class SegmentMapper:
         message_id = call.get("messageId")
         derived = message_id is None
         if derived:
-            message_id = hashlib.sha256(codec.canonical(call)).hexdigest()
+            message_id = hashlib.sha256(_content(call)).hexdigest()
         elif not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS:
             return _refuse(
                 None,
@@ -420,6 +421,15 @@ def _parses_as_ip_address(text: str) -> bool:
     except ValueError:
         return False
     return "%" not in text  # a zone index is not an address the envelope (or a lake reader) takes
+
+
+def _content(call: dict[str, Any]) -> bytes:
+    """The bytes a call without a ``messageId`` is known by: its canonical JSON, or the standard
+    library's sorted JSON when it holds an integer past 64 bits (which orjson does not write)."""
+    try:
+        return codec.canonical(call)
+    except codec.JSONEncodeError:
+        return json.dumps(call, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _object(value: Any) -> Any:

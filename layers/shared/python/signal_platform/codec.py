@@ -51,12 +51,23 @@ def canonical_for_bus(value: Any) -> bytes:
     ``IntegerOutOfRangeError`` naming the first one outside ``BUS_INTEGERS``.
 
     A value with an integer past 53 bits (a nanosecond time, a 64-bit id) costs ~2 µs more: encoded
-    again, then walked (encoded first, so the walk never meets a depth orjson would refuse)."""
+    again, then walked. An integer past 64 bits (which a parse that keeps integers exact gives, the
+    validator's for a body that holds one) is named the same way; otherwise what canonical()
+    refuses raises what canonical() raises."""
     try:
         return orjson.dumps(value, option=_CANONICAL_53_BIT)
     except orjson.JSONEncodeError:
         pass
-    body = orjson.dumps(value, option=_CANONICAL)  # raises what canonical() would
+    try:
+        body = orjson.dumps(value, option=_CANONICAL)
+    except orjson.JSONEncodeError:
+        try:
+            path = _path_to_integer_outside(value)
+        except RecursionError:  # nested past what the walk reaches: orjson's error says why
+            path = None
+        if path is None:
+            raise
+        raise IntegerOutOfRangeError(path) from None
     path = _path_to_integer_outside(value)
     if path is not None:
         raise IntegerOutOfRangeError(path)
@@ -69,8 +80,8 @@ _LOWEST, _HIGHEST = BUS_INTEGERS.start, BUS_INTEGERS.stop - 1
 def _path_to_integer_outside(value: Any) -> list[str | int] | None:
     """Where the first integer of ``value`` (in document order) outside ``BUS_INTEGERS`` is, or None.
     Recursive, and the path is built only on the way back from such an integer (a walk that kept a
-    path for every member cost three times as much); ``value`` is one orjson could encode, so at
-    most 254 levels deep."""
+    path for every member cost three times as much): a value nested past Python's recursion limit
+    raises RecursionError."""
     kind = type(value)
     if kind is int:
         return None if _LOWEST <= value <= _HIGHEST else []
