@@ -10,6 +10,7 @@ import base64
 import time
 from dataclasses import dataclass
 from functools import partial
+from operator import itemgetter
 from typing import Any, Final
 
 from bench.events import SOURCE_ID
@@ -47,6 +48,12 @@ class FakeSourcesTable:
         return self._response
 
 
+# PutEvents' answer to a call whose entries all succeed, for calls of up to 10 entries (its limit).
+# Built once: the stand-in's own work is not the validator's, and is kept out of its CPU figures.
+_ACCEPTED: Final = [{"EventId": f"bench-{index}"} for index in range(10)]
+_DETAIL: Final = itemgetter("Detail")
+
+
 @dataclass(slots=True)
 class FakeEventBus:
     """``put_events`` of an EventBridge client that accepts every entry, counting what it saw."""
@@ -59,11 +66,8 @@ class FakeEventBus:
         entries: list[dict[str, Any]] = request["Entries"]
         self.calls += 1
         self.entries += len(entries)
-        self.largest_entry = max(self.largest_entry, *(len(entry["Detail"]) for entry in entries))
-        return {
-            "FailedEntryCount": 0,
-            "Entries": [{"EventId": f"{self.entries}-{index}"} for index in range(len(entries))],
-        }
+        self.largest_entry = max(self.largest_entry, *map(len, map(_DETAIL, entries)))
+        return {"FailedEntryCount": 0, "Entries": _ACCEPTED[: len(entries)]}
 
     def reset(self) -> None:
         self.calls = self.entries = self.largest_entry = 0
