@@ -2,8 +2,8 @@
 (``tests/e2e/test_accepted_reaches_lake.py``) and the front-door buffer's
 (``tests/buffer/test_buffer_accepted_reaches_lake.py``): requests of schema-valid events with odd
 content (``native_requests``, ``segment_requests``), one request's run through the pipeline until it
-is quiet with what must hold of the lake and the set-aside stores (``send``), and what the lake must
-hold of each accepted event (``check_lake``).
+is quiet with what must hold of the lake, the partner and the set-aside stores (``send``), and what
+the lake must hold of each accepted event (``check_lake``).
 """
 
 from __future__ import annotations
@@ -342,8 +342,9 @@ class Run:
 
 def send(cloud: LocalCloud, request: OddRequest) -> Run:
     """``request`` sent on a fresh (warm) pipeline of a source of its own, which then drains: every
-    accepted event is one lake line in its partition, of the enriched contract, read by the SerDe;
-    nothing is quarantined, set aside as bad, dead-lettered or dropped."""
+    accepted event is one lake line in its partition, of the enriched contract, read by the SerDe,
+    and reached the partner once with the line's content; nothing is quarantined, set aside as bad,
+    dead-lettered or dropped."""
     cloud.reset(warm=True)
     suffix = f"-{next(_RUNS)}"
     source = request.source[: 64 - len(suffix)] + suffix
@@ -377,11 +378,13 @@ def send(cloud: LocalCloud, request: OddRequest) -> Run:
     }
     assert not any(set_aside.values()), (set_aside, request.document)
     rows: dict[str, dict[str, Any]] = {}
+    written: dict[str, Any] = {}  # event_id -> the lake line as JSON, keys as written
     copies: Counter[str] = Counter()
     parameters = serde_parameters()
     for key, lines in lake_objects(cloud):
         for line in lines:
             row = openx_row(line, parameters)
+            written[row["event_id"]] = json.loads(line)
             copies[row["event_id"]] += 1
             errors = [
                 f"{list(error.instance_path)}: {error.message}" for error in ENRICHED_SIGNAL.iter_errors(row)
@@ -394,7 +397,20 @@ def send(cloud: LocalCloud, request: OddRequest) -> Run:
                 derived,
             )
     assert copies == dict.fromkeys(accepted, 1), (copies, sorted(accepted), request.document)
+    _check_partner(cloud, written, request)
     return Run(accepted, rows)
+
+
+def _check_partner(cloud: LocalCloud, written: Mapping[str, Any], request: OddRequest) -> None:
+    """The partner (the API destination Pipe's target) got each lake line's signal exactly once, in
+    one of the enriched batches it was sent, with the same content as the line."""
+    assert cloud.partner is not None, "the partner Pipe is not deployed"
+    assert not cloud.partner.refused, (cloud.partner.refused, request.document)
+    sent = [signal for got in cloud.partner.received for signal in got.body["detail"]["signals"]]
+    assert Counter(signal["event_id"] for signal in sent) == dict.fromkeys(written, 1), request.document
+    for signal in sent:
+        line = written[signal["event_id"]]
+        assert _same(signal, line), (signal, line)
 
 
 # --- what the lake holds of what was sent -----------------------------------------------------------
