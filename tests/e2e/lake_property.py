@@ -24,6 +24,8 @@ from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
 from localcloud.cloud import LocalCloud
+from localcloud.faults import TargetFault
+from localcloud.recovery import recover
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339
 from tests.e2e.test_lake_table_reads import lake_objects, openx_row, serde_parameters
 from tests.fuzz.harness import basic
@@ -95,6 +97,9 @@ PLACED = frozenset(
 NATIVE_DATA_ROOM = MAX_NESTING - 3
 CALL_ROOM = MAX_NESTING - 3
 SHARED_CONTEXT_ROOM = MAX_NESTING - 1
+# The lake Pipe's target and its DLQ (template.yaml), for the dead-letter path.
+LAKE_TARGET = "S3WriterFunction"
+LAKE_PIPE_DLQ = "LakePipeDlq"
 
 
 # --- requests --------------------------------------------------------------------------------------
@@ -345,7 +350,42 @@ def send(cloud: LocalCloud, request: OddRequest) -> Run:
     accepted event is one lake line in its partition, of the enriched contract, read by the SerDe,
     and reached the partner once with the line's content; nothing is quarantined, set aside as bad,
     dead-lettered or dropped."""
+    accepted = _post(cloud, request)
+    # WHEN the pipeline drains
+    assert cloud.settle(timeout=60.0), "the pipeline did not go quiet"
+    _check_nothing_aside(cloud, request)
+    return _read_lake(cloud, accepted, request)
+
+
+def send_through_dlq(cloud: LocalCloud, request: OddRequest) -> Run:
+    """``request`` sent while the lake Pipe's target (the S3 writer) fails past the Pipe's retries:
+    every accepted event goes to the Pipe's DLQ and the DLQ-hydrate stores its records; then the
+    runbook's recovery (``localcloud.recovery.recover``) replays the store. Afterwards the lake and
+    the partner hold what ``send`` finds on the direct path, and no DLQ or store holds anything."""
     cloud.reset(warm=True)
+    cloud.faults.add(TargetFault(LAKE_TARGET))
+    accepted = _post(cloud, request, reset=False)
+    assert cloud.settle(timeout=60.0), "the pipeline did not go quiet"
+    census = cloud.census()
+    assert not census.lake, (+census.lake, request.document)
+    assert census.hydrated.get(LAKE_PIPE_DLQ, Counter()) == dict.fromkeys(accepted, 1), (
+        census.hydrated,
+        census.dlq,
+        sorted(accepted),
+        request.document,
+    )
+    # WHEN the cause is fixed and an operator runs the runbook's recovery
+    recovery = recover(cloud)
+    assert recovery.ok, (recovery.describe(), recovery.output, request.document)
+    _check_nothing_aside(cloud, request)
+    return _read_lake(cloud, accepted, request)
+
+
+def _post(cloud: LocalCloud, request: OddRequest, *, reset: bool = True) -> dict[str, dict[str, Any]]:
+    """Send ``request`` (on a fresh warm pipeline unless ``reset`` is false) from a source of its own;
+    the accepted events, by event_id, as sent."""
+    if reset:
+        cloud.reset(warm=True)
     suffix = f"-{next(_RUNS)}"
     source = request.source[: 64 - len(suffix)] + suffix
     write_key = cloud.register_source(source)
@@ -361,22 +401,31 @@ def send(cloud: LocalCloud, request: OddRequest) -> Run:
     assert answer.status in (200, 207, 400, 413), (answer.status, answer.body[:2000])
     results = answer.json().get("results", [])
     assert all(result["verdict"] != "retry" for result in results), results
-    accepted = {
+    return {
         result["event_id"]: request.events[result["index"]]
         for result in results
         if result["verdict"] == "accepted"
     }
-    # WHEN the pipeline drains
-    assert cloud.settle(timeout=60.0), "the pipeline did not go quiet"
+
+
+def _check_nothing_aside(cloud: LocalCloud, request: OddRequest) -> None:
+    """Nothing quarantined, set aside as bad, dead-lettered, waiting in the DLQ store or dropped."""
     census = cloud.census()
     set_aside = {
         "quarantined": +census.quarantine,
         "bad records": +census.bad,
         "dead-lettered": {name: ids for name, ids in census.dlq.items() if ids},
         "DLQ messages": +census.dlq_messages,
+        "in the DLQ store": {name: ids for name, ids in census.hydrated.items() if ids},
+        "stored, not replayable": +(census.unparsed + census.unrecoverable),
         "dropped": +census.dropped,
     }
     assert not any(set_aside.values()), (set_aside, request.document)
+
+
+def _read_lake(cloud: LocalCloud, accepted: dict[str, dict[str, Any]], request: OddRequest) -> Run:
+    """Each accepted event is one lake line in its partition, of the enriched contract, read by the
+    SerDe, and at the partner once (``_check_partner``)."""
     rows: dict[str, dict[str, Any]] = {}
     written: dict[str, Any] = {}  # event_id -> the lake line as JSON, keys as written
     copies: Counter[str] = Counter()
