@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema_rs
 from hypothesis import Phase, settings
@@ -82,6 +82,8 @@ ADDRESSES = st.ip_addresses().map(str) | st.sampled_from(
     ]
 )
 IDENTITY_FIELDS = ("user_id", "anonymous_id", "session_id")
+# The address the local front doors give as the client's (an event without one of its own gets it).
+CLIENT_ADDRESS = "127.0.0.1"
 # Every lake line is an enriched signal of the contract the enrichment writes (contracts/enriched_batch).
 ENRICHED_SIGNAL = jsonschema_rs.Draft7Validator(
     REGISTRY.contract("enriched_batch", "1-1-0")["properties"]["signals"]["items"],
@@ -325,6 +327,7 @@ def segment_requests(draw: st.DrawFn) -> OddRequest:
 # --- one run: send, drain, read the lake ------------------------------------------------------------
 
 _RUNS = itertools.count(1)
+FrontDoor = Literal["http-api", "load-balancer"]
 
 
 def _same(lake: Any, sent: Any) -> bool:
@@ -345,12 +348,12 @@ class Run:
     rows: dict[str, dict[str, Any]]
 
 
-def send(cloud: LocalCloud, request: OddRequest) -> Run:
+def send(cloud: LocalCloud, request: OddRequest, *, front_door: FrontDoor = "http-api") -> Run:
     """``request`` sent on a fresh (warm) pipeline of a source of its own, which then drains: every
     accepted event is one lake line in its partition, of the enriched contract, read by the SerDe,
     and reached the partner once with the line's content; nothing is quarantined, set aside as bad,
     dead-lettered or dropped."""
-    accepted = _post(cloud, request)
+    accepted = _post(cloud, request, front_door=front_door)
     # WHEN the pipeline drains
     assert cloud.settle(timeout=60.0), "the pipeline did not go quiet"
     _check_nothing_aside(cloud, request)
@@ -381,9 +384,11 @@ def send_through_dlq(cloud: LocalCloud, request: OddRequest) -> Run:
     return _read_lake(cloud, accepted, request)
 
 
-def _post(cloud: LocalCloud, request: OddRequest, *, reset: bool = True) -> dict[str, dict[str, Any]]:
-    """Send ``request`` (on a fresh warm pipeline unless ``reset`` is false) from a source of its own;
-    the accepted events, by event_id, as sent."""
+def _post(
+    cloud: LocalCloud, request: OddRequest, *, reset: bool = True, front_door: FrontDoor = "http-api"
+) -> dict[str, dict[str, Any]]:
+    """Send ``request`` through ``front_door`` (on a fresh warm pipeline unless ``reset`` is false)
+    from a source of its own; the accepted events, by event_id, as sent."""
     if reset:
         cloud.reset(warm=True)
     suffix = f"-{next(_RUNS)}"
@@ -397,7 +402,8 @@ def _post(cloud: LocalCloud, request: OddRequest, *, reset: bool = True) -> dict
     headers = {"content-type": "application/json"}
     headers |= {"x-api-key": write_key} if native else {"authorization": basic(write_key)}
     body = dump_json(request.document, ensure_ascii=request.ensure_ascii)
-    answer = cloud.api.request("POST", request.path, body, headers)
+    door = cloud.load_balancer if front_door == "load-balancer" else cloud.api
+    answer = door.request("POST", request.path, body, headers)
     assert answer.status in (200, 207, 400, 413), (answer.status, answer.body[:2000])
     results = answer.json().get("results", [])
     assert all(result["verdict"] != "retry" for result in results), results
@@ -469,14 +475,26 @@ def _utc(text: str) -> str:
     return format_rfc3339(parse_rfc3339(text))
 
 
-def _network(address: str) -> str:
-    parsed = ipaddress.ip_address(address)
-    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
-        parsed = parsed.ipv4_mapped
-    return str(ipaddress.ip_network((parsed, 24 if parsed.version == 4 else 48), strict=False))
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address ``text`` names: without its zone index, an IPv4-mapped one as IPv4."""
+    parsed = ipaddress.ip_address(text)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return parsed.ipv4_mapped
+        return ipaddress.IPv6Address(int(parsed))
+    return parsed
 
 
-def _check_context(row: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+def _check_network(row: Mapping[str, Any], address: str, *, raw_ip: bool) -> None:
+    """The lake's network columns of a sent ``address``: its /24 or /48 network, and the address
+    itself only when raw addresses are kept (StoreRawIp)."""
+    parsed = _address(address)
+    network = str(ipaddress.ip_network((parsed, 24 if parsed.version == 4 else 48), strict=False))
+    expected = {"ip_prefix": network, "ip": str(parsed)} if raw_ip else {"ip_prefix": network}
+    assert row["network"] == expected, (row["network"], address)
+
+
+def _check_context(row: Mapping[str, Any], context: Mapping[str, Any], *, raw_ip: bool) -> None:
     """The envelope's context as the lake's columns hold it: trimmed, codes lower case (clipped to the
     contract's bound), the address as its network; a field whose text is blank is absent (user) or
     comes from elsewhere (page, campaign: the event's data, the URL's utm_ parameters)."""
@@ -497,11 +515,10 @@ def _check_context(row: Mapping[str, Any], context: Mapping[str, Any]) -> None:
             assert row["campaign"][name] == expected, (name, row["campaign"])
     if "locale" in context:
         assert row["locale"] == context["locale"]
-    if "ip" in context:
-        assert row["network"]["ip_prefix"] == _network(context["ip"])
+    _check_network(row, context.get("ip", CLIENT_ADDRESS), raw_ip=raw_ip)
 
 
-def _check_native(row: Mapping[str, Any], sent: Mapping[str, Any]) -> None:
+def _check_native(row: Mapping[str, Any], sent: Mapping[str, Any], *, raw_ip: bool) -> None:
     assert (row["event_type"], row["schema_version"], row["source"]) == (
         sent["event_type"],
         sent["schema_version"],
@@ -509,7 +526,7 @@ def _check_native(row: Mapping[str, Any], sent: Mapping[str, Any]) -> None:
     )
     assert row["occurred_at"] == _utc(sent["occurred_at"])
     assert _same(row["data"], sent["data"]), (row["data"], sent["data"])
-    _check_context(row, sent.get("context", {}))
+    _check_context(row, sent.get("context", {}), raw_ip=raw_ip)
 
 
 def _is_address(value: Any) -> bool:
@@ -523,7 +540,9 @@ def _is_address(value: Any) -> bool:
     return True
 
 
-def _check_call(row: Mapping[str, Any], call: Mapping[str, Any], shared: Mapping[str, Any]) -> None:
+def _check_call(
+    row: Mapping[str, Any], call: Mapping[str, Any], shared: Mapping[str, Any], *, raw_ip: bool
+) -> None:
     data, kind = row["data"], call["type"]
     origin = data["origin"]
     assert (origin["protocol"], origin["message_id"], origin["type"]) == ("segment", call["messageId"], kind)
@@ -531,8 +550,9 @@ def _check_call(row: Mapping[str, Any], call: Mapping[str, Any], shared: Mapping
     if occurred_at is not None:  # else the receive time
         assert row["occurred_at"] == _utc(occurred_at)
     context = {**shared, **call.get("context", {})}
-    if _is_address(context.get("ip")):
-        assert row["network"]["ip_prefix"] == _network(context.pop("ip"))
+    _check_network(
+        row, context.pop("ip") if _is_address(context.get("ip")) else CLIENT_ADDRESS, raw_ip=raw_ip
+    )
     if isinstance(context.get("userAgent"), str):
         del context["userAgent"]
     assert _same(origin.get("context", {}), context), (origin.get("context"), context)
@@ -566,10 +586,11 @@ def _check_call(row: Mapping[str, Any], call: Mapping[str, Any], shared: Mapping
         assert data["previous_id"] == str(call["previousId"])
 
 
-def check_lake(run: Run, request: OddRequest) -> None:
-    """Each accepted event's lake row holds what was sent, but for the documented standardisation."""
+def check_lake(run: Run, request: OddRequest, *, raw_ip: bool = False) -> None:
+    """Each accepted event's lake row holds what was sent, but for the documented standardisation;
+    ``raw_ip``: the stack keeps raw addresses (StoreRawIp), else only their networks."""
     for event_id, sent in run.accepted.items():
         if request.path == "/v1/events":
-            _check_native(run.rows[event_id], sent)
+            _check_native(run.rows[event_id], sent, raw_ip=raw_ip)
         else:
-            _check_call(run.rows[event_id], sent, request.shared_context)
+            _check_call(run.rows[event_id], sent, request.shared_context, raw_ip=raw_ip)
