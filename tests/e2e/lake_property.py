@@ -99,9 +99,12 @@ PLACED = frozenset(
 NATIVE_DATA_ROOM = MAX_NESTING - 3
 CALL_ROOM = MAX_NESTING - 3
 SHARED_CONTEXT_ROOM = MAX_NESTING - 1
-# The lake Pipe's target and its DLQ (template.yaml), for the dead-letter path.
-LAKE_TARGET = "S3WriterFunction"
-LAKE_PIPE_DLQ = "LakePipeDlq"
+# Each consumer's Pipe target and the Pipe's DLQ (template.yaml), for the dead-letter path.
+Consumer = Literal["lake", "partner"]
+PIPE_TARGET_AND_DLQ: dict[Consumer, tuple[str, str]] = {
+    "lake": ("S3WriterFunction", "LakePipeDlq"),
+    "partner": ("PartnerApiDestination", "PartnerPipeDlq"),
+}
 
 
 # --- requests --------------------------------------------------------------------------------------
@@ -360,18 +363,21 @@ def send(cloud: LocalCloud, request: OddRequest, *, front_door: FrontDoor = "htt
     return _read_lake(cloud, accepted, request)
 
 
-def send_through_dlq(cloud: LocalCloud, request: OddRequest) -> Run:
-    """``request`` sent while the lake Pipe's target (the S3 writer) fails past the Pipe's retries:
-    every accepted event goes to the Pipe's DLQ and the DLQ-hydrate stores its records; then the
-    runbook's recovery (``localcloud.recovery.recover``) replays the store. Afterwards the lake and
-    the partner hold what ``send`` finds on the direct path, and no DLQ or store holds anything."""
+def send_through_dlq(cloud: LocalCloud, request: OddRequest, failing: Consumer) -> Run:
+    """``request`` sent while the ``failing`` consumer's Pipe target (the S3 writer, the partner's
+    API destination) fails past the Pipe's retries: every accepted event goes to the Pipe's DLQ and
+    the DLQ-hydrate stores its records; then the runbook's recovery (``localcloud.recovery.recover``)
+    replays the store. Afterwards the lake and the partner hold what ``send`` finds on the direct
+    path (the other consumer's copy is the direct path's), and no DLQ or store holds anything."""
+    target, dlq = PIPE_TARGET_AND_DLQ[failing]
     cloud.reset(warm=True)
-    cloud.faults.add(TargetFault(LAKE_TARGET))
+    cloud.faults.add(TargetFault(target))
     accepted = _post(cloud, request, reset=False)
     assert cloud.settle(timeout=60.0), "the pipeline did not go quiet"
     census = cloud.census()
-    assert not census.lake, (+census.lake, request.document)
-    assert census.hydrated.get(LAKE_PIPE_DLQ, Counter()) == dict.fromkeys(accepted, 1), (
+    reached = census.lake if failing == "lake" else census.partner
+    assert not reached, (failing, +reached, request.document)
+    assert census.hydrated.get(dlq, Counter()) == dict.fromkeys(accepted, 1), (
         census.hydrated,
         census.dlq,
         sorted(accepted),
