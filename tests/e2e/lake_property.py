@@ -99,9 +99,14 @@ PLACED = frozenset(
 NATIVE_DATA_ROOM = MAX_NESTING - 3
 CALL_ROOM = MAX_NESTING - 3
 SHARED_CONTEXT_ROOM = MAX_NESTING - 1
-# Each consumer's Pipe target and the Pipe's DLQ (template.yaml), for the dead-letter path.
-Consumer = Literal["lake", "partner"]
-PIPE_TARGET_AND_DLQ: dict[Consumer, tuple[str, str]] = {
+# The dead-letter paths (template.yaml): the target that fails past its retries, and the DLQ its
+# events then go to. A rule target's (the enrichment function, the signal stream), the enrichment's
+# own failure (its async invocation), a consumer Pipe's (the lake's S3 writer, the partner's API).
+DeadLetterPath = Literal["enrichment-target", "enrichment-failure", "stream-target", "lake", "partner"]
+FAILING_TARGET_AND_DLQ: dict[DeadLetterPath, tuple[str, str]] = {
+    "enrichment-target": ("EnrichmentRule/enrichment", "EnrichmentTargetDlq"),
+    "enrichment-failure": ("EnrichmentFunction", "EnrichmentFailureDlq"),
+    "stream-target": ("SignalStream", "StreamTargetDlq"),
     "lake": ("S3WriterFunction", "LakePipeDlq"),
     "partner": ("PartnerApiDestination", "PartnerPipeDlq"),
 }
@@ -363,20 +368,22 @@ def send(cloud: LocalCloud, request: OddRequest, *, front_door: FrontDoor = "htt
     return _read_lake(cloud, accepted, request)
 
 
-def send_through_dlq(cloud: LocalCloud, request: OddRequest, failing: Consumer) -> Run:
-    """``request`` sent while the ``failing`` consumer's Pipe target (the S3 writer, the partner's
-    API destination) fails past the Pipe's retries: every accepted event goes to the Pipe's DLQ and
-    the DLQ-hydrate stores its records; then the runbook's recovery (``localcloud.recovery.recover``)
-    replays the store. Afterwards the lake and the partner hold what ``send`` finds on the direct
-    path (the other consumer's copy is the direct path's), and no DLQ or store holds anything."""
-    target, dlq = PIPE_TARGET_AND_DLQ[failing]
+def send_through_dlq(cloud: LocalCloud, request: OddRequest, failing: DeadLetterPath) -> Run:
+    """``request`` sent while the ``failing`` path's target fails past its retries: every accepted
+    event goes to that DLQ and the DLQ-hydrate stores it; then the runbook's recovery
+    (``localcloud.recovery.recover``) replays the store. Afterwards the lake and the partner hold
+    what ``send`` finds on the direct path (for a consumer Pipe's path, the other consumer's copy
+    is the direct path's), and no DLQ or store holds anything."""
+    target, dlq = FAILING_TARGET_AND_DLQ[failing]
     cloud.reset(warm=True)
     cloud.faults.add(TargetFault(target))
     accepted = _post(cloud, request, reset=False)
     assert cloud.settle(timeout=60.0), "the pipeline did not go quiet"
     census = cloud.census()
-    reached = census.lake if failing == "lake" else census.partner
-    assert not reached, (failing, +reached, request.document)
+    reached = {"lake": +census.lake, "partner": +census.partner}
+    if failing in reached:  # the other consumer got its copy the direct way
+        reached = {failing: reached[failing]}
+    assert not any(reached.values()), (reached, request.document)
     assert census.hydrated.get(dlq, Counter()) == dict.fromkeys(accepted, 1), (
         census.hydrated,
         census.dlq,
