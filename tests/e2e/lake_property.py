@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jsonschema_rs
 from hypothesis import Phase, settings
@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from localcloud.cloud import LocalCloud
 from localcloud.faults import TargetFault
+from localcloud.http_api import HttpResponse
 from localcloud.recovery import recover
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339
 from tests.e2e.test_lake_table_reads import lake_objects, openx_row, serde_parameters
@@ -339,7 +340,14 @@ def segment_requests(draw: st.DrawFn) -> OddRequest:
 # --- one run: send, drain, read the lake ------------------------------------------------------------
 
 _RUNS = itertools.count(1)
-FrontDoor = Literal["http-api", "load-balancer"]
+
+
+class FrontDoor(Protocol):
+    """Where a request goes in: a Region's HTTP API or load balancer (``localcloud.http_api``)."""
+
+    def request(
+        self, method: str, target: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> HttpResponse: ...
 
 
 def _same(lake: Any, sent: Any) -> bool:
@@ -360,11 +368,11 @@ class Run:
     rows: dict[str, dict[str, Any]]
 
 
-def send(cloud: LocalCloud, request: OddRequest, *, front_door: FrontDoor = "http-api") -> Run:
+def send(cloud: LocalCloud, request: OddRequest, *, front_door: FrontDoor | None = None) -> Run:
     """``request`` sent on a fresh (warm) pipeline of a source of its own, which then drains: every
     accepted event is one lake line in its partition, of the enriched contract, read by the SerDe,
     and reached the partner once with the line's content; nothing is quarantined, set aside as bad,
-    dead-lettered or dropped."""
+    dead-lettered or dropped. ``front_door``: the primary's HTTP API unless given."""
     accepted = _post(cloud, request, front_door=front_door)
     # WHEN the pipeline drains
     assert cloud.settle(timeout=60.0), "the pipeline did not go quiet"
@@ -405,7 +413,7 @@ def send_through_dlq(cloud: LocalCloud, request: OddRequest, failing: DeadLetter
 
 
 def _post(
-    cloud: LocalCloud, request: OddRequest, *, reset: bool = True, front_door: FrontDoor = "http-api"
+    cloud: LocalCloud, request: OddRequest, *, reset: bool = True, front_door: FrontDoor | None = None
 ) -> dict[str, dict[str, Any]]:
     """Send ``request`` through ``front_door`` (on a fresh warm pipeline unless ``reset`` is false)
     from a source of its own; the accepted events, by event_id, as sent."""
@@ -422,8 +430,7 @@ def _post(
     headers = {"content-type": "application/json"}
     headers |= {"x-api-key": write_key} if native else {"authorization": basic(write_key)}
     body = dump_json(request.document, ensure_ascii=request.ensure_ascii)
-    door = cloud.load_balancer if front_door == "load-balancer" else cloud.api
-    answer = door.request("POST", request.path, body, headers)
+    answer = (front_door or cloud.api).request("POST", request.path, body, headers)
     assert answer.status in (200, 207, 400, 413), (answer.status, answer.body[:2000])
     results = answer.json().get("results", [])
     assert all(result["verdict"] != "retry" for result in results), results
