@@ -8,7 +8,8 @@ Where things are is found from the template, not configured twice:
   ``LAKE_PREFIX`` (gzip NDJSON, one signal per line) and bad records under ``BAD_PREFIX``;
 - the **quarantine**: ``QUARANTINE_BUCKET_NAME`` of any function, under ``quarantine/``;
 - the **DLQs**: every queue named as a rule target's or a Pipe's ``DeadLetterConfig``, a function's
-  ``DeadLetterConfig`` or async ``OnFailure`` destination, or an SQS redrive target. A Pipe's DLQ
+  ``DeadLetterConfig`` or async ``OnFailure`` destination, a stream event source mapping's
+  ``OnFailure`` destination, or an SQS redrive target. A Pipe's DLQ
   holds only the Pipe's view of one consumer (its messages are batch metadata: the records are read
   back from the stream, as the DLQ-hydrate function will); every other DLQ is upstream of all
   consumers. Messages are peeked (received, then made visible again), never consumed;

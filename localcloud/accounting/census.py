@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from localcloud.accounting.stores import StoreReader
@@ -66,6 +66,15 @@ def _bucket_env(functions: Iterable[FunctionSpec], suffix: str) -> list[tuple[Fu
     ]
 
 
+def _mapping_destinations(services: Services) -> Iterator[str]:
+    """The OnFailure destinations of the stack's event source mappings (a stream mapping's, such as
+    the batcher's BufferDlq: on-failure records pointing at records that aged out)."""
+    for mapping in services.stack.of_type("AWS::Lambda::EventSourceMapping"):
+        on_failure = (mapping.properties.get("DestinationConfig") or {}).get("OnFailure") or {}
+        if on_failure.get("Destination"):
+            yield str(on_failure["Destination"])
+
+
 def dead_letter_queues(
     services: Services, functions: dict[str, FunctionSpec], pipes: list[PipeSpec]
 ) -> list[DlqInfo]:
@@ -79,6 +88,8 @@ def dead_letter_queues(
         for arn in (spec.dead_letter_arn, spec.async_config.on_failure):
             if arn:
                 found.setdefault(arn, None)
+    for arn in _mapping_destinations(services):
+        found.setdefault(arn, None)
     for queue in stack.of_type("AWS::SQS::Queue"):
         redrive = queue.properties.get("RedrivePolicy") or {}
         if isinstance(redrive, dict) and redrive.get("deadLetterTargetArn"):

@@ -1,7 +1,9 @@
 """The lake property (``tests/e2e/test_accepted_reaches_lake.py``) with the front-door buffer on:
 the validator writes small signal batches to the buffer stream and the batcher re-packs them before
 the ingress bus. Whatever odd content the validator accepts, the batcher's hop too must bring each
-event to the lake exactly once, readable, as sent (``tests/e2e/lake_property.py``)."""
+event to the lake exactly once, readable, as sent (``tests/e2e/lake_property.py``); and when the
+batcher fails until the records age out, the buffer's DLQ, the DLQ-hydrate and the replay onto the
+buffer stream must do the same (``tests/e2e/test_dead_lettered_reaches_lake.py``'s property)."""
 
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ from tests.e2e.lake_property import (
     native_requests,
     segment_requests,
     send,
+    send_through_dlq,
 )
 
 REQUESTS = 60
+DEAD_LETTERED_REQUESTS = 15
 
 
 def test_accepted_events_reach_the_lake_through_the_buffer_once_and_readable(buffered: LocalCloud) -> None:
@@ -37,3 +41,26 @@ def test_accepted_events_reach_the_lake_through_the_buffer_once_and_readable(buf
 
     check()
     assert accepted >= REQUESTS, accepted
+
+
+def test_events_the_batcher_dead_letters_reach_the_lake_once_as_sent_after_the_replay(
+    buffered: LocalCloud,
+) -> None:
+    # GIVEN native and Segment requests of events with odd content, through the buffer
+    buffered.reset()
+    accepted = 0
+
+    @settings(LAKE_PROFILE, max_examples=DEAD_LETTERED_REQUESTS)
+    @given(st.one_of(native_requests(), segment_requests()))
+    def check(request: OddRequest) -> None:
+        nonlocal accepted
+        # WHEN it is sent while the batcher fails until its records age out, and the DLQ store is
+        # replayed once the cause is fixed (THEN every accepted event was stored, none reached the
+        # lake or the partner; after the replay each is one lake line and at the partner once)
+        run = send_through_dlq(buffered, request, "buffer")
+        # THEN each accepted event's line holds what was sent
+        check_lake(run, request)
+        accepted += len(run.accepted)
+
+    check()
+    assert accepted >= DEAD_LETTERED_REQUESTS, accepted

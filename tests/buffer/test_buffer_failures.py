@@ -74,7 +74,7 @@ def test_records_that_age_out_are_stored_alarmed_and_replayed_into_the_lake_exac
 
     # THEN none reached the lake, every one is in the DLQ store (BufferDlq, hydrated), and it alarmed
     assert accepted and not census.lake
-    assert accepted <= set(census.dlq_store)
+    assert census.dead_lettered("BufferDlq") == accepted
     assert all(_alarmed(cloud, alarm, started) for alarm in BUFFER_DRILLS["records age out"])
 
     # WHEN the runbook's recovery replays the store (the records back onto the buffer stream)
@@ -106,3 +106,21 @@ def test_a_dead_letter_nobody_consumes_sends_the_queue_alarm_to_alarm(cloud: Loc
     assert {body["requestContext"]["condition"] for body in bodies} == {"MaximumRecordAgeExceeded"}
     assert sum(body["KinesisBatchInfo"]["batchSize"] for body in bodies) == 5
     assert all(_alarmed(cloud, alarm, started) for alarm in BUFFER_DRILLS["dead letter nobody consumes"])
+
+
+def test_what_waits_in_the_buffer_dlq_counts_as_dead_lettered(cloud: LocalCloud) -> None:
+    # GIVEN the DLQ-hydrate not consuming and buffer records that age out
+    for mapping in cloud.sqs_mappings:
+        mapping.spec = replace(mapping.spec, enabled=False)
+    cloud.faults.add(RecordAging("BufferStream", DAY_AND_AN_HOUR))
+
+    # WHEN requests are accepted and their on-failure records wait in BufferDlq
+    outcome = scenario.run(cloud, replace(FEW, events=5), write_keys={})
+    _let_time_pass(cloud, 300.0)
+    accepted = set(outcome.report.ledger.accepted)
+    census = cloud.census()
+
+    # THEN the census counts them as dead-lettered upstream of every consumer (the accounting and the
+    # recovery's check of what is still waiting both read this), not as lost
+    assert accepted and census.dead_lettered("BufferDlq") == accepted
+    assert census.dlq_scope["BufferDlq"] is None

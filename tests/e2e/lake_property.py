@@ -2,8 +2,8 @@
 (``tests/e2e/test_accepted_reaches_lake.py``) and the front-door buffer's
 (``tests/buffer/test_buffer_accepted_reaches_lake.py``): requests of schema-valid events with odd
 content (``native_requests``, ``segment_requests``), one request's run through the pipeline until it
-is quiet with what must hold of the lake and the set-aside stores (``send``), and what the lake must
-hold of each accepted event (``check_lake``).
+is quiet with what must hold of the lake, the partner and the set-aside stores (``send``), and what
+the lake must hold of each accepted event (``check_lake``).
 """
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import jsonschema_rs
 from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
 from localcloud.cloud import LocalCloud
+from localcloud.faults import TargetFault
+from localcloud.http_api import HttpResponse
+from localcloud.recovery import recover
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339
 from tests.e2e.test_lake_table_reads import lake_objects, openx_row, serde_parameters
 from tests.fuzz.harness import basic
@@ -80,6 +83,8 @@ ADDRESSES = st.ip_addresses().map(str) | st.sampled_from(
     ]
 )
 IDENTITY_FIELDS = ("user_id", "anonymous_id", "session_id")
+# The address the local front doors give as the client's (an event without one of its own gets it).
+CLIENT_ADDRESS = "127.0.0.1"
 # Every lake line is an enriched signal of the contract the enrichment writes (contracts/enriched_batch).
 ENRICHED_SIGNAL = jsonschema_rs.Draft7Validator(
     REGISTRY.contract("enriched_batch", "1-1-0")["properties"]["signals"]["items"],
@@ -95,6 +100,21 @@ PLACED = frozenset(
 NATIVE_DATA_ROOM = MAX_NESTING - 3
 CALL_ROOM = MAX_NESTING - 3
 SHARED_CONTEXT_ROOM = MAX_NESTING - 1
+# The dead-letter paths (template.yaml): the target that fails past its retries, and the DLQ its
+# events then go to. A rule target's (the enrichment function, the signal stream), the enrichment's
+# own failure (its async invocation), a consumer Pipe's (the lake's S3 writer, the partner's API),
+# and with the front-door buffer its batcher's (the buffer stream's mapping).
+DeadLetterPath = Literal[
+    "enrichment-target", "enrichment-failure", "stream-target", "lake", "partner", "buffer"
+]
+FAILING_TARGET_AND_DLQ: dict[DeadLetterPath, tuple[str, str]] = {
+    "buffer": ("BatcherFunction", "BufferDlq"),
+    "enrichment-target": ("EnrichmentRule/enrichment", "EnrichmentTargetDlq"),
+    "enrichment-failure": ("EnrichmentFunction", "EnrichmentFailureDlq"),
+    "stream-target": ("SignalStream", "StreamTargetDlq"),
+    "lake": ("S3WriterFunction", "LakePipeDlq"),
+    "partner": ("PartnerApiDestination", "PartnerPipeDlq"),
+}
 
 
 # --- requests --------------------------------------------------------------------------------------
@@ -322,6 +342,14 @@ def segment_requests(draw: st.DrawFn) -> OddRequest:
 _RUNS = itertools.count(1)
 
 
+class FrontDoor(Protocol):
+    """Where a request goes in: a Region's HTTP API or load balancer (``localcloud.http_api``)."""
+
+    def request(
+        self, method: str, target: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> HttpResponse: ...
+
+
 def _same(lake: Any, sent: Any) -> bool:
     """Equal as JSON text, kinds included (1 is not 1.0, -0.0 is not 0.0; integers of any size)."""
     return json.dumps(lake, sort_keys=True) == json.dumps(sent, sort_keys=True)
@@ -340,11 +368,57 @@ class Run:
     rows: dict[str, dict[str, Any]]
 
 
-def send(cloud: LocalCloud, request: OddRequest) -> Run:
+def send(cloud: LocalCloud, request: OddRequest, *, front_door: FrontDoor | None = None) -> Run:
     """``request`` sent on a fresh (warm) pipeline of a source of its own, which then drains: every
-    accepted event is one lake line in its partition, of the enriched contract, read by the SerDe;
-    nothing is quarantined, set aside as bad, dead-lettered or dropped."""
+    accepted event is one lake line in its partition, of the enriched contract, read by the SerDe,
+    and reached the partner once with the line's content; nothing is quarantined, set aside as bad,
+    dead-lettered or dropped. ``front_door``: the primary's HTTP API unless given."""
+    accepted = _post(cloud, request, front_door=front_door)
+    # WHEN the pipeline drains
+    assert cloud.settle(timeout=60.0), "the pipeline did not go quiet"
+    _check_nothing_aside(cloud, request)
+    return _read_lake(cloud, accepted, request)
+
+
+def send_through_dlq(cloud: LocalCloud, request: OddRequest, failing: DeadLetterPath) -> Run:
+    """``request`` sent while the ``failing`` path's target fails past its retries: every accepted
+    event goes to that DLQ and the DLQ-hydrate stores it; then the runbook's recovery
+    (``localcloud.recovery.recover``) replays the store. Afterwards the lake and the partner hold
+    what ``send`` finds on the direct path (for a consumer Pipe's path, the other consumer's copy
+    is the direct path's), and no DLQ or store holds anything."""
+    target, dlq = FAILING_TARGET_AND_DLQ[failing]
     cloud.reset(warm=True)
+    cloud.faults.add(TargetFault(target))
+    accepted = _post(cloud, request, reset=False)
+    assert cloud.settle(timeout=60.0), "the pipeline did not go quiet"
+    census = cloud.census()
+    stored = census.hydrated.get(dlq, Counter())
+    # A request of FrontDoorBufferBelowSignals signals or more skips the buffer: the bus the direct way.
+    direct = set(census.lake) if failing == "buffer" else set()
+    reached = {"lake": set(census.lake) - direct, "partner": set(census.partner) - direct}
+    if failing in reached:  # the other consumer got its copy the direct way
+        reached = {failing: reached[failing]}
+    assert not any(reached.values()), (reached, request.document)
+    assert stored == dict.fromkeys(set(accepted) - direct, 1), (
+        census.hydrated,
+        census.dlq,
+        sorted(accepted),
+        request.document,
+    )
+    # WHEN the cause is fixed and an operator runs the runbook's recovery
+    recovery = recover(cloud)
+    assert recovery.ok, (recovery.describe(), recovery.output, request.document)
+    _check_nothing_aside(cloud, request)
+    return _read_lake(cloud, accepted, request)
+
+
+def _post(
+    cloud: LocalCloud, request: OddRequest, *, reset: bool = True, front_door: FrontDoor | None = None
+) -> dict[str, dict[str, Any]]:
+    """Send ``request`` through ``front_door`` (on a fresh warm pipeline unless ``reset`` is false)
+    from a source of its own; the accepted events, by event_id, as sent."""
+    if reset:
+        cloud.reset(warm=True)
     suffix = f"-{next(_RUNS)}"
     source = request.source[: 64 - len(suffix)] + suffix
     write_key = cloud.register_source(source)
@@ -356,32 +430,44 @@ def send(cloud: LocalCloud, request: OddRequest) -> Run:
     headers = {"content-type": "application/json"}
     headers |= {"x-api-key": write_key} if native else {"authorization": basic(write_key)}
     body = dump_json(request.document, ensure_ascii=request.ensure_ascii)
-    answer = cloud.api.request("POST", request.path, body, headers)
+    answer = (front_door or cloud.api).request("POST", request.path, body, headers)
     assert answer.status in (200, 207, 400, 413), (answer.status, answer.body[:2000])
     results = answer.json().get("results", [])
     assert all(result["verdict"] != "retry" for result in results), results
-    accepted = {
+    return {
         result["event_id"]: request.events[result["index"]]
         for result in results
         if result["verdict"] == "accepted"
     }
-    # WHEN the pipeline drains
-    assert cloud.settle(timeout=60.0), "the pipeline did not go quiet"
+
+
+def _check_nothing_aside(cloud: LocalCloud, request: OddRequest) -> None:
+    """Nothing quarantined, set aside as bad, dead-lettered, waiting in the DLQ store or dropped."""
     census = cloud.census()
     set_aside = {
         "quarantined": +census.quarantine,
         "bad records": +census.bad,
         "dead-lettered": {name: ids for name, ids in census.dlq.items() if ids},
         "DLQ messages": +census.dlq_messages,
+        "in the DLQ store": {name: ids for name, ids in census.hydrated.items() if ids},
+        "in the DLQ store, of no known DLQ": +census.dlq_store,
+        "stored, not replayable": +(census.unparsed + census.unrecoverable),
         "dropped": +census.dropped,
     }
     assert not any(set_aside.values()), (set_aside, request.document)
+
+
+def _read_lake(cloud: LocalCloud, accepted: dict[str, dict[str, Any]], request: OddRequest) -> Run:
+    """Each accepted event is one lake line in its partition, of the enriched contract, read by the
+    SerDe, and at the partner once (``_check_partner``)."""
     rows: dict[str, dict[str, Any]] = {}
+    written: dict[str, Any] = {}  # event_id -> the lake line as JSON, keys as written
     copies: Counter[str] = Counter()
     parameters = serde_parameters()
     for key, lines in lake_objects(cloud):
         for line in lines:
             row = openx_row(line, parameters)
+            written[row["event_id"]] = json.loads(line)
             copies[row["event_id"]] += 1
             errors = [
                 f"{list(error.instance_path)}: {error.message}" for error in ENRICHED_SIGNAL.iter_errors(row)
@@ -394,7 +480,20 @@ def send(cloud: LocalCloud, request: OddRequest) -> Run:
                 derived,
             )
     assert copies == dict.fromkeys(accepted, 1), (copies, sorted(accepted), request.document)
+    _check_partner(cloud, written, request)
     return Run(accepted, rows)
+
+
+def _check_partner(cloud: LocalCloud, written: Mapping[str, Any], request: OddRequest) -> None:
+    """The partner (the API destination Pipe's target) got each lake line's signal exactly once, in
+    one of the enriched batches it was sent, with the same content as the line."""
+    assert cloud.partner is not None, "the partner Pipe is not deployed"
+    assert not cloud.partner.refused, (cloud.partner.refused, request.document)
+    sent = [signal for got in cloud.partner.received for signal in got.body["detail"]["signals"]]
+    assert Counter(signal["event_id"] for signal in sent) == dict.fromkeys(written, 1), request.document
+    for signal in sent:
+        line = written[signal["event_id"]]
+        assert _same(signal, line), (signal, line)
 
 
 # --- what the lake holds of what was sent -----------------------------------------------------------
@@ -404,14 +503,26 @@ def _utc(text: str) -> str:
     return format_rfc3339(parse_rfc3339(text))
 
 
-def _network(address: str) -> str:
-    parsed = ipaddress.ip_address(address)
-    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
-        parsed = parsed.ipv4_mapped
-    return str(ipaddress.ip_network((parsed, 24 if parsed.version == 4 else 48), strict=False))
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address ``text`` names: without its zone index, an IPv4-mapped one as IPv4."""
+    parsed = ipaddress.ip_address(text)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return parsed.ipv4_mapped
+        return ipaddress.IPv6Address(int(parsed))
+    return parsed
 
 
-def _check_context(row: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+def _check_network(row: Mapping[str, Any], address: str, *, raw_ip: bool) -> None:
+    """The lake's network columns of a sent ``address``: its /24 or /48 network, and the address
+    itself only when raw addresses are kept (StoreRawIp)."""
+    parsed = _address(address)
+    network = str(ipaddress.ip_network((parsed, 24 if parsed.version == 4 else 48), strict=False))
+    expected = {"ip_prefix": network, "ip": str(parsed)} if raw_ip else {"ip_prefix": network}
+    assert row["network"] == expected, (row["network"], address)
+
+
+def _check_context(row: Mapping[str, Any], context: Mapping[str, Any], *, raw_ip: bool) -> None:
     """The envelope's context as the lake's columns hold it: trimmed, codes lower case (clipped to the
     contract's bound), the address as its network; a field whose text is blank is absent (user) or
     comes from elsewhere (page, campaign: the event's data, the URL's utm_ parameters)."""
@@ -432,11 +543,10 @@ def _check_context(row: Mapping[str, Any], context: Mapping[str, Any]) -> None:
             assert row["campaign"][name] == expected, (name, row["campaign"])
     if "locale" in context:
         assert row["locale"] == context["locale"]
-    if "ip" in context:
-        assert row["network"]["ip_prefix"] == _network(context["ip"])
+    _check_network(row, context.get("ip", CLIENT_ADDRESS), raw_ip=raw_ip)
 
 
-def _check_native(row: Mapping[str, Any], sent: Mapping[str, Any]) -> None:
+def _check_native(row: Mapping[str, Any], sent: Mapping[str, Any], *, raw_ip: bool) -> None:
     assert (row["event_type"], row["schema_version"], row["source"]) == (
         sent["event_type"],
         sent["schema_version"],
@@ -444,7 +554,7 @@ def _check_native(row: Mapping[str, Any], sent: Mapping[str, Any]) -> None:
     )
     assert row["occurred_at"] == _utc(sent["occurred_at"])
     assert _same(row["data"], sent["data"]), (row["data"], sent["data"])
-    _check_context(row, sent.get("context", {}))
+    _check_context(row, sent.get("context", {}), raw_ip=raw_ip)
 
 
 def _is_address(value: Any) -> bool:
@@ -458,7 +568,9 @@ def _is_address(value: Any) -> bool:
     return True
 
 
-def _check_call(row: Mapping[str, Any], call: Mapping[str, Any], shared: Mapping[str, Any]) -> None:
+def _check_call(
+    row: Mapping[str, Any], call: Mapping[str, Any], shared: Mapping[str, Any], *, raw_ip: bool
+) -> None:
     data, kind = row["data"], call["type"]
     origin = data["origin"]
     assert (origin["protocol"], origin["message_id"], origin["type"]) == ("segment", call["messageId"], kind)
@@ -466,8 +578,9 @@ def _check_call(row: Mapping[str, Any], call: Mapping[str, Any], shared: Mapping
     if occurred_at is not None:  # else the receive time
         assert row["occurred_at"] == _utc(occurred_at)
     context = {**shared, **call.get("context", {})}
-    if _is_address(context.get("ip")):
-        assert row["network"]["ip_prefix"] == _network(context.pop("ip"))
+    _check_network(
+        row, context.pop("ip") if _is_address(context.get("ip")) else CLIENT_ADDRESS, raw_ip=raw_ip
+    )
     if isinstance(context.get("userAgent"), str):
         del context["userAgent"]
     assert _same(origin.get("context", {}), context), (origin.get("context"), context)
@@ -501,10 +614,11 @@ def _check_call(row: Mapping[str, Any], call: Mapping[str, Any], shared: Mapping
         assert data["previous_id"] == str(call["previousId"])
 
 
-def check_lake(run: Run, request: OddRequest) -> None:
-    """Each accepted event's lake row holds what was sent, but for the documented standardisation."""
+def check_lake(run: Run, request: OddRequest, *, raw_ip: bool = False) -> None:
+    """Each accepted event's lake row holds what was sent, but for the documented standardisation;
+    ``raw_ip``: the stack keeps raw addresses (StoreRawIp), else only their networks."""
     for event_id, sent in run.accepted.items():
         if request.path == "/v1/events":
-            _check_native(run.rows[event_id], sent)
+            _check_native(run.rows[event_id], sent, raw_ip=raw_ip)
         else:
-            _check_call(run.rows[event_id], sent, request.shared_context)
+            _check_call(run.rows[event_id], sent, request.shared_context, raw_ip=raw_ip)

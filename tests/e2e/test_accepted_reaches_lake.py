@@ -13,8 +13,10 @@ documented standardisation (docs/lake.md, ``enrichment.standardise``): times in 
 the envelope's ``context`` turned into ``user``/``page``/``campaign``/``library``/``network``/``locale``
 (trimmed; codes lower case; the address as its network). No quarantine object, bad record, DLQ
 message or dropped event may appear, and every lake line is an enriched signal of its contract
-(contracts/enriched_batch). Rejections are the fuzz tests' business: not checked here. The machinery
-is ``lake_property``'s, shared with the front-door buffer's test.
+(contracts/enriched_batch). The partner (the API destination Pipe) must have got each of them once,
+with the same content as its lake line. Rejections are the fuzz tests' business: not checked here.
+The machinery is ``lake_property``'s, shared with the front-door buffer's test, the dead-letter
+paths' (``test_dead_lettered_reaches_lake.py``) and other settings' (``..._settings.py``).
 """
 
 from __future__ import annotations
