@@ -112,8 +112,9 @@ integration: $(STAMP) ## integration tests only (moto)
 e2e: $(STAMP) ## the local cloud: emulator tests, two Regions and the drill, the pipeline end to end (also with the front-door buffer), 100 random fault schedules on one Region and 100 on two
 	$(PY) -m pytest tests/localcloud tests/regions tests/e2e tests/buffer
 
-soak: $(STAMP) ## 1,000 random fault schedules on one Region, 1,000 with Region faults on two; prints the seed of any failure
+soak: $(STAMP) ## 1,000 random fault schedules on one Region, 1,000 with Region faults on two (prints the seed of any failure); the lake property with 10x its requests
 	LOCALCLOUD_SCHEDULES=1000 $(PY) -m pytest tests/e2e tests/regions -k property
+	LAKE_PROPERTY_SCALE=10 $(PY) -m pytest tests/e2e tests/regions tests/buffer -k reaches_lake
 
 .PHONY: flood
 flood: $(STAMP) ## one source floods the local API at 10x its rate limit: answered 429 while another source is accepted

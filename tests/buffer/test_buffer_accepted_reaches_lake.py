@@ -15,14 +15,15 @@ from tests.e2e.lake_property import (
     LAKE_PROFILE,
     OddRequest,
     check_lake,
+    examples,
     native_requests,
     segment_requests,
     send,
     send_through_dlq,
 )
 
-REQUESTS = 60
-DEAD_LETTERED_REQUESTS = 15
+REQUESTS = examples(20)
+DEAD_LETTERED_REQUESTS = examples(5)
 
 
 def test_accepted_events_reach_the_lake_through_the_buffer_once_and_readable(buffered: LocalCloud) -> None:

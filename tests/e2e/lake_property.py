@@ -12,6 +12,7 @@ import copy
 import ipaddress
 import itertools
 import json
+import os
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -55,6 +56,14 @@ from validator.segment import CALL_TYPES, TrackMapping
 # The fuzz tier's profile, without shrinking: an example runs the whole pipeline (~0.15 s), and a
 # shrink would outlast the test's timeout; the failing example is reported whole, with its blob.
 LAKE_PROFILE = settings(settings.get_profile(FUZZ), phases=(Phase.explicit, Phase.reuse, Phase.generate))
+
+
+def examples(in_ci: int) -> int:
+    """A test's number of requests: ``in_ci`` times ``LAKE_PROPERTY_SCALE`` (default 1; the soak,
+    ``make soak``, runs 10 times as many)."""
+    return max(1, round(in_ci * float(os.environ.get("LAKE_PROPERTY_SCALE", "1"))))
+
+
 NOW = datetime.now(UTC)
 MAPPING = TrackMapping.load()
 TYPES = sorted(

@@ -28,13 +28,14 @@ from tests.e2e.lake_property import (
     LAKE_PROFILE,
     OddRequest,
     check_lake,
+    examples,
     native_requests,
     segment_requests,
     send,
 )
 
-NATIVE_REQUESTS = 120
-SEGMENT_REQUESTS = 120
+NATIVE_REQUESTS = examples(40)
+SEGMENT_REQUESTS = examples(40)
 
 
 def test_accepted_native_events_reach_the_lake_once_and_readable(warm_cloud: LocalCloud) -> None:

@@ -27,6 +27,7 @@ from tests.e2e.lake_property import (
     DeadLetterPath,
     OddRequest,
     check_lake,
+    examples,
     native_requests,
     segment_requests,
     send,
@@ -36,8 +37,8 @@ from tests.e2e.test_load_balancer import NETWORK
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 REGION: Final = "ca-central-1"
-REQUESTS: Final = 80
-DEAD_LETTERED_REQUESTS: Final = 25
+REQUESTS: Final = examples(20)
+DEAD_LETTERED_REQUESTS: Final = examples(8)
 
 
 @pytest.fixture(scope="module")

@@ -25,12 +25,13 @@ from tests.e2e.lake_property import (
     DeadLetterPath,
     OddRequest,
     check_lake,
+    examples,
     native_requests,
     segment_requests,
     send_through_dlq,
 )
 
-REQUESTS = 30
+REQUESTS = examples(8)
 
 
 @pytest.mark.parametrize("failing", sorted(set(FAILING_TARGET_AND_DLQ) - {"buffer"}))  # no buffer here

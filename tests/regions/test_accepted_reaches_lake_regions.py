@@ -17,13 +17,14 @@ from tests.e2e.lake_property import (
     LAKE_PROFILE,
     OddRequest,
     check_lake,
+    examples,
     native_requests,
     segment_requests,
     send,
 )
 from tests.regions.conftest import TwoRegions
 
-REQUESTS = 25
+REQUESTS = examples(8)
 WARM_UP_LIMIT = 30 * 60.0  # cloud seconds for the endpoint's healthy verdict after a reset
 
 
