@@ -1,9 +1,10 @@
-"""The lake property's machinery, shared by the direct pipeline's test
-(``tests/e2e/test_accepted_reaches_lake.py``) and the front-door buffer's
-(``tests/buffer/test_buffer_accepted_reaches_lake.py``): requests of schema-valid events with odd
-content (``native_requests``, ``segment_requests``), one request's run through the pipeline until it
-is quiet with what must hold of the lake, the partner and the set-aside stores (``send``), and what
-the lake must hold of each accepted event (``check_lake``).
+"""The lake property's machinery, shared by its tests (``test_accepted_reaches_lake*.py`` and
+``test_dead_lettered_reaches_lake.py`` here, the front-door buffer's and the two Regions'):
+requests of schema-valid events with odd content (``native_requests``, ``segment_requests``), one
+request's run through the pipeline until it is quiet with what must hold of the lake, the partner
+and the set-aside stores (``send``, or ``send_through_dlq`` with a target failing), what the lake
+must hold of each accepted event (``check_lake``), and the property over many drawn requests
+(``holds_for``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import json
 import os
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import jsonschema_rs
-from hypothesis import Phase, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from localcloud.cloud import LocalCloud
@@ -631,3 +632,34 @@ def check_lake(run: Run, request: OddRequest, *, raw_ip: bool = False) -> None:
             _check_native(run.rows[event_id], sent, raw_ip=raw_ip)
         else:
             _check_call(run.rows[event_id], sent, request.shared_context, raw_ip=raw_ip)
+
+
+# Native and Segment requests, either.
+ANY_REQUESTS = st.one_of(native_requests(), segment_requests())
+
+
+def holds_for(
+    requests: st.SearchStrategy[OddRequest],
+    count: int,
+    run_one: Callable[[OddRequest], Run],
+    *,
+    raw_ip: bool = False,
+    and_then: Callable[[], None] = lambda: None,
+) -> None:
+    """The property over ``count`` drawn ``requests``: each is run by ``run_one`` (``send`` or
+    ``send_through_dlq`` on a cloud, which check where every accepted event went), then its accepted
+    events' lake lines are held to what was sent (``check_lake``), then ``and_then`` checks what a
+    test adds. At least ``count`` events must be accepted in all: the property is about them."""
+    accepted = 0
+
+    @settings(LAKE_PROFILE, max_examples=count)
+    @given(requests)
+    def check(request: OddRequest) -> None:
+        nonlocal accepted
+        run = run_one(request)
+        check_lake(run, request, raw_ip=raw_ip)
+        and_then()
+        accepted += len(run.accepted)
+
+    check()
+    assert accepted >= count, accepted

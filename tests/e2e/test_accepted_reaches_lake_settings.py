@@ -18,21 +18,9 @@ from pathlib import Path
 from typing import Final
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from localcloud.cloud import CloudOptions, LocalCloud
-from tests.e2e.lake_property import (
-    LAKE_PROFILE,
-    DeadLetterPath,
-    OddRequest,
-    check_lake,
-    examples,
-    native_requests,
-    segment_requests,
-    send,
-    send_through_dlq,
-)
+from tests.e2e.lake_property import ANY_REQUESTS, DeadLetterPath, examples, holds_for, send, send_through_dlq
 from tests.e2e.test_load_balancer import NETWORK
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -68,26 +56,25 @@ def test_accepted_events_reach_the_lake_with_raw_addresses_per_type_batches_and_
     # GIVEN native and Segment requests of events with odd content, on the stack keeping raw
     # addresses and grouping signal batches per event type
     door = other_settings.load_balancer if front_door == "load-balancer" else other_settings.api
-    accepted = 0
+    partner = other_settings.partner
+    assert partner is not None
 
-    @settings(LAKE_PROFILE, max_examples=REQUESTS)
-    @given(st.one_of(native_requests(), segment_requests()))
-    def check(request: OddRequest) -> None:
-        nonlocal accepted
-        # WHEN it is sent through the front door and the pipeline drains (THEN each accepted event
-        # is one readable lake line of the contract and at the partner once, nothing set aside)
-        run = send(other_settings, request, front_door=door)
-        # THEN each line holds what was sent, the client's address kept beside its network
-        check_lake(run, request, raw_ip=True)
-        # AND each enriched batch the partner got holds the one event type it is named after
-        assert other_settings.partner is not None
-        for got in other_settings.partner.received:
+    def batches_of_one_type() -> None:
+        for got in partner.received:
             kinds = {signal["event_type"] for signal in got.body["detail"]["signals"]}
             assert kinds == {got.body["detail-type"]}, (kinds, got.body["detail-type"])
-        accepted += len(run.accepted)
 
-    check()
-    assert accepted >= REQUESTS, accepted
+    # WHEN each is sent through the front door and the pipeline drains
+    # THEN each accepted event is one lake line, as sent, the client's address kept beside its
+    # network, and at the partner once; AND each enriched batch the partner got holds the one
+    # event type it is named after
+    holds_for(
+        ANY_REQUESTS,
+        REQUESTS,
+        lambda request: send(other_settings, request, front_door=door),
+        raw_ip=True,
+        and_then=batches_of_one_type,
+    )
 
 
 @pytest.mark.parametrize("failing", ["enrichment-failure", "lake"])
@@ -95,19 +82,14 @@ def test_dead_lettered_events_with_raw_addresses_and_per_type_batches_reach_the_
     other_settings: LocalCloud, failing: DeadLetterPath
 ) -> None:
     # GIVEN native and Segment requests of events with odd content, on the stack of other settings
-    accepted = 0
-
-    @settings(LAKE_PROFILE, max_examples=DEAD_LETTERED_REQUESTS)
-    @given(st.one_of(native_requests(), segment_requests()))
-    def check(request: OddRequest) -> None:
-        nonlocal accepted
-        # WHEN it is sent while the path's target fails past its retries, and the DLQ store is
-        # replayed once the cause is fixed (THEN all of it was stored, and after the replay each
-        # accepted event is one lake line and at the partner once; no DLQ or store holds anything)
-        run = send_through_dlq(other_settings, request, failing)
-        # THEN each line holds what was sent, the client's address kept beside its network
-        check_lake(run, request, raw_ip=True)
-        accepted += len(run.accepted)
-
-    check()
-    assert accepted >= DEAD_LETTERED_REQUESTS, accepted
+    # WHEN each is sent while the path's target fails past its retries, and the DLQ store is
+    # replayed once the cause is fixed
+    # THEN all of it was stored, and after the replay each accepted event is one lake line, as sent
+    # (the client's address kept beside its network), and at the partner once; no DLQ or store
+    # holds anything
+    holds_for(
+        ANY_REQUESTS,
+        DEAD_LETTERED_REQUESTS,
+        lambda request: send_through_dlq(other_settings, request, failing),
+        raw_ip=True,
+    )
