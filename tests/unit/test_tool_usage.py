@@ -18,22 +18,24 @@ TOOLS = sorted(
 )
 
 
-@pytest.mark.parametrize("tool", TOOLS)
-def test_help_prints_usage_and_exits_zero(tool: str, capsys: pytest.CaptureFixture[str]) -> None:
+def _exit_code(tool: str, *argv: str) -> int | str | None:
+    """What ``python -m tools.<tool> <argv>`` exits with, where argparse stops it."""
     main = importlib.import_module(f"tools.{tool}").main
     with pytest.raises(SystemExit) as exited:
-        main(["--help"])
-    assert exited.value.code == 0
+        main(list(argv))
+    return exited.value.code
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_help_prints_usage_and_exits_zero(tool: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _exit_code(tool, "--help") == 0
     assert capsys.readouterr().out.startswith(f"usage: python -m tools.{tool}")
 
 
 @pytest.mark.parametrize("tool", TOOLS)
 def test_unknown_option_refused_with_usage(tool: str, capsys: pytest.CaptureFixture[str]) -> None:
-    main = importlib.import_module(f"tools.{tool}").main
-    with pytest.raises(SystemExit) as exited:
-        main(["--no-such-option"])
     # (tools with subcommands name the missing command first)
-    assert exited.value.code == 2
+    assert _exit_code(tool, "--no-such-option") == 2
     err = capsys.readouterr().err
     assert err.startswith(f"usage: python -m tools.{tool}")
     assert f"python -m tools.{tool}: error:" in err
