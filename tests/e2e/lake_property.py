@@ -379,14 +379,23 @@ class Run:
     rows: dict[str, dict[str, Any]]
 
 
-def send(cloud: LocalCloud, request: OddRequest, *, front_door: FrontDoor | None = None) -> Run:
+def send(
+    cloud: LocalCloud,
+    request: OddRequest,
+    *,
+    front_door: FrontDoor | None = None,
+    recovery: Callable[[], None] = lambda: None,
+) -> Run:
     """``request`` sent on a fresh (warm) pipeline of a source of its own, which then drains: every
     accepted event is one lake line in its partition, of the enriched contract, read by the SerDe,
     and reached the partner once with the line's content; nothing is quarantined, set aside as bad,
-    dead-lettered or dropped. ``front_door``: the primary's HTTP API unless given."""
+    dead-lettered or dropped. ``front_door``: the primary's HTTP API unless given; ``recovery``:
+    what follows the drain before the checks (an incident's end, an operator's replay)."""
     accepted = _post(cloud, request, front_door=front_door)
-    # WHEN the pipeline drains
+    # WHEN the pipeline drains (and recovers)
     assert cloud.settle(timeout=60.0), "the pipeline did not go quiet"
+    recovery()
+    assert cloud.settle(timeout=60.0), "the pipeline did not go quiet after the recovery"
     _check_nothing_aside(cloud, request)
     return _read_lake(cloud, accepted, request)
 
