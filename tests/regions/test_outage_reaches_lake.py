@@ -1,7 +1,9 @@
 """The lake property (``tests/e2e/lake_property.py``) through an outage of the primary Region: the
 same odd requests, each accepted before the outage (by the primary, which then goes down with the
 request's batches in flight), during it (by the secondary, once the global endpoint has failed
-over) or right after it (by the primary again, while the endpoint still routes to the secondary).
+over; or sent to the secondary before that, refused with 503 and Retry-After while the endpoint
+still routes to the primary, and resent as it asks) or right after it (by the primary again, while
+the endpoint still routes to the secondary).
 
 Then what docs/runbook.md §5 has happen or an operator do: for an outage shorter than the 24 h
 EventBridge retries replication, nothing (the endpoint fails back, replication brings the
@@ -26,8 +28,8 @@ from tests.e2e.lake_property import ANY_REQUESTS, OddRequest, Run, examples, hol
 from tests.regions.conftest import STEP, TwoRegions
 from tools.region_recovery import replay_archive
 
-Phase = Literal["before", "during", "after"]
-PHASES: Final[tuple[Phase, ...]] = ("before", "during", "after")
+Phase = Literal["before", "failing-over", "during", "after"]
+PHASES: Final[tuple[Phase, ...]] = ("before", "failing-over", "during", "after")
 SHORT_OUTAGE: Final = 15 * 60.0
 PAST_WINDOW_OUTAGE: Final = REPLICATION_WINDOW + 3600.0
 WARM_UP_LIMIT: Final = 30 * 60.0  # cloud seconds for the endpoint's healthy verdict after a reset
@@ -66,9 +68,17 @@ class OutageDrill:
         cloud.faults.add(RegionOutage(primary.name, (since, since + self.outage)))
         if answer is not None:
             return answer
+        if self.phase == "failing-over":
+            cloud.advance(STEP, step=STEP)
+            assert joined.endpoint.region() == primary.name, "failed over at once"
+            refused = secondary.api.request(method, target, body, headers)
+            verdicts = {result["verdict"] for result in refused.json().get("results", [])}
+            assert "accepted" not in verdicts, (refused.status, refused.body[:2000])
+            if refused.status == 503 or "retry" in verdicts:
+                assert int(refused.headers["retry-after"]) > 0, (refused.status, refused.headers)
         cloud.advance(FAILOVER_LIMIT, step=STEP, until=lambda: joined.endpoint.region() == secondary.name)
         assert joined.endpoint.region() == secondary.name, "the endpoint never failed over"
-        if self.phase == "during":
+        if self.phase in ("failing-over", "during"):
             return secondary.api.request(method, target, body, headers)
         cloud.advance(self.outage, step=STEP, until=lambda: not cloud.faults.region_down(primary.name))
         assert joined.endpoint.region() == secondary.name, "failed back before the primary took a request"
