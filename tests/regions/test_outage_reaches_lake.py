@@ -28,8 +28,8 @@ from tests.e2e.lake_property import ANY_REQUESTS, OddRequest, Run, examples, hol
 from tests.regions.conftest import STEP, TwoRegions
 from tools.region_recovery import replay_archive
 
-Phase = Literal["before", "failing-over", "during", "after"]
-PHASES: Final[tuple[Phase, ...]] = ("before", "failing-over", "during", "after")
+Phase = Literal["before", "in-stream", "failing-over", "during", "after"]
+PHASES: Final[tuple[Phase, ...]] = ("before", "in-stream", "failing-over", "during", "after")
 SHORT_OUTAGE: Final = 15 * 60.0
 PAST_WINDOW_OUTAGE: Final = REPLICATION_WINDOW + 3600.0
 WARM_UP_LIMIT: Final = 30 * 60.0  # cloud seconds for the endpoint's healthy verdict after a reset
@@ -61,7 +61,14 @@ class OutageDrill:
             until=lambda: joined.tables.pending() == 0 and joined.endpoint.region() == primary.name,
         )
         assert joined.endpoint.region() == primary.name, "the endpoint never routed to the primary"
-        answer = primary.api.request(method, target, body, headers) if self.phase == "before" else None
+        answer = None
+        if self.phase in ("before", "in-stream"):
+            answer = primary.api.request(method, target, body, headers)
+        if self.phase == "in-stream":
+            runs = primary.runtime.stats.invocations["EnrichmentFunction"]
+            cloud.advance(
+                60.0, step=1.0, until=lambda: primary.runtime.stats.invocations["EnrichmentFunction"] > runs
+            )
         self.outage_start = cloud.clock.now()
         self.outage_end = self.outage_start + self.outage
         since = self.outage_start - cloud.faults.started_at
