@@ -84,7 +84,7 @@ def test_buffered_events_follow_the_endpoint_and_reach_the_primary_lake_once(clo
     assert [found.get(event_id) for event_id in early + late] == [1] * 30
 
 
-def test_buffered_events_the_secondary_took_during_a_day_long_outage_reach_the_lake_once_as_sent(
+def test_what_the_secondary_buffered_in_a_day_long_outage_reaches_lake_once_as_sent(
     cloud: LocalCloud,
 ) -> None:
     # GIVEN the front-door buffer in both Regions, and requests of events with odd content that the
