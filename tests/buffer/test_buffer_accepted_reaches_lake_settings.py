@@ -18,7 +18,7 @@ from typing import Final
 import pytest
 
 from localcloud.cloud import CloudOptions, LocalCloud
-from tests.e2e.lake_property import ANY_REQUESTS, examples, holds_for, send, send_through_dlq
+from tests.e2e.lake_property import ANY_REQUESTS, FrontDoor, examples, holds_for, send, send_through_dlq
 from tests.e2e.test_accepted_reaches_lake_settings import batches_of_one_type
 from tests.e2e.test_load_balancer import NETWORK
 
@@ -54,14 +54,27 @@ def _batcher_invocations(cloud: LocalCloud) -> float:
     return sum(cloud.primary.cloudwatch.values("AWS/Lambda", "Invocations", {"FunctionName": batcher}))
 
 
-@pytest.mark.parametrize("front_door", ["http-api", "load-balancer"])
+@pytest.fixture(params=["http-api", "load-balancer", "load-balancer, multi-value headers on"])
+def front_door(request: pytest.FixtureRequest, buffered_settings: LocalCloud) -> Iterator[FrontDoor]:
+    """Either door; the load balancer also as its target group delivers with multi-value headers on
+    (the template turns them off: tests/infra/test_load_balancer.py)."""
+    if request.param == "http-api":
+        yield buffered_settings.api
+        return
+    balancer = buffered_settings.load_balancer
+    balancer.multi_value_headers = request.param.endswith("on")
+    try:
+        yield balancer
+    finally:
+        balancer.multi_value_headers = False
+
+
 def test_accepted_events_reach_the_lake_through_the_buffer_with_raw_addresses_per_type_and_either_door(
-    buffered_settings: LocalCloud, front_door: str
+    buffered_settings: LocalCloud, front_door: FrontDoor
 ) -> None:
     # GIVEN native and Segment requests of events with odd content, on the buffered stack keeping raw
     # addresses and grouping signal batches per event type
     cloud = buffered_settings
-    door = cloud.load_balancer if front_door == "load-balancer" else cloud.api
     batched: list[float] = []  # per request: the batcher's invocations (a reset clears the metrics)
 
     def per_type_and_batched() -> None:
@@ -74,7 +87,7 @@ def test_accepted_events_reach_the_lake_through_the_buffer_with_raw_addresses_pe
     holds_for(
         ANY_REQUESTS,
         REQUESTS,
-        lambda request: send(cloud, request, front_door=door),
+        lambda request: send(cloud, request, front_door=front_door),
         raw_ip=True,
         and_then=per_type_and_batched,
     )
