@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 import threading
 import time
 import uuid
@@ -41,6 +42,8 @@ from localcloud.template import ACCOUNT_ID, HttpCors, HttpRoute
 from signal_platform import codec
 
 _TEXT_TYPES = ("application/json", "text/", "application/xml")
+_ROOT_FIELD: Final = re.compile(r"(?:^|;)\s*root\s*=", re.IGNORECASE)
+_SELF_FIELD: Final = re.compile(r"\s*self\s*=", re.IGNORECASE)
 # The target group attribute that selects the load balancer's event and answer shape.
 MULTI_VALUE_HEADERS: Final = "lambda.multi_value_headers.enabled"
 
@@ -176,7 +179,7 @@ def load_balancer_event(
         listed["x-forwarded-for"] = [source_ip]
     listed.setdefault("x-forwarded-proto", ["https"])
     listed.setdefault("x-forwarded-port", ["443"])
-    listed["x-amzn-trace-id"] = [f"Root={trace_id}"]
+    listed["x-amzn-trace-id"] = [_trace_header(listed.get("x-amzn-trace-id", [""])[-1], trace_id)]
     last = {name: values[-1] for name, values in listed.items()}
     text, is_base64 = _body_text(body, last)
     parameters = _listed(
@@ -198,6 +201,16 @@ def load_balancer_event(
         "body": text or "",
         "isBase64Encoded": is_base64,
     }
+
+
+def _trace_header(sent: str, trace_id: str) -> str:
+    """X-Amzn-Trace-Id as the load balancer forwards it (its request tracing docs): a client's header
+    with a Root field is kept, with a Self field of ``trace_id`` inserted (or its Self updated); any
+    other becomes a Root of ``trace_id`` (without a Root field, the docs do not say: a guess)."""
+    if not _ROOT_FIELD.search(sent):
+        return f"Root={trace_id}"
+    fields = [field for field in sent.split(";") if not _SELF_FIELD.match(field)]
+    return ";".join([*fields, f"Self={trace_id}"])
 
 
 def lambda_response(invocation: Invocation) -> HttpResponse:

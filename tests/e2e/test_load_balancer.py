@@ -4,6 +4,7 @@ a browser's preflight gets the answer API Gateway gives; FrontDoor Alb closes th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
@@ -278,3 +279,22 @@ def test_a_header_sent_twice_is_answered_by_the_door_rule_never_with_a_5xx(
     # AND an accepted event is in the lake once, a refused one nowhere
     assert cloud.settle(timeout=60.0)
     assert cloud.census().lake == ({event["event_id"]: 1} if expected == 200 else {})
+
+
+def test_the_request_id_behind_the_load_balancer_is_a_well_formed_trace_root(cloud: LocalCloud) -> None:
+    # GIVEN requests with a trace header of the client's: a well-formed Root, and any other text
+    key = cloud.register_source("web-shop")
+    client_root = "1-5759e988-bd862e3fe1be46a994272793"
+
+    def request_id(trace: str) -> str:
+        headers = {"Content-Type": "application/json", "Authorization": basic(key), "X-Amzn-Trace-Id": trace}
+        answer = cloud.load_balancer.request(
+            "POST", "/v1/events", codec.dumps(page_view("web-shop")), headers
+        )
+        assert answer.status == 200, answer.body
+        return str(answer.json()["request_id"])
+
+    # WHEN each goes through the load balancer (which keeps the client's Root and inserts a Self)
+    # THEN the request id is the client's Root when it is a trace id, else the load balancer's Self
+    assert request_id(f"Root={client_root};App=x") == client_root
+    assert re.fullmatch(r"1-[0-9a-f]{8}-[0-9a-f]{24}", request_id("Root=" + "x" * 300))

@@ -194,3 +194,23 @@ def test_the_target_group_attribute_selects_the_shape() -> None:
     assert not multi_value_headers(group((MULTI_VALUE_HEADERS, "false")))
     assert not multi_value_headers(group(("deregistration_delay.timeout_seconds", "0")))
     assert not multi_value_headers({})
+
+
+def test_a_client_trace_header_with_a_root_is_kept_and_gets_the_load_balancer_self() -> None:
+    # GIVEN requests without a trace header, with one of a Root (and a custom field, and a Self of
+    # its own), and with one without a Root
+    def forwarded(sent: str | None) -> str:
+        event = _event(b"{}", {"Content-Type": "text/plain"} | ({"X-Amzn-Trace-Id": sent} if sent else {}))
+        headers = event["headers"]
+        assert isinstance(headers, dict)
+        return str(headers["x-amzn-trace-id"])
+
+    own = "1-00000001-000000000000000000000002"
+    # THEN the load balancer's request tracing: its Root; the client's Root kept with its Self
+    # inserted (a Self of the client's replaced); a header without a Root, its Root (a guess)
+    assert forwarded(None) == f"Root={own}"
+    assert forwarded("Root=1-5759e988-bd862e3fe1be46a994272793;App=x") == (
+        f"Root=1-5759e988-bd862e3fe1be46a994272793;App=x;Self={own}"
+    )
+    assert forwarded("Root=anything;Self=mine") == f"Root=anything;Self={own}"
+    assert forwarded("App=x") == f"Root={own}"
