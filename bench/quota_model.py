@@ -32,7 +32,7 @@ class Quota:
     short: str = ""
 
 
-# The quotas the issue plans against (the worst line covers these), then ones shown for information.
+# The quotas the plan is held against (the worst line covers these), then ones shown for information.
 PLANNED: Final = (
     Quota(
         "put_events", "PutEvents requests/s, all buses", 10_000, "EventBridge, large Regions", "PutEvents/s"
