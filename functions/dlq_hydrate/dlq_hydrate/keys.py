@@ -1,4 +1,4 @@
-"""The DLQ store's naming convention (seed 004): consumer, date/time parts, partition key, time, unique id.
+"""The DLQ store's naming convention: consumer, date/time parts, partition key, time, unique id.
 
     <dlq>/<consumer>/<yyyy>/<mm>/<dd>/<hh>/<partitionKeyDigest>/<arrival>-<uniqueId>.json
     <unrecoverable>/<consumer>/<yyyy>/<mm>/<dd>/<shardId>-<start>-<end>.json
