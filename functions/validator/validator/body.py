@@ -57,11 +57,19 @@ JSON_OR_TEXT: Final = frozenset({"application/json", "text/plain"})
 
 
 def check_media_type(headers: Mapping[str, str], allowed: frozenset[str] = JSON_ONLY) -> None:
-    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type not in allowed:
-        raise UnsupportedMediaTypeError(
-            f"content-type must be {' or '.join(sorted(allowed))}, got {media_type or 'nothing'!r}"
-        )
+    """The media type, without its parameters, is one of ``allowed``. A Content-Type sent twice
+    reaches the function comma-joined (API Gateway joins repeated headers): each must be allowed."""
+    value = headers.get("content-type", "")
+    media_type = value.split(";", 1)[0].strip().lower()
+    if media_type in allowed:
+        return
+    if "," in media_type:
+        media_types = {part.split(";", 1)[0].strip().lower() for part in value.split(",")} - {""}
+        if media_types and media_types <= allowed:
+            return
+    raise UnsupportedMediaTypeError(
+        f"content-type must be {' or '.join(sorted(allowed))}, got {media_type or 'nothing'!r}"
+    )
 
 
 def raw_body(body: str | None, *, is_base64: bool, max_bytes: int) -> bytes:
@@ -81,11 +89,13 @@ def raw_body(body: str | None, *, is_base64: bool, max_bytes: int) -> bytes:
 def decompress(data: bytes, encoding: str, *, max_bytes: int) -> bytes:
     """Undo ``Content-Encoding``; gzip is inflated in bounded steps, so a zip bomb stops at the cap.
     A gzip body may be several members one after the other (RFC 1952): they are one body."""
-    encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
+    codings = _content_codings(encoding)
+    if not codings:
         return data
-    if encoding != "gzip":
-        raise UnsupportedMediaTypeError(f"content-encoding {encoding!r} is not supported: use gzip or none")
+    if codings != ["gzip"]:
+        raise UnsupportedMediaTypeError(
+            f"content-encoding {encoding.strip().lower()!r} is not supported: use gzip or none"
+        )
     members: list[bytes] = []
     size, rest = 0, data
     while True:
@@ -105,6 +115,16 @@ def decompress(data: bytes, encoding: str, *, max_bytes: int) -> bytes:
             return members[0] if len(members) == 1 else b"".join(members)
         if len(members) == MAX_GZIP_MEMBERS:
             raise MalformedRequestError(f"the gzip body has more than {MAX_GZIP_MEMBERS} members")
+
+
+def _content_codings(encoding: str) -> list[str]:
+    """The codings a Content-Encoding names, in the order applied, identity left out: it is a list
+    (RFC 9110 8.4; a header sent twice reaches the function comma-joined), and "x-gzip" is gzip
+    (8.4.1.3)."""
+    if encoding in ("", "gzip"):  # nearly every request
+        return [encoding] if encoding else []
+    names = (name.strip().lower() for name in encoding.split(","))
+    return ["gzip" if name == "x-gzip" else name for name in names if name not in ("", "identity")]
 
 
 def load_json(data: bytes) -> Any:

@@ -1,0 +1,151 @@
+"""Headers as real clients and the front doors deliver them, through the real handler behind either
+door: a Content-Encoding that is a list (RFC 9110 8.4) or gzip's old name, and a Content-Type or
+Content-Encoding sent twice, which API Gateway passes on comma-joined. Each is read as the one
+coding or media type it names (was: a 415, the events lost for a client that resends nothing on a
+4xx), and what names anything else is still refused with its reason."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from signal_platform import codec
+from tests.fuzz.harness import FRONT_DOORS, WRITE_KEY, Harness, handler_behind
+from tests.http_events import http_api_event, page_view
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+SEGMENT_CALL = {"type": "track", "event": "Clicked", "messageId": "m-1", "anonymousId": "anon-1"}
+
+
+@pytest.fixture(params=FRONT_DOORS)
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    with handler_behind(request.param) as fake:
+        yield fake
+
+
+def _post(
+    harness: Harness, path: str, body: bytes, headers: dict[str, str], *, gzipped: bool = False
+) -> tuple[int, Any]:
+    event = http_api_event(body, write_key=WRITE_KEY, headers=headers)
+    if gzipped:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(gzip.compress(body)).decode(), True
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"POST {path}"
+    status, _, answer = harness.invoke(event)
+    return status, answer
+
+
+def _reason(answer: Any) -> str:
+    return str(answer["error"]["message"] if "error" in answer else answer["message"])
+
+
+@pytest.mark.parametrize(
+    "encoding", ["x-gzip", "X-Gzip", "gzip, identity", "identity,gzip", "gzip,", " , gzip , identity "]
+)
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/batch"])
+def test_gzip_named_by_its_old_name_or_in_a_list_is_inflated(
+    harness: Harness, path: str, encoding: str
+) -> None:
+    # GIVEN a gzip body whose Content-Encoding is "x-gzip" or a list naming gzip once (was: a 415)
+    body = codec.dumps({"events": [page_view()]} if path == "/v1/events" else {"batch": [SEGMENT_CALL]})
+    # WHEN it is posted
+    status, answer = _post(harness, path, body, {"content-encoding": encoding}, gzipped=True)
+    # THEN it is read as gzip: accepted and forwarded
+    assert status == 200, answer
+    assert answer["counts"]["accepted"] == 1
+    assert len(harness.forwarded()) == 1
+
+
+@pytest.mark.parametrize("encoding", ["gzip, gzip", "gzip, br", "deflate, identity", "gzip;q=1"])
+def test_content_encoding_naming_more_than_one_gzip_refused_with_its_reason(
+    harness: Harness, encoding: str
+) -> None:
+    # GIVEN a list naming another coding, or gzip twice (a body compressed twice, as the header says,
+    # or a header sent twice: either way not what a client of this API sends)
+    body = codec.dumps({"events": [page_view()]})
+    # WHEN it is posted
+    status, answer = _post(harness, "/v1/events", body, {"content-encoding": encoding}, gzipped=True)
+    # THEN a 415 that quotes the header, nothing forwarded
+    assert status == 415, answer
+    assert encoding.lower() in _reason(answer)
+    assert harness.forwarded() == []
+
+
+CODING_NAMES = st.sampled_from(["identity", "IDENTITY", "", " "])
+GZIP_NAMES = st.sampled_from(["gzip", "GZIP", "x-gzip", "X-GZIP", " gzip "])
+
+
+@st.composite
+def content_encodings(draw: st.DrawFn) -> tuple[str, bool]:
+    """A Content-Encoding list of identity and empty items with at most one gzip; whether it has it."""
+    items = draw(st.lists(CODING_NAMES, max_size=4))
+    gzipped = draw(st.booleans())
+    if gzipped:
+        items.insert(draw(st.integers(min_value=0, max_value=len(items))), draw(GZIP_NAMES))
+    return ",".join(items), gzipped
+
+
+def test_any_list_of_identity_and_one_gzip_reads_the_body_as_sent(harness: Harness) -> None:
+    # GIVEN bodies whose Content-Encoding lists identity (any number of times, in any case, with
+    # empty items) around at most one gzip, under any of its names
+    @settings(max_examples=30, deadline=None, database=None)
+    @given(content_encodings())
+    def check(encoding_and_gzipped: tuple[str, bool]) -> None:
+        encoding, gzipped = encoding_and_gzipped
+        event = page_view()
+        body = codec.dumps({"events": [event]})
+        # WHEN it is posted, compressed exactly when the list names gzip
+        status, answer = _post(harness, "/v1/events", body, {"content-encoding": encoding}, gzipped=gzipped)
+        # THEN the event is accepted and forwarded as sent
+        assert status == 200, (encoding, answer)
+        assert [signal.event["event_id"] for signal in harness.forwarded()] == [event["event_id"]]
+
+    check()
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/v1/events", "application/json,application/json"),
+        ("/v1/events", "application/json, application/json; charset=utf-8"),
+        ("/v1/batch", "text/plain,text/plain;charset=UTF-8"),
+        ("/v1/batch", "application/json, text/plain"),
+    ],
+)
+def test_content_type_sent_twice_comma_joined_accepted(
+    harness: Harness, path: str, content_type: str
+) -> None:
+    # GIVEN a Content-Type sent twice, each an allowed media type, as API Gateway joins them (was: a 415)
+    body = codec.dumps({"events": [page_view()]} if path == "/v1/events" else {"batch": [SEGMENT_CALL]})
+    # WHEN it is posted
+    status, answer = _post(harness, path, body, {"content-type": content_type})
+    # THEN it is read as JSON: accepted and forwarded
+    assert status == 200, answer
+    assert len(harness.forwarded()) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/v1/events", "application/json, text/html"),
+        ("/v1/events", "application/json, text/plain"),
+        ("/v1/events", ",,"),
+        ("/v1/batch", "text/plain, application/xml"),
+    ],
+)
+def test_content_type_list_naming_another_media_type_refused(
+    harness: Harness, path: str, content_type: str
+) -> None:
+    # GIVEN a comma-joined Content-Type naming a media type the route does not take
+    body = codec.dumps({"events": [page_view()]} if path == "/v1/events" else {"batch": [SEGMENT_CALL]})
+    # WHEN it is posted / THEN a 415 with its reason, nothing forwarded
+    status, answer = _post(harness, path, body, {"content-type": content_type})
+    assert status == 415, answer
+    assert "content-type must be" in _reason(answer)
+    assert harness.forwarded() == []
