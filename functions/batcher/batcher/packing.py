@@ -15,11 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from signal_platform import codec
 from signal_platform.errors import MalformedBatchError
-from signal_platform.signal_batches import BusEntry, EncodedSignal, IngestMetadata, SignalBatcher
+from signal_platform.signal_batches import (
+    BATCH_SCHEMA_VERSION,
+    BusEntry,
+    EncodedSignal,
+    IngestMetadata,
+    SignalBatcher,
+)
+
+# The contract's major version ("1-"): the validator writes 1-0-0, or 1-1-0 for a mixed batch.
+_CONTRACT_MAJOR: Final = BATCH_SCHEMA_VERSION.split("-", 1)[0] + "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +42,16 @@ class BufferedRecord:
 
 
 def parse_record(sequence_number: str, data: bytes) -> BufferedRecord:
-    """The signal batch a validator wrote; its signals keep their canonical bytes."""
+    """The signal batch a validator wrote; its signals keep their canonical bytes. A record of another
+    major version of the contract, or whose signals' ids and types are not text, is malformed: it is
+    never re-packed as a batch of this version."""
     try:
         detail = codec.loads(data)
+        version = detail["schema_version"]
+        if not isinstance(version, str) or not version.startswith(_CONTRACT_MAJOR):
+            raise MalformedBatchError(
+                f"record {sequence_number} is of version {version!r:.40}, not {_CONTRACT_MAJOR}x-y"
+            )
         batch_id = str(detail["batch_id"])
         ingest: dict[str, Any] = detail["ingest"]
         metadata = IngestMetadata(
@@ -44,21 +60,22 @@ def parse_record(sequence_number: str, data: bytes) -> BufferedRecord:
             request_id=str(ingest["request_id"]),
             source_id=str(ingest["source_id"]),
         )
-        signals = tuple(
-            # Each signal's own type: a record may be a mixed batch (docs/adr/0010).
-            EncodedSignal(
-                str(signal["event_id"]),
-                str(signal["event_type"]),
-                metadata.source_id,
-                codec.canonical(signal),
-            )
-            for signal in detail["signals"]
-        )
+        # Each signal's own type: a record may be a mixed batch (docs/adr/0010).
+        signals = tuple(_signal(signal, metadata.source_id) for signal in detail["signals"])
     except (codec.JSONDecodeError, KeyError, TypeError) as exc:
         raise MalformedBatchError(f"record {sequence_number} is not a signal batch: {exc!r}") from exc
     if not signals:
         raise MalformedBatchError(f"record {sequence_number} carries no signals")
     return BufferedRecord(sequence_number, batch_id, metadata, signals)
+
+
+def _signal(signal: dict[str, Any], source_id: str) -> EncodedSignal:
+    event_id, event_type = signal["event_id"], signal["event_type"]
+    if type(event_id) is not str or type(event_type) is not str:
+        raise TypeError(
+            f"a signal's event_id and event_type must be strings: {event_id!r:.80}, {event_type!r:.80}"
+        )
+    return EncodedSignal(event_id, event_type, source_id, codec.canonical(signal))
 
 
 def first_copies(records: Sequence[BufferedRecord]) -> tuple[list[BufferedRecord], int]:
