@@ -42,6 +42,7 @@ _DIGIT_RUNS: Final = bytes(
 _RUN_19: Final = b"0" * 19
 _RUN_20: Final = b"0" * 20
 _NEGATIVE_RUN_19: Final = b"-" + _RUN_19
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
 
 
 class EventsDocument(NamedTuple):
@@ -129,6 +130,8 @@ def _content_codings(encoding: str) -> list[str]:
 
 def load_json(data: bytes) -> Any:
     """The body as JSON, nested at most ``MAX_NESTING`` levels."""
+    if data.startswith(_UTF8_BOM):  # RFC 8259 8.1 lets a parser ignore it; .NET's UTF-8 writers add one
+        data = data[len(_UTF8_BOM) :]
     try:
         document = codec.loads(data)
     except codec.JSONDecodeError as exc:
