@@ -1,6 +1,7 @@
-"""The DLQ replay tool against odd stored objects and odd arguments: an object of an odd shape is a
-failure of that object (counted, its reason kept, the run goes on), never the end of the run; an odd
-argument is refused with a clear message, never a traceback."""
+"""The operator tools against odd stored objects and odd arguments: a DLQ store object of an odd
+shape is a failure of that object (counted, its reason kept, the run goes on), never the end of the
+run; an odd argument to the DLQ or the archive replay tool is refused with a clear message, never a
+traceback."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tests.unit.test_dlq_tool import (
     http_target,
     run,
 )
-from tools import dlq
+from tools import dlq, replay
 
 GOOD = {"record": RECORD, "replay": {"count": 0}}
 
@@ -136,3 +137,26 @@ def test_odd_argument_refused_with_its_reason_before_aws(
         dlq.main(["--bucket", "store", *argv])
     assert exited.value.code not in (0, None)
     assert message in f"{exited.value.code}{capsys.readouterr().err}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--since", "0001-01-01T00:00+01:00", "--until", "2026-01-01"],
+        ["--since", "2026-01-01", "--until", "9999-12-31T23:59:59-01:00"],
+        ["--since", "2026-01-01", "--until", "2026-01-02", "--poll-seconds", "nan"],
+        ["--since", "2026-01-01", "--until", "2026-01-02", "--poll-seconds", "inf"],
+    ],
+    ids=["since-before-year-1", "until-after-9999", "poll-nan", "poll-inf"],
+)
+def test_archive_replay_odd_argument_refused_with_usage(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a window outside years 1..9999 in UTC or a poll interval that is no number of seconds
+    # (was: OverflowError with a traceback; a poll of nan or inf accepted, then ValueError or
+    # OverflowError from sleep while the replay ran)
+    # WHEN the tool parses them / THEN a usage error, before it touches AWS
+    with pytest.raises(SystemExit) as exited:
+        replay.main(["--archive", "signals-archive", "--all-rules", *argv])
+    assert exited.value.code == 2
+    assert "python -m tools.replay: error:" in capsys.readouterr().err
