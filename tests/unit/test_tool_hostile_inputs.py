@@ -19,7 +19,7 @@ from tests.unit.test_dlq_tool import (
     http_target,
     run,
 )
-from tools import dlq, replay
+from tools import dlq, replay, sources
 
 GOOD = {"record": RECORD, "replay": {"count": 0}}
 
@@ -160,3 +160,14 @@ def test_archive_replay_odd_argument_refused_with_usage(
         replay.main(["--archive", "signals-archive", "--all-rules", *argv])
     assert exited.value.code == 2
     assert "python -m tools.replay: error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rate", ["0", "-5"])
+def test_source_registered_with_a_rate_below_one_refused(
+    rate: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a new source with a rate limit below one event a second (was: stored; -5 made the
+    # validator refuse every request of the source as too large, 0 read as the default)
+    # WHEN it is registered / THEN refused with the reason, before the table is written
+    assert sources.main(["register", "web-shop", "--rate", rate, "--table", "signals-sources"]) == 2
+    assert "at least 1 event a second" in capsys.readouterr().err
