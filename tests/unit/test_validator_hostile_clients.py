@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,9 +21,11 @@ from hypothesis import strategies as st
 from signal_platform import codec
 from tests.fuzz.harness import FRONT_DOORS, WRITE_KEY, Harness, handler_behind
 from tests.http_events import http_api_event, page_view
+from tests.unit.test_validator_hostile_inputs import _native_track
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 SEGMENT_CALL = {"type": "track", "event": "Clicked", "messageId": "m-1", "anonymousId": "anon-1"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @pytest.fixture(params=FRONT_DOORS)
@@ -179,3 +183,76 @@ def test_byte_order_mark_alone_twice_or_cut_refused_as_not_json(harness: Harness
     assert status == 400, answer
     assert "not valid JSON" in _reason(answer)
     assert harness.forwarded() == []
+
+
+def _stringified(value: Any) -> bytes:
+    """``value`` as JSON.stringify writes it: UTF-8, each lone surrogate (a JavaScript string cut
+    inside a pair, as substring() cuts an emoji) as its ``\\udXXX`` escape."""
+    text = json.dumps(value, ensure_ascii=False)
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", text).encode()
+
+
+def _as_javascript_reads(text: str) -> str:
+    """``text`` as a JavaScript string: a high and a low surrogate side by side are one character,
+    any other surrogate is U+FFFD once encoded to UTF-8."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _clipped_body(path: str, title: str) -> tuple[bytes, str]:
+    """A body with one good event or call whose properties hold ``title``, and the event's id."""
+    if path == "/v1/events":
+        event = _native_track({"title": title})
+        return _stringified({"events": [event, page_view()]}), event["event_id"]
+    call = {**SEGMENT_CALL, "properties": {"title": title}}
+    return _stringified({"batch": [call]} if path == "/v1/batch" else call), ""
+
+
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/track", "/v1/batch"])
+def test_string_cut_inside_an_emoji_kept_with_a_replacement_character(harness: Harness, path: str) -> None:
+    # GIVEN a title cut inside an emoji by a browser's substring(), which JSON.stringify writes as a
+    # lone "\ud83d" escape (was: a 400 "not valid JSON" for the whole request, every event lost)
+    body, _ = _clipped_body(path, "Trail shoes \U0001f45f on sale \ud83d")
+    assert b"\\ud83d" in body
+    # WHEN it is posted, gzipped as browsers' libraries send batches
+    status, answer = _post(harness, path, body, {"content-encoding": "gzip"}, gzipped=True)
+    # THEN every event is accepted and forwarded, the lone half read as U+FFFD
+    assert status == 200, answer
+    assert answer["counts"]["rejected"] == 0
+    titles = [
+        signal.event["data"]["properties"]["title"]
+        for signal in harness.forwarded()
+        if "properties" in signal.event["data"]
+    ]
+    assert titles == ["Trail shoes \U0001f45f on sale \ufffd"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [rb'{"events": [{"a": "\UD83D"}]}', rb'{"events": [{"a": "\ud83d}]}', rb'{"events": [{"a": "\\ud83d"]}'],
+    ids=["capital-u", "unterminated", "escaped-backslash"],
+)
+def test_body_with_an_odd_escape_that_is_not_a_lone_surrogate_still_malformed(
+    harness: Harness, body: bytes
+) -> None:
+    # GIVEN a body that is not JSON for another reason, near a surrogate escape or what looks like one
+    # WHEN it is posted / THEN a 400 with orjson's reason, nothing forwarded
+    status, answer = _post(harness, "/v1/events", body, {})
+    assert status == 400, answer
+    assert "not valid JSON" in _reason(answer)
+    assert harness.forwarded() == []
+
+
+def test_any_text_a_browser_sends_is_kept_as_javascript_reads_it(harness: Harness) -> None:
+    # GIVEN properties holding any text, lone surrogates included, as JSON.stringify writes them
+    @settings(max_examples=40, deadline=None, database=None)
+    @given(st.text(st.characters(exclude_categories=()), max_size=12))
+    def check(title: str) -> None:
+        body, event_id = _clipped_body("/v1/events", title)
+        # WHEN it is posted
+        status, answer = _post(harness, "/v1/events", body, {})
+        # THEN both events are accepted, the title forwarded as a JavaScript page held it
+        assert status == 200, (title, answer)
+        [forwarded] = [signal.event for signal in harness.forwarded() if signal.event["event_id"] == event_id]
+        assert forwarded["data"]["properties"]["title"] == _as_javascript_reads(title)
+
+    check()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +45,13 @@ _RUN_19: Final = b"0" * 19
 _RUN_20: Final = b"0" * 20
 _NEGATIVE_RUN_19: Final = b"-" + _RUN_19
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
+# JSON.stringify writes a string cut inside a surrogate pair (an emoji clipped by substring()) with a
+# lone "\ud83d" escape, which orjson refuses: the whole request would be a 400. Such an escape is read
+# as U+FFFD, as any UTF-8 encoder writes it (and edge.py a header's). Each escape is matched whole, a
+# valid pair first, so an escaped backslash before "u" is never taken for one.
+_ESCAPES: Final = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u([dD][89a-fA-F][0-9a-fA-F]{2})|\\."
+)
 
 
 class EventsDocument(NamedTuple):
@@ -128,6 +137,20 @@ def _content_codings(encoding: str) -> list[str]:
     return ["gzip" if name == "x-gzip" else name for name in names if name not in ("", "identity")]
 
 
+def _with_lone_surrogates_replaced(data: bytes, error: codec.JSONDecodeError) -> tuple[Any, bytes]:
+    """``data`` parsed with each lone surrogate escape read as U+FFFD (``_ESCAPES``), and its bytes so
+    read; a body that this does not mend is not valid JSON."""
+    repaired = _ESCAPES.sub(_repair_escape, data) if b"\\u" in data else data
+    if repaired != data:
+        with contextlib.suppress(codec.JSONDecodeError):
+            return codec.loads(repaired), repaired
+    raise MalformedRequestError(f"the body is not valid JSON: {error}") from error
+
+
+def _repair_escape(escape: re.Match[bytes]) -> bytes:
+    return b"\\ufffd" if escape[1] else escape[0]
+
+
 def load_json(data: bytes) -> Any:
     """The body as JSON, nested at most ``MAX_NESTING`` levels."""
     if data.startswith(_UTF8_BOM):  # RFC 8259 8.1 lets a parser ignore it; .NET's UTF-8 writers add one
@@ -135,7 +158,7 @@ def load_json(data: bytes) -> Any:
     try:
         document = codec.loads(data)
     except codec.JSONDecodeError as exc:
-        raise MalformedRequestError(f"the body is not valid JSON: {exc}") from exc
+        document, data = _with_lone_surrogates_replaced(data, exc)
     if not codec.nests_within(document, MAX_NESTING):
         raise MalformedRequestError(f"the body nests arrays and objects more than {MAX_NESTING} levels deep")
     runs = data.translate(_DIGIT_RUNS)
