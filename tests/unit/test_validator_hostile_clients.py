@@ -178,8 +178,9 @@ def test_body_beginning_with_a_byte_order_mark_read_as_the_json_after_it(
 )
 def test_byte_order_mark_alone_twice_or_cut_refused_as_not_json(harness: Harness, body: bytes) -> None:
     # GIVEN a body that is only a mark, two marks, or part of one before the JSON
-    # WHEN it is posted / THEN a 400 that says it is not JSON, nothing forwarded
-    status, answer = _post(harness, "/v1/events", body, {}, gzipped=True)
+    # WHEN it is posted (gzipped: the cut mark is no UTF-8 text) / THEN a 400 that says it is not
+    # JSON, nothing forwarded
+    status, answer = _post(harness, "/v1/events", body, {"content-encoding": "gzip"}, gzipped=True)
     assert status == 400, answer
     assert "not valid JSON" in _reason(answer)
     assert harness.forwarded() == []
@@ -256,3 +257,15 @@ def test_any_text_a_browser_sends_is_kept_as_javascript_reads_it(harness: Harnes
         assert forwarded["data"]["properties"]["title"] == _as_javascript_reads(title)
 
     check()
+
+
+@pytest.mark.parametrize("encoding", ["", "identity"])
+def test_gzip_body_without_its_content_encoding_refused_with_the_fix(harness: Harness, encoding: str) -> None:
+    # GIVEN a gzip body sent without Content-Encoding: gzip (was: a 400 saying the body "is not valid
+    # UTF-8: surrogates not allowed", which names neither gzip nor the header)
+    body = codec.dumps({"events": [page_view()]})
+    # WHEN it is posted / THEN a 400 that names the missing header, nothing forwarded
+    status, answer = _post(harness, "/v1/events", body, {"content-encoding": encoding}, gzipped=True)
+    assert status == 400, answer
+    assert _reason(answer) == "the body is gzip: send it with Content-Encoding: gzip"
+    assert harness.forwarded() == []

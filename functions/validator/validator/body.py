@@ -45,6 +45,7 @@ _RUN_19: Final = b"0" * 19
 _RUN_20: Final = b"0" * 20
 _NEGATIVE_RUN_19: Final = b"-" + _RUN_19
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
+_GZIP_MAGIC: Final = b"\x1f\x8b"
 # JSON.stringify writes a string cut inside a surrogate pair (an emoji clipped by substring()) with a
 # lone "\ud83d" escape, which orjson refuses: the whole request would be a 400. Such an escape is read
 # as U+FFFD, as any UTF-8 encoder writes it (and edge.py a header's). Each escape is matched whole, a
@@ -146,6 +147,8 @@ def _with_lone_surrogates_replaced(data: bytes, error: codec.JSONDecodeError) ->
     if repaired != data:
         with contextlib.suppress(codec.JSONDecodeError):
             return codec.loads(repaired), repaired
+    if data.startswith(_GZIP_MAGIC):  # orjson would say "not valid UTF-8: surrogates not allowed"
+        raise MalformedRequestError("the body is gzip: send it with Content-Encoding: gzip") from error
     raise MalformedRequestError(f"the body is not valid JSON: {error}") from error
 
 
