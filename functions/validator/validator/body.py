@@ -138,10 +138,10 @@ def _content_codings(encoding: str) -> list[str]:
     return ["gzip" if name == "x-gzip" else name for name in names if name not in ("", "identity")]
 
 
-def _with_lone_surrogates_replaced(data: bytes, error: codec.JSONDecodeError) -> tuple[Any, bytes]:
-    """``data`` parsed with each lone surrogate escape read as U+FFFD (``_ESCAPES``), and its bytes so
-    read; a body that this does not mend is not valid JSON. Only a body orjson refused for a surrogate
-    is scanned (~0.1 s for a MiB of escapes, on that path alone)."""
+def _mended_or_refused(data: bytes, error: codec.JSONDecodeError) -> tuple[Any, bytes]:
+    """A body orjson refused: parsed with each lone surrogate escape read as U+FFFD (``_ESCAPES``),
+    with its bytes so read, when that mends it; else refused with the reason. Only a body refused for
+    a surrogate is scanned (~0.1 s for a MiB of escapes, on that path alone)."""
     mendable = "surrogate" in str(error) and b"\\u" in data
     repaired = _ESCAPES.sub(_repair_escape, data) if mendable else data
     if repaired != data:
@@ -163,7 +163,7 @@ def load_json(data: bytes) -> Any:
     try:
         document = codec.loads(data)
     except codec.JSONDecodeError as exc:
-        document, data = _with_lone_surrogates_replaced(data, exc)
+        document, data = _mended_or_refused(data, exc)
     if not codec.nests_within(document, MAX_NESTING):
         raise MalformedRequestError(f"the body nests arrays and objects more than {MAX_NESTING} levels deep")
     runs = data.translate(_DIGIT_RUNS)
