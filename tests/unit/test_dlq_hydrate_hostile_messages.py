@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlq_hydrate.hydrate import Hydrator
+from dlq_hydrate.keys import parse_record_key
 from dlq_hydrate.settings import HydrateSettings
+from dlq_replay.selection import Window, parse_moment, select_keys
 from dlq_replay.targets import record_bytes
 from signal_platform import codec
 from tests.conftest import load_event
@@ -48,6 +50,16 @@ def _deep(levels: int) -> Any:
     for _ in range(levels):
         value = {"a": value}
     return value
+
+
+class Listing:
+    """What the replay tool lists of a store: its keys under a prefix, in key order."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._keys = sorted(store.objects)
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        return (key for key in self._keys if key.startswith(prefix))
 
 
 def _rewritable(store: MemoryStore) -> None:
@@ -178,3 +190,21 @@ def test_any_odd_member_in_a_dlq_message_is_stored_never_raised() -> None:
         _rewritable(store)
 
     check()
+
+
+@pytest.mark.parametrize("time", ["0001-01-01T00:00:00Z", "0999-05-01T03:04:05.678Z"])
+def test_event_of_a_year_before_1000_filed_where_the_replay_tool_finds_it(time: str) -> None:
+    # GIVEN a failed event whose time lies before year 1000 (was: filed under "1/01/01" or "999/...",
+    # a key the replay tool neither listed nor replayed: stored, but out of every operator's sight)
+    record = _with_body(_sample(SAMPLES["rule-target"]), lambda body: body.__setitem__("time", time))
+    store = MemoryStore()
+    # WHEN it is hydrated
+    outcome = _hydrator(store).hydrate(record, deadline=10.0)
+    # THEN its key has a four-digit year, and the replay tool's selection of the consumer finds it,
+    # whole and within a window around its day
+    [key] = store.objects
+    assert outcome.kind == "rule_target" and f"/{time[:4]}/{time[5:7]}/{time[8:10]}/" in key
+    assert parse_record_key("dlq", key) is not None
+    day = parse_moment(time[:10])
+    for window in (Window(), Window(day, parse_moment(time[:10], end=True))):
+        assert list(select_keys(Listing(store), "dlq", [outcome.consumer], window, None, now=NOW)) == [key]
