@@ -210,13 +210,14 @@ def _clipped_body(path: str, title: str) -> tuple[bytes, str]:
 
 @pytest.mark.parametrize("path", ["/v1/events", "/v1/track", "/v1/batch"])
 def test_string_cut_inside_an_emoji_kept_with_a_replacement_character(harness: Harness, path: str) -> None:
-    # GIVEN a title cut inside an emoji by a browser's substring(), which JSON.stringify writes as a
-    # lone "\ud83d" escape (was: a 400 "not valid JSON" for the whole request, every event lost)
-    body, _ = _clipped_body(path, "Trail shoes \U0001f45f on sale \ud83d")
+    # GIVEN a title cut inside emoji at both ends by substring(), which JSON.stringify writes as
+    # lone "\ude00" and "\ud83d" escapes (was: a 400 "not valid JSON" for the whole request, every
+    # event lost)
+    body, _ = _clipped_body(path, "\ude00Trail shoes \U0001f45f on sale \ud83d")
     assert b"\\ud83d" in body
     # WHEN it is posted, gzipped as browsers' libraries send batches
     status, answer = _post(harness, path, body, {"content-encoding": "gzip"}, gzipped=True)
-    # THEN every event is accepted and forwarded, the lone half read as U+FFFD
+    # THEN every event is accepted and forwarded, each lone half read as U+FFFD
     assert status == 200, answer
     assert answer["counts"]["rejected"] == 0
     titles = [
@@ -224,7 +225,7 @@ def test_string_cut_inside_an_emoji_kept_with_a_replacement_character(harness: H
         for signal in harness.forwarded()
         if "properties" in signal.event["data"]
     ]
-    assert titles == ["Trail shoes \U0001f45f on sale \ufffd"]
+    assert titles == ["\ufffdTrail shoes \U0001f45f on sale \ufffd"]
 
 
 @pytest.mark.parametrize(
