@@ -32,14 +32,33 @@ def _changed(record: bytes, path: tuple[Any, ...], value: Any) -> bytes:
         (("signals", 0, "event_id"), 7),
         (("signals", 0, "event_type"), None),
         (("signals", 0, "event_type"), {"name": "page_view"}),
+        (("ingest", "received_at"), 1795708800),
+        (("ingest", "received_at"), "yesterday"),
+        (("ingest", "region"), None),
+        (("ingest", "source_id"), ""),
+        (("ingest", "request_id"), ["r-1"]),
     ],
-    ids=["major-2", "major-10", "version-number", "id-number", "type-null", "type-object"],
+    ids=[
+        "major-2",
+        "major-10",
+        "version-number",
+        "id-number",
+        "type-null",
+        "type-object",
+        "received-number",
+        "received-not-a-time",
+        "region-null",
+        "source-empty",
+        "request-list",
+    ],
 )
-def test_record_of_another_contract_version_or_with_untyped_ids_is_malformed(
+def test_record_of_another_version_or_with_odd_ids_or_metadata_is_malformed(
     path: tuple[Any, ...], value: Any
 ) -> None:
-    # GIVEN a validator's record of another major version, or whose signal's id or type is not text
-    # (was: re-packed and signed as a batch of version 1, the id or type coerced to text)
+    # GIVEN a validator's record of another major version, whose signal's id or type or whose
+    # ingestion metadata is not text, or whose received_at is no time (was: re-packed and signed as a
+    # batch of version 1, the values coerced to text; odd metadata became that of a whole packed
+    # batch, which the enrichment then set aside with every other request's signals in it)
     record = _changed(request_record(1, "e1"), path, value)
     # WHEN / THEN it is malformed, with its sequence number
     with pytest.raises(MalformedBatchError, match="record 00001"):

@@ -26,6 +26,7 @@ from signal_platform.signal_batches import (
     IngestMetadata,
     SignalBatcher,
 )
+from signal_platform.timeutil import parse_rfc3339
 
 # The contract's major version ("1-"): the validator writes 1-0-0, or 1-1-0 for a mixed batch.
 _CONTRACT_MAJOR: Final = BATCH_SCHEMA_VERSION.split("-", 1)[0] + "-"
@@ -43,8 +44,8 @@ class BufferedRecord:
 
 def parse_record(sequence_number: str, data: bytes) -> BufferedRecord:
     """The signal batch a validator wrote; its signals keep their canonical bytes. A record of another
-    major version of the contract, or whose signals' ids and types are not text, is malformed: it is
-    never re-packed as a batch of this version."""
+    major version of the contract, whose ingestion metadata or signals' ids and types are not text (or
+    its received_at no RFC 3339 time), is malformed: it is never re-packed as a batch of this version."""
     try:
         detail = codec.loads(data)
         version = detail["schema_version"]
@@ -53,20 +54,24 @@ def parse_record(sequence_number: str, data: bytes) -> BufferedRecord:
                 f"record {sequence_number} is of version {version!r:.40}, not {_CONTRACT_MAJOR}x-y"
             )
         batch_id = str(detail["batch_id"])
-        ingest: dict[str, Any] = detail["ingest"]
-        metadata = IngestMetadata(
-            received_at=str(ingest["received_at"]),
-            region=str(ingest["region"]),
-            request_id=str(ingest["request_id"]),
-            source_id=str(ingest["source_id"]),
-        )
+        metadata = _ingest(detail["ingest"])
         # Each signal's own type: a record may be a mixed batch (docs/adr/0010).
         signals = tuple(_signal(signal, metadata.source_id) for signal in detail["signals"])
-    except (codec.JSONDecodeError, KeyError, TypeError) as exc:
+    except (codec.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise MalformedBatchError(f"record {sequence_number} is not a signal batch: {exc!r}") from exc
     if not signals:
         raise MalformedBatchError(f"record {sequence_number} carries no signals")
     return BufferedRecord(sequence_number, batch_id, metadata, signals)
+
+
+def _ingest(ingest: dict[str, Any]) -> IngestMetadata:
+    """The record's ingestion metadata, as the validator wrote it: it becomes that of every batch the
+    record's signals open, so one odd value would have the enrichment set aside other requests' too."""
+    fields = [ingest[name] for name in IngestMetadata._fields]
+    if not all(type(value) is str and value for value in fields):
+        raise TypeError(f"the ingest fields must be non-empty strings: {fields!r:.200}")
+    parse_rfc3339(fields[0])  # received_at
+    return IngestMetadata(*fields)
 
 
 def _signal(signal: dict[str, Any], source_id: str) -> EncodedSignal:
