@@ -75,10 +75,12 @@ def _ingest(ingest: dict[str, Any]) -> IngestMetadata:
 
 
 def _signal(signal: dict[str, Any], source_id: str) -> EncodedSignal:
+    # A signal's type names its batch (or is listed in a mixed one): a blank one would have the
+    # enrichment set the whole packed batch aside.
     event_id, event_type = signal["event_id"], signal["event_type"]
-    if type(event_id) is not str or type(event_type) is not str:
+    if not (type(event_id) is str and type(event_type) is str and event_id.strip() and event_type.strip()):
         raise TypeError(
-            f"a signal's event_id and event_type must be strings: {event_id!r:.80}, {event_type!r:.80}"
+            f"a signal's event_id and event_type must be text: {event_id!r:.80}, {event_type!r:.80}"
         )
     return EncodedSignal(event_id, event_type, source_id, codec.canonical(signal))
 
