@@ -403,8 +403,9 @@ def figures_block(results: Mapping[str, Any], prices: PriceTable) -> str:
         f"{BEGIN}\n{table}\n\nAt 2 B signals a day unless a column says otherwise; realistic traffic "
         "(every source and type), MaxSignalsPerEntry as the template sets it; calls measured on the local "
         f"cloud on {measured}, prices from `bench/prices.toml` ({prices.region}).\n\n"
-        f"{calls_table(results)}\n\nN = MaxSignalsPerEntry; the enrichment regroups a batch by (event type, "
-        f"partition key), so the data-platform bus can carry more entries than the ingress bus.\n\n"
+        f"{calls_table(results)}\n\nN = MaxSignalsPerEntry; the enrichment regroups a batch by partition key "
+        f"(and by event type with SignalBatchGrouping=EventType), so the data-platform bus can carry more "
+        f"entries than the ingress bus.\n\n"
         f"`make cost` prints, per request shape:\n\n```\n{chr(10).join(headline_lines(results, prices))}\n"
         f"```\n\n`make quota` ends with (the shape: {worst_shape}):\n\n```\n{worst_line(use)}\n```\n{END}"
     )

@@ -3,7 +3,7 @@
 Pure functions: ``peak_rate`` (signals per second at a daily volume and a peak factor),
 ``demands`` (what one shape asks of each quota at that rate) and ``uses`` (demand / quota, worst
 first). Quotas are the defaults of one large Region (us-east-1, us-west-2, eu-west-1), per account
-unless named otherwise; the AWS facts sheet lists them with their sources.
+unless named otherwise; each names the service and scope its default applies to.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Quota:
     short: str = ""
 
 
-# The quotas the issue plans against (the worst line covers these), then ones shown for information.
+# The quotas the plan is held against (the worst line covers these), then ones shown for information.
 PLANNED: Final = (
     Quota(
         "put_events", "PutEvents requests/s, all buses", 10_000, "EventBridge, large Regions", "PutEvents/s"

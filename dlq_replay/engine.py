@@ -29,6 +29,10 @@ from signal_platform.errors import SignalPlatformError
 from signal_platform.timeutil import format_rfc3339, utc_now
 
 OUTCOMES: Final = ("replayed", "failed", "already_done", "poison", "changed", "would_replay")
+# What a target raises for a stored object of an odd shape (edited by hand, or not the hydrate's: bad
+# base64, a missing or mistyped field): a failure of that object, counted like any other, not the end
+# of the run (which would stop at the same object on every rerun).
+ODD_OBJECT_ERRORS: Final = (KeyError, TypeError, ValueError, AttributeError)
 
 
 class Progress(Protocol):
@@ -105,11 +109,12 @@ class Replayer:
         self.store.replace(stored)  # the attempt is counted before it is made
         try:
             self.target.send(stored.body)
-        except SignalPlatformError as error:
-            state["last_error"] = str(error)
+        except (SignalPlatformError, *ODD_OBJECT_ERRORS) as error:
+            reason = str(error) if isinstance(error, SignalPlatformError) else self._odd(error)
+            state["last_error"] = reason
             with contextlib.suppress(SignalPlatformError):  # counted already; the text is a courtesy
                 self.store.replace(stored)
-            return "failed", str(error)
+            return "failed", reason
         state.pop("last_error", None)
         state["replayed_at"] = format_rfc3339(self.now())
         try:
@@ -119,10 +124,17 @@ class Replayer:
             return "replayed", f"sent, but the move to replayed/ did not finish: {error}"
         return "replayed", ""
 
+    def _odd(self, error: Exception) -> str:
+        name = type(error).__name__
+        return f"the object is not one the {self.target.name} target can send: {name}: {error}"
+
     def _skip(self, stored: StoredObject) -> tuple[str, str] | None:
         """Why ``stored`` is not sent this time (None: it is)."""
         state = stored.body.setdefault("replay", {})
-        count = int(state.get("count", 0))
+        try:
+            count = int(state.get("count", 0))
+        except (AttributeError, TypeError, ValueError):
+            return "failed", f"its replay state is not an object with a count: {state!r:.200}"
         if count >= self.max_replays:
             return "poison", f"replayed {count} times already"
         if self.dry_run:

@@ -39,9 +39,12 @@ def parse_moment(text: str, *, end: bool = False) -> datetime:
     if len(value) == 13:  # 2026-11-26T10
         value += ":00"
     moment = datetime.fromisoformat(value)
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    moment = moment.replace(minute=0, second=0, microsecond=0)
-    return moment + granularity if end else moment
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        moment = moment.replace(minute=0, second=0, microsecond=0)
+        return moment + granularity if end else moment
+    except OverflowError as exc:  # 9999-12-31 as an end, 0001-01-01T00:00+01:00
+        raise ValueError(f"{text!r} is out of range") from exc
 
 
 def listing_prefixes(
@@ -90,10 +93,10 @@ def dated_keys(store: KeyLister, prefix: str, window: Window) -> Iterator[str]:
         parts = key[len(prefix) :].split("/")
         try:
             day = datetime(int(parts[-4]), int(parts[-3]), int(parts[-2]), tzinfo=UTC)
-        except (ValueError, IndexError):
-            yield key
-            continue
-        if (window.since is None or day + timedelta(days=1) > window.since) and (
-            window.until is None or day < window.until
-        ):
+            inside = (window.since is None or day + timedelta(days=1) > window.since) and (
+                window.until is None or day < window.until
+            )
+        except (ValueError, IndexError, OverflowError):  # no date, or 9999/12/31 (a message's odd time)
+            inside = True
+        if inside:
             yield key

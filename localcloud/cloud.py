@@ -279,9 +279,13 @@ class LocalCloud:
         self._exits.callback(unwrap)
 
     def _watch(self, client: Any) -> None:
-        """The Services of the client's Region note the writes made through it."""
-        region = self.regions.get(str(client.meta.region_name), self.primary)
-        region.services.watch(client)
+        """The Services of the client's Region note the writes made through it. A client of a Region
+        this cloud does not run belongs to another cloud of the process (its factory wraps this one's
+        and watches it): the hooks are registered once per client, so noting it here would leave
+        that cloud blind to the writes, e.g. a replay onto its stream that no mapping then reads."""
+        region = self.regions.get(str(client.meta.region_name))
+        if region is not None:
+            region.services.watch(client)
 
     def _start_partner(self, stack: Stack) -> None:
         """The partner stand-in, when the template sends to an API destination."""

@@ -10,24 +10,31 @@ function, and adds the CORS headers to every answer to an allowed Origin, as API
 
 ``LoadBalancer`` is the template's optional Application Load Balancer front door (FrontDoor Alb or
 Both): every request, on any path and method (OPTIONS preflights included), becomes the event of a
-Lambda target group with multi-value headers off, and the function's answer goes back as the load
-balancer passes it on; a function error is a 502, as the load balancer answers one. It has no CORS
-settings: the function answers preflights itself. ``ApiServer`` serves either.
+Lambda target group in the shape its ``lambda.multi_value_headers.enabled`` attribute (read from the
+template) selects, and the function's answer goes back as the load balancer passes it on; a function
+error is a 502, as the load balancer answers one. It has no CORS settings: the function answers
+preflights itself. ``ApiServer`` serves either.
+
+A client may send a header more than once (``Headers`` as the list of its fields keeps the repeats):
+the HTTP API joins the values with commas (payload 2.0 has no multi-value fields); the load balancer
+keeps the last one, or with multi-value headers on every one, in order. The same holds of a query
+parameter given more than once; the load balancer passes query values URL-encoded, as sent.
 """
 
 from __future__ import annotations
 
 import base64
 import random
+import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 from localcloud import timeshare
 from localcloud.runtime import FunctionRuntime, Invocation
@@ -35,6 +42,44 @@ from localcloud.template import ACCOUNT_ID, HttpCors, HttpRoute
 from signal_platform import codec
 
 _TEXT_TYPES = ("application/json", "text/", "application/xml")
+_ROOT_FIELD: Final = re.compile(r"(?:^|;)\s*root\s*=", re.IGNORECASE)
+_SELF_FIELD: Final = re.compile(r"\s*self\s*=", re.IGNORECASE)
+# The target group attribute that selects the load balancer's event and answer shape.
+MULTI_VALUE_HEADERS: Final = "lambda.multi_value_headers.enabled"
+
+# A request's header fields: a mapping, or the fields in the order sent, a name repeated as a client
+# may repeat it.
+Headers = Mapping[str, str] | Sequence[tuple[str, str]]
+
+
+def multi_value_headers(target_group: Mapping[str, Any]) -> bool:
+    """Whether a Lambda target group's properties turn multi-value headers on (off by default)."""
+    attributes = {
+        str(attribute.get("Key")): str(attribute.get("Value"))
+        for attribute in target_group.get("TargetGroupAttributes") or []
+    }
+    return attributes.get(MULTI_VALUE_HEADERS, "false").lower() == "true"
+
+
+def header_fields(headers: Headers) -> list[tuple[str, str]]:
+    """The fields with lower-case names, in the order sent."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return [(name.lower(), value) for name, value in pairs]
+
+
+def _joined(fields: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Each name once, the values of a repeated one joined with commas (API Gateway's payload 2.0)."""
+    joined: dict[str, str] = {}
+    for name, value in fields:
+        joined[name] = f"{joined[name]},{value}" if name in joined else value
+    return joined
+
+
+def _listed(fields: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    listed: dict[str, list[str]] = {}
+    for name, value in fields:
+        listed.setdefault(name, []).append(value)
+    return listed
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +96,7 @@ def http_api_event(
     method: str,
     path: str,
     body: bytes | None,
-    headers: Mapping[str, str],
+    headers: Headers,
     *,
     query: str = "",
     request_id: str,
@@ -59,7 +104,7 @@ def http_api_event(
     api_id: str = "localcloud",
 ) -> dict[str, Any]:
     """The API Gateway HTTP API event (payload format 2.0) for one request."""
-    lowered = {key.lower(): value for key, value in headers.items()}
+    lowered = _joined(header_fields(headers))
     text, is_base64 = _body_text(body, lowered)
     now = datetime.now(UTC)
     event: dict[str, Any] = {
@@ -113,31 +158,59 @@ def load_balancer_event(
     method: str,
     path: str,
     body: bytes | None,
-    headers: Mapping[str, str],
+    headers: Headers,
     *,
     query: str = "",
     trace_id: str,
     target_group_arn: str,
     source_ip: str = "127.0.0.1",
+    multi_value: bool = False,
 ) -> dict[str, Any]:
-    """An Application Load Balancer's event for a Lambda target (multi-value headers off): lower-case
-    header names, the client's address appended to X-Forwarded-For, the trace id in X-Amzn-Trace-Id."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    forwarded = lowered.get("x-forwarded-for")
-    lowered["x-forwarded-for"] = f"{forwarded}, {source_ip}" if forwarded else source_ip
-    lowered.setdefault("x-forwarded-proto", "https")
-    lowered.setdefault("x-forwarded-port", "443")
-    lowered["x-amzn-trace-id"] = f"Root={trace_id}"
-    text, is_base64 = _body_text(body, lowered)
+    """An Application Load Balancer's event for a Lambda target: lower-case header names, the
+    client's address appended to (the last) X-Forwarded-For, the trace id in X-Amzn-Trace-Id. With
+    ``multi_value`` off, of a header or query parameter sent more than once the last value, in
+    ``headers`` / ``queryStringParameters``; on, every value in ``multiValueHeaders`` /
+    ``multiValueQueryStringParameters``. Query values stay URL-encoded."""
+    listed = _listed(header_fields(headers))
+    forwarded = listed.get("x-forwarded-for", [])
+    if forwarded:
+        forwarded[-1] = f"{forwarded[-1]}, {source_ip}"
+    else:
+        listed["x-forwarded-for"] = [source_ip]
+    listed.setdefault("x-forwarded-proto", ["https"])
+    listed.setdefault("x-forwarded-port", ["443"])
+    listed["x-amzn-trace-id"] = [_trace_header(listed.get("x-amzn-trace-id", [""])[-1], trace_id)]
+    last = {name: values[-1] for name, values in listed.items()}
+    text, is_base64 = _body_text(body, last)
+    parameters = _listed(
+        [(name, value) for name, _, value in (part.partition("=") for part in query.split("&")) if name]
+    )
+    shaped: dict[str, Any] = (
+        {"multiValueQueryStringParameters": parameters, "multiValueHeaders": listed}
+        if multi_value
+        else {
+            "queryStringParameters": {name: values[-1] for name, values in parameters.items()},
+            "headers": last,
+        }
+    )
     return {
         "requestContext": {"elb": {"targetGroupArn": target_group_arn}},
         "httpMethod": method,
         "path": path,
-        "queryStringParameters": dict(parse_qsl(query)),
-        "headers": lowered,
+        **shaped,
         "body": text or "",
         "isBase64Encoded": is_base64,
     }
+
+
+def _trace_header(sent: str, trace_id: str) -> str:
+    """X-Amzn-Trace-Id as the load balancer forwards it (its request tracing docs): a client's header
+    with a Root field is kept, with a Self field of ``trace_id`` inserted (or its Self updated); any
+    other becomes a Root of ``trace_id`` (without a Root field, the docs do not say: a guess)."""
+    if not _ROOT_FIELD.search(sent):
+        return f"Root={trace_id}"
+    fields = [field for field in sent.split(";") if not _SELF_FIELD.match(field)]
+    return ";".join([*fields, f"Self={trace_id}"])
 
 
 def lambda_response(invocation: Invocation) -> HttpResponse:
@@ -206,10 +279,10 @@ class HttpApi:
         return list(self._routes.values())
 
     def request(
-        self, method: str, target: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+        self, method: str, target: str, body: bytes | None = None, headers: Headers | None = None
     ) -> HttpResponse:
         if self._cors is not None:
-            lowered = {key.lower(): value for key, value in (headers or {}).items()}
+            lowered = _joined(header_fields(headers or {}))
             if method.upper() == "OPTIONS" and "access-control-request-method" in lowered:
                 return preflight_answer(self._cors, lowered)
             if "origin" in lowered:
@@ -217,9 +290,7 @@ class HttpApi:
                 return with_cors_headers(response, self._cors, lowered)
         return self._route(method, target, body, headers)
 
-    def _route(
-        self, method: str, target: str, body: bytes | None, headers: Mapping[str, str] | None
-    ) -> HttpResponse:
+    def _route(self, method: str, target: str, body: bytes | None, headers: Headers | None) -> HttpResponse:
         parts = urlsplit(target)
         started = time.perf_counter()
         with self.shares.within(timeshare.EMULATORS):
@@ -230,7 +301,7 @@ class HttpApi:
         return response
 
     def _answer(
-        self, method: str, path: str, query: str, body: bytes | None, headers: Mapping[str, str] | None
+        self, method: str, path: str, query: str, body: bytes | None, headers: Headers | None
     ) -> tuple[HttpResponse, float]:
         """The answer, and how long the function took as Lambda reports it (a timeout lasts its Timeout)."""
         route = self._routes.get((method.upper(), path))
@@ -253,12 +324,20 @@ class HttpApi:
 
 class LoadBalancer:
     """The Application Load Balancer front door: one HTTPS listener forwarding every request to one
-    Lambda target group (the template's), with no routing, no CORS and no health checks of its own."""
+    Lambda target group (the template's), with no routing, no CORS and no health checks of its own;
+    ``multi_value_headers``: the target group's attribute of that name."""
 
     def __init__(
-        self, function: str, target_group_arn: str, runtime: FunctionRuntime, *, seed: int = 0
+        self,
+        function: str,
+        target_group_arn: str,
+        runtime: FunctionRuntime,
+        *,
+        seed: int = 0,
+        multi_value_headers: bool = False,
     ) -> None:
         self.function = function
+        self.multi_value_headers = multi_value_headers
         self._target_group_arn = target_group_arn
         self._runtime = runtime
         self._rng = random.Random(seed)
@@ -267,7 +346,7 @@ class LoadBalancer:
         self.observers: dict[str, Callable[[HttpResponse, bool, float], None]] = {}
 
     def request(
-        self, method: str, target: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+        self, method: str, target: str, body: bytes | None = None, headers: Headers | None = None
     ) -> HttpResponse:
         parts = urlsplit(target)
         with self._lock:
@@ -281,10 +360,11 @@ class LoadBalancer:
             query=parts.query,
             trace_id=trace_id,
             target_group_arn=self._target_group_arn,
+            multi_value=self.multi_value_headers,
         )
         started = time.perf_counter()
         invocation = self._runtime.invoke(self.function, event)
-        response = load_balancer_response(invocation)
+        response = load_balancer_response(invocation, multi_value=self.multi_value_headers)
         own = (
             not invocation.ok
             or not isinstance(invocation.payload, dict)
@@ -296,15 +376,25 @@ class LoadBalancer:
         return response
 
 
-def load_balancer_response(invocation: Invocation) -> HttpResponse:
-    """What the load balancer makes of a Lambda target's answer: a failed or malformed one is a 502."""
+def load_balancer_response(invocation: Invocation, *, multi_value: bool = False) -> HttpResponse:
+    """What the load balancer makes of a Lambda target's answer: a failed or malformed one is a 502.
+    The answer's headers are read from ``multiValueHeaders`` with ``multi_value`` on, else from
+    ``headers`` (the AWS docs: the function must use the one its target group selects); the values
+    of a name given more than once are joined with commas here."""
     answer = invocation.payload
     if not invocation.ok or not isinstance(answer, dict) or "statusCode" not in answer:
         return HttpResponse(502, {"content-type": "text/html"}, b"<html><body>502 Bad Gateway</body></html>")
     body = answer.get("body") or ""
     raw = base64.b64decode(body) if answer.get("isBase64Encoded") else str(body).encode()
-    headers = {str(key).lower(): str(value) for key, value in (answer.get("headers") or {}).items()}
-    return HttpResponse(int(answer["statusCode"]), headers, raw)
+    if multi_value:
+        fields = [
+            (str(key), str(value))
+            for key, values in (answer.get("multiValueHeaders") or {}).items()
+            for value in values
+        ]
+    else:
+        fields = [(str(key), str(value)) for key, value in (answer.get("headers") or {}).items()]
+    return HttpResponse(int(answer["statusCode"]), _joined(header_fields(fields)), raw)
 
 
 class ApiServer:
@@ -339,7 +429,9 @@ class ApiServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length", "0") or 0)
                 body = self.rfile.read(length) if length else None
-                response = api.request(self.command, self.path, body, dict(self.headers.items()))
+                # Every field as sent, repeats too: each front door settles them its own way.
+                fields = [(name, str(value)) for name, value in self.headers.items()]
+                response = api.request(self.command, self.path, body, fields)
                 if on_request is not None:
                     on_request(response)
                 self.send_response(response.status)

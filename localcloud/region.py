@@ -27,7 +27,7 @@ from localcloud.eventbridge import (
     moto_rule_hook,
 )
 from localcloud.faults import Faults
-from localcloud.http_api import HttpApi, LoadBalancer
+from localcloud.http_api import HttpApi, LoadBalancer, multi_value_headers
 from localcloud.http_targets import ApiDestinationError, HttpSender
 from localcloud.lambda_async import AsyncInvoker
 from localcloud.options import CloudOptions
@@ -307,5 +307,8 @@ def _load_balancer(
         for target in resource.properties.get("Targets") or []:
             function = by_arn.get(str(target.get("Id")))
             if function is not None:
-                return LoadBalancer(function, str(resource.ref), runtime, seed=seed)
+                multi_value = multi_value_headers(resource.properties)
+                return LoadBalancer(
+                    function, str(resource.ref), runtime, seed=seed, multi_value_headers=multi_value
+                )
     return None

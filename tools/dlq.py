@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -209,8 +210,11 @@ def _show(store: ReplayStore, key: str) -> int:
 def _replay(args: argparse.Namespace, window: Window) -> int:
     if not args.consumer or len(args.consumer) != 1:
         raise SystemExit("error: replay needs exactly one --consumer")
-    if args.max_replays < 1 or args.workers < 1 or (args.rate is not None and args.rate <= 0):
-        raise SystemExit("error: --max-replays, --workers and --rate must be positive")
+    if args.max_replays < 1 or args.workers < 1 or (args.limit is not None and args.limit < 1):
+        raise SystemExit("error: --max-replays, --workers and --limit must be positive")
+    rate = 1.0 if args.rate is None else args.rate
+    if not all(math.isfinite(value) and value > 0 for value in (rate, args.timeout)):
+        raise SystemExit("error: --rate and --timeout must be positive finite numbers")
     consumer = args.consumer[0]
     settings = ReplaySettings(
         store=_store_settings(args),

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -135,8 +136,8 @@ def parse_settings(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Re
         window = Window(parse_moment(args.since), parse_moment(args.until))
     except ReplayToolError as error:
         parser.error(str(error))
-    if args.poll_seconds <= 0:
-        parser.error("--poll-seconds must be positive")
+    if not (0 < args.poll_seconds < math.inf):  # nan too
+        parser.error("--poll-seconds must be a positive number")
     return ReplaySettings(
         archive=args.archive,
         window=window,

@@ -78,9 +78,11 @@ def parse_moment(text: str) -> datetime:
     """``2026-11-26`` (midnight UTC), ``2026-11-26T10:15`` or full RFC 3339; UTC unless an offset is given."""
     try:
         moment = datetime.fromisoformat(text.strip())
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
         raise WindowError(f"not a date or RFC 3339 time: {text!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00: before year 1 in UTC
+        raise WindowError(f"not a time of years 1 to 9999 in UTC: {text!r}") from None
 
 
 @dataclass(frozen=True, slots=True)

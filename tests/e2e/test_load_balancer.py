@@ -4,7 +4,8 @@ a browser's preflight gets the answer API Gateway gives; FrontDoor Alb closes th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -13,11 +14,13 @@ import pytest
 from localcloud import scenario
 from localcloud.cloud import CloudOptions, LocalCloud
 from localcloud.faults import SdkFault, TargetFault
-from localcloud.http_api import HttpResponse
+from localcloud.http_api import HttpApi, HttpResponse, LoadBalancer
 from localcloud.scenario import Scenario
 from signal_platform import codec
 from tests.e2e.test_alarms import _let_time_pass
 from tests.e2e.test_pipeline import _no_loss
+from tests.fuzz.harness import basic
+from tests.http_events import page_view
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 NETWORK: Final = {
@@ -213,3 +216,85 @@ def test_load_balancer_answering_5xx_sends_its_alarm_to_alarm(cloud: LocalCloud)
     went = watch.first_alarm("LoadBalancer5xxAlarm")
     assert went is not None, watch.changes("LoadBalancer5xxAlarm")
     assert went > started
+
+
+# What each front door does with a header a client sends twice (localcloud/http_api.py). The HTTP
+# API joins the values with commas (the joined value is no write key, no media type: 401, 415); the
+# load balancer keeps the last one, and with multi-value headers on the validator keeps the last one
+# too (validator/edge.py), so the attribute never changes an answer.
+Fields = list[tuple[str, str]]
+JSON: Final = ("Content-Type", "application/json")
+
+
+def _key(write_key: str) -> tuple[str, str]:
+    return "Authorization", basic(write_key)
+
+
+WRONG: Final = _key("web-shop.not-its-secret")
+# case: (the header fields, given the source's write key; status through the HTTP API, the load balancer)
+REPEATED: Final[dict[str, tuple[Callable[[str], Fields], int, int]]] = {
+    "two write keys, the right one last": (lambda key: [JSON, WRONG, _key(key)], 401, 200),
+    "two write keys, the right one first": (lambda key: [JSON, _key(key), WRONG], 401, 401),
+    "two media types, JSON last": (lambda key: [_key(key), ("Content-Type", "text/xml"), JSON], 415, 200),
+    "two cookies": (lambda key: [JSON, _key(key), ("Cookie", "a=1"), ("Cookie", "b=2")], 200, 200),
+}
+
+
+@pytest.fixture(params=["http-api", "load-balancer", "load-balancer, multi-value headers on"])
+def door(request: pytest.FixtureRequest, cloud: LocalCloud) -> Iterator[tuple[str, HttpApi | LoadBalancer]]:
+    """A front door of the stack; the load balancer also as a target group with multi-value headers
+    on would deliver (the template turns them off: tests/infra/test_load_balancer.py)."""
+    if request.param == "http-api":
+        yield request.param, cloud.api
+        return
+    balancer = cloud.load_balancer
+    assert not balancer.multi_value_headers  # as the template's target group sets it
+    balancer.multi_value_headers = request.param.endswith("on")
+    try:
+        yield request.param, balancer
+    finally:
+        balancer.multi_value_headers = False
+
+
+@pytest.mark.parametrize("case", list(REPEATED))
+def test_a_header_sent_twice_is_answered_by_the_door_rule_never_with_a_5xx(
+    cloud: LocalCloud, door: tuple[str, HttpApi | LoadBalancer], case: str
+) -> None:
+    # GIVEN a one-event request with a header sent twice
+    name, front_door = door
+    fields, through_api, through_balancer = REPEATED[case]
+    event = page_view("web-shop")
+    headers = fields(cloud.register_source("web-shop"))
+    # WHEN it goes through the door
+    answer = front_door.request("POST", "/v1/events", codec.dumps({"events": [event]}), headers)
+    # THEN the door's rule decides: the event accepted, or a 4xx that says why, with the answer's
+    # headers where the door reads them
+    expected = through_api if name == "http-api" else through_balancer
+    assert answer.status == expected, (answer.status, answer.body)
+    assert answer.headers["content-type"] == "application/json"
+    if expected != 200:
+        assert answer.json()["error"]["code"] in ("unauthenticated", "unsupported_media_type")
+    if expected == 401:
+        assert answer.headers["www-authenticate"] == 'Basic realm="signals"'
+    # AND an accepted event is in the lake once, a refused one nowhere
+    assert cloud.settle(timeout=60.0)
+    assert cloud.census().lake == ({event["event_id"]: 1} if expected == 200 else {})
+
+
+def test_the_request_id_behind_the_load_balancer_is_a_well_formed_trace_root(cloud: LocalCloud) -> None:
+    # GIVEN requests with a trace header of the client's: a well-formed Root, and any other text
+    key = cloud.register_source("web-shop")
+    client_root = "1-5759e988-bd862e3fe1be46a994272793"
+
+    def request_id(trace: str) -> str:
+        headers = {"Content-Type": "application/json", "Authorization": basic(key), "X-Amzn-Trace-Id": trace}
+        answer = cloud.load_balancer.request(
+            "POST", "/v1/events", codec.dumps(page_view("web-shop")), headers
+        )
+        assert answer.status == 200, answer.body
+        return str(answer.json()["request_id"])
+
+    # WHEN each goes through the load balancer (which keeps the client's Root and inserts a Self)
+    # THEN the request id is the client's Root when it is a trace id, else the load balancer's Self
+    assert request_id(f"Root={client_root};App=x") == client_root
+    assert re.fullmatch(r"1-[0-9a-f]{8}-[0-9a-f]{24}", request_id("Root=" + "x" * 300))

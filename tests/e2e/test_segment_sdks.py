@@ -5,7 +5,7 @@ with its default settings except the host and the write key, sends a mix of ever
 real HTTP to 127.0.0.1, and flushes; then the pipeline settles and every call must be in the lake
 exactly once, under the event_id its messageId maps to, with the mapping applied.
 
-``DROPIN_CALLS`` sets the calls per library: the issue's target is 10,000 (`make dropin`); the
+``DROPIN_CALLS`` sets the calls per library: `make dropin` sends 10,000; the
 default keeps the test short enough for every run.
 """
 

@@ -1,11 +1,14 @@
-"""The clients the local cloud watches: unsigned where moto does not need the signature."""
+"""The clients the local cloud watches: unsigned where moto does not need the signature, and each
+cloud of a process its own Region's."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from tests.localcloud.conftest import queue, running
+from localcloud.cloud import CloudOptions, LocalCloud
+from signal_platform import aws_clients
+from tests.localcloud.conftest import queue, running, write_template
 
 TABLE = {
     "Type": "AWS::DynamoDB::Table",
@@ -40,3 +43,32 @@ def test_dynamodb_goes_unsigned_to_the_cloud_region_and_sqs_stays_signed(tmp_pat
     assert queues == [cloud.stack.get("Queue").ref]
     assert dynamodb_signed == [False, False]
     assert sqs_signed == [True]
+
+
+STREAM = {"Type": "AWS::Kinesis::Stream", "Properties": {"ShardCount": 1}}
+
+
+def test_a_second_cloud_of_the_process_notes_the_writes_to_its_own_streams(tmp_path: Path) -> None:
+    # GIVEN two clouds of other Regions open in one process (a package's and a module's), each with
+    # a stream
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder in (first, second):
+        folder.mkdir()
+    with (
+        LocalCloud(_options(first, "us-west-2")) as one,
+        LocalCloud(_options(second, "eu-west-3")) as other,
+    ):
+        # WHEN an operator's tool, outside any invocation, puts a record on the second cloud's stream
+        stream = other.stack.get("Stream")
+        aws_clients.client("kinesis", "eu-west-3").put_record(
+            StreamARN=stream.arn, Data=b"x", PartitionKey="k"
+        )
+        # THEN the second cloud noted it (its mappings and Pipes read a shard only after news), the
+        # first did not
+        assert sum(other.services.stream_activity.values()) == 1
+        assert not one.services.stream_activity
+
+
+def _options(folder: Path, region: str) -> CloudOptions:
+    template = write_template(folder, {"Stream": STREAM})
+    return CloudOptions(template=template, region=region, stack_name=f"lc-{region}", partner=False)

@@ -15,11 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from signal_platform import codec
 from signal_platform.errors import MalformedBatchError
-from signal_platform.signal_batches import BusEntry, EncodedSignal, IngestMetadata, SignalBatcher
+from signal_platform.signal_batches import (
+    BATCH_SCHEMA_VERSION,
+    BusEntry,
+    EncodedSignal,
+    IngestMetadata,
+    SignalBatcher,
+)
+from signal_platform.timeutil import parse_rfc3339
+
+# The contract's major version ("1-"): the validator writes 1-0-0, or 1-1-0 for a mixed batch.
+_CONTRACT_MAJOR: Final = BATCH_SCHEMA_VERSION.split("-", 1)[0] + "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,32 +43,46 @@ class BufferedRecord:
 
 
 def parse_record(sequence_number: str, data: bytes) -> BufferedRecord:
-    """The signal batch a validator wrote; its signals keep their canonical bytes."""
+    """The signal batch a validator wrote; its signals keep their canonical bytes. A record of another
+    major version of the contract, whose ingestion metadata or signals' ids and types are not text (or
+    its received_at no RFC 3339 time), is malformed: it is never re-packed as a batch of this version."""
     try:
         detail = codec.loads(data)
-        batch_id = str(detail["batch_id"])
-        ingest: dict[str, Any] = detail["ingest"]
-        metadata = IngestMetadata(
-            received_at=str(ingest["received_at"]),
-            region=str(ingest["region"]),
-            request_id=str(ingest["request_id"]),
-            source_id=str(ingest["source_id"]),
-        )
-        signals = tuple(
-            # Each signal's own type: a record may be a mixed batch (docs/adr/0010).
-            EncodedSignal(
-                str(signal["event_id"]),
-                str(signal["event_type"]),
-                metadata.source_id,
-                codec.canonical(signal),
+        version = detail["schema_version"]
+        if not isinstance(version, str) or not version.startswith(_CONTRACT_MAJOR):
+            raise MalformedBatchError(
+                f"record {sequence_number} is of version {version!r:.40}, not {_CONTRACT_MAJOR}x-y"
             )
-            for signal in detail["signals"]
-        )
-    except (codec.JSONDecodeError, KeyError, TypeError) as exc:
+        batch_id = str(detail["batch_id"])
+        metadata = _ingest(detail["ingest"])
+        # Each signal's own type: a record may be a mixed batch (docs/adr/0010).
+        signals = tuple(_signal(signal, metadata.source_id) for signal in detail["signals"])
+    except (codec.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise MalformedBatchError(f"record {sequence_number} is not a signal batch: {exc!r}") from exc
     if not signals:
         raise MalformedBatchError(f"record {sequence_number} carries no signals")
     return BufferedRecord(sequence_number, batch_id, metadata, signals)
+
+
+def _ingest(ingest: dict[str, Any]) -> IngestMetadata:
+    """The record's ingestion metadata, as the validator wrote it: it becomes that of every batch the
+    record's signals open, so one odd value would have the enrichment set aside other requests' too."""
+    fields = [ingest[name] for name in IngestMetadata._fields]
+    if not all(type(value) is str and value for value in fields):
+        raise TypeError(f"the ingest fields must be non-empty strings: {fields!r:.200}")
+    parse_rfc3339(fields[0])  # received_at
+    return IngestMetadata(*fields)
+
+
+def _signal(signal: dict[str, Any], source_id: str) -> EncodedSignal:
+    # A signal's type names its batch (or is listed in a mixed one): a blank one would have the
+    # enrichment set the whole packed batch aside.
+    event_id, event_type = signal["event_id"], signal["event_type"]
+    if not (type(event_id) is str and type(event_type) is str and event_id.strip() and event_type.strip()):
+        raise TypeError(
+            f"a signal's event_id and event_type must be text: {event_id!r:.80}, {event_type!r:.80}"
+        )
+    return EncodedSignal(event_id, event_type, source_id, codec.canonical(signal))
 
 
 def first_copies(records: Sequence[BufferedRecord]) -> tuple[list[BufferedRecord], int]:

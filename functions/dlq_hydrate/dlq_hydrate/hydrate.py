@@ -44,6 +44,8 @@ from signal_platform.timeutil import format_rfc3339, utc_now
 Kind = Literal["kinesis_batch", "rule_target", "async_invocation", "unparsed"]
 # A manifest lists the keys it recovered up to this many (a 10,000-record batch would be ~1 MB).
 MAX_MANIFEST_KEYS: Final = 1_000
+# A record's data sits two levels down in its object (``record.data``).
+MAX_DATA_NESTING: Final = codec.MAX_NESTING - 2
 
 
 @dataclass(slots=True)
@@ -100,12 +102,15 @@ def record_document(record: StreamRecord, failure: KinesisBatchFailure, dlq: Map
         "streamArn": failure.batch.stream_arn,
     }
     try:
-        codec.loads(record.data)
+        # JSON nested too deep for the replay tool to write the object again is kept as bytes too.
+        embeddable = codec.nests_within(codec.loads(record.data), MAX_DATA_NESTING)
     except codec.JSONDecodeError:
-        body["data_base64"] = base64.b64encode(record.data).decode()
-    else:
+        embeddable = False
+    if embeddable:
         # The original bytes, embedded unchanged: nothing is lost to a re-serialisation.
         body["data"] = codec.Fragment(record.data)
+    else:
+        body["data_base64"] = base64.b64encode(record.data).decode()
     return codec.dumps({"record": body, "dlq": dlq, "replay": {"count": 0}})
 
 

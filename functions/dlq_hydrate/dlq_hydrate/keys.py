@@ -1,4 +1,4 @@
-"""The DLQ store's naming convention (seed 004): consumer, date/time parts, partition key, time, unique id.
+"""The DLQ store's naming convention: consumer, date/time parts, partition key, time, unique id.
 
     <dlq>/<consumer>/<yyyy>/<mm>/<dd>/<hh>/<partitionKeyDigest>/<arrival>-<uniqueId>.json
     <unrecoverable>/<consumer>/<yyyy>/<mm>/<dd>/<shardId>-<start>-<end>.json
@@ -66,18 +66,22 @@ def partition_segment(partition_key: str | None) -> str:
     return hashlib.sha256(partition_key.encode()).hexdigest()[:PARTITION_DIGEST_CHARS]
 
 
+# The year with its four digits: strftime's %Y writes year 999 as "999" on Linux, a key that
+# parse_record_key (and so the replay tool) would never find.
 def arrival_stamp(moment: datetime) -> str:
     """``20261126T101500123Z``: UTC to the millisecond, sortable as text."""
     utc = moment.astimezone(UTC)
-    return utc.strftime("%Y%m%dT%H%M%S") + f"{utc.microsecond // 1000:03d}Z"
+    return f"{utc.year:04d}{utc:%m%dT%H%M%S}{utc.microsecond // 1000:03d}Z"
 
 
 def _day(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y/%m/%d")
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}/{utc:%m/%d}"
 
 
 def _hour(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y/%m/%d/%H")
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}/{utc:%m/%d/%H}"
 
 
 def record_key(

@@ -30,6 +30,10 @@ SEQUENCE_NUMBER: Final = re.compile(r"[0-9]{1,128}")
 STREAM_ARN: Final = re.compile(r"arn:aws[a-z-]*:kinesis:([a-z0-9-]+):[0-9]{12}:stream/[A-Za-z0-9_.-]{1,128}")
 _EVENT_FIELDS: Final = frozenset({"id", "detail-type", "source", "time", "detail"})
 RULE_TARGET_ATTRIBUTES: Final = ("ERROR_CODE", "ERROR_MESSAGE", "RULE_ARN", "TARGET_ARN")
+# A stored object holds the message (or the event it carries) at most two levels down (``dlq.message``),
+# and the replay tool writes objects again whole: a deeper message could not be written, so it is kept
+# as the unparsed SQS record, whose body stays text.
+MAX_MESSAGE_NESTING: Final = codec.MAX_NESTING - 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,18 +127,19 @@ class _NotThisShapeError(ValueError):
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """An RFC 3339 string or epoch seconds/milliseconds as UTC; None when it is neither."""
+    """An RFC 3339 string or epoch seconds/milliseconds as UTC; None when it is neither, or names no
+    moment of years 1 to 9999 in UTC (``9999-12-31T23:00:00-05:00``, ``1e20``)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        seconds = value / 1000 if value > 1e11 else value
-        return datetime.fromtimestamp(seconds, UTC)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, int | float):
+            seconds = value / 1000 if value > 1e11 else value
+            return datetime.fromtimestamp(seconds, UTC)
+        if isinstance(value, str):
             moment = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):  # OSError: past the platform's time_t
+        return None
     return None
 
 
@@ -295,6 +300,8 @@ def _classify(
         raise _NotThisShapeError("the body is not JSON") from exc
     if not isinstance(message, dict):
         raise _NotThisShapeError("the body is not a JSON object")
+    if not codec.nests_within(message, MAX_MESSAGE_NESTING):
+        raise _NotThisShapeError(f"the body nests more than {MAX_MESSAGE_NESTING} levels deep")
     if "KinesisBatchInfo" in message:
         return KinesisBatchFailure(
             envelope, _shape(message), message, _batch_info(message["KinesisBatchInfo"])

@@ -5,11 +5,11 @@
 | 200 | every event accepted | yes (duplicates are suppressed by event_id) |
 | 207 | some accepted, others rejected or `retry` | resend only the `retry` events |
 | 400 | malformed request, or every event rejected | no: fix the request first |
-| 401 / 403 | missing or wrong write key / disabled source | no |
+| 401 / 403 | missing or wrong write key / disabled source, unregistered Origin, closed front door | no |
 | 404 / 405 | a path the API does not serve / a method other than POST | no |
-| 413 / 415 | body, batch or decompressed body too large / media type or encoding | no |
+| 413 / 415 | body, batch, decompressed body or a second's events too large / media type, encoding | no |
 | 429 | the source is over its rate, or the bus is throttling: resend after Retry-After | yes |
-| 503 | the bus or a dependency is down: resend after Retry-After | yes |
+| 503 | the bus, the sources table or the signing key is unavailable: resend after Retry-After | yes |
 | 500 | a fault of the platform itself | yes |
 
 The Segment-compatible routes (``/v1/batch``, ``/v1/track``, ...) answer as Segment's API does,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +44,15 @@ _DIGIT_RUNS: Final = bytes(
 _RUN_19: Final = b"0" * 19
 _RUN_20: Final = b"0" * 20
 _NEGATIVE_RUN_19: Final = b"-" + _RUN_19
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+# JSON.stringify writes a string cut inside a surrogate pair (an emoji clipped by substring()) with a
+# lone "\ud83d" escape, which orjson refuses: the whole request would be a 400. Such an escape is read
+# as U+FFFD, as any UTF-8 encoder writes it (and edge.py a header's). Each escape is matched whole, a
+# valid pair first, so an escaped backslash before "u" is never taken for one.
+_ESCAPES: Final = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u([dD][89a-fA-F][0-9a-fA-F]{2})|\\."
+)
 
 
 class EventsDocument(NamedTuple):
@@ -57,11 +68,19 @@ JSON_OR_TEXT: Final = frozenset({"application/json", "text/plain"})
 
 
 def check_media_type(headers: Mapping[str, str], allowed: frozenset[str] = JSON_ONLY) -> None:
-    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type not in allowed:
-        raise UnsupportedMediaTypeError(
-            f"content-type must be {' or '.join(sorted(allowed))}, got {media_type or 'nothing'!r}"
-        )
+    """The media type, without its parameters, is one of ``allowed``. A Content-Type sent twice
+    reaches the function comma-joined (API Gateway joins repeated headers): each must be allowed."""
+    value = headers.get("content-type", "")
+    media_type = value.split(";", 1)[0].strip().lower()
+    if media_type in allowed:
+        return
+    if "," in media_type:
+        media_types = {part.split(";", 1)[0].strip().lower() for part in value.split(",")} - {""}
+        if media_types and media_types <= allowed:
+            return
+    raise UnsupportedMediaTypeError(
+        f"content-type must be {' or '.join(sorted(allowed))}, got {media_type or 'nothing'!r}"
+    )
 
 
 def raw_body(body: str | None, *, is_base64: bool, max_bytes: int) -> bytes:
@@ -81,11 +100,13 @@ def raw_body(body: str | None, *, is_base64: bool, max_bytes: int) -> bytes:
 def decompress(data: bytes, encoding: str, *, max_bytes: int) -> bytes:
     """Undo ``Content-Encoding``; gzip is inflated in bounded steps, so a zip bomb stops at the cap.
     A gzip body may be several members one after the other (RFC 1952): they are one body."""
-    encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
+    codings = _content_codings(encoding)
+    if not codings:
         return data
-    if encoding != "gzip":
-        raise UnsupportedMediaTypeError(f"content-encoding {encoding!r} is not supported: use gzip or none")
+    if codings != ["gzip"]:
+        raise UnsupportedMediaTypeError(
+            f"content-encoding {encoding.strip().lower()!r} is not supported: use gzip or none"
+        )
     members: list[bytes] = []
     size, rest = 0, data
     while True:
@@ -107,12 +128,42 @@ def decompress(data: bytes, encoding: str, *, max_bytes: int) -> bytes:
             raise MalformedRequestError(f"the gzip body has more than {MAX_GZIP_MEMBERS} members")
 
 
+def _content_codings(encoding: str) -> list[str]:
+    """The codings a Content-Encoding names, in the order applied, identity left out: it is a list
+    (RFC 9110 8.4; a header sent twice reaches the function comma-joined), and "x-gzip" is gzip
+    (8.4.1.3)."""
+    if encoding in ("", "gzip"):  # nearly every request
+        return [encoding] if encoding else []
+    names = (name.strip().lower() for name in encoding.split(","))
+    return ["gzip" if name == "x-gzip" else name for name in names if name not in ("", "identity")]
+
+
+def _mended_or_refused(data: bytes, error: codec.JSONDecodeError) -> tuple[Any, bytes]:
+    """A body orjson refused: parsed with each lone surrogate escape read as U+FFFD (``_ESCAPES``),
+    with its bytes so read, when that mends it; else refused with the reason. Only a body refused for
+    a surrogate is scanned (~0.1 s for a MiB of escapes, on that path alone)."""
+    mendable = "surrogate" in str(error) and b"\\u" in data
+    repaired = _ESCAPES.sub(_repair_escape, data) if mendable else data
+    if repaired != data:
+        with contextlib.suppress(codec.JSONDecodeError):
+            return codec.loads(repaired), repaired
+    if data.startswith(_GZIP_MAGIC):  # orjson would say "not valid UTF-8: surrogates not allowed"
+        raise MalformedRequestError("the body is gzip: send it with Content-Encoding: gzip") from error
+    raise MalformedRequestError(f"the body is not valid JSON: {error}") from error
+
+
+def _repair_escape(escape: re.Match[bytes]) -> bytes:
+    return b"\\ufffd" if escape[1] else escape[0]
+
+
 def load_json(data: bytes) -> Any:
     """The body as JSON, nested at most ``MAX_NESTING`` levels."""
+    if data.startswith(_UTF8_BOM):  # RFC 8259 8.1 lets a parser ignore it; .NET's UTF-8 writers add one
+        data = data[len(_UTF8_BOM) :]
     try:
         document = codec.loads(data)
     except codec.JSONDecodeError as exc:
-        raise MalformedRequestError(f"the body is not valid JSON: {exc}") from exc
+        document, data = _mended_or_refused(data, exc)
     if not codec.nests_within(document, MAX_NESTING):
         raise MalformedRequestError(f"the body nests arrays and objects more than {MAX_NESTING} levels deep")
     runs = data.translate(_DIGIT_RUNS)

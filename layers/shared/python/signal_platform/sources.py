@@ -115,6 +115,13 @@ def split_write_key(write_key: str) -> tuple[str, str]:
     return source_id, secret
 
 
+def _check_rate(rate_per_second: int | None) -> None:
+    """A stored rate below 1 would refuse every request of the source (413: more events than it may
+    send in a second), or read as the default (0)."""
+    if rate_per_second is not None and rate_per_second < 1:
+        raise ValueError("a rate limit is at least 1 event a second")
+
+
 class SourceRegistry:
     """Authenticates write keys against the sources table."""
 
@@ -149,6 +156,7 @@ class SourceRegistry:
     def register(self, source: Source) -> None:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
 
+        _check_rate(source.rate_per_second)
         try:
             self._client().put_item(
                 TableName=self._table,
@@ -166,8 +174,7 @@ class SourceRegistry:
         """Set (or, with None, remove) a source's rate limit; validators apply it within the cache TTL."""
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
 
-        if rate_per_second is not None and rate_per_second < 1:
-            raise ValueError("a rate limit is at least 1 event a second")
+        _check_rate(rate_per_second)
         update: dict[str, Any] = (
             {"UpdateExpression": "REMOVE rate_per_second"}
             if rate_per_second is None
