@@ -379,6 +379,18 @@ class LocalCloud:
         dues = [due for component in self._components() if (due := component.next_due()) is not None]
         return min(dues) if dues else None
 
+    def _next_due_beside_outages(self, after: float) -> float | None:
+        """When the Regions that are up next have work later than ``after``: their pollers, windows
+        and retries run on while another Region is down."""
+        dues = [
+            due
+            for region in self.regions.values()
+            if not self.faults.region_down(region.name)
+            for component in region.emulators
+            if (due := component.next_due()) is not None and due > after
+        ]
+        return min(dues) if dues else None
+
     def settle(self, *, timeout: float = 60.0, horizon: float = SETTLE_HORIZON) -> bool:
         """Run until nothing is pending (True), or ``timeout`` real / ``horizon`` cloud seconds pass."""
         deadline = time.monotonic() + timeout
@@ -388,10 +400,17 @@ class LocalCloud:
             due = self.next_due()
             if due is None:
                 return True
-            if not done and due <= self.clock.now() and self.faults.any_region_down():
-                due = self.faults.next_region_change()  # held by an outage: until a Region comes back
-                if due is None:
+            now = self.clock.now()
+            if not done and due <= now and self.faults.any_region_down():
+                # Held by an outage: until a Region comes back, or sooner the others' next work.
+                later = [
+                    at
+                    for at in (self.faults.next_region_change(), self._next_due_beside_outages(now))
+                    if at is not None
+                ]
+                if not later:
                     return False
+                due = min(later)
             if due > limit:
                 return False
             self.clock.wait_until(due, at_most=max(0.0, min(0.05, deadline - time.monotonic())))

@@ -379,14 +379,23 @@ class Run:
     rows: dict[str, dict[str, Any]]
 
 
-def send(cloud: LocalCloud, request: OddRequest, *, front_door: FrontDoor | None = None) -> Run:
+def send(
+    cloud: LocalCloud,
+    request: OddRequest,
+    *,
+    front_door: FrontDoor | None = None,
+    recovery: Callable[[], None] = lambda: None,
+) -> Run:
     """``request`` sent on a fresh (warm) pipeline of a source of its own, which then drains: every
     accepted event is one lake line in its partition, of the enriched contract, read by the SerDe,
     and reached the partner once with the line's content; nothing is quarantined, set aside as bad,
-    dead-lettered or dropped. ``front_door``: the primary's HTTP API unless given."""
+    dead-lettered or dropped. ``front_door``: the primary's HTTP API unless given; ``recovery``:
+    what follows the drain before the checks (an incident's end, an operator's replay)."""
     accepted = _post(cloud, request, front_door=front_door)
-    # WHEN the pipeline drains
+    # WHEN the pipeline drains (and recovers)
     assert cloud.settle(timeout=60.0), "the pipeline did not go quiet"
+    recovery()
+    assert cloud.settle(timeout=60.0), "the pipeline did not go quiet after the recovery"
     _check_nothing_aside(cloud, request)
     return _read_lake(cloud, accepted, request)
 
@@ -453,29 +462,33 @@ def _post(
 
 
 def _check_nothing_aside(cloud: LocalCloud, request: OddRequest) -> None:
-    """Nothing quarantined, set aside as bad, dead-lettered, waiting in the DLQ store or dropped."""
-    census = cloud.census()
-    set_aside = {
-        "quarantined": +census.quarantine,
-        "bad records": +census.bad,
-        "dead-lettered": {name: ids for name, ids in census.dlq.items() if ids},
-        "DLQ messages": +census.dlq_messages,
-        "in the DLQ store": {name: ids for name, ids in census.hydrated.items() if ids},
-        "in the DLQ store, of no known DLQ": +census.dlq_store,
-        "stored, not replayable": +(census.unparsed + census.unrecoverable),
-        "dropped": +census.dropped,
-    }
-    assert not any(set_aside.values()), (set_aside, request.document)
+    """Nothing quarantined, set aside as bad, dead-lettered, waiting in the DLQ store or dropped, in
+    any Region."""
+    for region in cloud.regions.values():
+        census = cloud.census(region)
+        set_aside = {
+            "quarantined": +census.quarantine,
+            "bad records": +census.bad,
+            "dead-lettered": {name: ids for name, ids in census.dlq.items() if ids},
+            "DLQ messages": +census.dlq_messages,
+            "in the DLQ store": {name: ids for name, ids in census.hydrated.items() if ids},
+            "in the DLQ store, of no known DLQ": +census.dlq_store,
+            "stored, not replayable": +(census.unparsed + census.unrecoverable),
+            "dropped": +census.dropped,
+        }
+        assert not any(set_aside.values()), (region.name, set_aside, request.document)
 
 
 def _read_lake(cloud: LocalCloud, accepted: dict[str, dict[str, Any]], request: OddRequest) -> Run:
-    """Each accepted event is one lake line in its partition, of the enriched contract, read by the
-    SerDe, and at the partner once (``_check_partner``)."""
+    """Each accepted event is one lake line in its partition (of all the lakes, with two Regions
+    that process), of the enriched contract, read by the SerDe, and at the partner once
+    (``_check_partner``)."""
     rows: dict[str, dict[str, Any]] = {}
     written: dict[str, Any] = {}  # event_id -> the lake line as JSON, keys as written
     copies: Counter[str] = Counter()
     parameters = serde_parameters()
-    for key, lines in lake_objects(cloud):
+    lakes = [region for region in cloud.regions.values() if region.pipes]  # the Regions that process
+    for key, lines in (entry for region in lakes for entry in lake_objects(cloud, region)):
         for line in lines:
             row = openx_row(line, parameters)
             written[row["event_id"]] = json.loads(line)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import LocalCloud
+from localcloud.region import Region
 from localcloud.template import decode
 from signal_platform import codec
 from tests.fuzz.harness import basic
@@ -70,10 +71,12 @@ def openx_row(line: bytes, parameters: Mapping[str, str]) -> dict[str, Any]:
     return row
 
 
-def lake_objects(cloud: LocalCloud) -> list[tuple[str, list[bytes]]]:
-    """Every lake object's key and its lines, as the table's text input format splits them."""
-    bucket = cloud.function_with_env("LAKE_BUCKET_NAME").environment["LAKE_BUCKET_NAME"]
-    s3 = cloud.services.client("s3")
+def lake_objects(cloud: LocalCloud, region: Region | None = None) -> list[tuple[str, list[bytes]]]:
+    """Every lake object's key and its lines, as the table's text input format splits them; the lake
+    of ``region`` (the primary's unless given)."""
+    region = region or cloud.primary
+    bucket = region.function_with_env("LAKE_BUCKET_NAME").environment["LAKE_BUCKET_NAME"]
+    s3 = region.services.client("s3")
     objects: list[tuple[str, list[bytes]]] = []
     for item in s3.list_objects_v2(Bucket=bucket, Prefix="events/").get("Contents", []):
         body = gzip.decompress(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())

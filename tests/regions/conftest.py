@@ -7,7 +7,8 @@ of the tests does not matter): one batch sent while the endpoint's health check 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,9 +63,14 @@ def _fresh_clients() -> Iterator[None]:
     yield
 
 
-@pytest.fixture(scope="module")
-def regions() -> Iterator[TwoRegions]:
-    with LocalCloud(CloudOptions(template=ROOT / "template.yaml", regions=("primary", "secondary"))) as cloud:
+@contextmanager
+def two_regions(overrides: Mapping[str, str] | None = None) -> Iterator[TwoRegions]:
+    """Two Regions from template.yaml (with ``overrides`` of its parameters), started as the module
+    docstring says."""
+    options = CloudOptions(
+        template=ROOT / "template.yaml", regions=("primary", "secondary"), overrides=dict(overrides or {})
+    )
+    with LocalCloud(options) as cloud:
         assert cloud.joined is not None
         primary = cloud.primary
         secondary = next(region for region in cloud.regions.values() if region is not primary)
@@ -77,4 +83,10 @@ def regions() -> Iterator[TwoRegions]:
         world.route_at_start = endpoint.region()
         world.early_ids = world.post(secondary)
         world.step(1800.0, until=lambda: endpoint.region() == primary.name)
+        yield world
+
+
+@pytest.fixture(scope="module")
+def regions() -> Iterator[TwoRegions]:
+    with two_regions() as world:
         yield world

@@ -1,6 +1,7 @@
 """The front-door buffer in two Regions: each Region's batcher publishes through the global endpoint,
 so buffered events follow the endpoint's routing like the validator's, and reach the primary's lake
-once (docs/adr/0009-front-door-buffer.md, Failover)."""
+once (docs/adr/0009-front-door-buffer.md, Failover); through an outage of the primary too (the lake
+property, ``test_outage_reaches_lake``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from localcloud.region import Region
 from localcloud.traffic import TrafficGenerator
 from signal_platform import codec
 from signal_platform.schema_registry import SchemaRegistry
+from tests.e2e.lake_property import ANY_REQUESTS, OddRequest, Run, examples, holds_for, send
+from tests.regions.conftest import TwoRegions
+from tests.regions.test_outage_reaches_lake import PAST_WINDOW_OUTAGE, OutageDrill
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP = 10.0
@@ -78,3 +82,26 @@ def test_buffered_events_follow_the_endpoint_and_reach_the_primary_lake_once(clo
     _step_until(cloud, 600.0, lambda: all(lake().get(event_id) for event_id in early + late))
     found = lake()
     assert [found.get(event_id) for event_id in early + late] == [1] * 30
+
+
+def test_what_the_secondary_buffered_in_a_day_long_outage_reaches_lake_once_as_sent(
+    cloud: LocalCloud,
+) -> None:
+    # GIVEN the front-door buffer in both Regions, and requests of events with odd content that the
+    # secondary takes (into its own buffer stream) after failing over from a primary down for longer
+    # than the replication window, and than the batcher's record age
+    assert cloud.joined is not None
+    primary = cloud.primary
+    secondary = next(region for region in cloud.regions.values() if region is not primary)
+    world = TwoRegions(
+        cloud, primary, secondary, cloud.joined.endpoint, "", [], "", TrafficGenerator(SchemaRegistry())
+    )
+
+    def run(request: OddRequest) -> Run:
+        drill = OutageDrill(world, "during", PAST_WINDOW_OUTAGE)
+        return send(cloud, request, front_door=drill, recovery=drill.recover)
+
+    # WHEN the runbook's recovery follows (the secondary's archive replayed)
+    # THEN the secondary's batcher put them through the endpoint on its bus in time: each accepted
+    # event is one readable lake line, as sent, at the partner once; nothing set aside (BufferDlq)
+    holds_for(ANY_REQUESTS, examples(1), run)

@@ -130,6 +130,41 @@ def test_hydrate_partial_range_writes_the_manifest_after_the_records() -> None:
     assert manifest["found"]["keys"] == [key for key in store.objects if key.startswith("dlq/")]
 
 
+def test_hydrate_takes_a_range_holding_another_concurrent_batch_without_a_manifest() -> None:
+    # GIVEN a batch of 3 records of a Pipe with ParallelizationFactor above 1, whose sequence range
+    # also holds 2 records of the shard's other concurrent batch (other partition keys)
+    record, info = pipe_sample()
+    start, end = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
+    positions = [start, start + 1, start + 2, start + 3, end]
+    records = [stream_record(str(position), b"{}", f"user-{position % 2}") for position in positions]
+    store = MemoryStore()
+
+    # WHEN the hydrate re-reads the range
+    outcome = hydrator(ScriptedReader(records), store).hydrate(record, deadline=10.0)
+
+    # THEN every record of the range is stored (the replay skips what already arrived) and nothing is
+    # reported unrecoverable: the batch's records are all there
+    assert (outcome.problems, outcome.manifest_key, outcome.unrecoverable_records) == ([], None, 0)
+    assert outcome.records_recovered == outcome.objects_created == 5
+    assert not [key for key in store.objects if key.startswith("unrecoverable/")]
+
+
+def test_hydrate_counts_a_missing_first_record_unrecoverable_whatever_else_the_range_holds() -> None:
+    # GIVEN a batch of 3 records whose range lost its first record, and holds 3 others (of another
+    # concurrent batch, or of this one: nothing tells them apart)
+    record, info = pipe_sample()
+    start, end = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
+    records = [stream_record(str(position), b"{}") for position in (start + 1, start + 2, end)]
+
+    # WHEN the hydrate re-reads the range
+    outcome = hydrator(ScriptedReader(records), MemoryStore()).hydrate(record, deadline=10.0)
+
+    # THEN the batch's first record at least is unrecoverable (UnrecoverableRecords: the alarm fires)
+    assert outcome.problems == ["start_not_found"]
+    assert outcome.unrecoverable_records == 1
+    assert outcome.manifest_key is not None
+
+
 def test_hydrate_store_failure_raises_so_the_message_is_redriven() -> None:
     record, info = pipe_sample()
     records = [

@@ -331,6 +331,22 @@ def test_range_problems_names_every_mismatch(found: tuple[int, ...], problems: l
     assert range_problems(3, 10, 12, _records(*found)) == problems
 
 
+@pytest.mark.parametrize(
+    ("found", "problems"),
+    [
+        ((10, 11, 12), []),
+        ((11, 12), ["start_not_found"]),
+        ((10, 11), ["end_not_found"]),
+        ((10,), ["end_not_found", "count_mismatch"]),
+    ],
+)
+def test_range_problems_takes_the_range_of_a_parallelized_batch(
+    found: tuple[int, ...], problems: list[str]
+) -> None:
+    # a batch of 10 and 12 (ParallelizationFactor 2): 11 belongs to the shard's other batch
+    assert range_problems(2, 10, 12, _records(*found)) == problems
+
+
 # --- settings -----------------------------------------------------------------------------------------
 
 

@@ -1,10 +1,11 @@
 """Turn one DLQ message into objects of the DLQ store; nothing is dropped, every gap is written down.
 
 - A Kinesis batch failure: re-read the named range from the stream, store each record found under
-  its own deterministic key, and check the range: first sequence == start, last == end, count ==
-  batchSize. Anything else (records aged out of the stream, a stream or shard that is gone, a
-  mismatched range) also writes an ``unrecoverable`` manifest with the exact metadata and what was
-  and was not found; the records that were found are stored all the same.
+  its own deterministic key, and check the range: first sequence == start, last == end, at least
+  batchSize records (more with a ParallelizationFactor above 1). Anything else (records aged out
+  of the stream, a stream or shard that is gone, a mismatched range) also writes an
+  ``unrecoverable`` manifest with the exact metadata and what was and was not found; the records
+  that were found are stored all the same.
 - A rule-target failure: the whole EventBridge event with the error attributes, one object.
 - A Lambda asynchronous-invocation failure (an on-failure destination record): the EventBridge event
   it carries (``requestPayload``), stored like a rule-target event, with the failure context
@@ -66,7 +67,10 @@ class HydrateOutcome:
 
 
 def range_problems(expected: int, start: int, end: int, found: Sequence[StreamRecord]) -> list[str]:
-    """Why ``found`` is not exactly the batch ``start..end`` of ``expected`` records (empty: it is)."""
+    """Why ``found`` does not hold the whole batch ``start..end`` of ``expected`` records (empty: it
+    does). More records than ``expected`` are not a problem: a batch of a Pipe with
+    ParallelizationFactor > 1 holds only its partition keys' records of the range, and a range whose
+    both ends were read holds them all (a stream loses its oldest records first)."""
     if not found:
         return ["no_records_found"]
     problems = []
@@ -74,9 +78,17 @@ def range_problems(expected: int, start: int, end: int, found: Sequence[StreamRe
         problems.append("start_not_found")
     if found[-1].position != end:
         problems.append("end_not_found")
-    if len(found) != expected:
+    positions = {record.position for record in found}
+    if len(found) < expected or len(positions) != len(found):
         problems.append("count_mismatch")
     return problems
+
+
+def missing_records(expected: int, found: int, problems: Sequence[str]) -> int:
+    """How many of the batch's records are known to be missing: without its first or last record at
+    least that one, whatever else of the range was read."""
+    known = 1 if {"no_records_found", "start_not_found", "end_not_found", "unreadable"} & set(problems) else 0
+    return max(expected - found, known)
 
 
 def record_document(record: StreamRecord, failure: KinesisBatchFailure, dlq: Mapping[str, Any]) -> bytes:
@@ -177,7 +189,7 @@ class Hydrator:
         if unreadable is not None:
             outcome.problems.insert(0, "unreadable")
         if outcome.problems:
-            outcome.unrecoverable_records = max(batch.batch_size - len(found), 0)
+            outcome.unrecoverable_records = missing_records(batch.batch_size, len(found), outcome.problems)
             outcome.manifest_key = self._write_manifest(
                 failure, consumer, dlq, read, [key for key, _ in stored], outcome, unreadable
             )
