@@ -57,6 +57,7 @@ def _step_until(cloud: LocalCloud, seconds: float, done: Callable[[], bool]) -> 
 
 
 def test_buffered_events_follow_the_endpoint_and_reach_the_primary_lake_once(cloud: LocalCloud) -> None:
+    cloud.reset()  # a fresh stack, whichever test of the module ran before: the endpoint not yet healthy
     assert cloud.joined is not None
     endpoint = cloud.joined.endpoint
     primary = cloud.primary
@@ -87,6 +88,7 @@ def test_buffered_events_follow_the_endpoint_and_reach_the_primary_lake_once(clo
 def test_what_the_secondary_buffered_in_a_day_long_outage_reaches_lake_once_as_sent(
     cloud: LocalCloud,
 ) -> None:
+    cloud.reset()
     # GIVEN the front-door buffer in both Regions, and requests of events with odd content that the
     # secondary takes (into its own buffer stream) after failing over from a primary down for longer
     # than the replication window, and than the batcher's record age
