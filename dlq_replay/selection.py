@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
 from dlq_hydrate import keys
+from signal_platform.timeutil import as_utc
 
 # Up to two weeks of hours are listed hour by hour (exact prefixes); longer windows day by day.
 MAX_HOUR_PREFIXES: Final = 14 * 24
@@ -38,12 +39,12 @@ def parse_moment(text: str, *, end: bool = False) -> datetime:
     granularity = timedelta(days=1) if len(value) == 10 else timedelta(hours=1)
     if len(value) == 13:  # 2026-11-26T10
         value += ":00"
-    moment = datetime.fromisoformat(value)
+    moment = as_utc(datetime.fromisoformat(value)).replace(minute=0, second=0, microsecond=0)
+    if not end:
+        return moment
     try:
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-        moment = moment.replace(minute=0, second=0, microsecond=0)
-        return moment + granularity if end else moment
-    except OverflowError as exc:  # 9999-12-31 as an end, 0001-01-01T00:00+01:00
+        return moment + granularity
+    except OverflowError as exc:  # 9999-12-31 as an end
         raise ValueError(f"{text!r} is out of range") from exc
 
 

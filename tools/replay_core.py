@@ -7,10 +7,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
-from signal_platform.timeutil import format_rfc3339
+from signal_platform.timeutil import as_utc, format_rfc3339
 
 # AWS: "You can have a maximum of 10 active concurrent replays per account per AWS Region."
 MAX_ACTIVE_REPLAYS: Final = 10
@@ -78,10 +78,11 @@ def parse_moment(text: str) -> datetime:
     """``2026-11-26`` (midnight UTC), ``2026-11-26T10:15`` or full RFC 3339; UTC unless an offset is given."""
     try:
         moment = datetime.fromisoformat(text.strip())
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
         raise WindowError(f"not a date or RFC 3339 time: {text!r}") from None
-    except OverflowError:  # 0001-01-01T00:00+01:00: before year 1 in UTC
+    try:
+        return as_utc(moment)
+    except ValueError:  # 0001-01-01T00:00+01:00: before year 1 in UTC
         raise WindowError(f"not a time of years 1 to 9999 in UTC: {text!r}") from None
 
 

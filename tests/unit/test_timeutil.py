@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signal_platform.timeutil import format_rfc3339, parse_rfc3339
+from signal_platform.timeutil import as_utc, format_rfc3339, parse_rfc3339
 
 OFFSETS = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
     lambda minutes: timezone(timedelta(minutes=minutes))
@@ -35,3 +36,23 @@ def test_format_rfc3339_pads_small_years_and_fields() -> None:
     moment = datetime(7, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)
     # WHEN it is formatted / THEN every field keeps its width
     assert format_rfc3339(moment) == "0007-01-02T03:04:05.006Z"
+
+
+def test_as_utc_takes_a_naive_moment_as_utc_and_converts_an_aware_one() -> None:
+    naive = datetime(2026, 12, 7, 10, 0)
+    assert as_utc(naive) == naive.replace(tzinfo=UTC)
+    assert as_utc(datetime(2026, 12, 7, 11, 0, tzinfo=timezone(timedelta(hours=1)))) == naive.replace(
+        tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+        datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-2))),
+    ],
+)
+def test_as_utc_of_a_moment_outside_utcs_years_is_a_value_error(moment: datetime) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        as_utc(moment)

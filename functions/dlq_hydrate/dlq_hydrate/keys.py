@@ -66,22 +66,26 @@ def partition_segment(partition_key: str | None) -> str:
     return hashlib.sha256(partition_key.encode()).hexdigest()[:PARTITION_DIGEST_CHARS]
 
 
-# The year with its four digits: strftime's %Y writes year 999 as "999" on Linux, a key that
-# parse_record_key (and so the replay tool) would never find.
+def _utc_text(moment: datetime, after_year: str) -> str:
+    """``moment`` in UTC as its four-digit year, then ``after_year`` (a strftime format): strftime's %Y
+    writes year 999 as "999" on Linux, a key that parse_record_key (and so the replay tool) would
+    never find."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}{utc.strftime(after_year)}"
+
+
 def arrival_stamp(moment: datetime) -> str:
     """``20261126T101500123Z``: UTC to the millisecond, sortable as text."""
     utc = moment.astimezone(UTC)
-    return f"{utc.year:04d}{utc:%m%dT%H%M%S}{utc.microsecond // 1000:03d}Z"
+    return f"{_utc_text(utc, '%m%dT%H%M%S')}{utc.microsecond // 1000:03d}Z"
 
 
 def _day(moment: datetime) -> str:
-    utc = moment.astimezone(UTC)
-    return f"{utc.year:04d}/{utc:%m/%d}"
+    return _utc_text(moment, "/%m/%d")
 
 
 def _hour(moment: datetime) -> str:
-    utc = moment.astimezone(UTC)
-    return f"{utc.year:04d}/{utc:%m/%d/%H}"
+    return _utc_text(moment, "/%m/%d/%H")
 
 
 def record_key(

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from signal_platform import codec
+from signal_platform.timeutil import as_utc
 
 Shape = Literal["pipe", "esm", "other"]
 
@@ -136,8 +137,7 @@ def parse_timestamp(value: Any) -> datetime | None:
             seconds = value / 1000 if value > 1e11 else value
             return datetime.fromtimestamp(seconds, UTC)
         if isinstance(value, str):
-            moment = datetime.fromisoformat(value)
-            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+            return as_utc(datetime.fromisoformat(value))
     except (ValueError, OverflowError, OSError):  # OSError: past the platform's time_t
         return None
     return None

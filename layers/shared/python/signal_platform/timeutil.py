@@ -41,6 +41,17 @@ def parse_validated_rfc3339(text: str) -> datetime:
         return parse_rfc3339(text)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC, a naive one taken as UTC already. A ValueError when UTC has no such moment:
+    an offset moves it before year 1 or past year 9999 (``0001-01-01T00:00+01:00``)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{moment.isoformat()} is out of range: UTC has years 1 to 9999") from exc
+
+
 def format_rfc3339(moment: datetime) -> str:
     if moment.tzinfo is not UTC:  # what parse_rfc3339 of "...Z" and utc_now() give: no conversion
         moment = moment.astimezone(UTC)
