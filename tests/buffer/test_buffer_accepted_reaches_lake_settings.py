@@ -12,17 +12,14 @@ lake line, readable, as sent, its raw address kept, at the partner once, in batc
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Final
 
 import pytest
 
-from localcloud.cloud import CloudOptions, LocalCloud
+from localcloud.cloud import LocalCloud
 from tests.e2e.lake_property import ANY_REQUESTS, FrontDoor, examples, holds_for, send, send_through_dlq
-from tests.e2e.test_accepted_reaches_lake_settings import batches_of_one_type
-from tests.e2e.test_load_balancer import NETWORK
+from tests.e2e.test_accepted_reaches_lake_settings import batches_of_one_type, other_settings_cloud
 
-ROOT: Final = Path(__file__).resolve().parents[2]
 REGION: Final = "ap-northeast-1"
 REQUESTS: Final = examples(8)
 DEAD_LETTERED_REQUESTS: Final = examples(4)
@@ -30,22 +27,7 @@ DEAD_LETTERED_REQUESTS: Final = examples(4)
 
 @pytest.fixture(scope="module")
 def buffered_settings() -> Iterator[LocalCloud]:
-    certificate = f"arn:aws:acm:{REGION}:123456789012:certificate/abc-123"
-    overrides = {
-        "PrimaryRegion": REGION,
-        "SecondaryRegion": REGION,
-        "FrontDoorBuffer": "Enabled",
-        "StoreRawIp": "true",
-        "SignalBatchGrouping": "EventType",
-        "FrontDoor": "Both",
-        "ApiCertificateArn": certificate,
-        **NETWORK,
-    }
-    options = CloudOptions(
-        template=ROOT / "template.yaml", region=REGION, stack_name="lc-buffer-settings", overrides=overrides
-    )
-    with LocalCloud(options) as cloud:
-        cloud.reset()
+    with other_settings_cloud(REGION, "lc-buffer-settings", FrontDoorBuffer="Enabled") as cloud:
         yield cloud
 
 

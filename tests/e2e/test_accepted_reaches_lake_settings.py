@@ -14,6 +14,7 @@ through the DLQs, the store and the replay).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -29,23 +30,31 @@ REQUESTS: Final = examples(20)
 DEAD_LETTERED_REQUESTS: Final = examples(8)
 
 
-@pytest.fixture(scope="module")
-def other_settings() -> Iterator[LocalCloud]:
-    certificate = f"arn:aws:acm:{REGION}:123456789012:certificate/abc-123"
-    overrides = {
-        "PrimaryRegion": REGION,
-        "SecondaryRegion": REGION,
+@contextmanager
+def other_settings_cloud(region: str, stack_name: str, **overrides: str) -> Iterator[LocalCloud]:
+    """A one-Region stack of its own Region and name with the settings the default stack does not run
+    (StoreRawIp, per-type batches, both front doors) and ``overrides`` on top."""
+    settings = {
+        "PrimaryRegion": region,
+        "SecondaryRegion": region,
         "StoreRawIp": "true",
         "SignalBatchGrouping": "EventType",
         "FrontDoor": "Both",
-        "ApiCertificateArn": certificate,
+        "ApiCertificateArn": f"arn:aws:acm:{region}:123456789012:certificate/abc-123",
         **NETWORK,
+        **overrides,
     }
     options = CloudOptions(
-        template=ROOT / "template.yaml", region=REGION, stack_name="lc-lake-settings", overrides=overrides
+        template=ROOT / "template.yaml", region=region, stack_name=stack_name, overrides=settings
     )
     with LocalCloud(options) as cloud:
         cloud.reset()
+        yield cloud
+
+
+@pytest.fixture(scope="module")
+def other_settings() -> Iterator[LocalCloud]:
+    with other_settings_cloud(REGION, "lc-lake-settings") as cloud:
         yield cloud
 
 

@@ -77,6 +77,20 @@ def test_a_failed_or_malformed_function_answer_is_a_502() -> None:
     assert (good.status, good.headers, good.body) == (200, {"retry-after": "5"}, b"{}")
 
 
+def _repeated_query_event(fields: list[tuple[str, str]], *, multi_value: bool) -> dict[str, Any]:
+    """The load balancer's event of a POST with these header fields and a query key given twice."""
+    return load_balancer_event(
+        "POST",
+        "/v1/t",
+        b"{}",
+        fields,
+        query="k=one&k=t%20wo",
+        trace_id="1-00000001-000000000000000000000002",
+        target_group_arn="arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/cs-dev-validator/0a",
+        multi_value=multi_value,
+    )
+
+
 def test_a_header_sent_twice_is_its_last_value_with_multi_value_headers_off() -> None:
     # GIVEN a request with two Authorization headers, two cookies and a repeated, URL-encoded query key
     fields = [
@@ -85,15 +99,7 @@ def test_a_header_sent_twice_is_its_last_value_with_multi_value_headers_off() ->
         ("Cookie", "b=2"),
         ("authorization", "Basic dHdv"),
     ]
-    event = load_balancer_event(
-        "POST",
-        "/v1/t",
-        b"{}",
-        fields,
-        query="k=one&k=t%20wo",
-        trace_id="1-00000001-000000000000000000000002",
-        target_group_arn="arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/cs-dev-validator/0a",
-    )
+    event = _repeated_query_event(fields, multi_value=False)
     # THEN the load balancer's default shape: the last value of each (AWS docs, "Multi-value
     # headers"), the query value as sent, still URL-encoded
     headers = event["headers"]
@@ -109,16 +115,7 @@ def test_a_header_sent_twice_keeps_every_value_with_multi_value_headers_on() -> 
         ("X-Forwarded-For", "10.0.0.9"),
         ("authorization", "Basic dHdv"),
     ]
-    event = load_balancer_event(
-        "POST",
-        "/v1/t",
-        b"{}",
-        fields,
-        query="k=one&k=t%20wo",
-        trace_id="1-00000001-000000000000000000000002",
-        target_group_arn="arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/cs-dev-validator/0a",
-        multi_value=True,
-    )
+    event = _repeated_query_event(fields, multi_value=True)
     # THEN every value of each, in the order sent, under the multi-value fields only
     multi = event["multiValueHeaders"]
     assert multi["authorization"] == ["Basic b25l", "Basic dHdv"]
