@@ -41,6 +41,7 @@ class FakeLambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:validator"
     aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    function_version: str = "$LATEST"
     remaining_millis: int = 10_000
 
     def get_remaining_time_in_millis(self) -> int:

@@ -68,7 +68,8 @@ def _bucket_env(functions: Iterable[FunctionSpec], suffix: str) -> list[tuple[Fu
 
 def _mapping_destinations(services: Services) -> Iterator[str]:
     """The OnFailure destinations of the stack's event source mappings (a stream mapping's, such as
-    the batcher's BufferDlq: on-failure records pointing at records that aged out)."""
+    the batcher's BufferDlq: on-failure records pointing at records that aged out, or that the
+    batcher set aside as not signal batches)."""
     for mapping in services.stack.of_type("AWS::Lambda::EventSourceMapping"):
         on_failure = (mapping.properties.get("DestinationConfig") or {}).get("OnFailure") or {}
         if on_failure.get("Destination"):

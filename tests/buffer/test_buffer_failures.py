@@ -1,16 +1,19 @@
 """The front-door buffer's failure paths in the local cloud: its alarms go to ALARM when their
-failure happens, and records that age out of the batcher's mapping are dead-lettered, stored by the
-DLQ-hydrate and replayed by the runbook's recovery into the lake exactly once."""
+failure happens, records that age out of the batcher's mapping are dead-lettered, stored by the
+DLQ-hydrate and replayed by the runbook's recovery into the lake exactly once, and a record that is
+not a signal batch is set aside at once while the traffic behind it goes on."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Final
+from typing import Any, Final
+
+import pytest
 
 from localcloud import scenario
 from localcloud.cloud import LocalCloud
-from localcloud.faults import RecordAging, TargetFault
+from localcloud.faults import RecordAging, SdkFault, TargetFault
 from localcloud.recovery import recover
 from localcloud.scenario import Scenario
 
@@ -23,6 +26,7 @@ BUFFER_DRILLS: Final = {
     "batcher behind the stream": ("BatcherIteratorAgeAlarm",),
     "records age out": ("BufferDlqMessagesSentAlarm",),
     "dead letter nobody consumes": ("BufferDlqAlarm", "BufferDlqMessagesSentAlarm"),
+    "malformed record set aside": ("BufferDlqMessagesSentAlarm",),
 }
 
 
@@ -124,3 +128,65 @@ def test_what_waits_in_the_buffer_dlq_counts_as_dead_lettered(cloud: LocalCloud)
     # recovery's check of what is still waiting both read this), not as lost
     assert accepted and census.dead_lettered("BufferDlq") == accepted
     assert census.dlq_scope["BufferDlq"] is None
+
+
+def _malformed(name: str) -> bytes:
+    """A record no validator writes (another major version of the contract), naming one signal."""
+    signal = {"event_id": name, "event_type": "page_view"}
+    return json.dumps({"schema_version": "2-0-0", "batch_id": name, "signals": [signal]}).encode()
+
+
+@pytest.mark.parametrize("refusals", [0, 3], ids=["set-aside", "set-aside-after-refusals"])
+def test_a_malformed_record_is_set_aside_at_once_and_the_traffic_behind_it_reaches_the_lake(
+    cloud: LocalCloud, refusals: int
+) -> None:
+    # GIVEN a record that is not a signal batch put on every shard of the buffer stream after the
+    # tenth of 40 one-event requests, so good records follow it on its shard (and BufferDlq refusing
+    # the batcher's first ``refusals`` messages)
+    started = cloud.clock.now()
+    cloud.faults.add(
+        SdkFault("sqs", "send_message", times=refusals, code="AccessDenied", function="BatcherFunction")
+    )
+    kinesis, stream = cloud.services.client("kinesis"), str(cloud.stack.get("BufferStream").ref)
+    shards = kinesis.list_shards(StreamName=stream)["Shards"]
+    bad: dict[str, str] = {}
+    sent = 0
+
+    def put_malformed(_: int) -> None:
+        nonlocal sent
+        sent += 1
+        if sent == 10:
+            for shard in shards:
+                name = f"malformed-{shard['ShardId']}"
+                put: dict[str, Any] = kinesis.put_record(
+                    StreamName=stream,
+                    Data=_malformed(name),
+                    PartitionKey=name,
+                    ExplicitHashKey=shard["HashKeyRange"]["StartingHashKey"],
+                )
+                bad[name] = put["ShardId"]
+
+    # WHEN the requests are sent and the pipeline settles
+    outcome = scenario.run(cloud, FEW, write_keys={}, on_request=put_malformed)
+    accepted = set(outcome.report.ledger.accepted)
+
+    # THEN every accepted event is in the lake once, well before the mapping's one-day age limit (a
+    # refused record was held and retried: nothing behind it went on without it)
+    assert sorted(bad.values()) == sorted(shard["ShardId"] for shard in shards)
+    assert outcome.settled and cloud.clock.now() - started < 600.0
+    assert accepted and set(outcome.report.census.lake) == accepted
+    assert all(copies == 1 for copies in outcome.report.census.lake.values())
+    assert all(balance.lost == () for balance in outcome.report.balances)
+    assert _batcher_metric(cloud, "MalformedBufferRecordsHeld") == refusals
+    # AND each bad record was set aside on BufferDlq and stored by the DLQ-hydrate, nothing else
+    census = outcome.report.census
+    assert set(census.hydrated.get("BufferDlq", ())) == set(bad)
+    assert not census.unrecoverable and not census.unparsed and not census.dropped
+    assert _batcher_metric(cloud, "MalformedBufferRecords") == len(bad) + refusals
+    _let_time_pass(cloud, 60.0)
+    assert _alarmed(cloud, "BufferDlqMessagesSentAlarm", started)
+    assert not _alarmed(cloud, "BatcherIteratorAgeAlarm", started)
+
+
+def _batcher_metric(cloud: LocalCloud, name: str) -> float:
+    return sum(cloud.primary.cloudwatch.values("CustomerSignals", name, {"service": "batcher"}))

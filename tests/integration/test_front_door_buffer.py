@@ -28,7 +28,9 @@ STREAM = "signals-buffer"
 @pytest.fixture
 def buffered(ingress: IngressPlatform, monkeypatch: pytest.MonkeyPatch) -> Iterator[IngressPlatform]:
     aws_clients.client("kinesis").create_stream(StreamName=STREAM, ShardCount=1)
+    queue = aws_clients.client("sqs").create_queue(QueueName="signals-buffer-dlq")["QueueUrl"]
     monkeypatch.setenv("BUFFER_STREAM_NAME", STREAM)
+    monkeypatch.setenv("BUFFER_DLQ_URL", queue)
     validator_dependencies.reset()
     batcher_dependencies.reset()
     yield ingress
@@ -39,6 +41,7 @@ def _stream_records() -> list[dict[str, Any]]:
     """The buffer's records as the Kinesis mapping hands them to the batcher."""
     kinesis = aws_clients.client("kinesis")
     (shard,) = kinesis.list_shards(StreamName=STREAM)["Shards"]
+    stream_arn = kinesis.describe_stream_summary(StreamName=STREAM)["StreamDescriptionSummary"]["StreamARN"]
     iterator = kinesis.get_shard_iterator(
         StreamName=STREAM, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
     )["ShardIterator"]
@@ -48,9 +51,11 @@ def _stream_records() -> list[dict[str, Any]]:
                 "sequenceNumber": record["SequenceNumber"],
                 "partitionKey": record["PartitionKey"],
                 "data": base64.b64encode(record["Data"]).decode(),
+                "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
             },
             "eventSource": "aws:kinesis",
             "eventID": f"{shard['ShardId']}:{record['SequenceNumber']}",
+            "eventSourceARN": stream_arn,
         }
         for record in kinesis.get_records(ShardIterator=iterator, Limit=10_000)["Records"]
     ]

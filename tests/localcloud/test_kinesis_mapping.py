@@ -56,6 +56,8 @@ def test_function_gets_records_with_the_kinesis_part_nested(tmp_path: Path) -> N
     assert record["kinesis"]["sequenceNumber"] == sequence
     assert record["kinesis"]["partitionKey"] == "ka"
     assert json.loads(base64.b64decode(record["kinesis"]["data"])) == {"v": "a"}
+    # the batcher names a record it sets aside by these: stream, shard (from eventID), arrival
+    assert isinstance(record["kinesis"]["approximateArrivalTimestamp"], float)
     assert (record["eventSource"], record["eventSourceARN"]) == ("aws:kinesis", stream_arn)
     assert record["eventID"] == f"shardId-000000000000:{sequence}"
     assert "sequenceNumber" not in record

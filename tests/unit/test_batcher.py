@@ -1,26 +1,36 @@
 """The batcher: buffer records re-packed into the validator's signal batches, segment by segment,
-and the first record of an undelivered segment reported back to the event source mapping."""
+records that are not signal batches set aside on BufferDlq, and the first record of an undelivered
+segment reported back to the event source mapping."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from batcher import dependencies, handler
+from batcher.buffer_dlq import BufferDlq
+from batcher.models import Invocation, KinesisRecord
 from batcher.packing import BufferedRecord, pack_segment, parse_record, segments
 from batcher.service import Forwarder
 from batcher.settings import BatcherSettings
+from dlq_hydrate.messages import KinesisBatchFailure, parse_message
 from signal_platform import codec, signing
 from signal_platform.bus_publisher import PublishOutcome
-from signal_platform.errors import ConfigurationError
+from signal_platform.errors import ConfigurationError, DeadLetterSendError
 from signal_platform.signal_batches import BusEntry, EncodedSignal, IngestMetadata, SignalBatcher
 from tests.conftest import FakeLambdaContext
 
 KEY = b"k" * 32
+STREAM_ARN = "arn:aws:kinesis:us-west-2:123456789012:stream/customer-signals-BufferStream"
+SHARD = "shardId-000000000003"
+INVOCATION = Invocation("req-1", "arn:aws:lambda:us-west-2:123456789012:function:batcher", "7")
+ARRIVAL = 1796637600.25
 
 
 def signal(event_id: str, event_type: str = "page_view", source: str = "web-shop") -> dict[str, Any]:
@@ -58,8 +68,36 @@ def packer(max_signals: int = 50) -> SignalBatcher:
     )
 
 
-def records(count: int) -> list[tuple[str, bytes]]:
-    return [(f"{index:05d}", request_record(index, f"e{index:05d}")) for index in range(count)]
+def kinesis_record(sequence_number: str, data: bytes) -> KinesisRecord:
+    return KinesisRecord(STREAM_ARN, SHARD, sequence_number, ARRIVAL, data)
+
+
+def records(count: int) -> list[KinesisRecord]:
+    return [kinesis_record(f"{index:05d}", request_record(index, f"e{index:05d}")) for index in range(count)]
+
+
+class Dlq:
+    """Keeps what is sent; refuses it (as ``BufferDlq`` does on an SDK error) while ``failing``."""
+
+    def __init__(self, *, failing: bool = False) -> None:
+        self.failing = failing
+        self.sent: list[Mapping[str, Any]] = []
+
+    def send(self, message: Mapping[str, Any]) -> str:
+        if self.failing:
+            raise DeadLetterSendError("SendMessage failed: AccessDenied")
+        self.sent.append(message)
+        return f"m-{len(self.sent)}"
+
+
+def forwarder(bus: Bus, segment_signals: int, dlq: Dlq | None = None) -> Forwarder:
+    return Forwarder(
+        packer(),
+        bus,
+        segment_signals=segment_signals,
+        dead_letters=dlq or Dlq(),
+        clock=lambda: datetime(2026, 12, 7, 10, 0, 1, tzinfo=UTC),
+    )
 
 
 class Bus:
@@ -86,7 +124,7 @@ class Bus:
 
 def test_pack_many_single_event_requests_become_full_signal_batches_of_the_validators_contract() -> None:
     # GIVEN 120 one-event requests of one source and type
-    parsed = [parse_record(seq, data) for seq, data in records(120)]
+    parsed = [parse_record(record.sequence_number, record.data) for record in records(120)]
     # WHEN one segment is packed
     entries = pack_segment(parsed, packer())
     # THEN 3 batches of 50, 50, 20 signals in arrival order, signed, with the first request's ingest
@@ -119,7 +157,7 @@ def test_pack_sources_and_types_never_share_a_batch() -> None:
 
 
 def test_pack_the_same_records_give_the_same_batch_ids() -> None:
-    parsed = [parse_record(seq, data) for seq, data in records(70)]
+    parsed = [parse_record(record.sequence_number, record.data) for record in records(70)]
     first = [e.batch_id for e in pack_segment(parsed, packer())]
     again = [e.batch_id for e in pack_segment(list(parsed), packer())]
     assert first == again and len(set(first)) == 2
@@ -146,7 +184,7 @@ def test_parse_record_that_is_not_a_signal_batch_is_malformed() -> None:
 
 def test_forward_all_delivered_reports_no_failure() -> None:
     bus = Bus()
-    outcome = Forwarder(packer(), bus, segment_signals=100).forward(records(250), deadline=1e9)
+    outcome = forwarder(bus, 100).forward(records(250), deadline=1e9, invocation=INVOCATION)
     assert outcome.response() == {"batchItemFailures": []}
     assert outcome.signals_forwarded == 250 and outcome.bus_entries == 5
     assert len({i for e in bus.published for i in e.event_ids}) == 250
@@ -155,17 +193,17 @@ def test_forward_all_delivered_reports_no_failure() -> None:
 def test_forward_a_failed_segment_resumes_at_its_first_record_and_the_retry_repacks_it_identically() -> None:
     # GIVEN 250 records in segments of 100; the bus refuses the batch holding e00130 once
     bus = Bus(failing=["e00130"], times=1)
-    forwarder = Forwarder(packer(), bus, segment_signals=100)
+    batcher = forwarder(bus, 100)
     batch = records(250)
     # WHEN the batch is forwarded
-    first = forwarder.forward(batch, deadline=1e9)
+    first = batcher.forward(batch, deadline=1e9, invocation=INVOCATION)
     # THEN the second segment's first record is reported; nothing after that segment was published
     assert first.response() == {"batchItemFailures": [{"itemIdentifier": "00100"}]}
     assert first.signals_forwarded == 100
     delivered_before = {e.batch_id: e.event_ids for e in bus.published}
     assert max(i for ids in delivered_before.values() for i in ids) == "e00199"
     # WHEN the mapping retries from that record (as Lambda does after ReportBatchItemFailures)
-    retry = forwarder.forward(batch[100:], deadline=1e9)
+    retry = batcher.forward(batch[100:], deadline=1e9, invocation=INVOCATION)
     # THEN the already delivered batch of that segment comes again with the same id and members
     assert retry.response() == {"batchItemFailures": []}
     again = {e.batch_id: e.event_ids for e in bus.published[len(delivered_before) :]}
@@ -179,40 +217,109 @@ def test_forward_an_identical_resend_in_the_same_invocation_is_forwarded_once() 
     # GIVEN a request and its identical resend (same events: same batch id), a record apart
     bus = Bus()
     original, other = records(2)
-    resend = ("00002", request_record(7, "e00000"))  # another request id, the same event
+    resend = kinesis_record("00002", request_record(7, "e00000"))  # another request id, the same event
     # WHEN they are forwarded in one invocation
-    outcome = Forwarder(packer(), bus, segment_signals=100).forward([original, other, resend], deadline=1e9)
+    outcome = forwarder(bus, 100).forward([original, other, resend], deadline=1e9, invocation=INVOCATION)
     # THEN the event is published once, the resend counted as dropped
     assert [i for e in bus.published for i in e.event_ids] == ["e00000", "e00001"]
     assert outcome.resends_dropped == 1 and outcome.response() == {"batchItemFailures": []}
 
 
-def test_forward_a_malformed_record_publishes_the_ones_before_and_stops_at_it() -> None:
+def test_forward_a_malformed_record_is_set_aside_and_the_records_around_it_are_published_in_order() -> None:
+    # GIVEN a record that is not a signal batch between good ones, in segments of 2 signals
+    bus, dlq = Bus(), Dlq()
+    batch = [*records(3), kinesis_record("00003", b"not json"), *records(6)[4:]]
+    # WHEN forwarded
+    outcome = forwarder(bus, 2, dlq).forward(batch, deadline=1e9, invocation=INVOCATION)
+    # THEN every good record is published, in order, nothing is left to retry
+    assert [i for e in bus.published for i in e.event_ids] == [
+        "e00000",
+        "e00001",
+        "e00002",
+        "e00004",
+        "e00005",
+    ]
+    assert outcome.response() == {"batchItemFailures": []}
+    # AND the bad one is set aside: BufferDlq names just that record, marked as set aside by the batcher
+    (message,) = dlq.sent
+    assert message["KinesisBatchInfo"] == {
+        "shardId": SHARD,
+        "startSequenceNumber": "00003",
+        "endSequenceNumber": "00003",
+        "approximateArrivalOfFirstRecord": "2026-12-07T10:00:00.250Z",
+        "approximateArrivalOfLastRecord": "2026-12-07T10:00:00.250Z",
+        "batchSize": 1,
+        "streamArn": STREAM_ARN,
+    }
+    assert message["requestContext"]["condition"] == "MalformedRecordSetAside"
+    assert "record 00003 is not a signal batch" in message["setAside"]["reason"]
+    assert [(r.shard_id, r.sequence_number) for r in outcome.set_aside] == [(SHARD, "00003")]
+    assert outcome.malformed is None
+
+
+def test_forward_a_malformed_record_that_cannot_be_set_aside_is_held_and_nothing_after_it_is_published() -> (
+    None
+):
+    # GIVEN BufferDlq refusing the message (SQS answers AccessDenied)
+    class Refusing:
+        def send_message(self, **_: Any) -> dict[str, Any]:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "SendMessage")
+
     bus = Bus()
-    batch = [*records(3), ("00003", b"not json"), ("00004", request_record(4, "e00004"))]
-    outcome = Forwarder(packer(), bus, segment_signals=100).forward(batch, deadline=1e9)
-    assert outcome.response() == {"batchItemFailures": [{"itemIdentifier": "00003"}]}
-    assert outcome.malformed is not None
+    dlq = BufferDlq("https://sqs.us-west-2.amazonaws.com/123456789012/buffer-dlq", client=Refusing)
+    batch = [*records(3), kinesis_record("00003", b"not json"), *records(6)[4:]]
+    # WHEN forwarded
+    batcher = Forwarder(packer(), bus, segment_signals=2, dead_letters=dlq)
+    outcome = batcher.forward(batch, deadline=1e9, invocation=INVOCATION)
+    # THEN the records before it are published, the mapping resumes at it, nothing after it went out
     assert [i for e in bus.published for i in e.event_ids] == ["e00000", "e00001", "e00002"]
+    assert outcome.response() == {"batchItemFailures": [{"itemIdentifier": "00003"}]}
+    assert outcome.malformed is not None and "AccessDenied" in str(outcome.set_aside_error)
+    assert outcome.set_aside == []
+
+
+def test_the_set_aside_message_is_a_one_record_range_the_dlq_hydrate_reads() -> None:
+    # GIVEN the message the batcher sets a record aside with, as SQS hands it to the DLQ-hydrate
+    dlq = Dlq()
+    forwarder(Bus(), 10, dlq).forward(
+        [kinesis_record("49640639147523129345374588230010", b"[]")], deadline=1e9, invocation=INVOCATION
+    )
+    sqs_record = {
+        "messageId": "m-1",
+        "body": codec.dumps(dlq.sent[0]).decode(),
+        "eventSourceARN": "arn:aws:sqs:us-west-2:123456789012:buffer-dlq",
+    }
+    # WHEN parsed as the hydrate parses BufferDlq's messages
+    failure = parse_message(sqs_record)
+    # THEN it is the mapping's shape, naming exactly that record of that shard of that stream
+    assert isinstance(failure, KinesisBatchFailure) and failure.shape == "esm"
+    assert (failure.batch.shard_id, failure.batch.start, failure.batch.end) == (
+        SHARD,
+        49640639147523129345374588230010,
+        49640639147523129345374588230010,
+    )
+    assert (failure.batch.batch_size, failure.batch.stream_arn) == (1, STREAM_ARN)
 
 
 def test_handler_answers_the_kinesis_mapping_with_sequence_numbers(
     monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
 ) -> None:
     bus = Bus(failing=["e00001"], times=1)
-    monkeypatch.setattr(dependencies, "forwarder", lambda: Forwarder(packer(), bus, segment_signals=1))
+    monkeypatch.setattr(dependencies, "forwarder", lambda: forwarder(bus, 1))
     event = {
         "Records": [
             {
                 "kinesis": {
-                    "sequenceNumber": seq,
-                    "data": base64.b64encode(data).decode(),
+                    "sequenceNumber": record.sequence_number,
+                    "data": base64.b64encode(record.data).decode(),
                     "partitionKey": "p",
+                    "approximateArrivalTimestamp": ARRIVAL,
                 },
-                "eventID": f"shardId-000000000000:{seq}",
+                "eventID": f"shardId-000000000000:{record.sequence_number}",
                 "eventSource": "aws:kinesis",
+                "eventSourceARN": STREAM_ARN,
             }
-            for seq, data in records(3)
+            for record in records(3)
         ]
     }
     assert handler.lambda_handler(event, lambda_context) == {
@@ -221,23 +328,27 @@ def test_handler_answers_the_kinesis_mapping_with_sequence_numbers(
 
 
 def test_settings_defaults_and_the_template_variables() -> None:
-    settings = BatcherSettings.from_env({"INGRESS_BUS_NAME": "ingress", "SEGMENT_SIGNALS": "800"})
+    queue = {"BUFFER_DLQ_URL": "https://sqs.us-west-2.amazonaws.com/123456789012/buffer-dlq"}
+    settings = BatcherSettings.from_env({"INGRESS_BUS_NAME": "ingress", "SEGMENT_SIGNALS": "800", **queue})
     assert (settings.ingress_bus_name, settings.global_endpoint_id) == ("ingress", None)
     assert (settings.max_signals_per_entry, settings.segment_signals) == (50, 800)
+    assert settings.buffer_dlq_url == queue["BUFFER_DLQ_URL"]
     with pytest.raises(ConfigurationError, match="SEGMENT_SIGNALS"):
-        BatcherSettings.from_env({"INGRESS_BUS_NAME": "ingress", "SEGMENT_SIGNALS": "0"})
+        BatcherSettings.from_env({"INGRESS_BUS_NAME": "ingress", "SEGMENT_SIGNALS": "0", **queue})
     with pytest.raises(ConfigurationError, match="INGRESS_BUS_NAME"):
-        BatcherSettings.from_env({})
+        BatcherSettings.from_env(queue)
+    with pytest.raises(ConfigurationError, match="BUFFER_DLQ_URL"):
+        BatcherSettings.from_env({"INGRESS_BUS_NAME": "ingress"})
 
 
 def test_forward_a_resend_is_dropped_only_next_to_its_original_so_a_retried_segment_packs_alike() -> None:
     # GIVEN segments of one record; a resend of the first request in the second segment
-    resend = ("00001", request_record(9, "e00000"))
+    resend = kinesis_record("00001", request_record(9, "e00000"))
     batch = [records(1)[0], resend]
     bus = Bus()
     # WHEN forwarded, and the second segment again on its own (as a retry from its first record)
-    first = Forwarder(packer(), bus, segment_signals=1).forward(batch, deadline=1e9)
-    retried = Forwarder(packer(), bus, segment_signals=1).forward(batch[1:], deadline=1e9)
+    first = forwarder(bus, 1).forward(batch, deadline=1e9, invocation=INVOCATION)
+    retried = forwarder(bus, 1).forward(batch[1:], deadline=1e9, invocation=INVOCATION)
     # THEN the resend's segment was packed the same both times: one batch, the same id
     ids = [entry.batch_id for entry in bus.published]
     assert first.resends_dropped == retried.resends_dropped == 0

@@ -1,6 +1,7 @@
-"""Buffer records that are not what the validator wrote, among good ones: the good records before the
-first bad one are forwarded, each signal once; the bad one and everything after it are retried from it
-(the mapping's checkpoint), never re-packed into a batch of the contract, never skipped."""
+"""Buffer records that are not what the validator wrote, among good ones: every good record is
+forwarded, each signal once, and every bad one set aside on BufferDlq, never re-packed into a batch of
+the contract. When a bad one cannot be set aside, the good records before it are forwarded and it and
+everything after it are retried from it (the mapping's checkpoint): never skipped."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batcher.packing import parse_record
-from batcher.service import Forwarder
 from signal_platform import codec
 from signal_platform.errors import MalformedBatchError
 from tests.fuzz.strategies import _paths, _replace
-from tests.unit.test_batcher import Bus, packer, request_record
+from tests.unit.test_batcher import INVOCATION, Bus, Dlq, forwarder, kinesis_record, request_record
 
 
 def _changed(record: bytes, path: tuple[Any, ...], value: Any) -> bytes:
@@ -112,25 +112,35 @@ def _good_or_not(record: bytes) -> bool:
     return True
 
 
-def test_bad_records_among_good_ones_stop_the_invocation_at_the_first_and_lose_nothing() -> None:
+@pytest.mark.parametrize("set_aside", [True, False], ids=["set-aside", "dlq-refuses"])
+def test_bad_records_among_good_ones_are_set_aside_or_stop_the_invocation_and_lose_nothing(
+    set_aside: bool,
+) -> None:
     @settings(max_examples=120, deadline=None, database=None)
     @given(st.lists(st.sampled_from(GOOD) | bad_records(), min_size=1, max_size=8), st.integers(1, 4))
     def check(datas: list[bytes], segment_signals: int) -> None:
         # GIVEN records of which any may be one no validator wrote
-        records = [(f"{index:05d}", data) for index, data in enumerate(datas)]
-        bus = Bus()
+        records = [kinesis_record(f"{index:05d}", data) for index, data in enumerate(datas)]
+        bus, dlq = Bus(), Dlq(failing=not set_aside)
         # WHEN they are forwarded
-        outcome = Forwarder(packer(), bus, segment_signals=segment_signals).forward(records, deadline=1e9)
-        # THEN the signals of the records before the first bad one are forwarded, and the mapping
-        # resumes at that bad one (or nothing is to be resumed)
-        first_bad = next((index for index, data in enumerate(datas) if not _good_or_not(data)), len(datas))
+        outcome = forwarder(bus, segment_signals, dlq).forward(records, deadline=1e9, invocation=INVOCATION)
+        bad = [index for index, data in enumerate(datas) if not _good_or_not(data)]
+        # THEN with BufferDlq taking them, every good record's signals are forwarded and every bad one
+        # is set aside, in order; else the signals of the records before the first bad one are
+        # forwarded and the mapping resumes at that bad one (or nothing is to be resumed)
+        first_bad = len(datas) if set_aside or not bad else bad[0]
         expected = [
-            signal.event_id for data in datas[:first_bad] for signal in parse_record("0", data).signals
+            signal.event_id
+            for data in datas[:first_bad]
+            if _good_or_not(data)
+            for signal in parse_record("0", data).signals
         ]
         published = [event_id for entry in bus.published for event_id in entry.event_ids]
         # (a record repeated in a later segment is a resend the batcher forwards again, by design)
         assert set(published) == set(expected) and len(published) <= len(expected)
         resume = [] if first_bad == len(datas) else [{"itemIdentifier": f"{first_bad:05d}"}]
         assert outcome.response() == {"batchItemFailures": resume}
+        named = [message["KinesisBatchInfo"]["startSequenceNumber"] for message in dlq.sent]
+        assert named == ([f"{index:05d}" for index in bad] if set_aside else [])
 
     check()

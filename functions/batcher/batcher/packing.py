@@ -5,10 +5,11 @@ batcher re-packs the signals of many records with the layer's ``SignalBatcher``,
 exactly the validator's contract and nothing downstream changes.
 
 Records are packed in **segments**: runs of consecutive records holding at most ``segment_signals``
-signals, counted from the first record of the invocation. A segment is published before the next
-one is packed; when one fails, the event source mapping is told to resume at the segment's first
-record, so the retry starts a segment at the same record and packs the same signals into the same
-batches, with the same batch ids, which the enrichment's idempotency then suppresses (ADR 0009).
+signals, counted from the first record of the invocation (and again after a record that is not a
+signal batch: a segment never spans one). A segment is published before the next one is packed;
+when one fails, the event source mapping is told to resume at the segment's first record, so the
+retry starts a segment at the same record and packs the same signals into the same batches, with
+the same batch ids, which the enrichment's idempotency then suppresses (ADR 0009).
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ ENTRY_SOURCE: Final = "signals.ingest"
 @dataclass(frozen=True, slots=True)
 class BatcherSettings:
     ingress_bus_name: str
+    # BufferDlq: where a record that is not a signal batch is set aside (docs/adr/0009).
+    buffer_dlq_url: str
     global_endpoint_id: str | None
     signing_key_secret_arn: str | None
     signing_key_parameter_name: str | None
@@ -28,6 +30,7 @@ class BatcherSettings:
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> BatcherSettings:
         return cls(
             ingress_bus_name=env.required(environ, "INGRESS_BUS_NAME"),
+            buffer_dlq_url=env.required(environ, "BUFFER_DLQ_URL"),
             global_endpoint_id=env.optional(environ, "GLOBAL_ENDPOINT_ID"),
             signing_key_secret_arn=env.optional(environ, "SIGNING_KEY_SECRET_ARN"),
             signing_key_parameter_name=env.optional(environ, "SIGNING_KEY_PARAMETER_NAME"),

@@ -179,6 +179,12 @@ class DlqStoreError(DependencyError):
     code = "dlq_store_unavailable"
 
 
+class DeadLetterSendError(DependencyError):
+    """SQS SendMessage to a dead-letter queue failed; what was to be set aside is held and retried."""
+
+    code = "dead_letter_unavailable"
+
+
 class ReplayTargetError(DependencyError):
     """The consumer a stored record is replayed to refused it or could not be reached."""
 
