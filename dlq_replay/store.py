@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlq_hydrate.keys import replayed_key
-from dlq_hydrate.store import JSON, DlqStore, error_code
-from signal_platform import codec
+from dlq_hydrate.store import JSON, DlqStore
+from signal_platform import aws_clients, codec
 from signal_platform.errors import DlqStoreError
 
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -60,7 +60,7 @@ class ReplayStore(DlqStore):
                 page: dict[str, Any] = self._client().list_objects_v2(**request)
             except (ClientError, BotoCoreError) as exc:
                 raise DlqStoreError(
-                    f"ListObjectsV2 s3://{self.bucket}/{prefix} failed: {error_code(exc)}"
+                    f"ListObjectsV2 s3://{self.bucket}/{prefix} failed: {aws_clients.error_code(exc)}"
                 ) from exc
             yield page
             token = page.get("NextContinuationToken")
@@ -76,9 +76,11 @@ class ReplayStore(DlqStore):
             response = self._client().get_object(Bucket=self.bucket, Key=key)
             raw = response["Body"].read()
         except (ClientError, BotoCoreError) as exc:
-            if error_code(exc) in _MISSING:
+            if aws_clients.error_code(exc) in _MISSING:
                 return None
-            raise DlqStoreError(f"GetObject s3://{self.bucket}/{key} failed: {error_code(exc)}") from exc
+            raise DlqStoreError(
+                f"GetObject s3://{self.bucket}/{key} failed: {aws_clients.error_code(exc)}"
+            ) from exc
         try:
             body = codec.loads(raw)
         except codec.JSONDecodeError as exc:
@@ -100,7 +102,7 @@ class ReplayStore(DlqStore):
                 IfMatch=stored.etag,
             )
         except (ClientError, BotoCoreError) as exc:
-            code = error_code(exc)
+            code = aws_clients.error_code(exc)
             if code in {"PreconditionFailed", "NoSuchKey", "ConditionalRequestConflict"}:
                 raise ChangedMeanwhileError(
                     f"s3://{self.bucket}/{stored.key} changed meanwhile ({code})"
@@ -114,7 +116,9 @@ class ReplayStore(DlqStore):
         try:
             self._client().delete_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError) as exc:
-            raise DlqStoreError(f"DeleteObject s3://{self.bucket}/{key} failed: {error_code(exc)}") from exc
+            raise DlqStoreError(
+                f"DeleteObject s3://{self.bucket}/{key} failed: {aws_clients.error_code(exc)}"
+            ) from exc
 
     def move_done(self, stored: StoredObject) -> str:
         """Copy ``stored`` (its current body) to ``replayed/<key>``, then delete the original."""

@@ -1,10 +1,13 @@
-"""``aws_clients.client``: one client per (service, Region), even when threads ask for it at once."""
+"""``aws_clients``: one client per (service, Region), even when threads ask for it at once; the
+error code a failed call is named by."""
 
 from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from signal_platform import aws_clients
 
@@ -28,3 +31,13 @@ def test_reset_builds_a_new_client() -> None:
     before = aws_clients.client("dynamodb", "us-west-2")
     aws_clients.reset()
     assert aws_clients.client("dynamodb", "us-west-2") is not before
+
+
+def test_error_code_names_a_service_error_by_its_code_and_anything_else_by_its_class() -> None:
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutObject")
+    no_code = ClientError({}, "PutObject")
+    unreachable = EndpointConnectionError(endpoint_url="https://s3.example")
+
+    assert aws_clients.error_code(denied) == "AccessDenied"
+    assert aws_clients.error_code(no_code) == "ClientError"
+    assert aws_clients.error_code(unreachable) == "EndpointConnectionError"

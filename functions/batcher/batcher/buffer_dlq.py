@@ -10,14 +10,6 @@ from signal_platform import aws_clients, codec
 from signal_platform.errors import DeadLetterSendError
 
 
-def _error_code(exc: Exception) -> str:
-    from botocore.exceptions import ClientError  # noqa: PLC0415 - lazy import, as the client itself
-
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
-    return type(exc).__name__
-
-
 class BufferDlq:
     """Sends messages to one queue; the SQS client is resolved on first use."""
 
@@ -36,5 +28,7 @@ class BufferDlq:
                 QueueUrl=self.queue_url, MessageBody=codec.dumps(message).decode()
             )
         except (ClientError, BotoCoreError) as exc:
-            raise DeadLetterSendError(f"SendMessage to {self.queue_url} failed: {_error_code(exc)}") from exc
+            raise DeadLetterSendError(
+                f"SendMessage to {self.queue_url} failed: {aws_clients.error_code(exc)}"
+            ) from exc
         return str(answer["MessageId"])

@@ -18,14 +18,6 @@ JSON: Final = "application/json"
 _ALREADY_THERE: Final = frozenset({"PreconditionFailed"})
 
 
-def error_code(exc: Exception) -> str:
-    from botocore.exceptions import ClientError  # noqa: PLC0415 - lazy import, as the client itself
-
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
-    return type(exc).__name__
-
-
 class DlqStore:
     """Writes objects of one bucket; the S3 client is resolved on first use."""
 
@@ -42,7 +34,7 @@ class DlqStore:
                 Bucket=self.bucket, Key=key, Body=body, ContentType=JSON, IfNoneMatch="*"
             )
         except (ClientError, BotoCoreError) as exc:
-            code = error_code(exc)
+            code = aws_clients.error_code(exc)
             if code in _ALREADY_THERE:
                 return False
             raise DlqStoreError(f"PutObject s3://{self.bucket}/{key} failed: {code}") from exc
@@ -55,4 +47,6 @@ class DlqStore:
         try:
             self._client().put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=JSON)
         except (ClientError, BotoCoreError) as exc:
-            raise DlqStoreError(f"PutObject s3://{self.bucket}/{key} failed: {error_code(exc)}") from exc
+            raise DlqStoreError(
+                f"PutObject s3://{self.bucket}/{key} failed: {aws_clients.error_code(exc)}"
+            ) from exc

@@ -75,14 +75,6 @@ class ReadPolicy:
     max_iterator_renewals: int = 10
 
 
-def _error_code(exc: Exception) -> str:
-    from botocore.exceptions import ClientError  # noqa: PLC0415 - lazy import, as the client itself
-
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
-    return type(exc).__name__
-
-
 class _ExpiredIteratorError(Exception):
     pass
 
@@ -183,7 +175,7 @@ class StreamReader:
                     StartingSequenceNumber=sequence,
                 )
             except (ClientError, BotoCoreError) as exc:
-                code = _error_code(exc)
+                code = aws_clients.error_code(exc)
                 if code in _GONE:
                     raise RecordsUnreadableError(f"{stream_arn} {shard_id}: {code}") from exc
                 if code in _ITERATOR_REFUSED:
@@ -212,7 +204,7 @@ class StreamReader:
                     ShardIterator=iterator, Limit=limit, StreamARN=stream_arn
                 )
             except (ClientError, BotoCoreError) as exc:
-                code = _error_code(exc)
+                code = aws_clients.error_code(exc)
                 if code == _EXPIRED:
                     raise _ExpiredIteratorError from exc
                 if code in _GONE:

@@ -14,14 +14,6 @@ from signal_platform import aws_clients
 from signal_platform.errors import LakeWriteError
 
 
-def _error_code(exc: Exception) -> str:
-    from botocore.exceptions import ClientError  # noqa: PLC0415 - lazy import, as the client itself
-
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
-    return type(exc).__name__
-
-
 class LakeWriter:
     """Writes and deletes objects of one bucket; the S3 client is resolved on first use."""
 
@@ -45,7 +37,7 @@ class LakeWriter:
             response = self._client().put_object(**arguments)
         except (ClientError, BotoCoreError) as exc:
             raise LakeWriteError(
-                f"PutObject s3://{self.bucket}/{request.key} failed: {_error_code(exc)}"
+                f"PutObject s3://{self.bucket}/{request.key} failed: {aws_clients.error_code(exc)}"
             ) from exc
         version = response.get("VersionId")
         return version if isinstance(version, str) and version != "null" else None
@@ -59,4 +51,6 @@ class LakeWriter:
         try:
             self._client().delete_object(Bucket=self.bucket, Key=key, **version)
         except (ClientError, BotoCoreError) as exc:
-            raise LakeWriteError(f"DeleteObject s3://{self.bucket}/{key} failed: {_error_code(exc)}") from exc
+            raise LakeWriteError(
+                f"DeleteObject s3://{self.bucket}/{key} failed: {aws_clients.error_code(exc)}"
+            ) from exc

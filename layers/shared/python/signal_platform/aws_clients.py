@@ -44,6 +44,16 @@ def _built(service: str, region: str | None) -> Any:
     )
 
 
+def error_code(exc: Exception) -> str:
+    """The AWS error code of an SDK exception (``AccessDenied``, ...), else its class name: what
+    the functions' errors and logs name a failed call by."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - lazy, as the clients themselves
+
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    return type(exc).__name__
+
+
 def reset() -> None:
     """Forget every cached client (tests switch endpoints and credentials between cases)."""
     client.cache_clear()
