@@ -674,7 +674,8 @@ def test_active_active_secondary_replicates_its_stores_into_the_primarys_replica
         assert encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == getatt_token(
             "PersonalDataKey", "Arn"
         )
-        delivery = primary.resources["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][1]
+        log_policy = primary.resources["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]
+        delivery = next(s for s in log_policy["Statement"] if s["Effect"] == "Allow")
         assert getatt_token(replica, "Arn") in delivery["Condition"]["ArnLike"]["aws:SourceArn"]
         policy = primary.resources[f"{replica}Policy"]["Properties"]["PolicyDocument"]
         assert policy == secondary.resources[f"{replica}Policy"]["Properties"]["PolicyDocument"]
