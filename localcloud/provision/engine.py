@@ -59,10 +59,12 @@ NO_LOCAL_EFFECT: Final = frozenset(
         "AWS::WAFv2::WebACLAssociation",
     }
 )
-# What a stack update may change in a resource created in moto: properties only the local cloud's
-# emulators read from the stack (``update``). S3 replication rules: ``localcloud.bucket_replication``.
+# What a stack update may change in a resource the local cloud created or runs (``update``): the
+# properties it reads from the stack only after provisioning. S3 replication rules
+# (``localcloud.bucket_replication``), the dashboard (drawn from the local CloudWatch's metrics).
 UPDATED_IN_PLACE: Final[Mapping[str, frozenset[str]]] = {
     "AWS::S3::Bucket": frozenset({"ReplicationConfiguration"}),
+    "AWS::CloudWatch::Dashboard": frozenset({"DashboardBody"}),
 }
 _DYNAMIC_REFERENCE: Final = re.compile(r"\{\{resolve:(secretsmanager|ssm|ssm-secure):([^}]+)\}\}")
 
@@ -147,9 +149,10 @@ class Provisioner:
     def update(self, template: LoadedTemplate) -> list[str]:
         """The stack updated to ``template`` (the same one with new parameter values, as make deploy's
         later steps pass values that exist only once the other stack does): resources whose Condition
-        now holds are created; an existing resource's changed properties are recorded where only the
-        local cloud reads them (placeholders, ``UPDATED_IN_PLACE``). Anything else (a deletion, a
-        change moto would have to apply) is refused. The logical ids created or changed."""
+        now holds are created; an existing resource's changed properties are recorded where nothing
+        applied them yet (``NO_LOCAL_EFFECT`` types, ``UPDATED_IN_PLACE``). Anything else (a deletion,
+        a change moto or the local runtime would have to apply) is refused. The logical ids created
+        or changed."""
         intrinsics = self._intrinsics(template)
         check_rules(template.cfn, intrinsics)
         changed = []
@@ -171,7 +174,8 @@ class Provisioner:
                     for key in {*properties, *existing.properties}
                     if properties.get(key) != existing.properties.get(key)
                 }
-                if existing.type in CREATORS and not keys <= UPDATED_IN_PLACE.get(existing.type, frozenset()):
+                in_place = UPDATED_IN_PLACE.get(existing.type, frozenset())
+                if existing.type not in NO_LOCAL_EFFECT and not keys <= in_place:
                     raise TemplateError(
                         f"update: changing {', '.join(sorted(keys))} of {logical_id} is not emulated"
                     )
