@@ -1,6 +1,6 @@
-"""S3 Cross-Region Replication of the primary's buckets (their ``ReplicationConfiguration``) into the
-replica buckets of the other Region, which moto does not perform, with the replication metrics S3
-publishes for each rule.
+"""S3 Cross-Region Replication of one Region's buckets (their ``ReplicationConfiguration``: the
+primary's; with active-active the secondary's too, one instance each) into the replica buckets of the
+other Region, which moto does not perform, with the replication metrics S3 publishes for each rule.
 
 As the S3 user guide ("Monitoring progress with replication metrics") describes them, per rule
 (dimensions ``SourceBucket``, ``DestinationBucket``, ``RuleId``), minute by minute, when the rule has

@@ -182,6 +182,8 @@ class LocalCloud:
                 sam=sam,
             )
         primary = provision(self.loaded, self.config_env, secondary)
+        if secondary is not None:
+            self._update_secondary(secondary, primary, overrides, sam)
         self.faults.started_at = self.clock.now()  # fault windows count from the end of provisioning
         self.primary = primary  # the Region of the cloud's config-env
         self.regions = {primary.name: primary}
@@ -200,6 +202,23 @@ class LocalCloud:
         self.started_at = self.clock.now()
         self._wall_started = time.perf_counter()
 
+    def _update_secondary(
+        self, secondary: Region, primary: Region, overrides: dict[str, str], sam: dict[str, Any]
+    ) -> None:
+        """make deploy's second deploy of the secondary: with active-active, the primary's key (once
+        it holds the replica buckets) as the secondary's ReplicaKmsKeyArn, so it replicates too."""
+        key = two_regions.secondary_key_override(primary, secondary)
+        if not key:
+            return
+        loaded, _ = templates.load(
+            self.options.template,
+            config_env=self.options.regions[1],
+            overrides={**overrides, **key},
+            sam=sam,
+        )
+        secondary.provisioner.update(loaded)
+        secondary.loaded = loaded
+
     def _join(self, primary: Region, secondary: Region) -> None:
         """Two Regions: the global endpoint, event and bucket replication and global tables between them."""
         self.regions[secondary.name] = secondary
@@ -207,7 +226,8 @@ class LocalCloud:
             primary, secondary, lambda region: self._client_factory("events", region)
         )
         self.emulators = self.joined.emulators
-        self._exits.enter_context(self.joined.buckets.watching())
+        for buckets in self.joined.bucket_replications:
+            self._exits.enter_context(buckets.watching())
         self._exits.enter_context(self.joined.tables.watching())
 
     def _warn_not_emulated(self) -> None:

@@ -6,14 +6,17 @@ Provisioning (``provision``), as ``tools.deploy``'s plan passes values between t
 - the secondary first (its edge: API, validator, ingress bus and archive), then the primary (edge,
   pipeline, global tables, health alarm and check, heartbeat, global endpoint) with the secondary's
   ``PersonalDataKey`` ARN as ``ReplicaKmsKeyArn``;
+- with active-active, the secondary's stack then updated with the primary's key as its
+  ``ReplicaKmsKeyArn`` (``secondary_key_override``), once the primary holds the replica buckets of
+  the secondary's lake and DLQ store, so the secondary replicates them too;
 - both with ``GlobalEndpointId`` set to the primary's endpoint, so both validators publish through
   it (make deploy's final state; the local id is known before the endpoint exists).
 
 Joining (``join``): the global tables' replicas in the secondary (``global_tables``), the secrets the
 primary replicates (``ReplicaRegions``), the endpoint's managed replication rules on both buses
-(``replication``), the endpoint itself (``global_endpoint``) and the primary's bucket replication into
-the secondary's replica buckets (``bucket_replication``), whose emulators the cloud runs beside the
-Regions' own.
+(``replication``), the endpoint itself (``global_endpoint``) and the bucket replication of each Region
+that replicates into the other's replica buckets (``bucket_replication``: the primary's; with
+active-active the secondary's too), whose emulators the cloud runs beside the Regions' own.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localcloud import template as templates
-from localcloud.bucket_replication import BucketReplication
+from localcloud.bucket_replication import BucketReplication, ReplicationRule
 from localcloud.emulator import Emulator
 from localcloud.global_endpoint import EndpointSpec, GlobalEndpoint
 from localcloud.global_tables import GlobalTables, GlobalTableSpec
@@ -43,14 +46,21 @@ class Joined:
     endpoint: GlobalEndpoint
     replication: Replication
     tables: GlobalTables
-    buckets: BucketReplication
+    buckets: BucketReplication  # the primary's lake and DLQ store into the secondary's replica buckets
+    # The secondary's into the primary's (active-active); None where the secondary does not replicate.
+    secondary_buckets: BucketReplication | None = None
     emulators: list[Emulator] = field(default_factory=list)
+
+    @property
+    def bucket_replications(self) -> list[BucketReplication]:
+        return [self.buckets, *([self.secondary_buckets] if self.secondary_buckets else [])]
 
     def reset(self) -> None:
         """After the Regions were reset: replicas copied from their owners, nothing in flight."""
         self.tables.reset()
         self.replication.reset()
-        self.buckets.reset()
+        for buckets in self.bucket_replications:
+            buckets.reset()
         self.endpoint.reset()
 
 
@@ -87,6 +97,15 @@ def replica_key_override(secondary: Region) -> dict[str, str]:
     return {"ReplicaKmsKeyArn": key.arn} if key is not None else {}
 
 
+def secondary_key_override(primary: Region, secondary: Region) -> dict[str, str]:
+    """``ReplicaKmsKeyArn`` for a secondary that processes (active-active): the primary stack's
+    ReplicaBucketsKeyArn output, its PersonalDataKey once it holds replica buckets (else nothing)."""
+    key = primary.stack.resources.get("PersonalDataKey")
+    holds_replicas = primary.stack.resources.get("LakeReplicaBucket") is not None
+    processes = secondary.stack.resources.get("LakeBucket") is not None
+    return {"ReplicaKmsKeyArn": key.arn} if key is not None and holds_replicas and processes else {}
+
+
 def join(primary: Region, secondary: Region, events_client: Callable[[str], Any]) -> Joined:
     """Replicas, replication and the endpoint between ``primary`` and ``secondary``."""
     spec = EndpointSpec.of(primary.stack)
@@ -114,7 +133,14 @@ def join(primary: Region, secondary: Region, events_client: Callable[[str], Any]
     endpoint = GlobalEndpoint(spec, lambda: primary.cloudwatch, primary.services.clock.now, events_client)
     primary.stack.not_emulated = [line for line in primary.stack.not_emulated if spec.logical_id not in line]
     buckets = BucketReplication(primary.name, secondary.name, services, faults)
-    return Joined(endpoint, replication, tables, buckets, [replication, tables, buckets, endpoint])
+    secondary_buckets = (
+        BucketReplication(secondary.name, primary.name, services, faults)
+        if ReplicationRule.of_stack(secondary.stack)
+        else None
+    )
+    joined = Joined(endpoint, replication, tables, buckets, secondary_buckets)
+    joined.emulators = [replication, tables, *joined.bucket_replications, endpoint]
+    return joined
 
 
 def _replicate_secrets(primary: Region, secondary: Region) -> None:

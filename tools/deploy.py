@@ -7,10 +7,13 @@
 The order (docs/runbook.md#2-deploy-order): the secondary's edge first (its ingress bus, archive, key
 alias and replica buckets must exist before anything points at them), then the primary (pipeline,
 global tables with their secondary replicas, health alarm, Route 53 health check, heartbeat and the
-global endpoint), then a wait until the endpoint's health alarm is OK, then both validators with the
-endpoint's id, then a wait until the global tables' replicas are ACTIVE. Every ``sam deploy`` gets the
-config-env's own ``parameter_overrides`` plus the values read from the other stack's outputs, so a
-re-run converges on the same stacks (idempotent); a journal of finished steps lets ``run`` resume.
+global endpoint; with active-active the replica buckets of the secondary's lake and DLQ store), then
+a wait until the endpoint's health alarm is OK, then both validators with the endpoint's id (an
+active-active secondary also with the primary's replica-bucket key: its own bucket replication starts
+there, once the buckets it writes into exist), then a wait until the global tables' replicas are
+ACTIVE. Every ``sam deploy`` gets the config-env's own ``parameter_overrides`` plus the values read
+from the other stack's outputs, so a re-run converges on the same stacks (idempotent); a journal of
+finished steps lets ``run`` resume.
 """
 
 from __future__ import annotations
@@ -37,7 +40,14 @@ SECONDARY_ENV: Final = "secondary"
 # What one stack tells the other: (config-env, output) -> the parameter it becomes.
 ENDPOINT_ID: Final = (PRIMARY_ENV, "IngressEndpointId")
 SECONDARY_KEY: Final = (SECONDARY_ENV, "PersonalDataKeyArn")
-PASSED_VALUES: Final = {ENDPOINT_ID: "GlobalEndpointId", SECONDARY_KEY: "ReplicaKmsKeyArn"}
+# An output only once the primary's stack holds the replica buckets (active-active), so a secondary
+# never points its replication at buckets that do not exist yet.
+PRIMARY_REPLICA_KEY: Final = (PRIMARY_ENV, "ReplicaBucketsKeyArn")
+PASSED_VALUES: Final = {
+    ENDPOINT_ID: "GlobalEndpointId",
+    SECONDARY_KEY: "ReplicaKmsKeyArn",
+    PRIMARY_REPLICA_KEY: "ReplicaKmsKeyArn",
+}
 HEALTH_ALARM_OUTPUT: Final = "IngressHealthAlarmName"
 TABLE_OUTPUTS: Final = ("SourcesTableName", "IdempotencyTableName")
 # The per-Region table the sources global table replaces
@@ -125,12 +135,25 @@ def read_config_envs(samconfig: Path = SAMCONFIG) -> dict[str, ConfigEnv]:
     return envs
 
 
+def replicates_its_buckets(env: ConfigEnv) -> bool:
+    """Whether the secondary's stack replicates its own lake and DLQ store (to the primary): it
+    processes (active-active) and BucketReplication is on. The primary's always does with it on."""
+    return (
+        env.overrides.get("ProcessingMode") == "active-active"
+        and env.overrides.get("BucketReplication") == "enabled"
+    )
+
+
 def plan(envs: Mapping[str, ConfigEnv] | None = None) -> list[Step]:
     """The ordered steps for the primary and secondary config-envs."""
     envs = envs if envs is not None else read_config_envs()
     primary, secondary = envs[PRIMARY_ENV], envs[SECONDARY_ENV]
     endpoint = {"GlobalEndpointId": ENDPOINT_ID}
     key = {"ReplicaKmsKeyArn": SECONDARY_KEY}
+    # Active-active: the secondary replicates into the primary's replica buckets with the primary's
+    # key, which exist only once the primary's stack has run (a re-run keeps it from the start).
+    primary_key = {"ReplicaKmsKeyArn": PRIMARY_REPLICA_KEY} if replicates_its_buckets(secondary) else {}
+    replicas = ", its lake and DLQ store replicate to the primary" if primary_key else ""
     return [
         Step("build", "sam build: functions and the arm64 layer, once for both Regions", primary, Kind.BUILD),
         Step(
@@ -138,11 +161,12 @@ def plan(envs: Mapping[str, ConfigEnv] | None = None) -> list[Step]:
             "edge: API, validator, ingress bus and its archive, key alias, replica buckets",
             secondary,
             Kind.DEPLOY,
-            passed_if_present=endpoint,
+            passed_if_present={**endpoint, **primary_key},
         ),
         Step(
             "primary",
-            "edge, pipeline, global tables, health alarm and check, heartbeat, global endpoint",
+            "edge, pipeline, global tables, health alarm and check, heartbeat, global endpoint"
+            + (", replica buckets" if primary_key else ""),
             primary,
             Kind.DEPLOY,
             passed=key,
@@ -156,10 +180,10 @@ def plan(envs: Mapping[str, ConfigEnv] | None = None) -> list[Step]:
         ),
         Step(
             "secondary-validator",
-            "the validator publishes through the endpoint",
+            f"the validator publishes through the endpoint{replicas}",
             secondary,
             Kind.DEPLOY,
-            passed=endpoint,
+            passed={**endpoint, **primary_key},
         ),
         Step(
             "primary-validator",
@@ -206,6 +230,8 @@ def render_plan(steps: Sequence[Step], outputs: Outputs | None = None) -> str:
     for source, parameter in PASSED_VALUES.items():
         always = [step.name for step in steps if source in step.passed.values()]
         once = [step.name for step in steps if source in step.passed_if_present.values()]
+        if not always and not once:
+            continue
         lines.append(f"  {_placeholder(source)} -> {parameter}: {', '.join(always)}")
         if once:
             lines.append(

@@ -59,6 +59,13 @@ NO_LOCAL_EFFECT: Final = frozenset(
         "AWS::WAFv2::WebACLAssociation",
     }
 )
+# What a stack update may change in a resource the local cloud created or runs (``update``): the
+# properties it reads from the stack only after provisioning. S3 replication rules
+# (``localcloud.bucket_replication``), the dashboard (drawn from the local CloudWatch's metrics).
+UPDATED_IN_PLACE: Final[Mapping[str, frozenset[str]]] = {
+    "AWS::S3::Bucket": frozenset({"ReplicationConfiguration"}),
+    "AWS::CloudWatch::Dashboard": frozenset({"DashboardBody"}),
+}
 _DYNAMIC_REFERENCE: Final = re.compile(r"\{\{resolve:(secretsmanager|ssm|ssm-secure):([^}]+)\}\}")
 
 
@@ -125,12 +132,7 @@ class Provisioner:
 
     def provision(self, template: LoadedTemplate) -> Stack:
         resources = template.resources
-        intrinsics = Intrinsics(
-            template.cfn,
-            template.parameters,
-            pseudo_parameters(self.region, self.account_id, self.stack.stack_name),
-            self.stack.value,
-        )
+        intrinsics = self._intrinsics(template)
         check_rules(template.cfn, intrinsics)
         for logical_id in dependency_order(resources):
             declared = resources[logical_id]
@@ -139,19 +141,68 @@ class Provisioner:
                 self.stack.skipped[logical_id] = f"condition {condition} is false"
                 continue
             properties = self._dynamic_references(intrinsics.resolve(declared.get("Properties") or {}))
-            resource_type = declared["Type"]
-            if resource_type in CREATORS:
-                resource = self.create(resource_type, logical_id, properties)
-            else:
-                resource = self._placeholder(logical_id, resource_type, properties)
-                if resource_type in NO_LOCAL_EFFECT:
-                    self.stack.no_local_effect.append(f"{logical_id} ({resource_type})")
-                elif resource_type not in RUN_LOCALLY:
-                    self.stack.not_emulated.append(f"{logical_id} ({resource_type})")
-            self.stack.resources[logical_id] = resource
+            self._add(logical_id, declared["Type"], properties)
         if self.stack.no_local_effect:
             log.info("accepted without local effect: %s", ", ".join(self.stack.no_local_effect))
         return self.stack
+
+    def update(self, template: LoadedTemplate) -> list[str]:
+        """The stack updated to ``template`` (the same one with new parameter values, as make deploy's
+        later steps pass values that exist only once the other stack does): resources whose Condition
+        now holds are created; an existing resource's changed properties are recorded where nothing
+        applied them yet (``NO_LOCAL_EFFECT`` types, ``UPDATED_IN_PLACE``). Anything else (a deletion,
+        a change moto or the local runtime would have to apply) is refused. The logical ids created
+        or changed."""
+        intrinsics = self._intrinsics(template)
+        check_rules(template.cfn, intrinsics)
+        changed = []
+        for logical_id in dependency_order(template.resources):
+            declared = template.resources[logical_id]
+            condition = declared.get("Condition")
+            existing = self.stack.resources.get(logical_id)
+            if condition and not intrinsics.condition(condition):
+                if existing is not None:
+                    raise TemplateError(f"update: deleting {logical_id} is not emulated")
+                continue
+            properties = self._dynamic_references(intrinsics.resolve(declared.get("Properties") or {}))
+            if existing is None:
+                self.stack.skipped.pop(logical_id, None)
+                self._add(logical_id, declared["Type"], properties)
+            elif existing.properties != properties:
+                keys = {
+                    key
+                    for key in {*properties, *existing.properties}
+                    if properties.get(key) != existing.properties.get(key)
+                }
+                in_place = UPDATED_IN_PLACE.get(existing.type, frozenset())
+                if existing.type not in NO_LOCAL_EFFECT and not keys <= in_place:
+                    raise TemplateError(
+                        f"update: changing {', '.join(sorted(keys))} of {logical_id} is not emulated"
+                    )
+                existing.properties = properties
+            else:
+                continue
+            changed.append(logical_id)
+        return changed
+
+    def _intrinsics(self, template: LoadedTemplate) -> Intrinsics:
+        return Intrinsics(
+            template.cfn,
+            template.parameters,
+            pseudo_parameters(self.region, self.account_id, self.stack.stack_name),
+            self.stack.value,
+        )
+
+    def _add(self, logical_id: str, resource_type: str, properties: dict[str, Any]) -> None:
+        if resource_type in CREATORS:
+            resource = self.create(resource_type, logical_id, properties)
+        else:
+            resource = self._placeholder(logical_id, resource_type, properties)
+            if resource_type in NO_LOCAL_EFFECT:
+                self.stack.no_local_effect.append(f"{logical_id} ({resource_type})")
+            elif resource_type not in RUN_LOCALLY:
+                self.stack.not_emulated.append(f"{logical_id} ({resource_type})")
+        self.stack.resources[logical_id] = resource
 
     def create(self, resource_type: str, logical_id: str, properties: dict[str, Any]) -> Resource:
         """Create one resource of a type the registry knows, from its resolved properties."""

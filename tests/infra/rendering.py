@@ -29,6 +29,7 @@ ACCOUNT: Final = "123456789012"
 STACK: Final = "customer-signals-prod"
 ENDPOINT_ID: Final = "abcde.veo"
 SECONDARY_KEY_ARN: Final = f"arn:aws:kms:{SECONDARY}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+PRIMARY_KEY_ARN: Final = f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/5678abcd-12ab-34cd-56ef-1234567890ab"
 # The edge: deployed in every Region. Everything else is the processing pipeline (docs/adr/0002).
 EDGE_RESOURCES: Final = {
     "PlatformKey",
@@ -154,10 +155,20 @@ def every_role() -> Iterator[Role]:
                 "SecondaryRegion": secondary,
                 **dict(zip(names, values, strict=True)),
             }
-            if overrides["BucketReplication"] == "enabled":
-                overrides["ReplicaKmsKeyArn"] = SECONDARY_KEY_ARN
             for region in sorted({primary, secondary, "eu-west-1"}):
-                yield Role(region, overrides)
+                yield Role(region, {**overrides, **replica_key(region, overrides)})
+
+
+def replica_key(region: str, overrides: Mapping[str, str]) -> dict[str, str]:
+    """``ReplicaKmsKeyArn`` where make deploy passes it: the secondary's key to the primary with
+    BucketReplication, the primary's to a secondary that processes too (active-active)."""
+    if overrides["BucketReplication"] != "enabled":
+        return {}
+    if region == overrides["PrimaryRegion"]:
+        return {"ReplicaKmsKeyArn": SECONDARY_KEY_ARN}
+    if overrides["ProcessingMode"] == "active-active":
+        return {"ReplicaKmsKeyArn": PRIMARY_KEY_ARN}
+    return {}
 
 
 _TRANSLATED_CACHE: dict[Path, dict[str, Any]] = {}

@@ -14,10 +14,12 @@ import pytest
 from cfnlint.api import lint
 from moto.events.models import EventPattern
 
+from localcloud.intrinsics import references
 from tests.infra.rendering import (
     EDGE_RESOURCES,
     ENDPOINT_ID,
     PRIMARY,
+    PRIMARY_KEY_ARN,
     SECONDARY,
     SECONDARY_KEY_ARN,
     Rendering,
@@ -29,16 +31,29 @@ from tests.infra.rendering import (
     template,
 )
 from tools.deploy import ENDPOINT_ID as ENDPOINT_ID_OUTPUT
-from tools.deploy import SECONDARY_KEY, final_overrides
+from tools.deploy import PRIMARY_REPLICA_KEY, SECONDARY_KEY, ConfigEnv, final_overrides, read_config_envs
 from tools.objectives import RTC_MINUTES, failover_seconds, from_template
 
 RUNBOOK = Path(__file__).parents[2] / "docs" / "runbook.md"
 
 # -------------------- the roles as make deploy leaves them (samconfig + the values passed between stacks)
-OUTPUTS = {ENDPOINT_ID_OUTPUT: ENDPOINT_ID, SECONDARY_KEY: SECONDARY_KEY_ARN}
+OUTPUTS = {
+    ENDPOINT_ID_OUTPUT: ENDPOINT_ID,
+    SECONDARY_KEY: SECONDARY_KEY_ARN,
+    PRIMARY_REPLICA_KEY: PRIMARY_KEY_ARN,
+}
 PROD_PRIMARY = Role(PRIMARY, final_overrides("primary", OUTPUTS))
 PROD_SECONDARY = Role(SECONDARY, final_overrides("secondary", OUTPUTS))
 DEV = Role(PRIMARY, final_overrides("default", OUTPUTS))
+# Both config-envs switched to active-active, as make deploy then leaves them.
+ACTIVE_ACTIVE_ENVS = {
+    name: ConfigEnv(
+        env.name, env.region, env.stack_name, {**env.overrides, "ProcessingMode": "active-active"}
+    )
+    for name, env in read_config_envs().items()
+}
+AA_PRIMARY = Role(PRIMARY, final_overrides("primary", OUTPUTS, ACTIVE_ACTIVE_ENVS))
+AA_SECONDARY = Role(SECONDARY, final_overrides("secondary", OUTPUTS, ACTIVE_ACTIVE_ENVS))
 
 # The unconditional edge, plus the ingress archive every production Region keeps.
 EDGE = EDGE_RESOURCES | {"IngressBusArchive"}
@@ -237,14 +252,17 @@ def test_role_developer_stack_renders_edge_and_pipeline_without_two_region_parts
 
 
 def test_role_active_active_secondary_processes_with_the_shared_idempotency_table():
-    # GIVEN both config-envs switched to active-active
-    primary = render(Role(PRIMARY, {**PROD_PRIMARY.overrides, "ProcessingMode": "active-active"}))
-    secondary = render(Role(SECONDARY, {**PROD_SECONDARY.overrides, "ProcessingMode": "active-active"}))
+    # GIVEN both config-envs switched to active-active, as make deploy leaves them
+    primary, secondary = render(AA_PRIMARY), render(AA_SECONDARY)
 
     # WHEN / THEN the primary owns one idempotency global table, and neither keeps a per-Region one
     assert "IdempotencyGlobalTable" in primary.resources
     assert "IdempotencyTable" not in primary.resources | secondary.resources
-    assert set(secondary.resources) == (EDGE | PIPELINE | BUCKET_REPLICAS) - {"IdempotencyTable"}
+    # AND each Region replicates its lake and DLQ store into replica buckets of the other
+    assert set(secondary.resources) == (EDGE | PIPELINE | BUCKET_REPLICAS | BUCKET_REPLICATION_SOURCE) - {
+        "IdempotencyTable"
+    }
+    assert set(primary.resources) >= BUCKET_REPLICAS | BUCKET_REPLICATION_SOURCE
     replicas = primary.resources["IdempotencyGlobalTable"]["Properties"]["Replicas"]
     assert [replica["Region"] for replica in replicas] == [PRIMARY, SECONDARY]
     # AND both enrichments use it by the same name
@@ -288,6 +306,16 @@ def test_every_role_keeps_an_accepted_event_or_refuses_to_deploy():
             "GlobalEndpointNeedsTwoRegions",
         ),
         (PRIMARY, {"ReplicaKmsKeyArn": ""}, "BucketReplicationNeedsTheSecondarysKey"),
+        (SECONDARY, {"ReplicaKmsKeyArn": PRIMARY_KEY_ARN}, "SecondaryReplicatesOnlyWhatItProcesses"),
+        (
+            SECONDARY,
+            {
+                "ReplicaKmsKeyArn": PRIMARY_KEY_ARN,
+                "ProcessingMode": "active-active",
+                "BucketReplication": "disabled",
+            },
+            "SecondaryReplicatesOnlyWhatItProcesses",
+        ),
         (SECONDARY, {"ApiDomainName": "signals.example.com"}, "ApiDomainNeedsZoneAndCertificate"),
     ],
 )
@@ -598,10 +626,129 @@ def test_bucket_replication_role_least_privilege(prod_primary):
     assert statements["WriteTheReplicas"]["Resource"] == [
         f"arn:aws:s3:::signals-prod-{kind}-123456789012-{SECONDARY}/*" for kind in ("lake", "dlq")
     ]
-    assert statements["EncryptReplicasWithTheSecondarysKey"]["Resource"] == SECONDARY_KEY_ARN
-    assert statements["EncryptReplicasWithTheSecondarysKey"]["Condition"] == {
+    assert statements["EncryptReplicasWithTheOtherRegionsKey"]["Resource"] == SECONDARY_KEY_ARN
+    assert statements["EncryptReplicasWithTheOtherRegionsKey"]["Condition"] == {
         "StringEquals": {"kms:ViaService": f"s3.{SECONDARY}.amazonaws.com"}
     }
+
+
+# The stores each Region replicates, with their replica buckets (in the other Region) and alarms.
+REPLICATED_STORES = (
+    ("LakeBucket", "LakeReplicaBucket", "LakeReplicationFailedAlarm", "LakeReplicationLatencyAlarm"),
+    (
+        "DlqStoreBucket",
+        "DlqStoreReplicaBucket",
+        "DlqStoreReplicationFailedAlarm",
+        "DlqStoreReplicationLatencyAlarm",
+    ),
+)
+
+
+def test_active_active_secondary_replicates_its_stores_into_the_primarys_replica_buckets():
+    # GIVEN both Regions processing with BucketReplication, as make deploy leaves them
+    primary, secondary = render(AA_PRIMARY), render(AA_SECONDARY)
+    assert primary.refused is None and secondary.refused is None
+
+    for source, replica, failed_alarm, latency_alarm in REPLICATED_STORES:
+        # WHEN the secondary's source bucket's replication rule is read
+        configuration = secondary.resources[source]["Properties"]["ReplicationConfiguration"]
+        (rule,) = configuration["Rules"]
+        replica_name = primary.resources[replica]["Properties"]["BucketName"]
+
+        # THEN every object goes to the bucket the primary creates, re-encrypted with the primary's key
+        assert configuration["Role"] == getatt_token("BucketReplicationRole", "Arn")
+        assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{replica_name}"
+        assert rule["Destination"]["EncryptionConfiguration"] == {"ReplicaKmsKeyID": PRIMARY_KEY_ARN}
+        assert rule["Destination"]["Metrics"]["Status"] == "Enabled"
+        assert rule["DeleteMarkerReplication"] == {"Status": "Disabled"}
+        # AND the primary's replica bucket is protected as the secondary's are: versioned, its own
+        # Region's personal-data key, TLS only, no public access, access-logged here
+        properties = primary.resources[replica]["Properties"]
+        assert properties == {
+            **secondary.resources[replica]["Properties"],
+            "BucketName": replica_name,
+            "LoggingConfiguration": properties["LoggingConfiguration"],
+        }
+        assert properties["LoggingConfiguration"]["DestinationBucketName"] == ref_token("AccessLogsBucket")
+        (encryption,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == getatt_token(
+            "PersonalDataKey", "Arn"
+        )
+        log_policy = primary.resources["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]
+        delivery = next(s for s in log_policy["Statement"] if s["Effect"] == "Allow")
+        assert getatt_token(replica, "Arn") in delivery["Condition"]["ArnLike"]["aws:SourceArn"]
+        policy = primary.resources[f"{replica}Policy"]["Properties"]["PolicyDocument"]
+        assert policy == secondary.resources[f"{replica}Policy"]["Properties"]["PolicyDocument"]
+        # AND the secondary's alarms watch exactly that rule's metrics
+        for alarm in (failed_alarm, latency_alarm):
+            dimensions = {
+                d["Name"]: d["Value"] for d in secondary.resources[alarm]["Properties"]["Dimensions"]
+            }
+            assert dimensions == {
+                "SourceBucket": ref_token(source),
+                "DestinationBucket": replica_name,
+                "RuleId": rule["Id"],
+            }, alarm
+
+    # AND no two replica buckets of the pair share a name (bucket names are global)
+    names = [
+        r.resources[replica]["Properties"]["BucketName"]
+        for r in (primary, secondary)
+        for _, replica, *_ in REPLICATED_STORES
+    ]
+    assert len(set(names)) == 4 and all(len(name) <= 63 for name in names)
+
+
+def test_active_active_secondary_replication_role_least_privilege():
+    # GIVEN the active-active secondary's replication role and policy
+    secondary = render(AA_SECONDARY)
+    statements = {
+        s["Sid"]: s
+        for s in secondary.resources["BucketReplicationPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    }
+
+    # WHEN / THEN it reads only its own two source buckets' versions
+    assert statements["ReadTheSourceBuckets"]["Resource"] == [
+        getatt_token("LakeBucket", "Arn"),
+        getatt_token("DlqStoreBucket", "Arn"),
+    ]
+    assert statements["ReadTheSourceVersions"]["Resource"] == [
+        f"{getatt_token('LakeBucket', 'Arn')}/*",
+        f"{getatt_token('DlqStoreBucket', 'Arn')}/*",
+    ]
+    # writes only the primary's two replica buckets
+    assert statements["WriteTheReplicas"]["Resource"] == [
+        f"arn:aws:s3:::signals-prod-{kind}-123456789012-{PRIMARY}/*" for kind in ("lake", "dlq")
+    ]
+    # decrypts only with its own key and encrypts only with the primary's, each through S3 of its Region
+    assert statements["DecryptSourcesWithThisRegionsKey"]["Resource"] == getatt_token(
+        "PersonalDataKey", "Arn"
+    )
+    assert statements["DecryptSourcesWithThisRegionsKey"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"s3.{SECONDARY}.amazonaws.com"}
+    }
+    assert statements["EncryptReplicasWithTheOtherRegionsKey"]["Resource"] == PRIMARY_KEY_ARN
+    assert statements["EncryptReplicasWithTheOtherRegionsKey"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"s3.{PRIMARY}.amazonaws.com"}
+    }
+    assert set(statements) == {
+        "ReadTheSourceBuckets",
+        "ReadTheSourceVersions",
+        "WriteTheReplicas",
+        "DecryptSourcesWithThisRegionsKey",
+        "EncryptReplicasWithTheOtherRegionsKey",
+    }
+
+
+def test_active_active_secondary_replicates_only_once_it_has_the_primarys_key():
+    # GIVEN the active-active secondary's first deploy, before the primary's stack (and its replica
+    # buckets and key output) exists: make deploy passes no key yet
+    first = render(Role(SECONDARY, {**AA_SECONDARY.overrides, "ReplicaKmsKeyArn": ""}))
+
+    # WHEN / THEN it deploys, processing, without pointing replication at buckets that do not exist
+    assert first.refused is None
+    assert "ReplicationConfiguration" not in first.resources["LakeBucket"]["Properties"]
+    assert not BUCKET_REPLICATION_SOURCE & set(first.resources)
 
 
 # -------------------- latency routing
@@ -640,23 +787,32 @@ def test_latency_routing_nothing_without_a_domain_and_a_health_checked_record_wi
 RENDERING_ARTEFACTS = {"W8001", "W8003", "W1028", "W7001"}
 
 
-def _taken_branches(node: Any, conditions: dict[str, bool]) -> Any:
-    """``node`` with the branch of every Fn::If the role never takes emptied: the dashboard's widgets of
-    another role name resources the copy dropped, which cfn-lint would flag. The Fn::If stays, so what
-    the taken branch names is still guarded by its condition."""
+def _taken_branches(node: Any, conditions: dict[str, bool], dropped: set[str], *, text: bool) -> Any:
+    """``node`` with the branch of every Fn::If the role never takes emptied where it names resources
+    the copy ``dropped`` (the dashboard's widgets of another role, a replica bucket's access logging
+    where there is no log bucket), which cfn-lint would flag: empty text in the dashboard's ``text``,
+    AWS::NoValue elsewhere. The Fn::If stays, so what the taken branch names is still guarded by its
+    condition."""
     if isinstance(node, list):
-        return [_taken_branches(item, conditions) for item in node]
+        return [_taken_branches(item, conditions, dropped, text=text) for item in node]
     if isinstance(node, dict):
         if set(node) == {"Fn::If"}:
             condition, when_true, when_false = node["Fn::If"]
-            taken = _taken_branches(when_true if conditions[condition] else when_false, conditions)
-            branches = [taken, ""] if conditions[condition] else ["", taken]  # the widgets' text
+            taken, untaken = (when_true, when_false) if conditions[condition] else (when_false, when_true)
+            taken = _taken_branches(taken, conditions, dropped, text=text)
+            if text or set(references(untaken)) & dropped:
+                untaken = "" if text else {"Ref": "AWS::NoValue"}
+            branches = [taken, untaken] if conditions[condition] else [untaken, taken]
             return {"Fn::If": [condition, *branches]}
-        return {key: _taken_branches(value, conditions) for key, value in node.items()}
+        return {key: _taken_branches(value, conditions, dropped, text=text) for key, value in node.items()}
     return node
 
 
-@pytest.mark.parametrize("role", [PROD_PRIMARY, PROD_SECONDARY], ids=["primary", "secondary"])
+@pytest.mark.parametrize(
+    "role",
+    [PROD_PRIMARY, PROD_SECONDARY, AA_PRIMARY, AA_SECONDARY],
+    ids=["primary", "secondary", "active-active-primary", "active-active-secondary"],
+)
 def test_rendering_per_role_lint_clean(role):
     # GIVEN the template as this role deploys it: conditions fixed, absent resources and outputs removed
     rendering = render(role)
@@ -665,10 +821,17 @@ def test_rendering_per_role_lint_clean(role):
         name: {"Fn::Equals": ["true", "true" if value else "false"]}
         for name, value in rendering.conditions.items()
     }
-    cfn["Resources"] = {name: cfn["Resources"][name] for name in rendering.resources}
-    dashboard = cfn["Resources"]["FlowDashboard"]
-    cfn["Resources"]["FlowDashboard"] = _taken_branches(dashboard, rendering.conditions)
-    cfn["Outputs"] = {name: cfn["Outputs"][name] for name in rendering.outputs}
+    dropped = set(cfn["Resources"]) - set(rendering.resources)
+    cfn["Resources"] = {
+        name: _taken_branches(
+            cfn["Resources"][name], rendering.conditions, dropped, text=name == "FlowDashboard"
+        )
+        for name in rendering.resources
+    }
+    cfn["Outputs"] = {
+        name: _taken_branches(cfn["Outputs"][name], rendering.conditions, dropped, text=False)
+        for name in rendering.outputs
+    }
     for name, value in role.overrides.items():
         spec = cfn["Parameters"][name]
         spec["Default"] = int(value) if spec.get("Type") == "Number" else value

@@ -1775,10 +1775,15 @@ def test_buckets_with_data_access_logged_to_logs_bucket(resources):
         s for s in _bucket_policies(resources)["AccessLogsBucket"]["Statement"] if s["Effect"] == "Allow"
     )
     assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    # (and the replica buckets this Region holds, which log where it has the logs bucket)
     assert delivery["Condition"]["ArnLike"]["aws:SourceArn"] == [
         {"Fn::GetAtt": ["LakeBucket", "Arn"]},
         {"Fn::GetAtt": ["QuarantineBucket", "Arn"]},
         {"Fn::GetAtt": ["DlqStoreBucket", "Arn"]},
+        *(
+            {"Fn::If": ["ReceivesBucketReplicas", {"Fn::GetAtt": [name, "Arn"]}, {"Ref": "AWS::NoValue"}]}
+            for name in ("LakeReplicaBucket", "DlqStoreReplicaBucket")
+        ),
     ]
 
 

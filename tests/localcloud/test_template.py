@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from localcloud.intrinsics import Intrinsics, pseudo_parameters
-from localcloud.provision import dependency_order
+from localcloud.provision import Provisioner, dependency_order
 from localcloud.template import TemplateError, load, parameter_values, parse_overrides, read_config_env
 from tests.localcloud.conftest import Recorder, running, write_template
 from validator import api
@@ -250,3 +252,49 @@ def test_template_rules_are_checked_before_anything_is_created(tmp_path: Path) -
         CloudOptions(template=template, region="us-west-2", partner=False, overrides={"Key": "k"})
     ) as cloud:
         assert "Queue" in cloud.stack.resources
+
+
+def test_stack_update_adds_what_new_parameters_enable_and_refuses_what_it_cannot_emulate(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a stack whose bucket replicates, with an alarm on it, only once a key parameter is set
+    replicates = {"Fn::Not": [{"Fn::Equals": [{"Ref": "Key"}, ""]}]}
+    resources = {
+        "Bucket": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {
+                "ReplicationConfiguration": {
+                    "Fn::If": ["Replicates", {"Rules": [{"Id": {"Ref": "Key"}}]}, {"Ref": "AWS::NoValue"}]
+                }
+            },
+        },
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": {"Ref": "Timeout"}}},
+        "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Condition": "Replicates", "Properties": {}},
+    }
+    template = write_template(
+        tmp_path,
+        resources,
+        Parameters={"Key": {"Type": "String", "Default": ""}, "Timeout": {"Type": "String", "Default": "30"}},
+        Conditions={"Replicates": replicates},
+    )
+    with mock_aws():
+        provisioner = Provisioner(boto3.session.Session(), region="us-west-2", stack_name="lc-update")
+        stack = provisioner.provision(load(template, region="us-west-2")[0])
+        bucket = stack.get("Bucket")
+        assert "ReplicationConfiguration" not in bucket.properties and "Alarm" in stack.skipped
+
+        # WHEN it is updated with the key (make deploy's later step)
+        changed = provisioner.update(load(template, region="us-west-2", overrides={"Key": "k"})[0])
+
+        # THEN the alarm exists and the bucket's replication rules are recorded, the bucket the same
+        assert sorted(changed) == ["Alarm", "Bucket"]
+        assert stack.get("Bucket") is bucket and bucket.properties["ReplicationConfiguration"] == {
+            "Rules": [{"Id": "k"}]
+        }
+        assert "Alarm" not in stack.skipped
+
+        # AND an update moto would have to apply, or a deletion, is refused rather than pretended
+        with pytest.raises(TemplateError, match="VisibilityTimeout of Queue"):
+            provisioner.update(load(template, region="us-west-2", overrides={"Key": "k", "Timeout": "60"})[0])
+        with pytest.raises(TemplateError, match="deleting Alarm"):
+            provisioner.update(load(template, region="us-west-2")[0])

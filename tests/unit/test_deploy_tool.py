@@ -24,6 +24,7 @@ from tools.deploy import (
 
 ENDPOINT_ID = "abcde.veo"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+PRIMARY_KEY_ARN = "arn:aws:kms:us-west-2:123456789012:key/5678abcd-12ab-34cd-56ef-1234567890ab"
 
 
 @dataclass
@@ -66,15 +67,33 @@ class FakeSam:
             env = argv[argv.index("--config-env") + 1]
             outputs = {"PersonalDataKeyArn": KEY_ARN, "SourcesTableName": "customer-signals-prod-sources"}
             if env == "primary":
-                outputs |= {"IngressEndpointId": ENDPOINT_ID, "IngressHealthAlarmName": "health"}
+                outputs |= {
+                    "PersonalDataKeyArn": PRIMARY_KEY_ARN,
+                    "IngressEndpointId": ENDPOINT_ID,
+                    "IngressHealthAlarmName": "health",
+                }
+                if "ProcessingMode=active-active" in " ".join(argv):  # the primary holds replica buckets too
+                    outputs["ReplicaBucketsKeyArn"] = PRIMARY_KEY_ARN
             self.cloud.stacks[env] = outputs
         return 0
 
 
-def _runner(tmp_path: Path, cloud: FakeCloud, sam: FakeSam, lines: list[str]) -> Runner:
+def _active_active() -> dict[str, ConfigEnv]:
+    """samconfig.toml's config-envs with both Regions processing."""
+    return {
+        name: ConfigEnv(
+            env.name, env.region, env.stack_name, {**env.overrides, "ProcessingMode": "active-active"}
+        )
+        for name, env in read_config_envs().items()
+    }
+
+
+def _runner(
+    tmp_path: Path, cloud: FakeCloud, sam: FakeSam, lines: list[str], steps: list[Step] | None = None
+) -> Runner:
     ticks = iter(range(0, 10**6, 5))
     return Runner(
-        plan(),
+        steps if steps is not None else plan(),
         cloud,
         sam,
         tmp_path / "journal.json",
@@ -117,6 +136,63 @@ def test_plan_steps_in_the_order_two_regions_need():
         "ReplicaKmsKeyArn": ("secondary", "PersonalDataKeyArn"),
         "GlobalEndpointId": ("primary", "IngressEndpointId"),
     }
+    # AND the active-archive secondary replicates nothing: no key of the primary's is passed to it
+    assert all(
+        "ReplicaKmsKeyArn" not in {**s.passed, **s.passed_if_present}
+        for s in steps
+        if s.env.name == "secondary"
+    )
+
+
+def test_plan_active_active_secondary_gets_the_primarys_replica_key_after_the_primary_ran():
+    # GIVEN both config-envs active-active with BucketReplication
+    steps = plan(_active_active())
+
+    # WHEN / THEN the same order, the primary's replica-bucket key passed to the secondary's second
+    # deploy (after the primary created those buckets) and kept by a re-run of its first
+    assert [s.name for s in steps] == [s.name for s in plan()]
+    passed = {s.name: (s.passed, s.passed_if_present) for s in steps}
+    replica_key = ("primary", "ReplicaBucketsKeyArn")
+    assert passed["secondary-validator"][0]["ReplicaKmsKeyArn"] == replica_key
+    assert passed["secondary-edge"][1]["ReplicaKmsKeyArn"] == replica_key
+    assert [s.name for s in steps].index("primary") < [s.name for s in steps].index("secondary-validator")
+    # AND the printed plan says so
+    text = render_plan(steps)
+    assert "ReplicaKmsKeyArn=<primary:ReplicaBucketsKeyArn>" in text
+    assert "<primary:ReplicaBucketsKeyArn> -> ReplicaKmsKeyArn: secondary-validator" in text
+    assert "<primary:ReplicaBucketsKeyArn>" not in render_plan(plan())
+
+
+def test_run_active_active_first_deployment_secondary_replicates_from_its_second_deploy(tmp_path):
+    # GIVEN no stack yet and both config-envs active-active
+    cloud, lines = FakeCloud(), []
+    sam = FakeSam(cloud)
+
+    # WHEN the plan runs
+    _runner(tmp_path, cloud, sam, lines, plan(_active_active())).run()
+
+    # THEN the secondary's first deploy had no key (the primary's buckets did not exist yet), its
+    # second got the primary's replica-bucket key; the primary got the secondary's key
+    deploys = _deploys(sam)
+    assert [env for env, _ in deploys] == ["secondary", "primary", "secondary", "primary"]
+    assert 'ReplicaKmsKeyArn=""' in deploys[0][1]
+    assert f"ReplicaKmsKeyArn={KEY_ARN}" in deploys[1][1]
+    assert f"ReplicaKmsKeyArn={PRIMARY_KEY_ARN}" in deploys[2][1]
+    # AND a restarted run keeps the secondary replicating from its first deploy on
+    restarted = FakeSam(cloud)
+    _runner(tmp_path, cloud, restarted, [], plan(_active_active())).run(restart=True)
+    assert f"ReplicaKmsKeyArn={PRIMARY_KEY_ARN}" in _deploys(restarted)[0][1]
+
+
+def test_run_active_active_secondary_without_an_active_active_primary_fails_clearly(tmp_path):
+    # GIVEN only the secondary's config-env switched to active-active (the primary holds no replica buckets)
+    envs = read_config_envs()
+    envs["secondary"] = _active_active()["secondary"]
+    cloud = FakeCloud()
+
+    # WHEN / THEN the secondary's second deploy names the output the primary does not have
+    with pytest.raises(DeployError, match="<primary:ReplicaBucketsKeyArn>"):
+        _runner(tmp_path, cloud, FakeSam(cloud), [], plan(envs)).run()
 
 
 def test_plan_printed_without_aws_every_override_and_every_passed_value(capsys):
