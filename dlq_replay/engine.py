@@ -3,10 +3,12 @@ and one consumer end to end from its settings (``replay_consumer``).
 
 Per object, in key order: skip it when ``replayed/<key>`` already exists (an earlier run replayed it and
 stopped before the delete: the delete is finished now; the replayed/ keys are listed once per run, not
-looked up per object); skip it as poison when its ``replay.count`` has reached ``max_replays``;
-otherwise count the attempt IN the object first (so a crash counts too), send it, and on success MOVE it
-to ``replayed/<key>`` (copy, then delete). A failed object stays where it is with its count and last
-error. Nothing is deleted without a copy, and a rerun continues where a stopped one ended.
+looked up per object); keep a buffer record the batcher set aside (not a signal batch: replayed
+unchanged it would only be set aside again, as a new object); skip it as poison when its
+``replay.count`` has reached ``max_replays``; otherwise count the attempt IN the object first (so a
+crash counts too), send it, and on success MOVE it to ``replayed/<key>`` (copy, then delete). A failed
+object stays where it is with its count and last error. Nothing is deleted without a copy, and a rerun
+continues where a stopped one ended.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import datetime
 from types import FrameType
 from typing import Any, Final, Protocol
 
+from batcher.set_aside import CONDITION as SET_ASIDE_CONDITION
 from dlq_hydrate import keys
 from dlq_replay.pacing import Pacer
 from dlq_replay.selection import Window, select_keys
@@ -28,7 +31,11 @@ from dlq_replay.targets import Target, TargetSettings, build_target
 from signal_platform.errors import SignalPlatformError
 from signal_platform.timeutil import format_rfc3339, utc_now
 
-OUTCOMES: Final = ("replayed", "failed", "already_done", "poison", "changed", "would_replay")
+OUTCOMES: Final = ("replayed", "failed", "already_done", "poison", "changed", "would_replay", "kept")
+KEPT_SET_ASIDE: Final = (
+    "a buffer record the batcher set aside: it is not a signal batch, so replayed unchanged it would be"
+    " set aside again; kept as the evidence (docs/runbook.md#bufferdlq)"
+)
 # What a target raises for a stored object of an odd shape (edited by hand, or not the hydrate's: bad
 # base64, a missing or mistyped field): a failure of that object, counted like any other, not the end
 # of the run (which would stop at the same object on every rerun).
@@ -58,6 +65,7 @@ class Summary:
     failures: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
     poison: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
     interrupted: bool = False
     seconds: float = 0.0
 
@@ -74,6 +82,7 @@ class Summary:
             "failures": [{"key": key, "reason": reason} for key, reason in self.failures],
             "warnings": [{"key": key, "reason": reason} for key, reason in self.warnings],
             "poison_keys": self.poison,
+            "kept_keys": self.kept,
         }
 
 
@@ -130,6 +139,8 @@ class Replayer:
 
     def _skip(self, stored: StoredObject) -> tuple[str, str] | None:
         """Why ``stored`` is not sent this time (None: it is)."""
+        if _set_aside_by_the_batcher(stored.body):
+            return "kept", KEPT_SET_ASIDE
         state = stored.body.setdefault("replay", {})
         try:
             count = int(state.get("count", 0))
@@ -140,6 +151,14 @@ class Replayer:
         if self.dry_run:
             return "would_replay", ""
         return None
+
+
+def _set_aside_by_the_batcher(body: Mapping[str, Any]) -> bool:
+    """Whether the DLQ message kept in ``body`` is the batcher's for a record it set aside."""
+    dlq = body.get("dlq")
+    message = dlq.get("message") if isinstance(dlq, dict) else None
+    context = message.get("requestContext") if isinstance(message, dict) else None
+    return isinstance(context, dict) and context.get("condition") == SET_ASIDE_CONDITION
 
 
 class StopFlag:
@@ -182,6 +201,8 @@ def run_replay(
             summary.failures.append((key, detail))
         elif outcome == "poison":
             summary.poison.append(key)
+        elif outcome == "kept":
+            summary.kept.append(key)
         elif outcome == "replayed" and detail:
             summary.warnings.append((key, detail))
         progress.update(sum(summary.counts.values()), summary.counts)
@@ -203,6 +224,7 @@ def run_replay(
     progress.close()
     summary.failures.sort()
     summary.poison.sort()
+    summary.kept.sort()
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -297,6 +319,8 @@ def summary_lines(consumer: str, target: Target, summary: Summary) -> list[str]:
     ]
     if counts["changed"]:
         lines.append(f"  changed meanwhile   {counts['changed']} (another replay holds them)")
+    if counts["kept"]:
+        lines.append(f"  kept (set aside by the batcher) {counts['kept']}")
     if counts["would_replay"]:
         lines.append(f"  would replay (dry run) {counts['would_replay']}")
     if summary.interrupted:
@@ -308,4 +332,5 @@ def summary_lines(consumer: str, target: Target, summary: Summary) -> list[str]:
         f"poison: {key} (inspect with `show`; raise --max-replays only after fixing the cause)"
         for key in summary.poison
     )
+    lines.extend(f"kept: {key}: {KEPT_SET_ASIDE}" for key in summary.kept)
     return lines

@@ -187,6 +187,14 @@ def test_a_malformed_record_is_set_aside_at_once_and_the_traffic_behind_it_reach
     assert _alarmed(cloud, "BufferDlqMessagesSentAlarm", started)
     assert not _alarmed(cloud, "BatcherIteratorAgeAlarm", started)
 
+    # WHEN the runbook's recovery replays the DLQ store
+    recovery = recover(cloud)
+
+    # THEN the set-aside records are kept as the evidence, not sent round again as new objects
+    assert recovery.ok, recovery.output
+    assert recovery.output.count("kept: ") == len(bad)
+    assert set(cloud.census().hydrated.get("BufferDlq", ())) == set(bad)
+
 
 def _batcher_metric(cloud: LocalCloud, name: str) -> float:
     return sum(cloud.primary.cloudwatch.values("CustomerSignals", name, {"service": "batcher"}))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dlq_replay.engine import Replayer, run_replay
+from dlq_replay.engine import Replayer, run_replay, summary_lines
 from dlq_replay.pacing import Pacer
 from dlq_replay.selection import Window, listing_prefixes, parse_moment
 from dlq_replay.store import ChangedMeanwhileError, ReplayStore, StoredObject
@@ -384,3 +384,26 @@ def test_run_replay_store_outage_is_a_failure_of_that_object() -> None:
     store.get = broken  # type: ignore[method-assign]
     summary = run(store, ScriptedTarget())
     assert summary.counts["failed"] == 2
+
+
+def test_run_replay_keeps_a_record_the_batcher_set_aside_and_replays_the_rest() -> None:
+    # GIVEN a buffer record the batcher set aside (not a signal batch) among ordinary objects
+    store = store_with(2)
+    set_aside_message = {"requestContext": {"condition": "MalformedRecordSetAside"}, "KinesisBatchInfo": {}}
+    store.add(
+        "dlq/p/bad",
+        {"record": {"sequenceNumber": "bad"}, "dlq": {"message": set_aside_message}, "replay": {"count": 0}},
+    )
+    target = ScriptedTarget()
+    # WHEN a dry run, then a replay, go over them
+    dry = run(store, target, dry_run=True)
+    summary = run(store, target)
+    # THEN it is never sent, nor counted as an attempt: it stays where it is, as the evidence
+    assert (dry.counts["kept"], dry.counts["would_replay"]) == (1, 2)
+    assert (summary.counts["kept"], summary.counts["replayed"], summary.kept) == (1, 2, ["dlq/p/bad"])
+    assert target.sent == ["0", "1"]
+    assert store.objects["dlq/p/bad"]["replay"] == {"count": 0}
+    assert summary.ok
+    lines = summary_lines("buffer", target, summary)
+    assert "  kept (set aside by the batcher) 1" in lines
+    assert any(line.startswith("kept: dlq/p/bad: a buffer record the batcher set aside") for line in lines)
