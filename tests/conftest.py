@@ -65,3 +65,14 @@ def _fresh_clients() -> Iterator[None]:
     aws_clients.reset()
     yield
     aws_clients.reset()
+
+
+@pytest.fixture(autouse=True)
+def _test_environment_metrics() -> None:
+    """The shared Powertools metrics object, as the test environment configures it: the local cloud
+    points it at each function it runs (localcloud/runtime.py), and a handler test after that must
+    not flush under another function's namespace, or none."""
+    from signal_platform.observability import metrics  # imported once the environment above is set
+
+    metrics.namespace = os.environ["POWERTOOLS_METRICS_NAMESPACE"]
+    metrics.service = os.environ["POWERTOOLS_SERVICE_NAME"]
