@@ -3,8 +3,9 @@
 Prints, per request shape of the default settings (the realistic mix, MaxSignalsPerEntry as the
 template sets it), the cost per service per day and per month at 400 M and 2 B signals a day in one
 Region and in two; the alternatives a team would weigh, each with what it does to the guarantees;
-one line per request shape; and draws docs/cost.png. ``--write-docs`` also regenerates the figures
-in README.md and docs/cost.md (tests/unit/test_cost_figures.py fails when they drift).
+the lines ProcessingMode active-active changes; one line per request shape; and draws
+docs/cost.png. ``--write-docs`` also regenerates the figures in README.md and docs/cost.md
+(tests/unit/test_cost_figures.py fails when they drift).
 
     python -m bench.cost [--calls bench/results/calls.json] [--prices bench/prices.toml] [--write-docs]
 """
@@ -26,6 +27,7 @@ from bench.cost_model import (
     PriceTable,
     Scenario,
     Usage,
+    active_active_costs,
     archive_usd,
     firehose_lake_costs,
     front_door_buffer,
@@ -121,6 +123,64 @@ def front_door_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str
         lines.append(f"{cost_line(k, buffered)} (front-door buffer)")
         lines.append(f"{cost_line(k, buffered + balancer)} (load balancer and front-door buffer)")
     return lines
+
+
+# ProcessingMode active-active: where the signals are processed. The global endpoint puts every event
+# on the primary's bus while the primary is healthy, and an event's `region` is its bus's, so the
+# secondary processes what the endpoint sends it during a failover. The model's total is the same at
+# any split (tests/unit/test_cost_active_active.py); the comparison shows half each as well.
+ACTIVE_ACTIVE_SHARE: Final = 0.0
+ACTIVE_ACTIVE_SPLITS: Final = {"all in the primary": ACTIVE_ACTIVE_SHARE, "half each": 0.5}
+ACTIVE_ACTIVE_EFFECT: Final = (
+    "both Regions process: after a failover the secondary processes at once (no wait for the primary "
+    "or a replay), an outage delays only the events its Region had not processed; exactly once across "
+    "Regions by the global idempotency table; the lake in two Regions' buckets, each replicated to the "
+    "other; a second pipeline to operate (ADR 0005)"
+)
+
+
+def active_active_usd(usage: Usage, prices: PriceTable, share: float = ACTIVE_ACTIVE_SHARE) -> float:
+    """USD per million signals at 2 B/day in two Regions, both processing."""
+    delta = math.fsum(active_active_costs(usage, prices, HEADLINE, share).values())
+    return per_million_signals(usage, prices, HEADLINE) + per_million(delta, prices, HEADLINE)
+
+
+def active_active_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str]:
+    return [
+        f"{cost_line(k, active_active_usd(usage, prices))} (active-active)"
+        for k, usage in default_usages(results).items()
+    ]
+
+
+def active_active_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tuple[str, ...]]:
+    """The lines active-active changes against active-archive, USD a month at 2 B/day, at 1 and 100
+    events/request, for each split of ``ACTIVE_ACTIVE_SPLITS``; then the total and per million."""
+    usages = default_usages(results)
+    columns = [(usages[k], share) for k in (1, 100) for share in ACTIVE_ACTIVE_SPLITS.values()]
+    tables = [active_active_costs(usage, prices, HEADLINE, share) for usage, share in columns]
+
+    def change(usd: float) -> str:
+        return f"{usd + 0.0:+,.0f}"  # + 0.0: no "-0"
+
+    rows = [
+        (line, *(change(table[line]) for table in tables))
+        for line in tables[0]
+        if any(table[line] for table in tables)
+    ]
+    rows.append(("total change", *(change(math.fsum(table.values())) for table in tables)))
+    rows.append(
+        (
+            "USD per million signals",
+            *(f"{active_active_usd(usage, prices, share):.3f}" for usage, share in columns),
+        )
+    )
+    return rows
+
+
+ACTIVE_ACTIVE_HEADERS: Final = (
+    "line (USD a month, 2 B/day)",
+    *(f"{k} events/request, {split}" for k in (1, 100) for split in ACTIVE_ACTIVE_SPLITS),
+)
 
 
 def _money(usd: float) -> str:
@@ -289,6 +349,15 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
             base[k],
             "none on delivery: Lambda traces about 5 % of the validator, batcher, enrichment and S3 "
             "writer invocations (a rate no sampling rule changes)",
+        )
+        for k in (1, 100)
+    )
+    rows.extend(
+        row(
+            f"active-active (ProcessingMode), {k} events/request",
+            active_active_usd(usages[k], prices),
+            base[k],
+            ACTIVE_ACTIVE_EFFECT,
         )
         for k in (1, 100)
     )
@@ -485,6 +554,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Alternatives (USD per million signals at 2 B/day, two Regions; reference: the default shape)"
     )
     report.table(ALTERNATIVE_HEADERS, alternative_rows(results, prices))
+    report.title("ProcessingMode active-active against active-archive: the lines that change")
+    report.table(ACTIVE_ACTIVE_HEADERS, active_active_rows(results, prices))
+    report.note(
+        "the global endpoint sends every event to the primary while it is healthy: the secondary "
+        "processes during a failover; the total does not depend on the split"
+    )
     report.title("What dominates at 1 event/request (USD per million signals, 2 B/day, two Regions)")
     report.table(
         ("line", "USD per million"), [(s, f"{usd:.3f}") for s, usd in dominant(usages[1], prices, top=6)]
@@ -503,7 +578,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("figures regenerated in", ", ".join(str(path.relative_to(ROOT)) for path in DOCS))
     print()
     for line in (
-        headline_lines(results, prices) + front_door_lines(results, prices) + grouping_lines(results, prices)
+        headline_lines(results, prices)
+        + front_door_lines(results, prices)
+        + grouping_lines(results, prices)
+        + active_active_lines(results, prices)
     ):
         print(line)
     return 0

@@ -3,7 +3,8 @@
 Pure functions only (no I/O besides ``load_prices`` reading the TOML text it is given a path to):
 ``usage_of`` turns one shape of ``bench/results/calls.json`` into ``Usage`` per signal,
 ``monthly_costs`` prices it for one or two Regions at a daily volume, and the alternatives
-(``per_signal_idempotency``, ``firehose_lake``) are ``Usage`` transformations priced the same way.
+(``per_signal_idempotency``, ``firehose_lake``) are ``Usage`` transformations priced the same way,
+or the lines they change (``firehose_lake_costs``, ``load_balancer_costs``, ``active_active_costs``).
 ``make cost`` (``bench.cost``) prints and plots what these return; tests/unit/test_cost_model.py
 checks one line by hand.
 """
@@ -206,6 +207,11 @@ class Usage:
     buffer_records: float = 0.0
     buffer_put_units: float = 0.0
     buffer_bytes: float = 0.0
+    # The idempotency records (the enrichment's table): records created (PutItem), writes (every
+    # PutItem, UpdateItem, DeleteItem) and the writes' request bytes, per signal.
+    idempotency_records: float = 0.0
+    idempotency_writes: float = 0.0
+    idempotency_bytes: float = 0.0
     # Each function's log and trace settings as the template says (``template_logging``); a function
     # not named here has Lambda's text logs and Active tracing.
     logging: Mapping[str, FunctionLogging] = field(default_factory=dict)
@@ -259,6 +265,7 @@ def usage_of(shape: Mapping[str, Any], logging: Mapping[str, FunctionLogging] | 
     }
     write_units = math.fsum(table_writes.values()) * k
     write_seconds = math.fsum(float(_calls(enrich, op)["seconds"]) for op in ddb_ops)
+    idempotency_writes = [_calls(enrich, op) for op in ddb_ops]
     entries = _sum(functions, "events.PutEvents", "entries")
     # The ingress bus hop: the validator's PutEvents, or the batcher's behind the front-door buffer.
     ingress = [
@@ -310,6 +317,9 @@ def usage_of(shape: Mapping[str, Any], logging: Mapping[str, FunctionLogging] | 
         buffer_records=float(buffer.get("records", 0.0)) / k,
         buffer_put_units=float(buffer.get("put_payload_units", 0.0)) / k,
         buffer_bytes=float(buffer.get("record_bytes", 0.0)) / k,
+        idempotency_records=float(_calls(enrich, "dynamodb.PutItem")["calls"]) / k,
+        idempotency_writes=math.fsum(float(c["calls"]) for c in idempotency_writes) / k,
+        idempotency_bytes=math.fsum(float(c.get("request_bytes", 0.0)) for c in idempotency_writes) / k,
         logging=dict(logging or {}),
     )
 
@@ -400,14 +410,20 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
             + ingress_gb * prices["inter_region_transfer_gb"]
         )
         costs["Secondary: archive (30 days)"] = archive_usd(usage, prices, scenario)
-        replicated_gb = _gb(usage.replicated_bytes) * month
-        costs["S3 Cross-Region Replication"] = (
-            replicated_gb * prices["inter_region_transfer_gb"]
-            + usage.replicated_puts * month * prices["s3_put"]
-            + replicated_gb * prices["s3_standard_gb_month"]
-        )
+        costs["S3 Cross-Region Replication"] = bucket_replication_usd(usage, prices, month)
         costs["Secondary: KMS key, secret replica"] = prices["kms_key_month"] + prices["secret_month"]
     return costs
+
+
+def bucket_replication_usd(usage: Usage, prices: PriceTable, signals_per_month: float) -> float:
+    """S3 Cross-Region Replication a month of the lake and DLQ-store objects ``signals_per_month``
+    signals make: their bytes across Regions, one PUT each at the destination, one month stored there."""
+    replicated_gb = _gb(usage.replicated_bytes) * signals_per_month
+    return (
+        replicated_gb * prices["inter_region_transfer_gb"]
+        + usage.replicated_puts * signals_per_month * prices["s3_put"]
+        + replicated_gb * prices["s3_standard_gb_month"]
+    )
 
 
 def archive_usd(usage: Usage, prices: PriceTable, scenario: Scenario) -> float:
@@ -485,18 +501,26 @@ def put_units_usd(units_per_signal: float, prices: PriceTable, scenario: Scenari
     return units_per_signal * month * prices["kinesis_put_payload_unit"]
 
 
+def signal_stream_fixed_usd(usage: Usage, prices: PriceTable, scenario: Scenario) -> float:
+    """What one Region's signal stream costs a month whatever flows through it: provisioned, the
+    shards for the scenario's whole peak (with their retention); on-demand, the stream-hours."""
+    if scenario.provisioned_stream:
+        return shards_usd(stream_shards(usage, prices, scenario), prices)
+    return 24 * prices.days_per_month * prices["kinesis_on_demand_stream_hour"]
+
+
 def signal_stream_usd(usage: Usage, prices: PriceTable, scenario: Scenario) -> float:
     """The signal stream (where processing runs: the primary) a month, in the capacity mode the
     scenario deploys, with its retention (``stream_retention_hours``)."""
+    fixed = signal_stream_fixed_usd(usage, prices, scenario)
     if scenario.provisioned_stream:
-        shards = stream_shards(usage, prices, scenario)
-        return shards_usd(shards, prices) + put_units_usd(usage.stream_put_units, prices, scenario)
+        return fixed + put_units_usd(usage.stream_put_units, prices, scenario)
     month = scenario.signals_per_day * prices.days_per_month
     consumers = 2 if scenario.partner else 1
     in_gb = _gb(usage.stream_kib * KB) * month  # each record rounded up to 1 KB
     stored_days = (_retention_hours(prices) - INCLUDED_RETENTION_HOURS) / 24
     return (
-        24 * prices.days_per_month * prices["kinesis_on_demand_stream_hour"]
+        fixed
         + in_gb * prices["kinesis_on_demand_gb_in"]
         + in_gb * consumers * prices["kinesis_on_demand_gb_out"]
         + in_gb
@@ -626,6 +650,61 @@ def firehose_lake_costs(usage: Usage, prices: PriceTable, scenario: Scenario) ->
     return {
         "Firehose (ingest, partitioning, objects)": firehose,
         "lake Pipe, S3-writer λ, PUTs removed": -removed,
+    }
+
+
+# ---------------------------------------------------------------------------- both Regions processing
+IDEMPOTENCY_REPLICAS: Final = 2  # IdempotencyGlobalTable: a replica in the primary and one in the secondary
+# The lines ``active_active_costs`` returns.
+AA_IDEMPOTENCY_WRITES: Final = "Idempotency records: rWRU in both replicas instead of WRU in one"
+AA_IDEMPOTENCY_DELETES: Final = "Idempotency records: TTL deletes replicated (rWRU)"
+AA_IDEMPOTENCY_TRANSFER: Final = "Idempotency records: written bytes across Regions"
+AA_SECONDARY_STREAM: Final = "Secondary: signal stream sized for a failover"
+AA_PRIMARY_REPLICATION: Final = "S3 CRR: the primary's lake and DLQ store (its share)"
+AA_SECONDARY_REPLICATION: Final = "S3 CRR: the secondary's lake and DLQ store to the primary"
+AA_PARTNER_KEY: Final = "Secondary: partner secret"
+
+
+def active_active_costs(
+    usage: Usage, prices: PriceTable, scenario: Scenario, secondary_share: float = 0.0
+) -> dict[str, float]:
+    """Both Regions processing (ProcessingMode active-active) instead of the primary alone: the lines
+    that change, USD a month, new value minus old. ``secondary_share`` is the share of the signals the
+    secondary processes (the events its bus took first); the primary processes the rest.
+
+    - Each signal's processing (enrichment, data-platform bus, stream records, Pipes, S3 writer, lake)
+      costs the same in either Region: split by the share, those lines sum to what they are.
+    - The idempotency table is a global table with a replica in each Region: every write is billed
+      as a replicated write (rWRU) in both replicas, wherever it was made; a record's TTL delete is
+      free where it runs and a replicated write in the other replica (DynamoDB developer guide,
+      "Throughput capacity planning for global tables"), as large as the record's writes measured;
+      the written bytes (the writes' request bytes) cross Regions once.
+    - Each Region's lake and DLQ store replicate to the other Region's replica buckets: each
+      direction the share its Region processes, priced as the primary's replication is.
+    - The secondary's signal stream exists, sized like the primary's (it takes all the traffic while
+      the primary is out): its fixed part; its per-record part follows the share.
+    - Event replication and both archives do not change: the global endpoint replicates every event
+      in either mode, and nothing else crosses Regions to be processed.
+    """
+    if scenario.regions != 2:
+        raise ValueError("active-active needs two Regions")
+    if not 0.0 <= secondary_share <= 1.0:
+        raise ValueError(f"secondary share {secondary_share:g} is not between 0 and 1")
+    month = scenario.signals_per_day * prices.days_per_month
+    units = usage.table_write_units.get(ENRICH_FUNCTION, 0.0) * month  # the idempotency table's WRU
+    units_per_write = units / (usage.idempotency_writes * month) if usage.idempotency_writes else 0.0
+    deletes = usage.idempotency_records * month * units_per_write
+    replicated = prices["dynamodb_replicated_write_request_unit"]
+    replication = bucket_replication_usd(usage, prices, month)  # every signal's objects, one way
+    return {
+        AA_IDEMPOTENCY_WRITES: units * IDEMPOTENCY_REPLICAS * replicated
+        - units * prices["dynamodb_write_request_unit"],
+        AA_IDEMPOTENCY_DELETES: deletes * replicated,
+        AA_IDEMPOTENCY_TRANSFER: _gb(usage.idempotency_bytes) * month * prices["inter_region_transfer_gb"],
+        AA_SECONDARY_STREAM: signal_stream_fixed_usd(usage, prices, scenario),
+        AA_PRIMARY_REPLICATION: -secondary_share * replication,
+        AA_SECONDARY_REPLICATION: secondary_share * replication,
+        AA_PARTNER_KEY: prices["secret_month"] if scenario.partner else 0.0,
     }
 
 
