@@ -184,15 +184,30 @@ def test_run_active_active_first_deployment_secondary_replicates_from_its_second
     assert f"ReplicaKmsKeyArn={PRIMARY_KEY_ARN}" in _deploys(restarted)[0][1]
 
 
-def test_run_active_active_secondary_without_an_active_active_primary_fails_clearly(tmp_path):
-    # GIVEN only the secondary's config-env switched to active-active (the primary holds no replica buckets)
+@pytest.mark.parametrize("switched", ["primary", "secondary"])
+def test_plan_refuses_a_processing_mode_set_in_one_config_env_only(switched):
+    # GIVEN one config-env switched to active-active, the other not (an active-active primary would
+    # leave the secondary's events to no processing; an active-active secondary would have them
+    # processed twice and replicate into replica buckets the primary never creates)
     envs = read_config_envs()
-    envs["secondary"] = _active_active()["secondary"]
-    cloud = FakeCloud()
+    envs[switched] = _active_active()[switched]
 
-    # WHEN / THEN the secondary's second deploy names the output the primary does not have
-    with pytest.raises(DeployError, match="<primary:ReplicaBucketsKeyArn>"):
-        _runner(tmp_path, cloud, FakeSam(cloud), [], plan(envs)).run()
+    # WHEN / THEN the plan refuses before any step, naming the parameter and both values
+    modes = {"primary": "active-archive", "secondary": "active-archive", switched: "active-active"}
+    with pytest.raises(
+        DeployError, match=f"ProcessingMode: primary {modes['primary']}, secondary {modes['secondary']}"
+    ):
+        plan(envs)
+    # AND BucketReplication set in one config-env only is refused the same way
+    envs = read_config_envs()
+    envs["primary"] = ConfigEnv(
+        "primary",
+        envs["primary"].region,
+        envs["primary"].stack_name,
+        {**envs["primary"].overrides, "BucketReplication": "disabled"},
+    )
+    with pytest.raises(DeployError, match="BucketReplication: primary disabled, secondary enabled"):
+        plan(envs)
 
 
 def test_plan_printed_without_aws_every_override_and_every_passed_value(capsys):
