@@ -27,7 +27,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -176,6 +176,12 @@ def plan(envs: Mapping[str, ConfigEnv] | None = None) -> list[Step]:
     # Active-active: the secondary replicates into the primary's replica buckets with the primary's
     # key, which exist only once the primary's stack has run (a re-run keeps it from the start).
     primary_key = {"ReplicaKmsKeyArn": PRIMARY_REPLICA_KEY} if replicates_its_buckets(secondary) else {}
+    if not primary_key:
+        # sam deploy gives a parameter it is not passed its previous value: a secondary that no
+        # longer replicates (switched back to active-archive, or BucketReplication disabled) would
+        # keep the primary's key, and its Rules would refuse the deploy.
+        key_value = secondary.overrides.get("ReplicaKmsKeyArn", "")
+        secondary = replace(secondary, overrides={**secondary.overrides, "ReplicaKmsKeyArn": key_value})
     replicas = ", its lake and DLQ store replicate to the primary" if primary_key else ""
     return [
         Step("build", "sam build: functions and the arm64 layer, once for both Regions", primary, Kind.BUILD),

@@ -35,6 +35,7 @@ class FakeCloud:
     legacy_table_in: set[str] = field(default_factory=set)
     alarm_states: list[str] = field(default_factory=lambda: ["OK"])
     table_states: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, dict[str, str]] = field(default_factory=dict)  # each stack's, as deployed
 
     def outputs(self, env: ConfigEnv) -> dict[str, str] | None:
         return self.stacks.get(env.name)
@@ -65,6 +66,10 @@ class FakeSam:
             return 1
         if argv[1] == "deploy":
             env = argv[argv.index("--config-env") + 1]
+            # sam deploy passes a parameter it is not given as UsePreviousValue on an existing stack
+            pairs = argv[argv.index("--parameter-overrides") + 1] if "--parameter-overrides" in argv else ""
+            passed = CfnParameterOverridesType().convert([pairs], None, None) if pairs else {}
+            self.cloud.parameters[env] = {**self.cloud.parameters.get(env, {}), **passed}
             outputs = {"PersonalDataKeyArn": KEY_ARN, "SourcesTableName": "customer-signals-prod-sources"}
             if env == "primary":
                 outputs |= {
@@ -182,6 +187,21 @@ def test_run_active_active_first_deployment_secondary_replicates_from_its_second
     restarted = FakeSam(cloud)
     _runner(tmp_path, cloud, restarted, [], plan(_active_active())).run(restart=True)
     assert f"ReplicaKmsKeyArn={PRIMARY_KEY_ARN}" in _deploys(restarted)[0][1]
+
+
+def test_run_switching_back_to_active_archive_leaves_the_secondary_without_the_primarys_key(tmp_path):
+    # GIVEN both Regions deployed active-active, the secondary replicating with the primary's key
+    cloud = FakeCloud()
+    _runner(tmp_path, cloud, FakeSam(cloud), [], plan(_active_active())).run()
+    assert cloud.parameters["secondary"]["ReplicaKmsKeyArn"] == PRIMARY_KEY_ARN
+
+    # WHEN both config-envs are switched back to active-archive and make deploy runs
+    _runner(tmp_path, cloud, FakeSam(cloud), [], plan()).run()
+
+    # THEN the secondary's stack no longer holds that key (sam deploy would have kept it, and the
+    # Rules refuse a key in a secondary that does not process: SecondaryReplicatesOnlyWhatItProcesses)
+    assert cloud.parameters["secondary"]["ProcessingMode"] == "active-archive"
+    assert cloud.parameters["secondary"]["ReplicaKmsKeyArn"] == ""
 
 
 @pytest.mark.parametrize("switched", ["primary", "secondary"])
