@@ -27,7 +27,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -144,15 +144,44 @@ def replicates_its_buckets(env: ConfigEnv) -> bool:
     )
 
 
+# Parameters both config-envs must agree on (the template's default when unset): one stack cannot
+# see the other's, so its Rules cannot refuse a mismatch.
+SHARED_PARAMETERS: Final = {"ProcessingMode": "active-archive", "BucketReplication": "disabled"}
+
+
+def mismatched_parameters(primary: ConfigEnv, secondary: ConfigEnv) -> list[str]:
+    """``SHARED_PARAMETERS`` set differently in the two config-envs. An active-active primary beside
+    an active-archive secondary leaves the secondary's events to no processing at all; the reverse
+    processes them twice, and a secondary that replicates finds no replica buckets to write into."""
+    return [
+        f"{name}: {primary.name} {primary.overrides.get(name, default)}, "
+        f"{secondary.name} {secondary.overrides.get(name, default)}"
+        for name, default in SHARED_PARAMETERS.items()
+        if primary.overrides.get(name, default) != secondary.overrides.get(name, default)
+    ]
+
+
 def plan(envs: Mapping[str, ConfigEnv] | None = None) -> list[Step]:
-    """The ordered steps for the primary and secondary config-envs."""
+    """The ordered steps for the primary and secondary config-envs; ``DeployError`` before any step
+    when they disagree on a parameter both must share."""
     envs = envs if envs is not None else read_config_envs()
     primary, secondary = envs[PRIMARY_ENV], envs[SECONDARY_ENV]
+    mismatched = mismatched_parameters(primary, secondary)
+    if mismatched:
+        raise DeployError(
+            f"set these the same in both config-envs of samconfig.toml: {'; '.join(mismatched)}"
+        )
     endpoint = {"GlobalEndpointId": ENDPOINT_ID}
     key = {"ReplicaKmsKeyArn": SECONDARY_KEY}
     # Active-active: the secondary replicates into the primary's replica buckets with the primary's
     # key, which exist only once the primary's stack has run (a re-run keeps it from the start).
     primary_key = {"ReplicaKmsKeyArn": PRIMARY_REPLICA_KEY} if replicates_its_buckets(secondary) else {}
+    if not primary_key:
+        # sam deploy gives a parameter it is not passed its previous value: a secondary that no
+        # longer replicates (switched back to active-archive, or BucketReplication disabled) would
+        # keep the primary's key, and its Rules would refuse the deploy.
+        key_value = secondary.overrides.get("ReplicaKmsKeyArn", "")
+        secondary = replace(secondary, overrides={**secondary.overrides, "ReplicaKmsKeyArn": key_value})
     replicas = ", its lake and DLQ store replicate to the primary" if primary_key else ""
     return [
         Step("build", "sam build: functions and the arm64 layer, once for both Regions", primary, Kind.BUILD),
@@ -421,12 +450,12 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the steps (a re-run skips finished steps)")
     run.add_argument("--restart", action="store_true", help="ignore the journal and run every step")
     args = parser.parse_args(argv)
-    steps = plan()
-    if args.command == "plan":
-        print(render_plan(steps, read_outputs(steps, Boto3Cloud()) if args.resolve else None))
-        return 0
-    journal = JOURNAL_DIR / f"{steps[2].env.stack_name}.json"
     try:
+        steps = plan()
+        if args.command == "plan":
+            print(render_plan(steps, read_outputs(steps, Boto3Cloud()) if args.resolve else None))
+            return 0
+        journal = JOURNAL_DIR / f"{steps[2].env.stack_name}.json"
         Runner(steps, Boto3Cloud(), _sam, journal).run(restart=args.restart)
     except DeployError as exc:
         print(f"error: {exc}", file=sys.stderr)

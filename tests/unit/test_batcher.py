@@ -278,6 +278,50 @@ def test_forward_a_malformed_record_that_cannot_be_set_aside_is_held_and_nothing
     assert outcome.set_aside == []
 
 
+def test_forward_packs_the_same_batches_whether_a_record_is_set_aside_at_once_or_on_a_retry() -> None:
+    # GIVEN good records around one that is not a signal batch, all in one segment's reach
+    batch = [*records(2), kinesis_record("00002", b"not json"), *records(5)[3:]]
+
+    def published(bus: Bus) -> list[tuple[str, tuple[str, ...]]]:
+        return [(entry.batch_id, tuple(entry.event_ids)) for entry in bus.published]
+
+    # WHEN it is set aside at once
+    at_once = Bus()
+    forwarder(at_once, 100).forward(batch, deadline=1e9, invocation=INVOCATION)
+    # AND, elsewhere, BufferDlq first refuses it and the mapping retries from it
+    retried, dlq = Bus(), Dlq(failing=True)
+    first = forwarder(retried, 100, dlq).forward(batch, deadline=1e9, invocation=INVOCATION)
+    dlq.failing = False
+    forwarder(retried, 100, dlq).forward(batch[2:], deadline=1e9, invocation=INVOCATION)
+    # THEN the same batches went out, with the same ids: a segment never spans the record, so the
+    # enrichment's idempotency sees a retry's batches as the ones it has
+    assert first.response() == {"batchItemFailures": [{"itemIdentifier": "00002"}]}
+    assert published(retried) == published(at_once)
+    assert [ids for _, ids in published(at_once)] == [("e00000", "e00001"), ("e00003", "e00004")]
+
+
+def test_forward_stops_setting_records_aside_at_the_deadline_and_resumes_at_the_first_not_set_aside() -> None:
+    # GIVEN a batch of records no signal batch among them (a contract this batcher does not read),
+    # each SendMessage taking a second, and 2.5 s to the deadline
+    class SlowDlq(Dlq):
+        def send(self, message: Mapping[str, Any]) -> str:
+            now[0] += 1.0
+            return super().send(message)
+
+    now = [0.0]
+    dlq = SlowDlq()
+    batcher = Forwarder(packer(), Bus(), segment_signals=10, dead_letters=dlq, monotonic=lambda: now[0])
+    batch = [kinesis_record(f"{index:05d}", b"{}") for index in range(6)]
+    # WHEN forwarded
+    outcome = batcher.forward(batch, deadline=2.5, invocation=INVOCATION)
+    # THEN the sends that began before the deadline set their records aside; the invocation answers
+    # before it runs into the function's timeout (which would retry the whole batch, the same sends
+    # again), the mapping resuming at the first record not set aside
+    assert [m["KinesisBatchInfo"]["startSequenceNumber"] for m in dlq.sent] == ["00000", "00001", "00002"]
+    assert outcome.response() == {"batchItemFailures": [{"itemIdentifier": "00003"}]}
+    assert outcome.set_aside_error is not None and "deadline" in outcome.set_aside_error
+
+
 def test_the_set_aside_message_is_a_one_record_range_the_dlq_hydrate_reads() -> None:
     # GIVEN the message the batcher sets a record aside with, as SQS hands it to the DLQ-hydrate
     dlq = Dlq()

@@ -35,6 +35,7 @@ class FakeCloud:
     legacy_table_in: set[str] = field(default_factory=set)
     alarm_states: list[str] = field(default_factory=lambda: ["OK"])
     table_states: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, dict[str, str]] = field(default_factory=dict)  # each stack's, as deployed
 
     def outputs(self, env: ConfigEnv) -> dict[str, str] | None:
         return self.stacks.get(env.name)
@@ -65,6 +66,10 @@ class FakeSam:
             return 1
         if argv[1] == "deploy":
             env = argv[argv.index("--config-env") + 1]
+            # sam deploy passes a parameter it is not given as UsePreviousValue on an existing stack
+            pairs = argv[argv.index("--parameter-overrides") + 1] if "--parameter-overrides" in argv else ""
+            passed = CfnParameterOverridesType().convert([pairs], None, None) if pairs else {}
+            self.cloud.parameters[env] = {**self.cloud.parameters.get(env, {}), **passed}
             outputs = {"PersonalDataKeyArn": KEY_ARN, "SourcesTableName": "customer-signals-prod-sources"}
             if env == "primary":
                 outputs |= {
@@ -184,15 +189,45 @@ def test_run_active_active_first_deployment_secondary_replicates_from_its_second
     assert f"ReplicaKmsKeyArn={PRIMARY_KEY_ARN}" in _deploys(restarted)[0][1]
 
 
-def test_run_active_active_secondary_without_an_active_active_primary_fails_clearly(tmp_path):
-    # GIVEN only the secondary's config-env switched to active-active (the primary holds no replica buckets)
-    envs = read_config_envs()
-    envs["secondary"] = _active_active()["secondary"]
+def test_run_switching_back_to_active_archive_leaves_the_secondary_without_the_primarys_key(tmp_path):
+    # GIVEN both Regions deployed active-active, the secondary replicating with the primary's key
     cloud = FakeCloud()
+    _runner(tmp_path, cloud, FakeSam(cloud), [], plan(_active_active())).run()
+    assert cloud.parameters["secondary"]["ReplicaKmsKeyArn"] == PRIMARY_KEY_ARN
 
-    # WHEN / THEN the secondary's second deploy names the output the primary does not have
-    with pytest.raises(DeployError, match="<primary:ReplicaBucketsKeyArn>"):
-        _runner(tmp_path, cloud, FakeSam(cloud), [], plan(envs)).run()
+    # WHEN both config-envs are switched back to active-archive and make deploy runs
+    _runner(tmp_path, cloud, FakeSam(cloud), [], plan()).run()
+
+    # THEN the secondary's stack no longer holds that key (sam deploy would have kept it, and the
+    # Rules refuse a key in a secondary that does not process: SecondaryReplicatesOnlyWhatItProcesses)
+    assert cloud.parameters["secondary"]["ProcessingMode"] == "active-archive"
+    assert cloud.parameters["secondary"]["ReplicaKmsKeyArn"] == ""
+
+
+@pytest.mark.parametrize("switched", ["primary", "secondary"])
+def test_plan_refuses_a_processing_mode_set_in_one_config_env_only(switched):
+    # GIVEN one config-env switched to active-active, the other not (an active-active primary would
+    # leave the secondary's events to no processing; an active-active secondary would have them
+    # processed twice and replicate into replica buckets the primary never creates)
+    envs = read_config_envs()
+    envs[switched] = _active_active()[switched]
+
+    # WHEN / THEN the plan refuses before any step, naming the parameter and both values
+    modes = {"primary": "active-archive", "secondary": "active-archive", switched: "active-active"}
+    with pytest.raises(
+        DeployError, match=f"ProcessingMode: primary {modes['primary']}, secondary {modes['secondary']}"
+    ):
+        plan(envs)
+    # AND BucketReplication set in one config-env only is refused the same way
+    envs = read_config_envs()
+    envs["primary"] = ConfigEnv(
+        "primary",
+        envs["primary"].region,
+        envs["primary"].stack_name,
+        {**envs["primary"].overrides, "BucketReplication": "disabled"},
+    )
+    with pytest.raises(DeployError, match="BucketReplication: primary disabled, secondary enabled"):
+        plan(envs)
 
 
 def test_plan_printed_without_aws_every_override_and_every_passed_value(capsys):

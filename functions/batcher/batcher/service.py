@@ -3,10 +3,11 @@ records that are not signal batches set aside on BufferDlq."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from batcher.models import Invocation, KinesisRecord
 from batcher.packing import BufferedRecord, first_copies, pack_segment, parse_record, segments
@@ -15,6 +16,8 @@ from signal_platform.bus_publisher import FailureKind, Publisher
 from signal_platform.errors import DeadLetterSendError, MalformedBatchError
 from signal_platform.signal_batches import SignalBatcher
 from signal_platform.timeutil import utc_now
+
+DEADLINE_REACHED: Final = "the invocation's deadline passed before SendMessage"
 
 
 class DeadLetters(Protocol):
@@ -62,6 +65,7 @@ class Forwarder:
     segment_signals: int
     dead_letters: DeadLetters
     clock: Callable[[], datetime] = utc_now
+    monotonic: Callable[[], float] = time.monotonic
 
     def forward(
         self, records: Sequence[KinesisRecord], *, deadline: float, invocation: Invocation
@@ -71,7 +75,8 @@ class Forwarder:
         A record that is not a signal batch ends the run of records before it (published first, so
         a segment never spans it and a retry packs the same batches whether or not it is set aside
         then) and is set aside on BufferDlq; the records after it go on. When it cannot be set
-        aside, the invocation stops at it: it and the rest are retried (nothing is skipped)."""
+        aside (``SendMessage`` fails, or the deadline has passed), the invocation stops at it: it
+        and the rest are retried (nothing is skipped)."""
         outcome = ForwardOutcome(records=len(records))
         run: list[BufferedRecord] = []
         for record in records:
@@ -83,7 +88,7 @@ class Forwarder:
             if not self._publish(run, outcome, deadline):
                 return outcome
             run = []
-            if not self._set_aside(record, error, invocation, outcome):
+            if not self._set_aside(record, error, invocation, outcome, deadline):
                 return outcome
         self._publish(run, outcome, deadline)
         return outcome
@@ -94,13 +99,21 @@ class Forwarder:
         error: MalformedBatchError,
         invocation: Invocation,
         outcome: ForwardOutcome,
+        deadline: float,
     ) -> bool:
-        try:
-            self.dead_letters.send(on_failure_record(record, invocation, error, self.clock()))
-        except DeadLetterSendError as exc:
+        # Past the deadline it is held like a refused send: a batch of many such records (a
+        # validator writing a contract this batcher does not read) would otherwise run into the
+        # function's timeout, and a timeout retries the whole batch, the same sends again, forever.
+        problem = DEADLINE_REACHED if self.monotonic() >= deadline else None
+        if problem is None:
+            try:
+                self.dead_letters.send(on_failure_record(record, invocation, error, self.clock()))
+            except DeadLetterSendError as exc:
+                problem = str(exc)
+        if problem is not None:
             outcome.resume_at = record.sequence_number
             outcome.malformed = str(error)
-            outcome.set_aside_error = str(exc)
+            outcome.set_aside_error = problem
             return False
         outcome.set_aside.append(SetAside(record.shard_id, record.sequence_number, str(error)))
         return True

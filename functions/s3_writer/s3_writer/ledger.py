@@ -74,14 +74,6 @@ def _conditional_failure(exc: Exception) -> bool:
     )
 
 
-def _code(exc: Exception) -> str:
-    from botocore.exceptions import ClientError  # noqa: PLC0415
-
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
-    return type(exc).__name__
-
-
 class DynamoDbLedger:
     """The ledger on a DynamoDB table; SDK errors become ``LakeLedgerError`` (the batch is retried)."""
 
@@ -133,7 +125,8 @@ class DynamoDbLedger:
                 try:
                     response = self._client().batch_get_item(RequestItems=pending)
                 except (ClientError, BotoCoreError) as exc:
-                    raise LakeLedgerError(f"BatchGetItem on {self.table} failed: {_code(exc)}") from exc
+                    code = aws_clients.error_code(exc)
+                    raise LakeLedgerError(f"BatchGetItem on {self.table} failed: {code}") from exc
                 found.extend(response.get("Responses", {}).get(self.table, []))
                 pending = response.get("UnprocessedKeys") or {}
         return found
@@ -203,7 +196,8 @@ class DynamoDbLedger:
         except (ClientError, BotoCoreError) as exc:
             if _conditional_failure(exc):
                 return False
-            raise LakeLedgerError(f"{operation} on {self.table} failed: {_code(exc)}") from exc
+            code = aws_clients.error_code(exc)
+            raise LakeLedgerError(f"{operation} on {self.table} failed: {code}") from exc
         return True
 
     def _expiry(self) -> int:
