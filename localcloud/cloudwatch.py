@@ -471,9 +471,11 @@ class CloudWatch:
     def _sample_queues(self, now: float) -> None:
         """Every queue's visible messages and oldest message, read from moto's queues without touching
         them (a ReceiveMessage would change what it measures)."""
+        from moto.core.utils import unix_time_millis  # noqa: PLC0415
         from moto.sqs.models import sqs_backends  # noqa: PLC0415
 
         self._sampled_at = now
+        now_ms = unix_time_millis()
         stack = self._services.stack
         queues = sqs_backends[stack.account_id][stack.region].queues
         for name, gauge in self._queues.items():
@@ -485,7 +487,11 @@ class CloudWatch:
                 del seen[gone]
             for message_id in current:
                 seen.setdefault(message_id, now)
-            visible = sum(1 for message in messages if message.visible and not message.delayed)
+            # moto's Message.visible and .delayed each read the clock: read once per sample here (a
+            # queue that fills through a day-long outage holds thousands of messages, sampled each step).
+            visible = sum(
+                1 for message in messages if now_ms > message.visible_at and now_ms >= message.delayed_until
+            )
             gauge.add(now, visible, min(seen.values()) if seen else None)
 
     # ------------------------------------------------------------------ evaluating

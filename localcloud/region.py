@@ -36,6 +36,7 @@ from localcloud.provision import Provisioner, ProvisionSettings, Stack
 from localcloud.runtime import FunctionRuntime, FunctionSpec, function_specs
 from localcloud.scheduler import Scheduler
 from localcloud.services import Services
+from localcloud.sqs_retention import QueueRetention
 from localcloud.sqs_source import SqsMapping, SqsMappingSpec
 from localcloud.template import ConfigEnv, LoadedTemplate
 from signal_platform import codec
@@ -189,6 +190,7 @@ class Region:
                     "not emulated locally: event source mapping %s from %s", mapping.logical_id, source
                 )
         self.scheduler = Scheduler(services)
+        self.queue_retention = QueueRetention(services)
         self.cloudwatch = CloudWatch(
             services, self.runtime, self.api, self.load_balancer
         )  # last: it sees what the others did
@@ -199,6 +201,7 @@ class Region:
             *self.pipes,
             *self.stream_mappings,
             *self.sqs_mappings,
+            self.queue_retention,
             self.cloudwatch,
         ]
 

@@ -77,6 +77,12 @@ def test_heartbeats_keep_the_health_metric_alive_on_a_quiet_bus(regions: TwoRegi
     assert all(later - earlier == 60 for earlier, later in zip(fired[-10:], fired[-9:], strict=False))
     assert regions.primary.cloudwatch.state(regions.endpoint.spec.alarm) == "OK"
     assert regions.endpoint.region() == regions.primary.name
+    # AND the queue nothing consumes holds only the last minute's heartbeats (its 60 s retention)
+    queue = str(regions.primary.stack.get("HeartbeatQueue").ref)
+    attributes = regions.primary.services.client("sqs").get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert 1 <= int(attributes["ApproximateNumberOfMessages"]) <= 2
 
 
 def test_a_put_through_the_endpoint_reaches_the_bus_of_the_region_it_routes_to(regions: TwoRegions) -> None:
