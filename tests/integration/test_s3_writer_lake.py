@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -159,14 +160,19 @@ def test_failed_delete_leaves_the_object_and_is_logged(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # GIVEN a failing click put and failing deletes of page views
-    install_flaky_s3(
-        monkeypatch,
-        lambda operation, key: (
-            (operation == "put_object" and "=click/" in key)
-            or (operation == "delete_object" and "=page_view/" in key)
-        ),
-    )
+    # GIVEN a failing click put and failing deletes of page views. The click put fails only once both
+    # page-view objects are written: the puts run side by side, and one failing first would have
+    # the writer cancel them before they start, leaving nothing to delete.
+    def fails(operation: str, key: str) -> bool:
+        if operation == "put_object" and "=click/" in key:
+            deadline = time.monotonic() + 5.0
+            while sum("=page_view/" in written for written in lake.listing()) < 2:
+                assert time.monotonic() < deadline, "the page-view objects were never written"
+                time.sleep(0.005)
+            return True
+        return operation == "delete_object" and "=page_view/" in key
+
+    install_flaky_s3(monkeypatch, fails)
     payload = _pipe_batch()
     # WHEN written
     response = lambda_handler(payload, lambda_context)
