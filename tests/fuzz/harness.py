@@ -139,13 +139,14 @@ FRONT_DOORS = ("http-api", "load-balancer")
 
 
 @contextlib.contextmanager
-def handler_behind(door: str) -> Iterator[Harness]:
+def handler_behind(door: str, *, opened: str = "Both") -> Iterator[Harness]:
     """A ``Harness`` as the deployed handler runs it behind ``door`` (one of ``FRONT_DOORS``): each
-    request built as the HTTP API's event is sent in that door's shape; both doors open, no metrics."""
+    request built as the HTTP API's event is sent in that door's shape; ``opened`` is the template's
+    ``FrontDoor`` (both doors by default), no metrics."""
     fake = Harness()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(dependencies, "ingestor", lambda: fake.ingestor)
-        patch.setattr(dependencies, "front_door", lambda: "Both")
+        patch.setattr(dependencies, "front_door", lambda: opened)
         patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
         if door == "load-balancer":
             invoke = fake.invoke

@@ -12,7 +12,7 @@ import pytest
 from signal_platform import codec
 from signal_platform.errors import ConfigurationError
 from signal_platform.timeutil import format_rfc3339, utc_now
-from tests.fuzz.harness import ORIGIN, SOURCE_ID, WRITE_KEY, Harness, basic
+from tests.fuzz.harness import ORIGIN, SOURCE_ID, WRITE_KEY, Harness, basic, handler_behind
 from tests.http_events import as_load_balancer_event, http_api_event, page_view, with_multi_value_headers
 from validator import dependencies, edge
 from validator.handler import lambda_handler
@@ -23,11 +23,8 @@ VOLATILE = ("request_id", "received_at")
 
 @pytest.fixture
 def harness() -> Iterator[Harness]:
-    fake = Harness()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(dependencies, "ingestor", lambda: fake.ingestor)
-        patch.setattr(dependencies, "front_door", lambda: "Both")
-        patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    # Events are sent as each test builds them (either shape): the HTTP API's shape is passed as is.
+    with handler_behind("http-api") as fake:
         yield fake
 
 

@@ -14,9 +14,8 @@ from typing import Any, Final
 import pytest
 
 from signal_platform import codec
-from tests.fuzz.harness import ORIGIN, SOURCE_ID, WRITE_KEY, Harness, basic
+from tests.fuzz.harness import ORIGIN, SOURCE_ID, WRITE_KEY, Harness, basic, handler_behind
 from tests.http_events import as_load_balancer_event, http_api_event, page_view, with_multi_value_headers
-from validator import dependencies
 from validator.handler import lambda_handler
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -43,11 +42,8 @@ REPEATED: Final[dict[str, tuple[dict[str, list[str]], int]]] = {
 
 @pytest.fixture
 def harness() -> Iterator[Harness]:
-    fake = Harness()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(dependencies, "ingestor", lambda: fake.ingestor)
-        patch.setattr(dependencies, "front_door", lambda: "Alb")
-        patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    # Events are sent as each test builds them (either shape): the HTTP API's shape is passed as is.
+    with handler_behind("http-api", opened="Alb") as fake:
         yield fake
 
 
