@@ -1,5 +1,6 @@
 """codec.canonical_for_bus: the canonical bytes of a value, unless it holds an integer EventBridge's
-PutEvents does not take (int64 only, while orjson reads integers up to 2**64 - 1)."""
+PutEvents does not take (int64 only, while orjson reads integers up to 2**64 - 1); codec.nests_within
+of values orjson cannot encode."""
 
 from __future__ import annotations
 
@@ -97,3 +98,13 @@ def test_canonical_for_bus_refuses_what_canonical_refuses(levels: int) -> None:
         codec.canonical(value)
     with pytest.raises(codec.JSONEncodeError):
         codec.canonical_for_bus(value)
+
+
+@pytest.mark.parametrize("number", [2**64, -(2**63) - 1, 10**30])
+def test_nests_within_counts_a_value_with_an_integer_orjson_cannot_write(number: int) -> None:
+    # GIVEN values nested 3 levels with an integer past 64 bits (which orjson refuses to encode)
+    value = {"a": [{"b": number}]}
+    # WHEN their nesting is checked / THEN it is counted all the same
+    assert codec.nests_within(value, 3)
+    assert not codec.nests_within(value, 2)
+    assert codec.nests_within(number, 0)

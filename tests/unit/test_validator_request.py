@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
+import re
+from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signal_platform import codec, errors
 from validator.auth import write_key_from_headers
@@ -15,6 +21,7 @@ from validator.body import (
     check_media_type,
     decompress,
     load_json,
+    loads_exact,
     parse_document,
     parse_segment_document,
     raw_body,
@@ -276,3 +283,116 @@ def test_load_json_refuses_a_body_nested_past_the_limit() -> None:
     # WHEN the deeper one is read / THEN a 400 with the reason, not an error later in the pipeline
     with pytest.raises(errors.MalformedRequestError, match=f"more than {MAX_NESTING} levels"):
         load_json(_nested(MAX_NESTING + 1))
+
+
+@pytest.mark.parametrize("levels", [1_024, 1_025, 100_000])
+def test_load_json_refuses_a_body_nested_past_what_any_parser_reads(levels: int) -> None:
+    # GIVEN a body nested far past the limit, up to past what the parsers recurse (the exact parser
+    # gives up with a RecursionError at about a thousand levels, orjson at 1,024)
+    # WHEN it is read / THEN the same 400 as one level past the limit, never a RecursionError
+    with pytest.raises(errors.MalformedRequestError, match=f"more than {MAX_NESTING} levels"):
+        load_json(_nested(levels))
+
+
+@pytest.mark.parametrize(
+    "number",
+    [2**63, 2**64 - 1, 2**64, -(2**63) - 1, 10**30, -(10**30), 10**400, -(10**1_000)],
+    ids=lambda number: f"{len(str(number))} characters",
+)
+def test_load_json_keeps_integers_past_64_bits_exact(number: int) -> None:
+    # GIVEN a body with an integer past int64, twice: in an object and deeper, in arrays
+    body = f'{{"events": [{{"data": {{"hash": {number}, "deep": [[{number}]]}}}}]}}'.encode()
+    # WHEN it is read
+    document = load_json(body)
+    # THEN the integer is the one sent, not the nearest double (the judge then names it, with its
+    # path, as one the bus cannot carry), and the nesting check still reads the body
+    data = document["events"][0]["data"]
+    assert type(data["hash"]) is int
+    assert data["hash"] == number
+    assert data["deep"] == [[number]]
+
+
+def test_load_json_refuses_a_body_nested_past_the_limit_that_holds_a_wide_integer() -> None:
+    # GIVEN a body one level past the limit with an integer past 64 bits inside (which orjson, the
+    # nesting check's encoder, refuses for its own reason)
+    body = _nested(MAX_NESTING + 1).replace(b"1", str(2**64).encode(), 1)
+    # WHEN it is read / THEN it is refused for its nesting
+    with pytest.raises(errors.MalformedRequestError, match=f"more than {MAX_NESTING} levels"):
+        load_json(body)
+
+
+def test_load_json_refuses_an_integer_longer_than_python_reads() -> None:
+    # GIVEN an integer of 4,301 digits (past Python's limit on converting text to int)
+    body = b'{"n": ' + b"9" * 4_301 + b"}"
+    # WHEN it is read / THEN a 400 saying the body is not JSON it takes, not a ValueError
+    with pytest.raises(errors.MalformedRequestError, match="not valid JSON"):
+        load_json(body)
+
+
+# Text close to JSON, where parsers disagree if they do: JSON written by the standard library (any
+# integer, exactly), runs of the pieces JSON is made of (escapes, odd literals and bytes among them),
+# and bytes.
+_NEAR_JSON = st.one_of(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=6)
+        | st.integers()
+        | st.integers(min_value=-(10**40), max_value=10**40),
+        lambda children: (
+            st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
+        ),
+        max_leaves=12,
+    ).map(lambda value: json.dumps(value, ensure_ascii=False).encode()),
+    st.lists(
+        st.sampled_from(
+            [
+                *'{}[]",: \t\n019-+.eE\\',
+                "true",
+                "false",
+                "null",
+                "NaN",
+                "Infinity",
+                "\\u",
+                "d83d",
+                "dc00",
+                "é",
+                "\x00",
+                "\x7f",
+                "\ufeff",
+                "18446744073709551616",
+                "1e400",
+                "01",
+            ]
+        ),
+        max_size=24,
+    ).map(lambda parts: "".join(parts).encode()),
+    st.binary(max_size=24),
+)
+# orjson refuses an integer past a double's range (309 digits) that the exact parser reads.
+_LONG_DIGIT_RUN = re.compile(rb"\d{300}")
+
+
+def _parsed(parse: Any, data: bytes) -> tuple[bool, str]:
+    """Whether ``parse`` takes ``data``, and what it reads (repr: 1 and 1.0, 0.0 and -0.0 differ)."""
+    try:
+        return True, repr(parse(data))
+    except (ValueError, RecursionError):  # orjson's, msgspec's and the standard library's errors
+        return False, ""
+
+
+@settings(max_examples=1_500, deadline=None)
+@given(_NEAR_JSON)
+def test_loads_exact_takes_what_orjson_takes_and_reads_every_integer_exactly(data: bytes) -> None:
+    # GIVEN bytes that are JSON or nearly JSON
+    # WHEN the exact parser, orjson and the standard library read them
+    exact, fast, standard = _parsed(loads_exact, data), _parsed(orjson.loads, data), _parsed(json.loads, data)
+    # THEN the exact parser takes what orjson takes and refuses what it refuses (so the validator
+    # answers as it did with orjson), but for an integer too long for a double, which only it reads
+    if _LONG_DIGIT_RUN.search(data) is None:
+        assert exact[0] == fast[0], (data, exact, fast)
+    # and what it reads is what the standard library reads, every integer exact (orjson reads one
+    # past 64 bits as the nearest double)
+    if exact[0]:
+        assert standard == exact, (data, exact, standard)
