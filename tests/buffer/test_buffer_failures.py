@@ -27,6 +27,7 @@ BUFFER_DRILLS: Final = {
     "records age out": ("BufferDlqMessagesSentAlarm",),
     "dead letter nobody consumes": ("BufferDlqAlarm", "BufferDlqMessagesSentAlarm"),
     "malformed record set aside": ("BufferDlqMessagesSentAlarm",),
+    "malformed record held, BufferDlq refusing": ("BatcherHeldRecordsAlarm",),
 }
 
 
@@ -136,7 +137,9 @@ def _malformed(name: str) -> bytes:
     return json.dumps({"schema_version": "2-0-0", "batch_id": name, "signals": [signal]}).encode()
 
 
-@pytest.mark.parametrize("refusals", [0, 3], ids=["set-aside", "set-aside-after-refusals"])
+@pytest.mark.parametrize(
+    "refusals", [0, 1, 3], ids=["set-aside", "set-aside-after-a-refusal", "set-aside-after-refusals"]
+)
 def test_a_malformed_record_is_set_aside_at_once_and_the_traffic_behind_it_reaches_the_lake(
     cloud: LocalCloud, refusals: int
 ) -> None:
@@ -184,8 +187,12 @@ def test_a_malformed_record_is_set_aside_at_once_and_the_traffic_behind_it_reach
     assert not census.unrecoverable and not census.unparsed and not census.dropped
     assert _batcher_metric(cloud, "MalformedBufferRecords") == len(bad) + refusals
     _let_time_pass(cloud, 60.0)
-    assert _alarmed(cloud, "BufferDlqMessagesSentAlarm", started)
+    assert all(_alarmed(cloud, alarm, started) for alarm in BUFFER_DRILLS["malformed record set aside"])
     assert not _alarmed(cloud, "BatcherIteratorAgeAlarm", started)
+    # AND set-asides refused again on retry page as such; one hold alone (as when the deadline comes
+    # before SendMessage) does not
+    held = BUFFER_DRILLS["malformed record held, BufferDlq refusing"]
+    assert all(_alarmed(cloud, alarm, started) == (refusals > 1) for alarm in held)
 
     # WHEN the runbook's recovery replays the DLQ store
     recovery = recover(cloud)

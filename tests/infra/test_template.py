@@ -139,6 +139,7 @@ FRONT_DOOR_BUFFER_RESOURCES = {
     "BatcherFromBufferStream",
     "BatcherErrorsAlarm",
     "BatcherIteratorAgeAlarm",
+    "BatcherHeldRecordsAlarm",
     "BufferDlqMessagesSentAlarm",
     "BufferDlqAlarm",
 }
