@@ -26,6 +26,8 @@ BATCH_FUNCTION: Final = "BatcherFunction"  # the front-door buffer's batcher (Fr
 LAKE_PIPE: Final = "LakePipe"
 PARTNER_PIPE: Final = "PartnerPipe"
 REPLICATED_WRITERS: Final = (LAKE_FUNCTION, DLQ_STORE_FUNCTION)  # the lake and the DLQ store: CRR
+# Customer managed keys each Region's stack creates (template.yaml: PlatformKey, PersonalDataKey).
+KMS_KEYS_PER_REGION: Final = 2
 REQUIRED_FIELDS: Final = ("usd", "per", "unit", "source", "title", "date", "checked")
 KB: Final = 1024
 GB: Final = 1024**3
@@ -388,7 +390,7 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
         "X-Ray traces": traced_invocations(usage, a) * month * prices["xray_trace_recorded"],
         "SQS, Secrets Manager, KMS": usage.sqs_requests * month * prices["sqs_request"]
         + usage.secrets_calls * month * prices["secrets_manager_api_call"]
-        + prices["kms_key_month"]
+        + KMS_KEYS_PER_REGION * prices["kms_key_month"]
         + prices["secret_month"],
         "Kinesis provisioned (front-door buffer)": buffer_stream_usd(usage, prices, scenario),
         "Ingress archive (30 days)": archive_usd(usage, prices, scenario),
@@ -396,7 +398,7 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
         "Secondary: replicated events": 0.0,
         "Secondary: archive (30 days)": 0.0,
         "S3 Cross-Region Replication": 0.0,
-        "Secondary: KMS key, secret replica": 0.0,
+        "Secondary: KMS keys, secret replica": 0.0,
     }
     if scenario.partner:
         costs["Partner Pipe + API destination"] = (
@@ -411,7 +413,9 @@ def monthly_costs(usage: Usage, prices: PriceTable, scenario: Scenario) -> dict[
         )
         costs["Secondary: archive (30 days)"] = archive_usd(usage, prices, scenario)
         costs["S3 Cross-Region Replication"] = bucket_replication_usd(usage, prices, month)
-        costs["Secondary: KMS key, secret replica"] = prices["kms_key_month"] + prices["secret_month"]
+        costs["Secondary: KMS keys, secret replica"] = (
+            KMS_KEYS_PER_REGION * prices["kms_key_month"] + prices["secret_month"]
+        )
     return costs
 
 

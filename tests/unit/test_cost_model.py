@@ -12,6 +12,7 @@ import pytest
 
 from bench.cost import cost_line, headline_lines
 from bench.cost_model import (
+    KMS_KEYS_PER_REGION,
     PriceError,
     Scenario,
     api_gateway_usd,
@@ -24,6 +25,7 @@ from bench.cost_model import (
     price_problems,
     usage_of,
 )
+from localcloud.template import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 PRICES = ROOT / "bench" / "prices.toml"
@@ -112,9 +114,36 @@ def test_second_region_adds_only_the_secondary_lines(shapes: dict[str, Any]) -> 
         "Secondary: replicated events",
         "Secondary: archive (30 days)",
         "S3 Cross-Region Replication",
-        "Secondary: KMS key, secret replica",
+        "Secondary: KMS keys, secret replica",
     }
     assert all(two[line] > 0 for line in changed)
+
+
+def test_each_region_pays_for_the_kms_keys_its_stack_creates(shapes: dict[str, Any]) -> None:
+    # GIVEN the customer managed keys template.yaml creates (every Region deploys it, none conditional)
+    resources = decode(ROOT / "template.yaml")["Resources"]
+    keys = [name for name, resource in resources.items() if resource["Type"] == "AWS::KMS::Key"]
+    assert not [name for name in keys if "Condition" in resources[name]]
+    prices, usage = load_prices(PRICES), usage_of(shapes["realistic-1"])
+    key_month = prices["kms_key_month"]
+
+    # WHEN one Region and two are priced
+    one = monthly_costs(usage, prices, Scenario(4e8, regions=1))
+    two = monthly_costs(usage, prices, Scenario(4e8, regions=2))
+
+    # THEN each Region pays for that many keys a month
+    assert len(keys) == KMS_KEYS_PER_REGION
+    assert two["Secondary: KMS keys, secret replica"] == pytest.approx(
+        len(keys) * key_month + prices["secret_month"]
+    )
+    month = 4e8 * prices.days_per_month
+    requests = (
+        usage.sqs_requests * month * prices["sqs_request"]
+        + usage.secrets_calls * month * prices["secrets_manager_api_call"]
+    )
+    assert one["SQS, Secrets Manager, KMS"] == pytest.approx(
+        requests + len(keys) * key_month + prices["secret_month"]
+    )
 
 
 def test_batching_is_cheaper_per_signal(shapes: dict[str, Any]) -> None:
