@@ -15,7 +15,7 @@ Metrics, on the cloud's clock:
   HTTP API's answers (AWS/ApiGateway ``Count``, ``4xx``, ``5xx``, ``Latency`` per ``ApiId`` and ``Stage``).
 - **Queue gauges**: every queue of the stack is sampled (``ApproximateNumberOfMessagesVisible``,
   ``ApproximateAgeOfOldestMessage``) as SQS reports them, one value a minute; a message's age counts
-  from when this CloudWatch first saw it (SQS's own timestamps are on the wall clock).
+  from when the Region first saw it (``queue_ages``: SQS's own timestamps are on the wall clock).
 - **More that the emulators count**: AWS/Kinesis ``IncomingRecords`` per stream, and
   ``WriteProvisionedThroughputExceeded`` when a rule's put to a stream is throttled (a ``TargetFault``
   with that error, ``eventbridge``); with two Regions,
@@ -48,6 +48,7 @@ from typing import Any, Final, Literal
 
 from localcloud.http_api import HttpApi, HttpResponse, LoadBalancer
 from localcloud.provision import Resource
+from localcloud.queue_ages import QueueAges
 from localcloud.runtime import FunctionRuntime, FunctionSpec, Invocation
 from localcloud.services import Datum, Services, emulated
 
@@ -326,15 +327,16 @@ class CloudWatch:
         services: Services,
         runtime: FunctionRuntime,
         api: HttpApi,
+        queue_ages: QueueAges,
         load_balancer: LoadBalancer | None = None,
     ) -> None:
         self._services = services
+        self._queue_ages = queue_ages
         self._series: dict[MetricKey, _Series] = defaultdict(_Series)
         self._queues = {
             str(queue.attributes.get("QueueName") or str(queue.ref).rsplit("/", 1)[-1]): _Gauge()
             for queue in services.stack.of_type("AWS::SQS::Queue")
         }
-        self._first_seen: dict[str, dict[str, float]] = {name: {} for name in self._queues}
         self._sampled_at: float | None = None
         self.alarms = {
             alarm.logical_id: AlarmSpec.of(alarm)
@@ -472,21 +474,13 @@ class CloudWatch:
         """Every queue's visible messages and oldest message, read from moto's queues without touching
         them (a ReceiveMessage would change what it measures)."""
         from moto.core.utils import unix_time_millis  # noqa: PLC0415
-        from moto.sqs.models import sqs_backends  # noqa: PLC0415
 
         self._sampled_at = now
         now_ms = unix_time_millis()
-        stack = self._services.stack
-        queues = sqs_backends[stack.account_id][stack.region].queues
         for name, gauge in self._queues.items():
-            queue = queues.get(name)
+            queue = self._queue_ages.queue(name)
             messages = list(queue._messages) if queue is not None else []  # moto's own list
-            seen = self._first_seen[name]
-            current = {message.id for message in messages}
-            for gone in set(seen) - current:
-                del seen[gone]
-            for message_id in current:
-                seen.setdefault(message_id, now)
+            seen = self._queue_ages.first_seen(name)
             # moto's Message.visible and .delayed each read the clock: read once per sample here (a
             # queue that fills through a day-long outage holds thousands of messages, sampled each step).
             visible = sum(

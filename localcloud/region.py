@@ -33,6 +33,7 @@ from localcloud.lambda_async import AsyncInvoker
 from localcloud.options import CloudOptions
 from localcloud.pipes import PipeEmulator, PipeSpec
 from localcloud.provision import Provisioner, ProvisionSettings, Stack
+from localcloud.queue_ages import QueueAges
 from localcloud.runtime import FunctionRuntime, FunctionSpec, function_specs
 from localcloud.scheduler import Scheduler
 from localcloud.services import Services
@@ -190,9 +191,10 @@ class Region:
                     "not emulated locally: event source mapping %s from %s", mapping.logical_id, source
                 )
         self.scheduler = Scheduler(services)
-        self.queue_retention = QueueRetention(services)
+        queue_ages = QueueAges(services)
+        self.queue_retention = QueueRetention(services, queue_ages)
         self.cloudwatch = CloudWatch(
-            services, self.runtime, self.api, self.load_balancer
+            services, self.runtime, self.api, queue_ages, self.load_balancer
         )  # last: it sees what the others did
         self.emulators = [
             self.scheduler,

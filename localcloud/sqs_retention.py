@@ -1,7 +1,7 @@
 """SQS message retention, which moto does not apply: a message older than its queue's
 ``MessageRetentionPeriod`` is deleted, on the cloud's clock.
 
-A message's age counts from the step this emulator first sees it (the step it was sent in). Only
+A message's age counts from the step it was first seen in (``queue_ages``: the step it was sent in). Only
 messages no consumer holds are deleted: the template's consumed queues keep theirs 14 days, longer
 than any run. What it changes in practice: the heartbeat queue keeps a heartbeat 60 s and nothing
 consumes it. Without retention it held one more message every cloud minute, and moto's SendMessage
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from localcloud.queue_ages import QueueAges
 from localcloud.services import Services
 
 # What SQS keeps a message when the queue does not say (4 days).
@@ -19,42 +20,35 @@ DEFAULT_RETENTION_SECONDS: Final = 345_600.0
 
 
 class QueueRetention:
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, services: Services, ages: QueueAges) -> None:
+        self._ages = ages
         self._retention = {
             str(queue.ref).rsplit("/", 1)[-1]: float(
                 queue.properties.get("MessageRetentionPeriod", DEFAULT_RETENTION_SECONDS)
             )
             for queue in services.stack.of_type("AWS::SQS::Queue")
         }
-        self._first_seen: dict[str, dict[str, float]] = {name: {} for name in self._retention}
+        self._clock = services.clock
 
     def pump(self) -> int:
         """Delete what outlived its queue's retention. Returns 0: it is not work that keeps the cloud
         busy (a deletion wakes nothing)."""
-        from moto.sqs.models import sqs_backends  # noqa: PLC0415
-
-        now = self._services.clock.now()
-        stack = self._services.stack
-        queues = sqs_backends[stack.account_id][stack.region].queues
+        now = self._clock.now()
         for name, retention in self._retention.items():
-            queue = queues.get(name)
+            queue = self._ages.queue(name)
             if queue is None:
                 continue
-            seen, messages = self._first_seen[name], queue._messages  # moto's own list
+            seen = self._ages.first_seen(name)
+            messages = queue._messages  # moto's own list
             with queue._messages_lock:
                 held = queue.pending_messages
-                kept = [
-                    message
+                expired = {
+                    message.id
                     for message in messages
-                    if now - seen.setdefault(message.id, now) < retention or message in held
-                ]
-                if len(kept) < len(messages):
-                    messages[:] = kept
-            if len(seen) > len(kept):  # deleted here or by a consumer: forget them
-                current = {message.id for message in kept}
-                for gone in [message_id for message_id in seen if message_id not in current]:
-                    del seen[gone]
+                    if now - seen.get(message.id, now) >= retention and message not in held
+                }
+                if expired:
+                    messages[:] = [message for message in messages if message.id not in expired]
         return 0
 
     def next_due(self) -> None:

@@ -1,0 +1,47 @@
+"""When each message of a Region's queues was first seen, on the cloud's clock.
+
+SQS counts a message's age from when it was sent; moto's timestamps are on the wall clock, so the
+local cloud counts from the step a message is first seen in (the step that sent it). One record for
+the Region, read by the retention emulator (``sqs_retention``) and the alarm sampler
+(``cloudwatch``): a queue's messages are walked once a step, however many read them, unless their
+number changed in the step (a send, or a deletion such as retention's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from localcloud.services import Services
+
+
+class QueueAges:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._first_seen: dict[str, dict[str, float]] = {}
+        # Per queue, the time and message count of the last walk: the same again is not walked again.
+        self._walked: dict[str, tuple[float, int]] = {}
+
+    def queue(self, name: str) -> Any:
+        """moto's queue of that name (its own object: reading it changes nothing), or None."""
+        from moto.sqs.models import sqs_backends  # noqa: PLC0415
+
+        stack = self._services.stack
+        return sqs_backends[stack.account_id][stack.region].queues.get(name)
+
+    def first_seen(self, name: str) -> Mapping[str, float]:
+        """The queue's messages (by id) and when each was first seen, as of the clock's now; empty
+        for a queue that does not exist (yet, or after a reset re-created it)."""
+        now = self._services.clock.now()
+        seen = self._first_seen.setdefault(name, {})
+        queue = self.queue(name)
+        messages = queue._messages if queue is not None else []  # moto's own list
+        if self._walked.get(name) == (now, len(messages)):
+            return seen
+        self._walked[name] = (now, len(messages))
+        current = {message.id for message in list(messages)}
+        for gone in [message_id for message_id in seen if message_id not in current]:
+            del seen[gone]
+        for message_id in current:
+            seen.setdefault(message_id, now)
+        return seen
