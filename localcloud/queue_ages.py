@@ -3,8 +3,9 @@
 SQS counts a message's age from when it was sent; moto's timestamps are on the wall clock, so the
 local cloud counts from the step a message is first seen in (the step that sent it). One record for
 the Region, read by the retention emulator (``sqs_retention``) and the alarm sampler
-(``cloudwatch``): a queue's messages are walked once a step, however many read them, unless their
-number changed in the step (a send, or a deletion such as retention's).
+(``cloudwatch``): a queue's messages are walked again only when they changed, which the count and
+the last message tell (moto appends a sent message to the queue's list and removes a deleted one),
+so a queue nothing happens to costs two lookups a step, however many messages it holds.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ class QueueAges:
     def __init__(self, services: Services) -> None:
         self._services = services
         self._first_seen: dict[str, dict[str, float]] = {}
-        # Per queue, the time and message count of the last walk: the same again is not walked again.
-        self._walked: dict[str, tuple[float, int]] = {}
+        # Per queue, its message count and last message id at the last walk.
+        self._walked: dict[str, tuple[int, str | None]] = {}
 
     def queue(self, name: str) -> Any:
         """moto's queue of that name (its own object: reading it changes nothing), or None."""
@@ -30,15 +31,16 @@ class QueueAges:
         return sqs_backends[stack.account_id][stack.region].queues.get(name)
 
     def first_seen(self, name: str) -> Mapping[str, float]:
-        """The queue's messages (by id) and when each was first seen, as of the clock's now; empty
-        for a queue that does not exist (yet, or after a reset re-created it)."""
+        """The queue's messages (by id) and when each was first seen, as of the clock's now (a message
+        not seen before, now); empty for a queue that does not exist."""
         now = self._services.clock.now()
         seen = self._first_seen.setdefault(name, {})
         queue = self.queue(name)
         messages = queue._messages if queue is not None else []  # moto's own list
-        if self._walked.get(name) == (now, len(messages)):
+        fingerprint = (len(messages), messages[-1].id if messages else None)
+        if self._walked.get(name) == fingerprint:
             return seen
-        self._walked[name] = (now, len(messages))
+        self._walked[name] = fingerprint
         current = {message.id for message in list(messages)}
         for gone in [message_id for message_id in seen if message_id not in current]:
             del seen[gone]

@@ -191,10 +191,10 @@ class Region:
                     "not emulated locally: event source mapping %s from %s", mapping.logical_id, source
                 )
         self.scheduler = Scheduler(services)
-        queue_ages = QueueAges(services)
-        self.queue_retention = QueueRetention(services, queue_ages)
+        self.queue_ages = QueueAges(services)
+        self.queue_retention = QueueRetention(services, self.queue_ages)
         self.cloudwatch = CloudWatch(
-            services, self.runtime, self.api, queue_ages, self.load_balancer
+            services, self.runtime, self.api, self.queue_ages, self.load_balancer
         )  # last: it sees what the others did
         self.emulators = [
             self.scheduler,
