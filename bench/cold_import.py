@@ -150,7 +150,8 @@ def run() -> list[Check]:
     start_up = statistics.median(samples[INTERPRETER.label])
     report.note(f"interpreter start-up (subtracted): {report.ms(start_up)} ms median")
     report.note(
-        "tracing on as in Lambda (LAMBDA_TASK_ROOT set): Powertools' Tracer runs X-Ray patch_all at import"
+        "tracing on as in Lambda (LAMBDA_TASK_ROOT set): Powertools' Tracer patches botocore for X-Ray"
+        " at import"
     )
     _print_breakdown()
     handler, with_client = net[HANDLER.label][0], net[HANDLER_AND_CLIENT.label][0]
