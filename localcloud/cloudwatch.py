@@ -48,7 +48,7 @@ from typing import Any, Final, Literal
 
 from localcloud.http_api import HttpApi, HttpResponse, LoadBalancer
 from localcloud.provision import Resource
-from localcloud.queue_ages import QueueAges
+from localcloud.queue_ages import QueueAges, queue_name
 from localcloud.runtime import FunctionRuntime, FunctionSpec, Invocation
 from localcloud.services import Datum, Services, emulated
 
@@ -333,10 +333,7 @@ class CloudWatch:
         self._services = services
         self._queue_ages = queue_ages
         self._series: dict[MetricKey, _Series] = defaultdict(_Series)
-        self._queues = {
-            str(queue.attributes.get("QueueName") or str(queue.ref).rsplit("/", 1)[-1]): _Gauge()
-            for queue in services.stack.of_type("AWS::SQS::Queue")
-        }
+        self._queues = {queue_name(queue): _Gauge() for queue in services.stack.of_type("AWS::SQS::Queue")}
         self._sampled_at: float | None = None
         self.alarms = {
             alarm.logical_id: AlarmSpec.of(alarm)
@@ -480,13 +477,12 @@ class CloudWatch:
         for name, gauge in self._queues.items():
             queue = self._queue_ages.queue(name)
             messages = list(queue._messages) if queue is not None else []  # moto's own list
-            seen = self._queue_ages.first_seen(name)
             # moto's Message.visible and .delayed each read the clock: read once per sample here (a
             # queue that fills through a day-long outage holds thousands of messages, sampled each step).
             visible = sum(
                 1 for message in messages if now_ms > message.visible_at and now_ms >= message.delayed_until
             )
-            gauge.add(now, visible, min(seen.values()) if seen else None)
+            gauge.add(now, visible, self._queue_ages.oldest(name))
 
     # ------------------------------------------------------------------ evaluating
     def _catch_up(self, spec: AlarmSpec, now: float) -> None:

@@ -5,7 +5,8 @@ local cloud counts from the step a message is first seen in (the step that sent 
 the Region, read by the retention emulator (``sqs_retention``) and the alarm sampler
 (``cloudwatch``): a queue's messages are walked again only when they changed, which the count and
 the last message tell (moto appends a sent message to the queue's list and removes a deleted one),
-so a queue nothing happens to costs two lookups a step, however many messages it holds.
+so a queue nothing happens to costs two lookups a step, however many messages it holds. Its oldest
+message is worked out at the walk too, for both readers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from localcloud.provision import Resource
 from localcloud.services import Services
+
+
+def queue_name(queue: Resource) -> str:
+    """The name of a template's ``AWS::SQS::Queue`` (its Ref is the queue's URL, which ends in it)."""
+    return str(queue.attributes.get("QueueName") or str(queue.ref).rsplit("/", 1)[-1])
 
 
 class QueueAges:
@@ -22,6 +29,7 @@ class QueueAges:
         self._first_seen: dict[str, dict[str, float]] = {}
         # Per queue, its message count and last message id at the last walk.
         self._walked: dict[str, tuple[int, str | None]] = {}
+        self._oldest: dict[str, float | None] = {}
 
     def queue(self, name: str) -> Any:
         """moto's queue of that name (its own object: reading it changes nothing), or None."""
@@ -46,4 +54,10 @@ class QueueAges:
             del seen[gone]
         for message_id in current:
             seen.setdefault(message_id, now)
+        self._oldest[name] = min(seen.values()) if seen else None
         return seen
+
+    def oldest(self, name: str) -> float | None:
+        """When the queue's oldest message was first seen (``first_seen``); None when it is empty."""
+        self.first_seen(name)
+        return self._oldest.get(name)

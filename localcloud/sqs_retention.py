@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from localcloud.queue_ages import QueueAges
+from localcloud.queue_ages import QueueAges, queue_name
 from localcloud.services import Services
 
 # What SQS keeps a message when the queue does not say (4 days).
@@ -23,7 +23,7 @@ class QueueRetention:
     def __init__(self, services: Services, ages: QueueAges) -> None:
         self._ages = ages
         self._retention = {
-            str(queue.ref).rsplit("/", 1)[-1]: float(
+            queue_name(queue): float(
                 queue.properties.get("MessageRetentionPeriod", DEFAULT_RETENTION_SECONDS)
             )
             for queue in services.stack.of_type("AWS::SQS::Queue")
@@ -35,10 +35,10 @@ class QueueRetention:
         busy (a deletion wakes nothing)."""
         now = self._clock.now()
         for name, retention in self._retention.items():
-            queue = self._ages.queue(name)
-            if queue is None:
+            oldest = self._ages.oldest(name)
+            if oldest is None or now - oldest < retention:  # nothing old enough: no walk
                 continue
-            seen = self._ages.first_seen(name)
+            queue, seen = self._ages.queue(name), self._ages.first_seen(name)
             messages = queue._messages  # moto's own list
             with queue._messages_lock:
                 held = queue.pending_messages

@@ -48,6 +48,8 @@ def test_a_message_is_aged_from_when_it_was_first_seen_and_forgotten_once_gone(t
         # messages keep their first-seen times (their age grows)
         assert ages.first_seen(brief) == {}
         assert ages.first_seen(kept) == seen
+        assert ages.oldest(brief) is None
+        assert ages.oldest(kept) == min(seen.values())
         assert cloud.clock.now() - seen[second] > 60.0
 
         # WHEN a consumer deletes one
