@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from bench import report
-from bench.cost import HEADLINE, PRICES, default_usages
+from bench import quota, report
+from bench.cost import HEADLINE, PRICES, default_usages, front_door_usd
 from bench.cost_model import load_prices, per_million_signals, usage_of
 from bench.paths import ROOT
 from bench.quota_model import DEFAULT_EXTREMES, PLANNED_DAILY, peak_rate, uses
@@ -412,9 +412,26 @@ def targets(results: dict[str, Any]) -> list[report.Check]:
                 usd <= target,
             )
         )
+    # Single-event traffic as the template serves it cheapest: FrontDoor=Alb and FrontDoorBuffer.
+    for k, (_, usd) in front_door_usd(results, prices).items():
+        target = COST_TARGETS[k]
+        checks.append(
+            report.Check(
+                f"two Regions, {k} events/request, load balancer and front-door buffer <= ${target:.2f}"
+                " per million signals",
+                f"${usd:.2f}",
+                usd <= target,
+            )
+        )
     rate = peak_rate(PLANNED_DAILY, prices.assumptions["peak_factor"])
-    for name in DEFAULT_EXTREMES[:2]:
-        use = max(uses(usage_of(results["shapes"][name]), rate), key=lambda found: found.ratio)
+    planned = {name: usage_of(results["shapes"][name]) for name in DEFAULT_EXTREMES[:2]}
+    # Single-event traffic behind the load balancer and the buffer, as priced above.
+    buffered = quota.front_door_usages(results["shapes"])[f"{DEFAULT_EXTREMES[0]}, buffer"]
+    for name, usage, balanced in (
+        *((name, usage, False) for name, usage in planned.items()),
+        (f"{DEFAULT_EXTREMES[0]}, load balancer and buffer", buffered, True),
+    ):
+        use = max(uses(usage, rate, load_balancer=balanced), key=lambda found: found.ratio)
         checks.append(
             report.Check(
                 f"2 B/day, 3x peaks, {name}: every default quota <= {QUOTA_TARGET:.0%}",

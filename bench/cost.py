@@ -113,15 +113,24 @@ def front_door_usages(results: Mapping[str, Any]) -> dict[int, Usage]:
     }
 
 
-def front_door_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str]:
-    lines = []
+def front_door_usd(results: Mapping[str, Any], prices: PriceTable) -> dict[int, tuple[float, float]]:
+    """Per million signals, two Regions, by events per request: behind the front-door buffer, and
+    behind the load balancer (FrontDoor=Alb) and the buffer."""
+    costs = {}
     for k, usage in front_door_usages(results).items():
         buffered = per_million_signals(usage, prices, HEADLINE)
         balancer = per_million(
             math.fsum(load_balancer_costs(usage, prices, HEADLINE).values()), prices, HEADLINE
         )
+        costs[k] = (buffered, buffered + balancer)
+    return costs
+
+
+def front_door_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str]:
+    lines = []
+    for k, (buffered, balanced) in front_door_usd(results, prices).items():
         lines.append(f"{cost_line(k, buffered)} (front-door buffer)")
-        lines.append(f"{cost_line(k, buffered + balancer)} (load balancer and front-door buffer)")
+        lines.append(f"{cost_line(k, balanced)} (load balancer and front-door buffer)")
     return lines
 
 

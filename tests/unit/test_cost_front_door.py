@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bench import calls
 from bench.cost import front_door_lines, template_usage
 from bench.cost_model import (
     BATCH_FUNCTION,
@@ -121,3 +122,22 @@ def test_front_door_quota_demand_follows_the_batcher_not_the_requests(
     assert demand["put_events"] < demands(usage_of(shapes["realistic-1"]), rate)["put_events"] / 10
     assert demand["api_requests"] == pytest.approx(rate)  # one request per signal still
     assert demand["buffer_shards"] == math.ceil(rate / 1000)  # the need, before the sizing headroom
+
+
+def test_the_bench_summary_judges_single_event_traffic_behind_the_front_door_too(
+    shapes: dict[str, Any],
+) -> None:
+    # `make bench` ends with its targets: the default template and the one for single-event traffic
+    checks = {check.target: check for check in calls.targets({"shapes": shapes})}
+    _, both_line = front_door_lines({"shapes": shapes}, PRICES)
+    front_door = checks[
+        "two Regions, 1 events/request, load balancer and front-door buffer <= $1.00 per million signals"
+    ]
+    # the same figure `make cost` prints for that front door, judged against the same target
+    assert both_line.split(": ")[1].startswith(front_door.measured + " ")
+    assert front_door.ok == (float(front_door.measured.lstrip("$")) <= 1.00)
+    default = checks["two Regions, 1 events/request <= $1.00 per million signals"]
+    assert float(default.measured.lstrip("$")) > float(front_door.measured.lstrip("$"))
+    # behind the load balancer and buffer, the API request quota is gone: what is left is Lambda's
+    quota = checks["2 B/day, 3x peaks, realistic-1, load balancer and buffer: every default quota <= 50%"]
+    assert "Lambda synchronous invocations" in quota.measured
