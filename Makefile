@@ -144,6 +144,12 @@ browser: $(STAMP) $(BROWSER_SDK) ## headless Chromium (Debian's, installed if mi
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell; }
 	$(PY) -m pytest tests/e2e/chromium -p no:randomly -v
 
+.PHONY: arm64
+arm64: build ## the functions' and layer's unit tests on arm64 python3.13 (qemu-user, Debian's; installed if missing: needs root) against .aws-sam/build
+	@command -v qemu-aarch64-static >/dev/null && command -v debootstrap >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static debootstrap; }
+	$(PY) -m tools.arm64
+
 local: $(STAMP) ## keep the local cloud running: curl the API, point tools and sam local at it
 	$(PY) -m tools.local
 
