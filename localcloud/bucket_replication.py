@@ -33,14 +33,13 @@ minute it jumped over.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
+from localcloud.due_queue import DueQueue
 from localcloud.faults import Faults
 from localcloud.provision import Stack
 from localcloud.services import Services
@@ -93,16 +92,15 @@ class ReplicationRule:
         return rules
 
 
-@dataclass(order=True)
+@dataclass
 class _Version:
-    due: float
-    order: int
-    rule: ReplicationRule = field(compare=False)
-    key: str = field(compare=False)
-    version_id: str = field(compare=False)
-    size: int = field(compare=False)
-    written: float = field(compare=False)
-    done: float | None = field(default=None, compare=False)  # replicated or failed at
+    rule: ReplicationRule
+    key: str
+    version_id: str
+    size: int
+    written: float
+    done: float | None = None  # replicated or failed at
+    due: float = 0.0  # DueQueue sets it
 
 
 class BucketReplication:
@@ -124,8 +122,7 @@ class BucketReplication:
         self._lag = lag
         self._clock = services[source].clock
         self.rules = ReplicationRule.of_stack(services[source].stack)
-        self._queue: list[_Version] = []
-        self._order = itertools.count()
+        self._queue: DueQueue[_Version] = DueQueue()
         self._settled: list[_Version] = []  # done since the last report
         self._reported: float | None = None  # the last minute reported
         self._was_pending = False
@@ -157,8 +154,7 @@ class BucketReplication:
         now = self._clock.now()
         for rule in self.rules:
             if rule.source_bucket == bucket and key.startswith(rule.prefix):
-                version = _Version(now + self._lag, next(self._order), rule, key, version_id, size, now)
-                heapq.heappush(self._queue, version)
+                self._queue.push(_Version(rule, key, version_id, size, now), now + self._lag)
                 return  # one rule per version: the template's rules have distinct buckets
 
     def reset(self) -> None:
@@ -174,18 +170,16 @@ class BucketReplication:
         return len(self._queue)
 
     def next_due(self) -> float | None:
-        return self._queue[0].due if self._queue else None
+        return self._queue.next_due()
 
     def pump(self) -> int:
         """Replicate what is due, each at its due time (the clock may have jumped past it)."""
         now = self._clock.now()
         work = 0
-        while self._queue and self._queue[0].due <= now:
-            version = heapq.heappop(self._queue)
+        for version in self._queue.take(now):
             work += 1
             if self._faults.region_down(self.source) or self._faults.region_down(self.destination):
-                version.due, version.order = version.due + RETRY_SECONDS, next(self._order)
-                heapq.heappush(self._queue, version)
+                self._queue.push(version, version.due + RETRY_SECONDS)
                 continue
             version.done = version.due
             if self._copy(version):

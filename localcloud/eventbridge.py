@@ -31,18 +31,17 @@ second record, a Lambda target a second async invoke).
 from __future__ import annotations
 
 import copy
-import heapq
-import itertools
 import json
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from localcloud import jsonpath
+from localcloud.due_queue import DueQueue
 from localcloud.provision import Resource, Stack
 from localcloud.services import Services, backoff
 from localcloud.signals import event_ids
@@ -259,15 +258,14 @@ def moto_rule_hook(
 Sender = Callable[[RuleTarget, Any, dict[str, Any]], None]
 
 
-@dataclass(order=True)
+@dataclass
 class _Delivery:
-    due: float
-    order: int
-    target: RuleTarget = field(compare=False)
-    event: dict[str, Any] = field(compare=False)
-    first_attempt: float = field(compare=False)
-    attempts: int = field(default=0, compare=False)
-    copy: bool = field(default=False, compare=False)
+    target: RuleTarget
+    event: dict[str, Any]
+    first_attempt: float
+    attempts: int = 0
+    copy: bool = False
+    due: float = 0.0  # DueQueue sets it
 
 
 Tap = Callable[[dict[str, Any]], None]
@@ -299,8 +297,7 @@ class EventBridgeEmulator:
                 self._targets[rule.arn] = emulated
             if len(emulated) < len(targets):
                 self._delivered_by_moto.add(rule.arn)
-        self._queue: list[_Delivery] = []
-        self._order = itertools.count()
+        self._queue: DueQueue[_Delivery] = DueQueue()
         self.delivered = 0
         self.dead_lettered = 0
 
@@ -318,7 +315,7 @@ class EventBridgeEmulator:
     def next_due(self) -> float | None:
         if len(self._inbox):
             return self._services.clock.now()
-        return self._queue[0].due if self._queue else None
+        return self._queue.next_due()
 
     def pump(self) -> int:
         now = self._services.clock.now()
@@ -332,11 +329,10 @@ class EventBridgeEmulator:
             if rule_arn in self._taps:
                 self._taps[rule_arn](event)
             for target in self._targets.get(rule_arn, []):
-                heapq.heappush(self._queue, _Delivery(now, next(self._order), target, event, now))
+                self._queue.push(_Delivery(target, event, now), now)
         if self._services.faults.region_down(self._services.region):
             return work
-        while self._queue and self._queue[0].due <= now:
-            delivery = heapq.heappop(self._queue)
+        for delivery in self._queue.take(now):
             self._attempt(delivery, now)
             work += 1
         return work
@@ -361,9 +357,7 @@ class EventBridgeEmulator:
                 delay = backoff(
                     delivery.attempts, base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS, rng=self._services.rng
                 )
-                delivery.due = now + delay
-                delivery.order = next(self._order)
-                heapq.heappush(self._queue, delivery)
+                self._queue.push(delivery, now + delay)
             else:
                 self._dead_letter(delivery, error, exhausted)
             return
@@ -371,8 +365,7 @@ class EventBridgeEmulator:
         if not delivery.copy and self._services.faults.duplicate(
             (target.name, *self._resource_names(target.arn), target.arn)
         ):
-            again = _Delivery(now, next(self._order), target, delivery.event, now, copy=True)
-            heapq.heappush(self._queue, again)
+            self._queue.push(_Delivery(target, delivery.event, now, copy=True), now)
 
     def _inject_fault(self, target: RuleTarget, payload: Any) -> None:
         fault = self._services.faults.target_fault(

@@ -16,14 +16,13 @@ seen as a new write.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
+from localcloud.due_queue import DueQueue
 from localcloud.faults import Faults
 from localcloud.provision import Stack
 from localcloud.services import Services
@@ -48,14 +47,13 @@ class GlobalTableSpec:
         return specs
 
 
-@dataclass(order=True)
+@dataclass
 class _Write:
-    due: float
-    order: int
-    table: str = field(compare=False)
-    source: str = field(compare=False)
-    destination: str = field(compare=False)
-    key: str = field(compare=False)  # the item's key attributes, JSON (DynamoDB wire format)
+    table: str
+    source: str
+    destination: str
+    key: str  # the item's key attributes, JSON (DynamoDB wire format)
+    due: float = 0.0  # DueQueue sets it
 
 
 class GlobalTables:
@@ -74,8 +72,7 @@ class GlobalTables:
         self._faults = faults
         self._lag = lag
         self._clock = next(iter(services.values())).clock
-        self._queue: list[_Write] = []
-        self._order = itertools.count()
+        self._queue: DueQueue[_Write] = DueQueue()
         self.copied = 0
 
     def install(self) -> None:
@@ -154,28 +151,23 @@ class GlobalTables:
         text = json.dumps(dict(key), sort_keys=True)
         for destination in self.specs[table].regions:
             if destination != region:
-                heapq.heappush(
-                    self._queue, _Write(now + self._lag, next(self._order), table, region, destination, text)
-                )
+                self._queue.push(_Write(table, region, destination, text), now + self._lag)
 
     # ------------------------------------------------------------------ the emulator protocol
     def pending(self) -> int:
         return len(self._queue)
 
     def next_due(self) -> float | None:
-        return self._queue[0].due if self._queue else None
+        return self._queue.next_due()
 
     def pump(self) -> int:
         now = self._clock.now()
         work = 0
-        while self._queue and self._queue[0].due <= now:
-            write = heapq.heappop(self._queue)
+        for write in self._queue.take(now):
             work += 1
             if self._faults.region_down(write.destination) or self._faults.region_down(write.source):
                 back = self._faults.down_until(write.source, write.destination)  # inf: no end known
-                write.due = max(now + RETRY_SECONDS, back if back < float("inf") else 0.0)
-                write.order = next(self._order)
-                heapq.heappush(self._queue, write)
+                self._queue.push(write, max(now + RETRY_SECONDS, back if back < float("inf") else 0.0))
                 continue
             self._copy(write)
         return work

@@ -22,11 +22,10 @@ consistent": an invocation that succeeded may run again with the same event.
 
 from __future__ import annotations
 
-import heapq
-import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
+from localcloud.due_queue import DueQueue
 from localcloud.eventbridge import RuleTarget
 from localcloud.runtime import FunctionRuntime, FunctionSpec, Invocation
 from localcloud.services import Services, backoff, iso_millis
@@ -36,31 +35,29 @@ THROTTLE_BASE_SECONDS: Final = 1.0
 THROTTLE_CAP_SECONDS: Final = 300.0
 
 
-@dataclass(order=True)
+@dataclass
 class _Queued:
-    due: float
-    order: int
-    function: FunctionSpec = field(compare=False)
-    event: Any = field(compare=False)
-    enqueued: float = field(compare=False)
-    attempts: int = field(default=0, compare=False)
-    throttles: int = field(default=0, compare=False)
-    copy: bool = field(default=False, compare=False)
+    function: FunctionSpec
+    event: Any
+    enqueued: float
+    attempts: int = 0
+    throttles: int = 0
+    copy: bool = False
+    due: float = 0.0  # DueQueue sets it
 
 
 class AsyncInvoker:
     def __init__(self, services: Services, runtime: FunctionRuntime) -> None:
         self._services = services
         self._runtime = runtime
-        self._queue: list[_Queued] = []
-        self._order = itertools.count()
+        self._queue: DueQueue[_Queued] = DueQueue()
         self.invocations = 0
         self.failed_events = 0
 
     def enqueue(self, function_reference: str, event: Any) -> None:
         now = self._services.clock.now()
         spec = self._runtime.function(function_reference)
-        heapq.heappush(self._queue, _Queued(now, next(self._order), spec, event, now))
+        self._queue.push(_Queued(spec, event, now), now)
 
     def rule_sender(self, target: RuleTarget, payload: Any, event: dict[str, Any]) -> None:  # noqa: ARG002
         """The EventBridge side: the event is accepted into the async queue."""
@@ -70,15 +67,14 @@ class AsyncInvoker:
         return len(self._queue)
 
     def next_due(self) -> float | None:
-        return self._queue[0].due if self._queue else None
+        return self._queue.next_due()
 
     def pump(self) -> int:
         now = self._services.clock.now()
         work = 0
         if self._services.faults.region_down(self._services.region):
             return work  # Lambda in a Region that is down runs nothing; the queue waits
-        while self._queue and self._queue[0].due <= now:
-            item = heapq.heappop(self._queue)
+        for item in self._queue.take(now):
             self._run(item, now)
             work += 1
         return work
@@ -96,18 +92,13 @@ class AsyncInvoker:
                 self._services.send_to_queue(config.on_success, self._record(item, outcome, "Success"))
             names = (item.function.logical_id, item.function.name)
             if not item.copy and self._services.faults.duplicate(names):
-                heapq.heappush(
-                    self._queue,
-                    _Queued(now, next(self._order), item.function, item.event, item.enqueued, copy=True),
-                )
+                self._queue.push(_Queued(item.function, item.event, item.enqueued, copy=True), now)
             return
         retries_left = item.attempts <= config.maximum_retry_attempts
         delay = RETRY_DELAYS[min(item.attempts, len(RETRY_DELAYS)) - 1]
         too_old = self._services.clock.now() + delay - item.enqueued > config.maximum_event_age
         if retries_left and not too_old:
-            item.due = now + delay
-            item.order = next(self._order)
-            heapq.heappush(self._queue, item)
+            self._queue.push(item, now + delay)
             return
         self._fail(item, outcome, "RetriesExhausted" if not retries_left else "EventAgeExceeded")
 
@@ -119,9 +110,7 @@ class AsyncInvoker:
         if now + delay - item.enqueued > item.function.async_config.maximum_event_age:
             self._fail(item, outcome, "EventAgeExceeded")
             return
-        item.due = now + delay
-        item.order = next(self._order)
-        heapq.heappush(self._queue, item)
+        self._queue.push(item, now + delay)
 
     def _record(self, item: _Queued, outcome: Invocation, condition: str) -> dict[str, Any]:
         response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}

@@ -21,15 +21,14 @@ using managed rules."
 from __future__ import annotations
 
 import copy
-import heapq
-import itertools
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from localcloud.due_queue import DueQueue
 from localcloud.faults import Faults
 from localcloud.global_endpoint import EndpointSpec
 from localcloud.services import Services, backoff
@@ -42,16 +41,15 @@ RETRY_BASE_SECONDS: Final = 1.0
 RETRY_CAP_SECONDS: Final = 300.0
 
 
-@dataclass(order=True)
+@dataclass
 class _Copy:
-    due: float
-    order: int
-    source: str = field(compare=False)
-    destination: str = field(compare=False)
-    event: dict[str, Any] = field(compare=False)
-    first_attempt: float = field(compare=False)
-    attempts: int = field(default=0, compare=False)
-    quiet: bool = field(default=False, compare=False)  # a heartbeat's copy: keeps no one waiting
+    source: str
+    destination: str
+    event: dict[str, Any]
+    first_attempt: float
+    attempts: int = 0
+    quiet: bool = False  # a heartbeat's copy: keeps no one waiting
+    due: float = 0.0  # DueQueue sets it
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +84,7 @@ class Replication:
         first = next(iter(services.values()))
         self._clock = first.clock
         self._rng = first.rng
-        self._queue: list[_Copy] = []
-        self._order = itertools.count()
+        self._queue: DueQueue[_Copy] = DueQueue()
         self.rule_name = f"{MANAGED_RULE_PREFIX}{spec.endpoint_id.split('.')[0]}"
         self.replicated: list[Replicated] = []
         self.expired: list[_Copy] = []
@@ -116,18 +113,8 @@ class Replication:
             if self.spec.arn in event.get("resources", []):
                 return  # a copy: never replicated again
             now = self._clock.now()
-            heapq.heappush(
-                self._queue,
-                _Copy(
-                    now + self._faults.replication_lag(self._lag),
-                    next(self._order),
-                    source,
-                    destination,
-                    event,
-                    now,
-                    quiet=event.get("source") in self._quiet_sources,
-                ),
-            )
+            copied = _Copy(source, destination, event, now, quiet=event.get("source") in self._quiet_sources)
+            self._queue.push(copied, now + self._faults.replication_lag(self._lag))
 
         return tap
 
@@ -157,8 +144,7 @@ class Replication:
     def pump(self) -> int:
         now = self._clock.now()
         work = 0
-        while self._queue and self._queue[0].due <= now:
-            item = heapq.heappop(self._queue)
+        for item in self._queue.take(now):
             work += 1
             if self._faults.region_down(item.source) or self._faults.region_down(item.destination):
                 item.attempts += 1
@@ -169,9 +155,7 @@ class Replication:
                 # The retries in between would fail too: the next one that matters is the first after
                 # both Regions are back, or the last one of the window.
                 back = self._faults.down_until(item.source, item.destination)
-                item.due = max(now + delay, min(back, item.first_attempt + REPLICATION_WINDOW))
-                item.order = next(self._order)
-                heapq.heappush(self._queue, item)
+                self._queue.push(item, max(now + delay, min(back, item.first_attempt + REPLICATION_WINDOW)))
                 continue
             self._deliver(item, now)
         return work
