@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench import quota, report
-from bench.cost import HEADLINE, PRICES, default_usages, front_door_usd
+from bench.cost import CALL_LATENCIES, HEADLINE, PRICES, default_usages, front_door_usd, with_latency
 from bench.cost_model import load_prices, per_million_signals, usage_of
 from bench.paths import ROOT
 from bench.quota_model import DEFAULT_EXTREMES, PLANNED_DAILY, peak_rate, uses
@@ -423,6 +423,17 @@ def targets(results: dict[str, Any]) -> list[report.Check]:
                 usd <= target,
             )
         )
+    # The same, with the AWS calls slower than the local cloud's (assumed, not measured): no verdict.
+    slower = [front_door_usd(with_latency(results, seconds), prices)[1][1] for seconds in CALL_LATENCIES]
+    checks.append(
+        report.Check(
+            "the same, each AWS call taking "
+            + " / ".join(f"{seconds * 1000:g}" for seconds in CALL_LATENCIES)
+            + " ms (assumed)",
+            " / ".join(f"${usd:.2f}" for usd in slower),
+            None,
+        )
+    )
     rate = peak_rate(PLANNED_DAILY, prices.assumptions["peak_factor"])
     planned = {name: usage_of(results["shapes"][name]) for name in DEFAULT_EXTREMES[:2]}
     # Single-event traffic behind the load balancer and the buffer, as priced above.

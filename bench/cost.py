@@ -39,6 +39,7 @@ from bench.cost_model import (
     per_signal_idempotency,
     template_logging,
     usage_of,
+    with_call_latency,
 )
 from bench.paths import ROOT
 from bench.quota_model import DEFAULT_EXTREMES, PLANNED_DAILY, peak_rate, worst, worst_line
@@ -132,6 +133,47 @@ def front_door_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str
         lines.append(f"{cost_line(k, buffered)} (front-door buffer)")
         lines.append(f"{cost_line(k, balanced)} (load balancer and front-door buffer)")
     return lines
+
+
+# Lambda duration is measured with moto answering each AWS call in-process (a millisecond or two): the
+# same figures with every call taking longer, as calls across the network do. Assumed, not measured.
+CALL_LATENCIES: Final = (0.005, 0.010, 0.020)  # seconds per AWS call
+LATENCY_NOTE: Final = (
+    "Lambda duration = the functions' own work as measured + their AWS calls at the time each row says"
+    " (assumed, not measured)"
+)
+LATENCY_HEADERS: Final = (
+    "each AWS call takes",
+    "1 event/request",
+    "1 event/request, load balancer and buffer",
+    *(f"{k} events/request" for k in sorted(DEFAULT_SHAPES) if k > 1),
+)
+
+
+def with_latency(results: Mapping[str, Any], seconds_per_call: float) -> dict[str, Any]:
+    """Every measured shape with its functions' AWS calls taking ``seconds_per_call`` each."""
+    shapes = {name: with_call_latency(shape, seconds_per_call) for name, shape in results["shapes"].items()}
+    return {**results, "shapes": shapes}
+
+
+def latency_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tuple[str, ...]]:
+    """USD per million signals, two Regions, as measured and at each ``CALL_LATENCIES``: the default
+    template by events per request, and 1 event/request behind the load balancer and the buffer."""
+    rows = []
+    for seconds in (None, *CALL_LATENCIES):
+        adjusted = results if seconds is None else with_latency(results, seconds)
+        usages = default_usages(adjusted)
+        _, front_door = front_door_usd(adjusted, prices)[1]
+        label = "as measured (moto, in-process)" if seconds is None else f"{seconds * 1000:g} ms"
+        rows.append(
+            (
+                label,
+                f"{per_million_signals(usages[1], prices, HEADLINE):.2f}",
+                f"{front_door:.2f}",
+                *(f"{per_million_signals(usages[k], prices, HEADLINE):.2f}" for k in sorted(usages) if k > 1),
+            )
+        )
+    return rows
 
 
 # ProcessingMode active-active: where the signals are processed. The global endpoint puts every event
@@ -447,6 +489,17 @@ def calls_table(results: Mapping[str, Any]) -> str:
     )
 
 
+def latency_block(results: Mapping[str, Any], prices: PriceTable) -> str:
+    """The figures again with slower AWS calls than the local cloud's (``latency_rows``), in Markdown."""
+    table = report.markdown_table(LATENCY_HEADERS, latency_rows(results, prices))
+    return (
+        "Lambda duration is measured with moto answering each AWS call in-process, in a millisecond or "
+        "two. Across the network a call takes longer, and the functions wait for it. The same figures "
+        "(USD per million signals, 2 B a day, two Regions) with each call taking longer, the rest of the "
+        f"work as measured:\n\n{table}"
+    )
+
+
 def figures_block(results: Mapping[str, Any], prices: PriceTable) -> str:
     """The figures README.md and docs/cost.md quote, in Markdown."""
     usages = default_usages(results)
@@ -481,6 +534,7 @@ def figures_block(results: Mapping[str, Any], prices: PriceTable) -> str:
         f"{BEGIN}\n{table}\n\nAt 2 B signals a day unless a column says otherwise; realistic traffic "
         "(every source and type), MaxSignalsPerEntry as the template sets it; calls measured on the local "
         f"cloud on {measured}, prices from `bench/prices.toml` ({prices.region}).\n\n"
+        f"{latency_block(results, prices)}\n\n"
         f"{calls_table(results)}\n\nN = MaxSignalsPerEntry; the enrichment regroups a batch by partition key "
         f"(and by event type with SignalBatchGrouping=EventType), so the data-platform bus can carry more "
         f"entries than the ingress bus.\n\n"
@@ -578,6 +632,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("line", "USD per million"),
         [(s, f"{usd:.3f}") for s, usd in dominant(front_door_usages(results)[1], prices, top=6)],
     )
+    report.title(
+        "If AWS calls take longer than moto's answers (USD per million signals, 2 B/day, two Regions)"
+    )
+    report.table(LATENCY_HEADERS, latency_rows(results, prices))
+    report.note(LATENCY_NOTE)
     plot(results, prices, args.plot)
     print(f"\ndrawn: {args.plot.relative_to(ROOT) if args.plot.is_relative_to(ROOT) else args.plot}")
     if args.write_docs:

@@ -545,6 +545,21 @@ def buffer_stream_usd(usage: Usage, prices: PriceTable, scenario: Scenario) -> f
     )
 
 
+def with_call_latency(shape: Mapping[str, Any], seconds_per_call: float) -> dict[str, Any]:
+    """``shape`` (calls.json) with each function's seconds as if every AWS call it makes took
+    ``seconds_per_call``: its own work as measured, its waits on AWS as assumed. Locally moto answers
+    a call in-process in a millisecond or two, which is not what a call across the network takes."""
+    per = shape["per_1000_signals"]
+    functions = {}
+    for name, function in per["functions"].items():
+        calls = function.get("calls", {}).values()
+        waited = math.fsum(float(stats["seconds"]) for stats in calls)
+        made = math.fsum(float(stats["calls"]) for stats in calls)
+        seconds = max(float(function["seconds"]) - waited, 0.0) + made * seconds_per_call
+        functions[name] = {**function, "seconds": seconds}
+    return {**shape, "per_1000_signals": {**per, "functions": functions}}
+
+
 def front_door_buffer(
     single: Mapping[str, Any], batched: Mapping[str, Any], *, records_per_invocation: float
 ) -> dict[str, Any]:
