@@ -545,17 +545,28 @@ def buffer_stream_usd(usage: Usage, prices: PriceTable, scenario: Scenario) -> f
     )
 
 
+# Calls a function makes from a thread pool wait side by side: the S3 writer claims its records and
+# puts its objects WRITE_CONCURRENCY at a time (functions/s3_writer; the template leaves the default).
+POOLED_CALLS: Final = {LAKE_FUNCTION: (frozenset({"dynamodb.PutItem", "s3.PutObject"}), 8)}
+
+
 def with_call_latency(shape: Mapping[str, Any], seconds_per_call: float) -> dict[str, Any]:
     """``shape`` (calls.json) with each function's seconds as if every AWS call it makes took
-    ``seconds_per_call``: its own work as measured, its waits on AWS as assumed. Locally moto answers
-    a call in-process in a millisecond or two, which is not what a call across the network takes."""
+    ``seconds_per_call``: its own work as measured, its waits on AWS as assumed (a pooled call's
+    wait shared with the calls beside it: ``POOLED_CALLS``). Locally moto answers a call in-process
+    in a millisecond or two, which is not what a call across the network takes."""
     per = shape["per_1000_signals"]
     functions = {}
     for name, function in per["functions"].items():
-        calls = function.get("calls", {}).values()
-        waited = math.fsum(float(stats["seconds"]) for stats in calls)
-        made = math.fsum(float(stats["calls"]) for stats in calls)
-        seconds = max(float(function["seconds"]) - waited, 0.0) + made * seconds_per_call
+        calls = function.get("calls", {})
+        pooled, side_by_side = POOLED_CALLS.get(name, (frozenset(), 1))
+        measured = math.fsum(float(stats["seconds"]) for stats in calls.values())
+        waits = math.fsum(
+            float(stats["calls"]) * seconds_per_call / (side_by_side if op in pooled else 1)
+            for op, stats in calls.items()
+        )
+        # Pooled calls measured side by side can add up to more than the invocation: no own work left.
+        seconds = max(float(function["seconds"]) - measured, 0.0) + waits
         functions[name] = {**function, "seconds": seconds}
     return {**shape, "per_1000_signals": {**per, "functions": functions}}
 

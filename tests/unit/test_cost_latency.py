@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from bench import calls, cost, quota
-from bench.cost_model import load_prices, usage_of, with_call_latency
+from bench.cost_model import LAKE_FUNCTION, POOLED_CALLS, load_prices, usage_of, with_call_latency
 from bench.quota_model import DEFAULT_EXTREMES, PLANNED_DAILY, peak_rate, worst, worst_line
+from s3_writer.settings import DEFAULT_WRITE_CONCURRENCY
+from tests.infra.rendering import template
 
 ROOT = Path(__file__).resolve().parents[2]
 PRICES = load_prices(ROOT / "bench" / "prices.toml")
@@ -24,7 +26,9 @@ def results() -> dict[str, Any]:
     return measured
 
 
-def _shape(seconds: float, calls_made: dict[str, tuple[float, float]]) -> dict[str, Any]:
+def _shape(
+    seconds: float, calls_made: dict[str, tuple[float, float]], name: str = "ValidatorFunction"
+) -> dict[str, Any]:
     function = {
         "invocations": 10.0,
         "seconds": seconds,
@@ -36,7 +40,7 @@ def _shape(seconds: float, calls_made: dict[str, tuple[float, float]]) -> dict[s
     }
     return {
         "name": "x",
-        "per_1000_signals": {"api_requests": 10.0, "functions": {"ValidatorFunction": function}},
+        "per_1000_signals": {"api_requests": 10.0, "functions": {name: function}},
     }
 
 
@@ -63,6 +67,25 @@ def test_own_work_is_never_negative_when_the_calls_took_all_the_measured_time() 
     shape = _shape(0.4, {"s3.PutObject": (2.0, 0.5)})
     slower = with_call_latency(shape, 0.020)
     assert slower["per_1000_signals"]["functions"]["ValidatorFunction"]["seconds"] == pytest.approx(0.04)
+
+
+def test_the_lake_writers_pooled_calls_wait_side_by_side() -> None:
+    # 16 claims and 8 PUTs through the writer's pool of 8 wait as 3 calls do; its BatchGetItem alone
+    shape = _shape(
+        1.0,
+        {"dynamodb.PutItem": (16.0, 0.2), "s3.PutObject": (8.0, 0.2), "dynamodb.BatchGetItem": (1.0, 0.1)},
+        name=LAKE_FUNCTION,
+    )
+    slower = with_call_latency(shape, 0.010)
+    assert slower["per_1000_signals"]["functions"][LAKE_FUNCTION]["seconds"] == pytest.approx(
+        0.5 + 0.03 + 0.01
+    )
+
+
+def test_the_pool_is_the_lake_writers_as_deployed() -> None:
+    environment = template()["Resources"][LAKE_FUNCTION]["Properties"].get("Environment", {})
+    assert "WRITE_CONCURRENCY" not in environment.get("Variables", {})  # the default, as priced
+    assert POOLED_CALLS[LAKE_FUNCTION][1] == DEFAULT_WRITE_CONCURRENCY
 
 
 def test_a_function_without_aws_calls_keeps_its_time() -> None:
