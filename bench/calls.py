@@ -21,8 +21,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from bench import quota, report
-from bench.cost import CALL_LATENCIES, HEADLINE, PRICES, default_usages, front_door_usd, with_latency
+from bench import report
+from bench.cost import (
+    CALL_LATENCIES,
+    HEADLINE,
+    PRICES,
+    default_usages,
+    front_door_usages,
+    front_door_usd,
+    with_latency,
+)
 from bench.cost_model import load_prices, per_million_signals, usage_of
 from bench.paths import ROOT
 from bench.quota_model import DEFAULT_EXTREMES, PLANNED_DAILY, peak_rate, uses
@@ -436,8 +444,8 @@ def targets(results: dict[str, Any]) -> list[report.Check]:
     )
     rate = peak_rate(PLANNED_DAILY, prices.assumptions["peak_factor"])
     planned = {name: usage_of(results["shapes"][name]) for name in DEFAULT_EXTREMES[:2]}
-    # Single-event traffic behind the load balancer and the buffer, as priced above.
-    buffered = quota.front_door_usages(results["shapes"])[f"{DEFAULT_EXTREMES[0]}, buffer"]
+    # Single-event traffic behind the load balancer and the buffer: the usage priced above.
+    buffered = front_door_usages(results)[1]
     for name, usage, balanced in (
         *((name, usage, False) for name, usage in planned.items()),
         (f"{DEFAULT_EXTREMES[0]}, load balancer and buffer", buffered, True),
