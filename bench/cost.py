@@ -29,8 +29,8 @@ from bench.cost_model import (
     Usage,
     active_active_costs,
     archive_usd,
+    buffered_shape,
     firehose_lake_costs,
-    front_door_buffer,
     load_balancer_costs,
     load_prices,
     monthly_costs,
@@ -95,23 +95,13 @@ def headline_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str]:
     ]
 
 
-# The front-door buffer (FrontDoorBuffer=Enabled) for single-event requests: the batcher's signal
-# batches priced as those of the realistic 100-event shape (as full or fuller at volume), the batcher
-# invoked once per BatcherBatchSize records (its default).
-FRONT_DOOR_SHAPES: Final = {1: ("realistic-1", "realistic-100")}
-BUFFER_RECORDS_PER_INVOCATION: Final = 1000
+# The one-event shape priced behind the front-door buffer, by events per request.
+FRONT_DOOR_SHAPES: Final = {1: "realistic-1"}
 
 
 def front_door_usages(results: Mapping[str, Any]) -> dict[int, Usage]:
     shapes = results["shapes"]
-    return {
-        k: template_usage(
-            front_door_buffer(
-                shapes[single], shapes[batched], records_per_invocation=BUFFER_RECORDS_PER_INVOCATION
-            )
-        )
-        for k, (single, batched) in FRONT_DOOR_SHAPES.items()
-    }
+    return {k: template_usage(buffered_shape(shapes, name)) for k, name in FRONT_DOOR_SHAPES.items()}
 
 
 def front_door_usd(results: Mapping[str, Any], prices: PriceTable) -> dict[int, tuple[float, float]]:

@@ -615,6 +615,20 @@ def front_door_buffer(
     return {**batched, "events_per_request": 1, "per_1000_signals": per}
 
 
+# The front-door buffer (FrontDoorBuffer=Enabled): each one-event shape's batcher packs signal
+# batches priced as those of the 100-event shape of the same traffic (as full or fuller at volume),
+# and is invoked once per BatcherBatchSize records (its default).
+BUFFERED_SHAPES: Final = {"realistic-1": "realistic-100", "one-1": "one-100"}
+BUFFER_RECORDS_PER_INVOCATION: Final = 1000
+
+
+def buffered_shape(shapes: Mapping[str, Any], single: str) -> dict[str, Any]:
+    """The one-event shape ``single`` of calls.json behind the front-door buffer (``front_door_buffer``)."""
+    return front_door_buffer(
+        shapes[single], shapes[BUFFERED_SHAPES[single]], records_per_invocation=BUFFER_RECORDS_PER_INVOCATION
+    )
+
+
 def per_million(total_per_month: float, prices: PriceTable, scenario: Scenario) -> float:
     return total_per_month / (scenario.signals_per_day * prices.days_per_month / 1e6)
 

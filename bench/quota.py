@@ -16,7 +16,6 @@ from typing import Any, Final
 
 from bench import report
 from bench.cost import (
-    BUFFER_RECORDS_PER_INVOCATION,
     CALL_LATENCIES,
     CALLS,
     GROUPING_SHAPE,
@@ -24,11 +23,12 @@ from bench.cost import (
     load_results,
 )
 from bench.cost_model import (
+    BUFFERED_SHAPES,
     PriceTable,
     Scenario,
     Usage,
     buffer_shards,
-    front_door_buffer,
+    buffered_shape,
     load_prices,
     stream_shards,
     usage_of,
@@ -143,15 +143,8 @@ def stream_sizing_line(shapes: Mapping[str, Usage], prices: PriceTable) -> str:
 
 
 def front_door_usages(shapes: Mapping[str, Any]) -> dict[str, Usage]:
-    """Single-event traffic behind the front-door buffer (bench.cost_model.front_door_buffer)."""
-    return {
-        f"{single}, buffer": usage_of(
-            front_door_buffer(
-                shapes[single], shapes[batched], records_per_invocation=BUFFER_RECORDS_PER_INVOCATION
-            )
-        )
-        for single, batched in (("realistic-1", "realistic-100"), ("one-1", "one-100"))
-    }
+    """Single-event traffic behind the front-door buffer (bench.cost_model.buffered_shape)."""
+    return {f"{name}, buffer": usage_of(buffered_shape(shapes, name)) for name in BUFFERED_SHAPES}
 
 
 if __name__ == "__main__":
