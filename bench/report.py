@@ -50,14 +50,24 @@ def title(text: str) -> None:
     _MARKDOWN.extend(["", f"## {text}", ""])
 
 
+# A cell that reads as a number: a figure, a ratio, a price, a count ("-" and "n/a" fit any column).
+_NUMBER = re.compile(r"[-+~<=>\s]*\$?\d|-$|n/a$")
+
+
+def _numeric_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[bool]:
+    """Per column after the first: whether every cell of it is a number (then it is right-aligned)."""
+    return [all(_NUMBER.match(str(row[index])) for row in rows) for index in range(1, len(headers))]
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Left-aligned first column, right-aligned others, one header rule."""
+    """Text columns left-aligned, columns of numbers right-aligned, one header rule."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    numeric = [False, *_numeric_columns(headers, rows)]
 
     def line(cells: Sequence[str]) -> str:
-        first, *rest = (str(cell) for cell in cells)
-        parts = [first.ljust(widths[0])] + [
-            cell.rjust(width) for cell, width in zip(rest, widths[1:], strict=True)
+        parts = [
+            str(cell).rjust(width) if right else str(cell).ljust(width)
+            for cell, width, right in zip(cells, widths, numeric, strict=True)
         ]
         return " | ".join(parts).rstrip()
 
@@ -69,9 +79,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub Markdown table: first column left-aligned, the others right-aligned."""
+    """A GitHub Markdown table, aligned as ``table`` aligns."""
     lines = ["| " + " | ".join(str(cell) for cell in headers) + " |"]
-    lines.append("|" + "|".join([":---", *("---:" for _ in headers[1:])]) + "|")
+    alignments = (":---", *("---:" if right else ":---" for right in _numeric_columns(headers, rows)))
+    lines.append("|" + "|".join(alignments) + "|")
     lines += ["| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
