@@ -582,13 +582,29 @@ def plot(results: Mapping[str, Any], prices: PriceTable, path: Path = PLOT) -> N
     plt.close(figure)
 
 
+def _write_docs(results: Mapping[str, Any], prices: PriceTable) -> None:
+    """The figures blocks of ``DOCS``, and every marked figure in the prose (``bench.prose``)."""
+    from bench import prose  # it builds on this module's figures
+
+    block, known = figures_block(results, prices), prose.figures(results, prices)
+    for path in dict.fromkeys((*DOCS, *prose.DOCUMENTS)):
+        text = path.read_text()
+        if path in DOCS:
+            text = replace_block(text, block)
+        path.write_text(prose.rewrite(text, known))
+    print("figures regenerated in", ", ".join(str(path.relative_to(ROOT)) for path in DOCS))
+    print("figures in prose set in", ", ".join(str(path.relative_to(ROOT)) for path in prose.DOCUMENTS))
+
+
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.cost", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--calls", type=Path, default=CALLS, help="measured calls (make bench writes it)")
     parser.add_argument("--prices", type=Path, default=PRICES, help="the dated price table")
     parser.add_argument("--plot", type=Path, default=PLOT, help="where to draw the PNG")
     parser.add_argument(
-        "--write-docs", action="store_true", help="regenerate the figures in README.md, docs/cost.md"
+        "--write-docs",
+        action="store_true",
+        help="regenerate the figures in README.md and docs/cost.md, and those marked in the docs' prose",
     )
     return parser.parse_args(argv)
 
@@ -630,10 +646,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plot(results, prices, args.plot)
     print(f"\ndrawn: {args.plot.relative_to(ROOT) if args.plot.is_relative_to(ROOT) else args.plot}")
     if args.write_docs:
-        block = figures_block(results, prices)
-        for path in DOCS:
-            path.write_text(replace_block(path.read_text(), block))
-        print("figures regenerated in", ", ".join(str(path.relative_to(ROOT)) for path in DOCS))
+        _write_docs(results, prices)
     print()
     for line in (
         headline_lines(results, prices)
