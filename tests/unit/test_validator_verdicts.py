@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from enrichment.standardise import network_fields
 from signal_platform import codec
-from signal_platform.schema_registry import SchemaRegistry
+from signal_platform.schema_registry import MAX_MESSAGE_CHARS, SchemaRegistry
 from signal_platform.signal_batches import EncodedSignal
 from signal_platform.timeutil import format_rfc3339, parse_rfc3339
 from tests.http_events import page_view
@@ -307,6 +307,36 @@ def test_judge_leap_second_accepted_as_next_minute(judge: EventJudge) -> None:
     # THEN it is accepted, its instant the first of the next minute
     assert judgement.results[0]["verdict"] == "accepted", judgement.results[0]
     assert codec.loads(judgement.signals[0].body)["derived_at"] == "2017-01-01T00:00:00.000Z"
+
+
+# The one time the schema's date-time admits and datetime cannot hold: year 9999's last leap second,
+# with a fraction of any length.
+_UNREPRESENTABLE = "9999-12-31T23:59:60." + "9" * 15_000 + "Z"
+
+
+@pytest.mark.parametrize("field", ["occurred_at", "sent_at"])
+def test_judge_unrepresentable_time_rejected_with_a_bounded_reason(judge: EventJudge, field: str) -> None:
+    # GIVEN an event whose time passes the schema but no datetime holds, 15,000 digits long
+    event = page_view(occurred=RECEIVED)
+    event[field] = _UNREPRESENTABLE
+    # WHEN judged
+    result = _judge_one(judge, event)
+    # THEN it is rejected for that field, and the reason quotes the time clipped, not whole
+    assert result["verdict"] == "rejected"
+    (error,) = result["errors"]
+    assert (error["code"], error["path"]) == ("invalid_timestamp", f"$.{field}")
+    assert error["message"].startswith("date-time out of range: '9999-12-31T23:59:60.999")
+    assert len(error["message"]) == MAX_MESSAGE_CHARS
+
+
+def test_judge_overlong_event_id_echoed_clipped(judge: EventJudge) -> None:
+    # GIVEN an event whose event_id is 10,000 characters of text, not a UUID
+    event = page_view(occurred=RECEIVED, event_id="X" * 10_000)
+    # WHEN judged
+    result = _judge_one(judge, event)
+    # THEN the rejection names it in lower case, clipped as a reason is, not whole
+    assert result["verdict"] == "rejected"
+    assert result["event_id"] == "x" * (MAX_MESSAGE_CHARS - 1) + "…"
 
 
 def test_judge_event_id_in_any_letter_case_is_one_event_lowercase_forwarded(judge: EventJudge) -> None:

@@ -246,8 +246,9 @@ class EventJudge:
             return _reject(index, None, "not_an_object", "$", "an event must be a JSON object"), None
         raw_id = event.get("event_id")
         # A UUID in any letter case is one event: its lower-case form is the identity from here on
-        # (results, signal, batch id, downstream deduplication).
-        event_id = raw_id.lower() if isinstance(raw_id, str) else None
+        # (results, signal, batch id, downstream deduplication). Any other string is only echoed in
+        # the rejection, clipped as a reason is (the schema refuses it).
+        event_id = clip(raw_id.lower()) if isinstance(raw_id, str) else None
         event_type, version = event.get("event_type"), event.get("schema_version")
         if not isinstance(event_type, str) or not self._registry.has_type(event_type):
             return _reject(
@@ -290,11 +291,11 @@ class EventJudge:
         try:
             occurred = parse_validated_rfc3339(event["occurred_at"])
         except ValueError as exc:
-            return _reject(index, event_id, "invalid_timestamp", "$.occurred_at", str(exc)), None
+            return _reject(index, event_id, "invalid_timestamp", "$.occurred_at", clip(str(exc))), None
         try:
             sent = parse_validated_rfc3339(event["sent_at"]) if "sent_at" in event else batch_sent
         except ValueError as exc:
-            return _reject(index, event_id, "invalid_timestamp", "$.sent_at", str(exc)), None
+            return _reject(index, event_id, "invalid_timestamp", "$.sent_at", clip(str(exc))), None
         # The limits are checked on the event's age, a difference of two parsed times: a timedelta
         # holds any of them, where `derived_at` itself would overflow for times near year 1 or 9999.
         age = (received_at if sent is None else sent) - occurred
