@@ -53,6 +53,7 @@ TABLE_OUTPUTS: Final = ("SourcesTableName", "IdempotencyTableName")
 # The per-Region table the sources global table replaces
 # (docs/runbook.md#migrating-to-the-sources-global-table).
 LEGACY_SOURCES_TABLE: Final = ("SourcesTable", "AWS::DynamoDB::Table")
+GLOBAL_SOURCES_TABLE_PARAMETER: Final = "SourcesGlobalTableName"
 WAIT_SECONDS: Final = 20 * 60
 POLL_SECONDS: Final = 15
 
@@ -395,11 +396,17 @@ class Runner:
         self.outputs.update(read_outputs(self.steps, self.cloud))
 
     def _refuse_legacy_sources_table(self) -> None:
+        """A stack with the per-Region sources table is deployed only once its config-env names the
+        global table that replaces it (the migration's last step, after its keys were copied there):
+        otherwise the deploy would retire the table and its keys with it."""
         for env in {step.env.name: step.env for step in self.steps}.values():
+            if env.overrides.get(GLOBAL_SOURCES_TABLE_PARAMETER):
+                continue
             if self.cloud.resource_type(env, LEGACY_SOURCES_TABLE[0]) == LEGACY_SOURCES_TABLE[1]:
                 raise DeployError(
                     f"stack {env.stack_name} ({env.region}) still has the per-Region sources table: "
-                    "deploying would leave its keys behind. Migrate first: "
+                    "deploying would leave its keys behind. Migrate first "
+                    f"(its last step sets {GLOBAL_SOURCES_TABLE_PARAMETER} in both config-envs): "
                     "docs/runbook.md#migrating-to-the-sources-global-table"
                 )
 

@@ -348,6 +348,44 @@ def test_run_refuses_a_stack_with_the_per_region_sources_table(tmp_path):
     assert sam.calls == []
 
 
+def test_run_deploys_a_secondary_with_the_per_region_table_once_both_name_the_global_table(tmp_path):
+    # GIVEN the migration's last step: the secondary still holds its old table, and both
+    # config-envs name the global table its keys were copied into
+    cloud = FakeCloud(legacy_table_in={"secondary"})
+    sam = FakeSam(cloud)
+    envs = {
+        name: ConfigEnv(
+            env.name, env.region, env.stack_name, {**env.overrides, "SourcesGlobalTableName": "sources-t"}
+        )
+        for name, env in read_config_envs().items()
+    }
+
+    # WHEN the deployment runs
+    _runner(tmp_path, cloud, sam, [], plan(envs)).run()
+
+    # THEN every stack is deployed (the old table leaves the secondary's stack, retained)
+    assert len(_deploys(sam)) == 4
+
+
+def test_run_refuses_the_secondary_with_the_per_region_table_while_its_env_names_none(tmp_path):
+    # GIVEN only the primary's config-env names the global table
+    cloud = FakeCloud(legacy_table_in={"secondary"})
+    sam = FakeSam(cloud)
+    envs = read_config_envs()
+    primary = envs["primary"]
+    envs["primary"] = ConfigEnv(
+        primary.name,
+        primary.region,
+        primary.stack_name,
+        {**primary.overrides, "SourcesGlobalTableName": "sources-t"},
+    )
+
+    # WHEN / THEN nothing is deployed, and the refusal says what the last step sets
+    with pytest.raises(DeployError, match=r"customer-signals-prod .*SourcesGlobalTableName in both"):
+        _runner(tmp_path, cloud, sam, [], plan(envs)).run()
+    assert sam.calls == []
+
+
 def test_run_step_needing_a_value_no_stack_has_fails_clearly(tmp_path):
     # GIVEN only the primary step (its secondary key comes from a stack that does not exist)
     cloud = FakeCloud()
