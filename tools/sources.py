@@ -4,6 +4,7 @@
                                      [--origin https://shop.example.com ...]
                                      [--rate EVENTS_PER_SECOND]
     python -m tools.sources set-rate web-shop 2000   (--default: back to the stack's default rate)
+    python -m tools.sources rekey web-shop   (a new key, printed once; the old one stops working)
     python -m tools.sources copy --from-table OLD --from-region us-east-1 --table GLOBAL
 
 `copy` moves the keys of a per-Region sources table into the global table (docs/runbook.md,
@@ -25,7 +26,7 @@ from typing import Any
 
 from signal_platform import aws_clients
 from signal_platform.errors import SignalPlatformError
-from signal_platform.sources import Source, SourceRegistry, new_write_key
+from signal_platform.sources import Source, SourceRegistry, new_key, new_write_key
 
 
 @dataclass(slots=True)
@@ -80,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         "--default", action="store_true", help="use the stack's DefaultSourceRateLimitPerSecond"
     )
     set_rate.add_argument("--table", default=os.environ.get("SOURCES_TABLE_NAME", ""))
+    rekey = commands.add_parser(
+        "rekey",
+        help="give a source a new write key, print it once, and enable the source:"
+        " its old key is refused within a minute",
+    )
+    rekey.add_argument("source_id")
+    rekey.add_argument("--table", default=os.environ.get("SOURCES_TABLE_NAME", ""))
     copy = commands.add_parser("copy", help="copy another table's sources in, never overwriting a key")
     copy.add_argument("--from-table", required=True, help="the per-Region table to copy from")
     copy.add_argument("--from-region", required=True, help="its Region")
@@ -91,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         return _copy(args.from_table, args.from_region, args.table)
     if args.command == "set-rate":
         return _set_rate(args.table, args.source_id, None if args.default else args.rate)
+    if args.command == "rekey":
+        return _rekey(args.table, args.source_id)
     try:
         write_key, source = new_write_key(args.source_id, args.description, frozenset(args.origin))
         source = dataclasses.replace(source, rate_per_second=args.rate)
@@ -117,6 +127,23 @@ def _set_rate(table: str, source_id: str, rate: int | None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"source {source_id!r}: {'the default rate' if rate is None else f'{rate} events/s'} per Region")
+    return 0
+
+
+def _rekey(table: str, source_id: str) -> int:
+    write_key, key_hash = new_key(source_id)
+    try:
+        SourceRegistry(table).replace_key(source_id, key_hash)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SignalPlatformError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"source {source_id!r} has a new key in {table} and is enabled; validators refuse the old")
+    print("key once they refresh the source (within a minute). The new key follows; it is shown this")
+    print("once and cannot be recovered:")
+    print(write_key)
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from signal_platform import errors
 from signal_platform.sources import Source, SourceRegistry, hash_secret, new_write_key
 from tests.integration.conftest import TABLE_NAME, IngressPlatform
 from tools import sources
@@ -42,6 +43,44 @@ def test_register_invalid_source_id_refused(
     exit_code = sources.main(["register", "Web Shop!", "--table", TABLE_NAME])
     assert exit_code == 2
     assert "source id must match" in capsys.readouterr().err
+
+
+def test_rekey_replaces_a_revoked_key_and_enables_the_source(
+    ingress: IngressPlatform, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a registered source whose key was stolen: revoked by disabling the source
+    sources.main(["register", "kiosk", "--table", TABLE_NAME])
+    old_key = capsys.readouterr().out.strip().splitlines()[-1]
+    ingress.dynamodb.update_item(
+        TableName=TABLE_NAME,
+        Key={"source_id": {"S": "kiosk"}},
+        UpdateExpression="SET enabled = :off",
+        ExpressionAttributeValues={":off": {"BOOL": False}},
+    )
+    # WHEN it is given a new key
+    exit_code = sources.main(["rekey", "kiosk", "--table", TABLE_NAME])
+    new_key = capsys.readouterr().out.strip().splitlines()[-1]
+    # THEN the new key authenticates (the source enabled again), the old one is refused, and the
+    # source keeps what it had
+    assert exit_code == 0
+    registry = SourceRegistry(TABLE_NAME)
+    assert registry.authenticate(new_key).source_id == "kiosk"
+    with pytest.raises(errors.AuthenticationError):
+        registry.authenticate(old_key)
+    item = ingress.dynamodb.get_item(TableName=TABLE_NAME, Key={"source_id": {"S": "kiosk"}})["Item"]
+    assert new_key.partition(".")[2] not in str(item)
+
+
+def test_rekey_of_unknown_source_refused_and_creates_nothing(
+    ingress: IngressPlatform, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exit_code = sources.main(["rekey", "no-such-source", "--table", TABLE_NAME])
+
+    assert exit_code == 2
+    assert "no source 'no-such-source'" in capsys.readouterr().err
+    assert "Item" not in ingress.dynamodb.get_item(
+        TableName=TABLE_NAME, Key={"source_id": {"S": "no-such-source"}}
+    )
 
 
 def test_copy_moves_secondary_keys_into_the_global_table_and_never_overwrites_one(

@@ -94,8 +94,14 @@ def new_write_key(
     for origin in origins:
         if origin != "*" and not ORIGIN_PATTERN.fullmatch(origin):
             raise ValueError(f"an origin is scheme://host[:port] without a path, or *: {origin!r}")
+    write_key, key_hash = new_key(source_id)
+    return write_key, Source(source_id, key_hash, True, description, origins)
+
+
+def new_key(source_id: str) -> tuple[str, str]:
+    """A fresh write key for ``source_id`` and the hash to store of it."""
     secret = secrets.token_urlsafe(_SECRET_BYTES)
-    return f"{source_id}.{secret}", Source(source_id, hash_secret(secret), True, description, origins)
+    return f"{source_id}.{secret}", hash_secret(secret)
 
 
 @lru_cache(maxsize=_KEY_CACHE_SIZE)
@@ -172,23 +178,32 @@ class SourceRegistry:
 
     def set_rate(self, source_id: str, rate_per_second: int | None) -> None:
         """Set (or, with None, remove) a source's rate limit; validators apply it within the cache TTL."""
+        _check_rate(rate_per_second)
+        if rate_per_second is None:
+            self._update(source_id, "REMOVE rate_per_second", {})
+        else:
+            self._update(source_id, "SET rate_per_second = :rate", {":rate": {"N": str(rate_per_second)}})
+
+    def replace_key(self, source_id: str, key_hash: str) -> None:
+        """Give a source a new key (``new_key``'s hash) and enable it: its old key is refused once
+        validators refresh the source (within the cache TTL)."""
+        self._update(
+            source_id,
+            "SET key_hash = :hash, enabled = :on",
+            {":hash": {"S": key_hash}, ":on": {"BOOL": True}},
+        )
+
+    def _update(self, source_id: str, expression: str, values: dict[str, Any]) -> None:
+        """One update of an existing source's item; ``ValueError`` when there is no such source."""
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - lazy import
 
-        _check_rate(rate_per_second)
-        update: dict[str, Any] = (
-            {"UpdateExpression": "REMOVE rate_per_second"}
-            if rate_per_second is None
-            else {
-                "UpdateExpression": "SET rate_per_second = :rate",
-                "ExpressionAttributeValues": {":rate": {"N": str(rate_per_second)}},
-            }
-        )
         try:
             self._client().update_item(
                 TableName=self._table,
                 Key={"source_id": {"S": source_id}},
                 ConditionExpression="attribute_exists(source_id)",
-                **update,
+                UpdateExpression=expression,
+                **({"ExpressionAttributeValues": values} if values else {}),
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
