@@ -5,7 +5,9 @@ AWS calls per 1,000 signals that ``make cost`` and ``make quota`` price and plan
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Sequence
 
 from bench.paths import LAMBDA_PATHS, ROOT
 
@@ -18,7 +20,15 @@ def _use_lambda_layout() -> None:
     sys.path[:0] = missing
 
 
-def main() -> None:
+def parse_arguments(prog: str, doc: str | None, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """A benchmark's command line: no options, but ``--help`` (which prints ``doc``'s first line and
+    runs nothing) and an error for anything else, before minutes of measurement start."""
+    parser = argparse.ArgumentParser(prog=prog, description=(doc or "").strip().splitlines()[0])
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parse_arguments("python -m bench", __doc__, argv)
     _use_lambda_layout()
     from bench import (
         batching,

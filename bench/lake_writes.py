@@ -194,7 +194,8 @@ def run() -> list[Check]:
 
 
 if __name__ == "__main__":
-    from bench.__main__ import _use_lambda_layout
+    from bench.__main__ import _use_lambda_layout, parse_arguments
 
+    parse_arguments("python -m bench.lake_writes", __doc__)
     _use_lambda_layout()
     report.summary(run())

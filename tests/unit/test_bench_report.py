@@ -40,3 +40,25 @@ def test_a_column_with_one_word_among_numbers_is_text() -> None:
     rows = [("a", "1.0"), ("b", "none")]
 
     assert report.markdown_table(("name", "value"), rows).splitlines()[1] == "|:---|:---|"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--bogus"]])
+def test_bench_command_line_help_or_a_typo_runs_no_benchmark(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN `python -m bench`, whose benchmarks would start by laying out the Lambda paths
+    from bench import __main__ as bench_main
+
+    def started() -> None:
+        raise AssertionError("a benchmark started")
+
+    monkeypatch.setattr(bench_main, "_use_lambda_layout", started)
+
+    # WHEN it is given --help, or an option it does not know
+    with pytest.raises(SystemExit) as exited:
+        bench_main.main(argv)
+
+    # THEN it prints its usage and exits (0 for help, 2 for a typo) before any measurement
+    assert exited.value.code == (0 if argv == ["--help"] else 2)
+    captured = capsys.readouterr()
+    assert "usage: python -m bench" in captured.out + captured.err
