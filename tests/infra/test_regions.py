@@ -630,6 +630,11 @@ def test_bucket_replication_role_least_privilege(prod_primary):
     assert statements["EncryptReplicasWithTheOtherRegionsKey"]["Condition"] == {
         "StringEquals": {"kms:ViaService": f"s3.{SECONDARY}.amazonaws.com"}
     }
+    # AND no delete is replicated (docs/adr/0005 §5), so the role may not replicate one either
+    for source in ("LakeBucket", "DlqStoreBucket"):
+        (rule,) = prod_primary.resources[source]["Properties"]["ReplicationConfiguration"]["Rules"]
+        assert rule["DeleteMarkerReplication"] == {"Status": "Disabled"}
+    assert statements["WriteTheReplicas"]["Action"] == ["s3:ReplicateObject", "s3:ReplicateTags"]
 
 
 # The stores each Region replicates, with their replica buckets (in the other Region) and alarms.

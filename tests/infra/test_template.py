@@ -2099,7 +2099,7 @@ def test_dlq_hydrate_permissions_scoped_to_its_queues_stream_areas_and_key(templ
 
     # THEN it may receive from every DLQ (the mappings poll with its role), re-read the stream with
     # the two calls the code makes, write the three areas (never replayed/, never read or delete),
-    # and use the platform key: nothing more, nothing on "*"
+    # decrypt with the platform key and write with the personal-data key: nothing more, nothing on "*"
     assert {action: sorted(resources_, key=json.dumps) for action, resources_ in grants.items()} == {
         "sqs:ReceiveMessage": queues,
         "sqs:DeleteMessage": queues,
@@ -2108,7 +2108,7 @@ def test_dlq_hydrate_permissions_scoped_to_its_queues_stream_areas_and_key(templ
         "kinesis:GetRecords": stream,
         "s3:PutObject": sorted(areas, key=json.dumps),
         "kms:Decrypt": sorted([PLATFORM_KEY_ARN, PERSONAL_DATA_KEY_ARN], key=json.dumps),
-        "kms:GenerateDataKey": sorted([PLATFORM_KEY_ARN, PERSONAL_DATA_KEY_ARN], key=json.dumps),
+        "kms:GenerateDataKey": [PERSONAL_DATA_KEY_ARN],
     }
     # AND the partner's queue only where it exists
     sqs_statement = _statement_for(_effective_function(template, "DlqHydrateFunction"), "sqs:ReceiveMessage")
