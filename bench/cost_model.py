@@ -597,9 +597,13 @@ def front_door_buffer(
         "invocations": invocations,
         "log_bytes": packer["log_bytes"] / max(float(packer["invocations"]), 1.0) * invocations,
         "calls": {
-            op: {**stats, "calls": float(stats["units"].get("entries", stats["calls"])) / 10}
-            for op, stats in packer["calls"].items()
-            if not op.startswith("dynamodb.")  # the packer's rate-limit leases are request-side
+            **{
+                op: {**stats, "calls": float(stats["units"].get("entries", stats["calls"])) / 10}
+                for op, stats in packer["calls"].items()
+                if not op.startswith("dynamodb.")  # the packer's rate-limit leases are request-side
+            },
+            # Its read of a kept segment cut (batcher.cuts), once per invocation.
+            "dynamodb.GetItem": {"calls": invocations, "units": {}},
         },
     }
     per = {

@@ -137,6 +137,7 @@ FRONT_DOOR_BUFFER_RESOURCES = {
     "BatcherLogGroup",
     "BatcherFunction",
     "BatcherFromBufferStream",
+    "SegmentCutsTable",
     "BatcherErrorsAlarm",
     "BatcherIteratorAgeAlarm",
     "BatcherHeldRecordsAlarm",

@@ -12,8 +12,10 @@ import jsonschema_rs
 import pytest
 
 from batcher import dependencies as batcher_dependencies
+from batcher.cuts import SegmentCuts
 from batcher.handler import lambda_handler as batcher_handler
 from signal_platform import aws_clients, codec, signing
+from signal_platform.errors import SegmentCutsError
 from signal_platform.schema_registry import SchemaRegistry
 from signal_platform.signal_batches import unsigned_bytes
 from tests.conftest import FakeLambdaContext, load_event
@@ -23,14 +25,22 @@ from validator import dependencies as validator_dependencies
 from validator.handler import lambda_handler as validator_handler
 
 STREAM = "signals-buffer"
+CUTS_TABLE = "signals-segment-cuts"
 
 
 @pytest.fixture
 def buffered(ingress: IngressPlatform, monkeypatch: pytest.MonkeyPatch) -> Iterator[IngressPlatform]:
     aws_clients.client("kinesis").create_stream(StreamName=STREAM, ShardCount=1)
     queue = aws_clients.client("sqs").create_queue(QueueName="signals-buffer-dlq")["QueueUrl"]
+    aws_clients.client("dynamodb").create_table(
+        TableName=CUTS_TABLE,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     monkeypatch.setenv("BUFFER_STREAM_NAME", STREAM)
     monkeypatch.setenv("BUFFER_DLQ_URL", queue)
+    monkeypatch.setenv("SEGMENT_CUTS_TABLE_NAME", CUTS_TABLE)
     validator_dependencies.reset()
     batcher_dependencies.reset()
     yield ingress
@@ -125,3 +135,32 @@ def test_sample_event_runs_through_the_batcher(
     assert [signal["event_id"][-2:] for signal in batch["signals"]] == ["41", "42", "43"]
     assert signing.verify(SIGNING_KEY.encode(), unsigned_bytes(batch), batch["signature"])
     assert batch["ingest"]["request_id"] == "req-0"
+
+
+def test_segment_cuts_kept_in_dynamodb_are_read_back_by_shard_and_first_record(
+    buffered: IngressPlatform,
+) -> None:
+    # GIVEN the cut of a segment that failed, kept at a known time
+    cuts = SegmentCuts(CUTS_TABLE, clock=lambda: 1_800_000_000.0)
+    cuts.remember("shardId-000000000001", "4960", "4971")
+
+    # WHEN / THEN its retry finds it, by shard and first record only
+    assert cuts.end_of("shardId-000000000001", "4960") == "4971"
+    assert cuts.end_of("shardId-000000000002", "4960") is None
+    assert cuts.end_of("shardId-000000000001", "4971") is None
+    # AND it expires after the two days a retry may come in
+    item = aws_clients.client("dynamodb").get_item(
+        TableName=CUTS_TABLE, Key={"pk": {"S": "shardId-000000000001#4960"}}
+    )["Item"]
+    assert item["expiration"] == {"N": str(1_800_000_000 + 2 * 86_400)}
+
+
+def test_segment_cuts_sdk_errors_become_segment_cuts_errors(buffered: IngressPlatform) -> None:
+    # GIVEN a table that does not exist
+    cuts = SegmentCuts("no-such-table")
+
+    # WHEN / THEN reading and writing fail with the table and the AWS error named
+    with pytest.raises(SegmentCutsError, match="GetItem on no-such-table failed: ResourceNotFoundException"):
+        cuts.end_of("shardId-000000000001", "1")
+    with pytest.raises(SegmentCutsError, match="PutItem on no-such-table failed: ResourceNotFoundException"):
+        cuts.remember("shardId-000000000001", "1", "2")

@@ -22,7 +22,7 @@ from batcher.settings import BatcherSettings
 from dlq_hydrate.messages import KinesisBatchFailure, parse_message
 from signal_platform import codec, signing
 from signal_platform.bus_publisher import PublishOutcome
-from signal_platform.errors import ConfigurationError, DeadLetterSendError
+from signal_platform.errors import ConfigurationError, DeadLetterSendError, SegmentCutsError
 from signal_platform.signal_batches import BusEntry, EncodedSignal, IngestMetadata, SignalBatcher
 from tests.conftest import FakeLambdaContext
 
@@ -90,12 +90,31 @@ class Dlq:
         return f"m-{len(self.sent)}"
 
 
-def forwarder(bus: Bus, segment_signals: int, dlq: Dlq | None = None) -> Forwarder:
+class Cuts:
+    """Keeps cuts as ``SegmentCuts`` does; refuses to read or to write while told to."""
+
+    def __init__(self, *, unreadable: bool = False, unwritable: bool = False) -> None:
+        self.kept: dict[tuple[str, str], str] = {}
+        self.unreadable, self.unwritable = unreadable, unwritable
+
+    def end_of(self, shard_id: str, first_sequence: str) -> str | None:
+        if self.unreadable:
+            raise SegmentCutsError("GetItem on cuts failed: ProvisionedThroughputExceededException")
+        return self.kept.get((shard_id, first_sequence))
+
+    def remember(self, shard_id: str, first_sequence: str, last_sequence: str) -> None:
+        if self.unwritable:
+            raise SegmentCutsError("PutItem on cuts failed: AccessDeniedException")
+        self.kept[(shard_id, first_sequence)] = last_sequence
+
+
+def forwarder(bus: Bus, segment_signals: int, dlq: Dlq | None = None, cuts: Cuts | None = None) -> Forwarder:
     return Forwarder(
         packer(),
         bus,
         segment_signals=segment_signals,
         dead_letters=dlq or Dlq(),
+        cuts=cuts if cuts is not None else Cuts(),
         clock=lambda: datetime(2026, 12, 7, 10, 0, 1, tzinfo=UTC),
     )
 
@@ -213,6 +232,100 @@ def test_forward_a_failed_segment_resumes_at_its_first_record_and_the_retry_repa
     assert len({i for e in bus.published for i in e.event_ids}) == 250
 
 
+def test_forward_a_failed_last_segment_is_cut_again_where_it_ended_when_the_retry_holds_more_records() -> (
+    None
+):
+    # GIVEN 180 records in segments of 100 (the last holds 80: the batch ends there); the bus refuses
+    # the batch holding e00120 once, after the batch of e00100..e00119 is delivered
+    bus, cuts = Bus(failing=["e00120"], times=1), Cuts()
+    batcher = forwarder(bus, 100, cuts=cuts)
+    first = batcher.forward(records(180), deadline=1e9, invocation=INVOCATION)
+    assert first.response() == {"batchItemFailures": [{"itemIdentifier": "00100"}]}
+    # THEN the segment's cut is kept
+    assert cuts.kept == {(SHARD, "00100"): "00179"}
+    delivered = {e.batch_id: e.event_ids for e in bus.published}
+
+    # WHEN the mapping retries from that record and the shard holds 20 more records by then
+    retry = batcher.forward(records(200)[100:], deadline=1e9, invocation=INVOCATION)
+
+    # THEN the failed segment is packed as before: the batch delivered the first time comes again
+    # with the same id and members (the enrichment suppresses it), and no signal is in two batches
+    assert retry.response() == {"batchItemFailures": []}
+    again = {e.batch_id: e.event_ids for e in bus.published[len(delivered) :]}
+    assert {k: v for k, v in again.items() if k in delivered} == {
+        k: v for k, v in delivered.items() if v[0] >= "e00100"
+    }
+    batches_of = {}
+    for entry in bus.published:
+        for event_id in entry.event_ids:
+            batches_of.setdefault(event_id, set()).add(entry.batch_id)
+    assert len(batches_of) == 200
+    assert all(len(ids) == 1 for ids in batches_of.values())
+    # AND the records after the cut form segments of their own
+    assert [e.event_ids[0] for e in bus.published[len(delivered) :]][-1] == "e00180"
+
+
+def test_forward_a_kept_cut_applies_only_to_a_batch_starting_at_its_first_record() -> None:
+    # GIVEN a cut kept for a segment that started at 00100
+    cuts = Cuts()
+    cuts.kept[(SHARD, "00100")] = "00104"
+    bus = Bus()
+    # WHEN a batch starting elsewhere is forwarded, THEN its segments follow the count alone
+    forwarder(bus, 100, cuts=cuts).forward(records(120), deadline=1e9, invocation=INVOCATION)
+    assert [len(e.event_ids) for e in bus.published] == [50, 50, 20]
+    # AND a batch starting at 00100 ends its first segment at 00104
+    bus = Bus()
+    forwarder(bus, 100, cuts=cuts).forward(records(120)[100:], deadline=1e9, invocation=INVOCATION)
+    assert bus.published[0].event_ids == tuple(f"e{n:05d}" for n in range(100, 105))
+
+
+def test_forward_unreadable_cuts_fail_the_invocation_before_anything_is_published() -> None:
+    # GIVEN the cuts cannot be read (the batch may start where a segment failed)
+    bus = Bus()
+    # WHEN / THEN the invocation fails (the mapping retries the batch); nothing is cut another way
+    with pytest.raises(SegmentCutsError):
+        forwarder(bus, 100, cuts=Cuts(unreadable=True)).forward(
+            records(10), deadline=1e9, invocation=INVOCATION
+        )
+    assert bus.published == []
+
+
+def test_forward_a_cut_that_cannot_be_kept_still_retries_the_segment_and_says_so() -> None:
+    # GIVEN a segment the bus refuses, and a cuts table that refuses the write
+    bus = Bus(failing=["e00005"], times=1)
+    # WHEN forwarded
+    outcome = forwarder(bus, 100, cuts=Cuts(unwritable=True)).forward(
+        records(10), deadline=1e9, invocation=INVOCATION
+    )
+    # THEN its records are retried all the same (nothing lost), and the outcome names the lost cut
+    assert outcome.response() == {"batchItemFailures": [{"itemIdentifier": "00000"}]}
+    assert outcome.cut_not_kept == "PutItem on cuts failed: AccessDeniedException"
+
+
+def test_forward_a_retry_without_the_cut_records_packs_as_usual_and_says_so() -> None:
+    # GIVEN a cut ending at a record the retried batch does not hold (a shorter batch)
+    cuts = Cuts()
+    cuts.kept[(SHARD, "00100")] = "00179"
+    bus = Bus()
+    # WHEN forwarded
+    outcome = forwarder(bus, 100, cuts=cuts).forward(records(150)[100:], deadline=1e9, invocation=INVOCATION)
+    # THEN every record is published, and the outcome says the cut could not be repeated
+    assert len({i for e in bus.published for i in e.event_ids}) == 50
+    assert outcome.cut_not_reproduced and outcome.response() == {"batchItemFailures": []}
+
+
+def test_segments_first_end_cuts_the_first_segment_there_and_counts_on_from_the_next_record() -> None:
+    parsed = [parse_record(record.sequence_number, record.data) for record in records(12)]
+
+    cut = [[r.sequence_number for r in segment] for segment in segments(parsed, 5, first_end="00002")]
+
+    assert cut == [
+        ["00000", "00001", "00002"],
+        ["00003", "00004", "00005", "00006", "00007"],
+        ["00008", "00009", "00010", "00011"],
+    ]
+
+
 def test_forward_an_identical_resend_in_the_same_invocation_is_forwarded_once() -> None:
     # GIVEN a request and its identical resend (same events: same batch id), a record apart
     bus = Bus()
@@ -269,7 +382,7 @@ def test_forward_a_malformed_record_that_cannot_be_set_aside_is_held_and_nothing
     dlq = BufferDlq("https://sqs.us-west-2.amazonaws.com/123456789012/buffer-dlq", client=Refusing)
     batch = [*records(3), kinesis_record("00003", b"not json"), *records(6)[4:]]
     # WHEN forwarded
-    batcher = Forwarder(packer(), bus, segment_signals=2, dead_letters=dlq)
+    batcher = Forwarder(packer(), bus, segment_signals=2, dead_letters=dlq, cuts=Cuts())
     outcome = batcher.forward(batch, deadline=1e9, invocation=INVOCATION)
     # THEN the records before it are published, the mapping resumes at it, nothing after it went out
     assert [i for e in bus.published for i in e.event_ids] == ["e00000", "e00001", "e00002"]
@@ -310,7 +423,9 @@ def test_forward_stops_setting_records_aside_at_the_deadline_and_resumes_at_the_
 
     now = [0.0]
     dlq = SlowDlq()
-    batcher = Forwarder(packer(), Bus(), segment_signals=10, dead_letters=dlq, monotonic=lambda: now[0])
+    batcher = Forwarder(
+        packer(), Bus(), segment_signals=10, dead_letters=dlq, cuts=Cuts(), monotonic=lambda: now[0]
+    )
     batch = [kinesis_record(f"{index:05d}", b"{}") for index in range(6)]
     # WHEN forwarded
     outcome = batcher.forward(batch, deadline=2.5, invocation=INVOCATION)
@@ -345,12 +460,9 @@ def test_the_set_aside_message_is_a_one_record_range_the_dlq_hydrate_reads() -> 
     assert (failure.batch.batch_size, failure.batch.stream_arn) == (1, STREAM_ARN)
 
 
-def test_handler_answers_the_kinesis_mapping_with_sequence_numbers(
-    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
-) -> None:
-    bus = Bus(failing=["e00001"], times=1)
-    monkeypatch.setattr(dependencies, "forwarder", lambda: forwarder(bus, 1))
-    event = {
+def _mapping_event(batch: Sequence[KinesisRecord]) -> dict[str, Any]:
+    """The Kinesis event source mapping's event for ``batch``."""
+    return {
         "Records": [
             {
                 "kinesis": {
@@ -363,16 +475,47 @@ def test_handler_answers_the_kinesis_mapping_with_sequence_numbers(
                 "eventSource": "aws:kinesis",
                 "eventSourceARN": STREAM_ARN,
             }
-            for record in records(3)
+            for record in batch
         ]
     }
+
+
+def test_handler_counts_a_failed_segment_whose_cut_could_not_be_kept(
+    monkeypatch: pytest.MonkeyPatch,
+    lambda_context: FakeLambdaContext,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN a segment the bus refuses, and a cuts table that refuses the write
+    bus = Bus(failing=["e00001"], times=1)
+    monkeypatch.setattr(dependencies, "forwarder", lambda: forwarder(bus, 10, cuts=Cuts(unwritable=True)))
+    # WHEN the mapping's batch is handled
+    answer = handler.lambda_handler(_mapping_event(records(3)), lambda_context)
+    # THEN the records are retried, and the lost cut is counted and logged as an error
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "00000"}]}
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    (emf,) = [line for line in lines if "_aws" in line]
+    assert emf["BufferSegmentCutsLost"] == [1.0]
+    (logged,) = [r for r in caplog.records if r.getMessage().startswith("a failed segment's cut")]
+    assert logged.levelname == "ERROR"
+
+
+def test_handler_answers_the_kinesis_mapping_with_sequence_numbers(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    bus = Bus(failing=["e00001"], times=1)
+    monkeypatch.setattr(dependencies, "forwarder", lambda: forwarder(bus, 1))
+    event = _mapping_event(records(3))
     assert handler.lambda_handler(event, lambda_context) == {
         "batchItemFailures": [{"itemIdentifier": "00001"}]
     }
 
 
 def test_settings_defaults_and_the_template_variables() -> None:
-    queue = {"BUFFER_DLQ_URL": "https://sqs.us-west-2.amazonaws.com/123456789012/buffer-dlq"}
+    queue = {
+        "BUFFER_DLQ_URL": "https://sqs.us-west-2.amazonaws.com/123456789012/buffer-dlq",
+        "SEGMENT_CUTS_TABLE_NAME": "cuts",
+    }
     settings = BatcherSettings.from_env({"INGRESS_BUS_NAME": "ingress", "SEGMENT_SIGNALS": "800", **queue})
     assert (settings.ingress_bus_name, settings.global_endpoint_id) == ("ingress", None)
     assert (settings.max_signals_per_entry, settings.segment_signals) == (50, 800)
@@ -381,8 +524,11 @@ def test_settings_defaults_and_the_template_variables() -> None:
         BatcherSettings.from_env({"INGRESS_BUS_NAME": "ingress", "SEGMENT_SIGNALS": "0", **queue})
     with pytest.raises(ConfigurationError, match="INGRESS_BUS_NAME"):
         BatcherSettings.from_env(queue)
+    assert settings.segment_cuts_table_name == "cuts"
     with pytest.raises(ConfigurationError, match="BUFFER_DLQ_URL"):
         BatcherSettings.from_env({"INGRESS_BUS_NAME": "ingress"})
+    with pytest.raises(ConfigurationError, match="SEGMENT_CUTS_TABLE_NAME"):
+        BatcherSettings.from_env({"INGRESS_BUS_NAME": "ingress", "BUFFER_DLQ_URL": queue["BUFFER_DLQ_URL"]})
 
 
 def test_forward_a_resend_is_dropped_only_next_to_its_original_so_a_retried_segment_packs_alike() -> None:

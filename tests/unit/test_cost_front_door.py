@@ -67,6 +67,8 @@ def test_front_door_keeps_the_request_side_and_takes_the_bus_side_of_the_batched
     validator_puts = validator_calls["events.PutEvents"]["calls"] / 1000
     expected = batched.put_events_calls - validator_puts + batched.ingress_entries / 10
     assert usage.put_events_calls == pytest.approx(expected)
+    # AND its read of a kept segment cut, once per invocation, on top of the validators' reads
+    assert usage.read_units == pytest.approx(single.read_units + 0.001)
 
 
 def test_buffer_stream_is_provisioned_for_the_peak_in_both_regions(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache, partial
 
 from batcher.buffer_dlq import BufferDlq
+from batcher.cuts import SegmentCuts
 from batcher.service import Forwarder
 from batcher.settings import ENTRY_SOURCE, BatcherSettings
 from signal_platform import signing
@@ -31,6 +32,7 @@ def build_forwarder(settings: BatcherSettings) -> Forwarder:
         publisher=BusPublisher(endpoint_id=settings.global_endpoint_id),
         segment_signals=settings.segment_signals,
         dead_letters=BufferDlq(settings.buffer_dlq_url),
+        cuts=SegmentCuts(settings.segment_cuts_table_name),
     )
 
 

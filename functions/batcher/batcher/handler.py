@@ -53,6 +53,16 @@ def _record(outcome: ForwardOutcome) -> None:
             failure=outcome.failure,
             error_codes=outcome.error_codes,
         )
+    if outcome.cut_not_kept is not None or outcome.cut_not_reproduced:
+        # Nothing is lost; the retry may repeat signals under other batch ids (the lake's
+        # events_dedup view still shows each once).
+        metrics.add_metric(name="BufferSegmentCutsLost", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "a failed segment's cut was not kept, or this retry cannot repeat it",
+            resume_at=outcome.resume_at,
+            error=outcome.cut_not_kept,
+            not_reproduced=outcome.cut_not_reproduced,
+        )
 
 
 @logger.inject_lambda_context

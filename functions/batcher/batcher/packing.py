@@ -6,10 +6,12 @@ exactly the validator's contract and nothing downstream changes.
 
 Records are packed in **segments**: runs of consecutive records holding at most ``segment_signals``
 signals, counted from the first record of the invocation (and again after a record that is not a
-signal batch: a segment never spans one). A segment is published before the next one is packed;
-when one fails, the event source mapping is told to resume at the segment's first record, so the
-retry starts a segment at the same record and packs the same signals into the same batches, with
-the same batch ids, which the enrichment's idempotency then suppresses (ADR 0009).
+signal batch: a segment never spans one); the last ends with the batch. A segment is published
+before the next one is packed; when one fails, its cut is kept (``batcher.cuts``) and the event
+source mapping is told to resume at the segment's first record, so the retry starts a segment at the
+same record, ends it at the same record (though the shard may hold more records by then), and packs
+the same signals into the same batches, with the same batch ids, which the enrichment's idempotency
+then suppresses (ADR 0009).
 """
 
 from __future__ import annotations
@@ -99,10 +101,21 @@ def first_copies(records: Sequence[BufferedRecord]) -> tuple[list[BufferedRecord
     return kept, len(records) - len(kept)
 
 
-def segments(records: Sequence[BufferedRecord], segment_signals: int) -> Iterator[Sequence[BufferedRecord]]:
-    """Consecutive runs of at most ``segment_signals`` signals (a bigger record forms its own run)."""
+def segments(
+    records: Sequence[BufferedRecord], segment_signals: int, *, first_end: str | None = None
+) -> Iterator[Sequence[BufferedRecord]]:
+    """Consecutive runs of at most ``segment_signals`` signals (a bigger record forms its own run);
+    with ``first_end``, the first run ends at the record of that sequence number instead (the cut
+    of a segment that failed, which a retry repeats whatever the records after it)."""
     start, count = 0, 0
-    for index, record in enumerate(records):
+    if first_end is not None:
+        for index, record in enumerate(records):
+            if record.sequence_number == first_end:
+                yield records[: index + 1]
+                start = index + 1
+                break
+    for index in range(start, len(records)):
+        record = records[index]
         if index > start and count + len(record.signals) > segment_signals:
             yield records[start:index]
             start, count = index, 0

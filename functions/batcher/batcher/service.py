@@ -13,7 +13,7 @@ from batcher.models import Invocation, KinesisRecord
 from batcher.packing import BufferedRecord, first_copies, pack_segment, parse_record, segments
 from batcher.set_aside import on_failure_record
 from signal_platform.bus_publisher import FailureKind, Publisher
-from signal_platform.errors import DeadLetterSendError, MalformedBatchError
+from signal_platform.errors import DeadLetterSendError, MalformedBatchError, SegmentCutsError
 from signal_platform.signal_batches import SignalBatcher
 from signal_platform.timeutil import utc_now
 
@@ -22,6 +22,14 @@ DEADLINE_REACHED: Final = "the invocation's deadline passed before SendMessage"
 
 class DeadLetters(Protocol):
     def send(self, message: Mapping[str, Any]) -> str: ...
+
+
+class Cuts(Protocol):
+    """Where segments that were not delivered ended (``batcher.cuts.SegmentCuts``)."""
+
+    def end_of(self, shard_id: str, first_sequence: str) -> str | None: ...
+
+    def remember(self, shard_id: str, first_sequence: str, last_sequence: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +46,10 @@ class ForwardOutcome:
     """What one invocation did; ``resume_at`` is the sequence number the mapping must retry from.
 
     ``malformed`` is the reason of a record that is not a signal batch and could not be set aside
-    (``set_aside_error`` says why): the invocation stopped at it."""
+    (``set_aside_error`` says why): the invocation stopped at it. ``cut_not_kept`` says why the cut of
+    the segment that failed could not be kept; ``cut_not_reproduced`` that this invocation started
+    at a failed segment whose last record it does not hold (its batch is shorter than the first
+    attempt's): either way the retry may pack those signals into other batches than the first."""
 
     records: int
     signals_forwarded: int = 0
@@ -51,6 +62,8 @@ class ForwardOutcome:
     set_aside_error: str | None = None
     set_aside: list[SetAside] = field(default_factory=list)
     error_codes: dict[str, int] = field(default_factory=dict)
+    cut_not_kept: str | None = None
+    cut_not_reproduced: bool = False
 
     def response(self) -> dict[str, list[dict[str, str]]]:
         """``ReportBatchItemFailures``: the first record not done; the mapping keeps the ones before."""
@@ -64,6 +77,7 @@ class Forwarder:
     publisher: Publisher
     segment_signals: int
     dead_letters: DeadLetters
+    cuts: Cuts
     clock: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
 
@@ -76,8 +90,13 @@ class Forwarder:
         a segment never spans it and a retry packs the same batches whether or not it is set aside
         then) and is set aside on BufferDlq; the records after it go on. When it cannot be set
         aside (``SendMessage`` fails, or the deadline has passed), the invocation stops at it: it
-        and the rest are retried (nothing is skipped)."""
+        and the rest are retried (nothing is skipped).
+
+        An invocation that starts where a segment failed ends its first segment where that one ended
+        (``cuts``); ``SegmentCutsError`` when that cannot be read: the mapping retries the batch."""
         outcome = ForwardOutcome(records=len(records))
+        first_end = self._kept_cut(records, outcome)
+        shard_id = records[0].shard_id if records else ""  # a mapping's batch is one shard's
         run: list[BufferedRecord] = []
         for record in records:
             try:
@@ -85,13 +104,31 @@ class Forwarder:
                 continue
             except MalformedBatchError as exc:
                 error = exc
-            if not self._publish(run, outcome, deadline):
+            if not self._publish(run, outcome, deadline, first_end, shard_id):
                 return outcome
-            run = []
+            run, first_end = [], None
             if not self._set_aside(record, error, invocation, outcome, deadline):
                 return outcome
-        self._publish(run, outcome, deadline)
+        self._publish(run, outcome, deadline, first_end, shard_id)
         return outcome
+
+    def _kept_cut(self, records: Sequence[KinesisRecord], outcome: ForwardOutcome) -> str | None:
+        """The last record of the failed segment this batch starts at, when the batch holds it."""
+        if not records:
+            return None
+        end = self.cuts.end_of(records[0].shard_id, records[0].sequence_number)
+        if end is not None and not any(record.sequence_number == end for record in records):
+            outcome.cut_not_reproduced = True
+            return None
+        return end
+
+    def _keep_cut(self, shard_id: str, segment: Sequence[BufferedRecord], outcome: ForwardOutcome) -> None:
+        """Its records are retried whether or not the cut is kept: nothing is lost either way."""
+        first, last = segment[0].sequence_number, segment[-1].sequence_number
+        try:
+            self.cuts.remember(shard_id, first, last)
+        except SegmentCutsError as exc:
+            outcome.cut_not_kept = str(exc)
 
     def _set_aside(
         self,
@@ -118,9 +155,17 @@ class Forwarder:
         outcome.set_aside.append(SetAside(record.shard_id, record.sequence_number, str(error)))
         return True
 
-    def _publish(self, parsed: Sequence[BufferedRecord], outcome: ForwardOutcome, deadline: float) -> bool:
-        """Publish ``parsed`` segment by segment; False (``resume_at`` set) at the first not delivered."""
-        for segment in segments(parsed, self.segment_signals):
+    def _publish(
+        self,
+        parsed: Sequence[BufferedRecord],
+        outcome: ForwardOutcome,
+        deadline: float,
+        first_end: str | None,
+        shard_id: str,
+    ) -> bool:
+        """Publish ``parsed`` segment by segment, the first ending at ``first_end`` when given; False
+        (``resume_at`` set, the segment's cut kept) at the first segment not delivered."""
+        for segment in segments(parsed, self.segment_signals, first_end=first_end):
             # Resends are dropped within a segment only: a retry from the segment's first record
             # then sees the same records and packs the same batches.
             kept, dropped = first_copies(segment)
@@ -132,6 +177,8 @@ class Forwarder:
             if published.undelivered:
                 outcome.resume_at = segment[0].sequence_number
                 outcome.failure = published.failure
+                if segment[-1].sequence_number != first_end:  # a kept cut is kept already
+                    self._keep_cut(shard_id, segment, outcome)
                 return False
             outcome.resends_dropped += dropped
             outcome.bus_entries += len(entries)

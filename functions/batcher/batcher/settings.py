@@ -18,6 +18,8 @@ class BatcherSettings:
     ingress_bus_name: str
     # BufferDlq: where a record that is not a signal batch is set aside (docs/adr/0009).
     buffer_dlq_url: str
+    # Where the cuts of segments that were not delivered are kept, for their retries (batcher.cuts).
+    segment_cuts_table_name: str
     global_endpoint_id: str | None
     signing_key_secret_arn: str | None
     signing_key_parameter_name: str | None
@@ -31,6 +33,7 @@ class BatcherSettings:
         return cls(
             ingress_bus_name=env.required(environ, "INGRESS_BUS_NAME"),
             buffer_dlq_url=env.required(environ, "BUFFER_DLQ_URL"),
+            segment_cuts_table_name=env.required(environ, "SEGMENT_CUTS_TABLE_NAME"),
             global_endpoint_id=env.optional(environ, "GLOBAL_ENDPOINT_ID"),
             signing_key_secret_arn=env.optional(environ, "SIGNING_KEY_SECRET_ARN"),
             signing_key_parameter_name=env.optional(environ, "SIGNING_KEY_PARAMETER_NAME"),

@@ -185,6 +185,13 @@ class DeadLetterSendError(DependencyError):
     code = "dead_letter_unavailable"
 
 
+class SegmentCutsError(DependencyError):
+    """The batcher's table of segment cuts could not be read or written (a read failure fails the
+    invocation: its batch is retried, never cut another way)."""
+
+    code = "segment_cuts_unavailable"
+
+
 class ReplayTargetError(DependencyError):
     """The consumer a stored record is replayed to refused it or could not be reached."""
 
