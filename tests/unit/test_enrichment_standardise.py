@@ -58,8 +58,20 @@ def test_utc_timestamp_any_offset_gives_utc_millis(raw: str, expected: str) -> N
         "",
         None,
         1764165801,
+        "0001-01-01T00:30:00+01:00",
+        "9999-12-31T23:30:00-01:00",
     ],
-    ids=["words", "no-offset", "month-13", "feb-30", "empty", "none", "epoch-number"],
+    ids=[
+        "words",
+        "no-offset",
+        "month-13",
+        "feb-30",
+        "empty",
+        "none",
+        "epoch-number",
+        "before-year-1",
+        "after-9999",
+    ],
 )
 def test_utc_timestamp_unusable_raises_malformed_signal(raw: Any) -> None:
     # GIVEN text that is no RFC 3339 timestamp with an offset / WHEN standardised / THEN it is refused

@@ -119,6 +119,9 @@ def _with_data(data: bytes) -> dict[str, Any]:
         (batch_record([{**signal(), "derived_at": None}], 0), "bad_signal"),
         (batch_record([{**signal(), "derived_at": "yesterday"}], 0), "bad_signal"),
         (batch_record([{**signal(), "derived_at": "2025-11-26T14:03:21.602"}], 0), "bad_signal"),
+        # an offset that moves the moment out of UTC's years 1 to 9999
+        (batch_record([{**signal(), "derived_at": "0001-01-01T00:30:00+01:00"}], 0), "bad_signal"),
+        (batch_record([{**signal(), "derived_at": "9999-12-31T23:30:00-01:00"}], 0), "bad_signal"),
     ],
 )
 def test_decode_signals_undecodable_record_raises_with_reason_code(record: dict[str, Any], code: str) -> None:

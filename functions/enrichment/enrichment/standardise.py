@@ -67,9 +67,9 @@ def utc_timestamp(value: object, field: str) -> str:
             datetime.fromisoformat(value)
             return value
         moment = parse_rfc3339(value.strip().upper())  # RFC 3339 allows "t" and "z"; fromisoformat not
-    except ValueError as exc:
+        return format_rfc3339(moment)
+    except (ValueError, OverflowError) as exc:  # OverflowError: an offset that moves it out of UTC's years
         raise MalformedSignalError(f"{field} is not an RFC 3339 timestamp with an offset: {exc}") from exc
-    return format_rfc3339(moment)
 
 
 def code(value: object, field: str) -> str:

@@ -17,11 +17,12 @@ import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from signal_platform import codec
 from signal_platform.errors import SignalPlatformError
+from signal_platform.timeutil import as_utc
 
 # Enriched batch contract models this writer reads (SchemaVer MODEL; additions keep the model).
 SUPPORTED_BATCH_MODEL: Final = "1"
@@ -174,6 +175,9 @@ def _signal(index: int, signal: Any) -> Signal:
         # The platform's own form (YYYY-MM-DDTHH:MM:SS.mmmZ), just validated: date and hour are in place.
         dt, hour = derived_at[:10], derived_at[11:13]
     else:
-        utc = moment.astimezone(UTC)
+        try:
+            utc = as_utc(moment)
+        except ValueError as exc:  # an offset that moves it out of UTC's years
+            raise UndecodableRecordError("bad_signal", f"signals[{index}].derived_at: {exc}") from exc
         dt, hour = utc.strftime("%Y-%m-%d"), utc.strftime("%H")
     return Signal(event_id=event_id, event_type=event_type, dt=dt, hour=hour, line=codec.dumps(signal))
