@@ -95,22 +95,31 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.table:
         parser.error("no sources table: pass --table or set SOURCES_TABLE_NAME")
-    if args.command == "copy":
-        return _copy(args.from_table, args.from_region, args.table)
-    if args.command == "set-rate":
-        return _set_rate(args.table, args.source_id, None if args.default else args.rate)
-    if args.command == "rekey":
-        return _rekey(args.table, args.source_id)
+    # The one place a command's failure becomes its exit code: 2 when the request is refused (a
+    # source id that exists, or does not), 1 when the table could not be read or written.
     try:
-        write_key, source = new_write_key(args.source_id, args.description, frozenset(args.origin))
-        source = dataclasses.replace(source, rate_per_second=args.rate)
-        SourceRegistry(args.table).register(source)
+        return _run(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except SignalPlatformError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "copy":
+        return _copy(args.from_table, args.from_region, args.table)
+    if args.command == "set-rate":
+        return _set_rate(args.table, args.source_id, None if args.default else args.rate)
+    if args.command == "rekey":
+        return _rekey(args.table, args.source_id)
+    return _register(args)
+
+
+def _register(args: argparse.Namespace) -> int:
+    write_key, source = new_write_key(args.source_id, args.description, frozenset(args.origin))
+    SourceRegistry(args.table).register(dataclasses.replace(source, rate_per_second=args.rate))
     print(f"source {source.source_id!r} registered in {args.table}.")
     print("Its write key follows; it is shown this once and cannot be recovered:")
     print(write_key)
@@ -118,28 +127,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _set_rate(table: str, source_id: str, rate: int | None) -> int:
-    try:
-        SourceRegistry(table).set_rate(source_id, rate)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SignalPlatformError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    SourceRegistry(table).set_rate(source_id, rate)
     print(f"source {source_id!r}: {'the default rate' if rate is None else f'{rate} events/s'} per Region")
     return 0
 
 
 def _rekey(table: str, source_id: str) -> int:
     write_key, key_hash = new_key(source_id)
-    try:
-        SourceRegistry(table).replace_key(source_id, key_hash)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SignalPlatformError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    SourceRegistry(table).replace_key(source_id, key_hash)
     print(f"source {source_id!r} has a new key in {table} and is enabled; validators refuse the old")
     print("key once they refresh the source (within a minute). The new key follows; it is shown this")
     print("once and cannot be recovered:")
@@ -148,16 +143,12 @@ def _rekey(table: str, source_id: str) -> int:
 
 
 def _copy(from_table: str, from_region: str, table: str) -> int:
-    try:
-        report = copy_sources(
-            aws_clients.client("dynamodb", region=from_region),
-            from_table,
-            aws_clients.client("dynamodb"),
-            table,
-        )
-    except SignalPlatformError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    report = copy_sources(
+        aws_clients.client("dynamodb", region=from_region),
+        from_table,
+        aws_clients.client("dynamodb"),
+        table,
+    )
     print(
         f"copied {len(report.copied)}, already there {len(report.present)}, conflicts {len(report.conflicts)}"
     )
