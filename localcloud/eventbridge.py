@@ -1,11 +1,13 @@
-"""EventBridge rule targets moto does not deliver: Lambda (async), Kinesis, API destinations.
+"""EventBridge rule targets moto does not deliver: Lambda (async), Kinesis, API destinations, and
+other event buses (moto delivers to a bus at once, never failing: emulated, a bus in a Region that is
+down refuses the event and the rule retries it, as EventBridge does).
 
 How an event gets here (the "tap"): moto keeps the rules with their exact EventPatterns and targets
 and does the pattern matching on PutEvents. ``MotoRuleHook`` wraps moto's ``Rule.send_to_targets``
 so that, for every rule whose targets include one moto cannot deliver, each matching event is also
 put in an in-process ``Inbox``, in the event shape targets receive (version, id, detail-type, source,
 account, time, region, resources, detail). moto keeps delivering the targets it can (SQS, logs,
-archives, other buses) and skips the rest (it would raise NotImplementedError for them). The tap is
+archives) and skips the rest (it would raise NotImplementedError for them). The tap is
 an inbox rather than a hidden SQS queue because moto's SQS costs 10-30 ms per message on these
 machines, which would dominate every run.
 
@@ -14,7 +16,8 @@ tried at once, retried with exponential backoff and jitter while ``RetryPolicy``
 (``MaximumRetryAttempts`` default 185, ``MaximumEventAgeInSeconds`` default 86,400), then written to
 the target's ``DeadLetterConfig`` queue: body = the event, message attributes ERROR_CODE,
 ERROR_MESSAGE, RULE_ARN, TARGET_ARN, EXHAUSTED_RETRY_CONDITION, RETRY_ATTEMPTS. With no DLQ the event
-is dropped (recorded, so the accounting reports it as lost). Lambda targets are asynchronous: the
+is dropped (recorded, so the accounting reports it as lost), and either way the rule's
+``FailedInvocations`` counts it. Lambda targets are asynchronous: the
 delivery succeeds when the event is in the function's async queue (``lambda_async``), and function
 errors are Lambda's business (EventInvokeConfig), not the rule's. A Kinesis target is PutRecord with
 the partition key at ``KinesisParameters.PartitionKeyPath`` (the event id without one). A
@@ -47,7 +50,7 @@ from localcloud.services import Services, backoff
 from localcloud.signals import event_ids
 from signal_platform import codec
 
-TargetKind = Literal["lambda", "kinesis", "api-destination", "moto"]
+TargetKind = Literal["lambda", "kinesis", "api-destination", "bus", "moto"]
 STREAM_THROTTLED: Final = "ProvisionedThroughputExceededException"
 DEFAULT_RETRY_ATTEMPTS: Final = 185
 DEFAULT_MAXIMUM_EVENT_AGE: Final = 86400.0
@@ -81,6 +84,8 @@ def target_kind(arn: str) -> TargetKind:
         return "kinesis"
     if service == "events" and ":api-destination/" in arn:
         return "api-destination"
+    if service == "events" and ":event-bus/" in arn:
+        return "bus"
     return "moto"
 
 
@@ -417,6 +422,30 @@ class EventBridgeEmulator:
 
 
 # ---------------------------------------------------------------------------- senders
+def bus_sender(services: Services) -> Sender:
+    """An event bus target, in this Region or another of the cloud: a new event of the same source,
+    detail-type and detail on that bus (what moto's own delivery to a bus does), refused while its
+    Region is down."""
+    from moto.events.models import events_backends  # noqa: PLC0415 - the cloud's in-process moto
+
+    def send(target: RuleTarget, payload: Any, event: dict[str, Any]) -> None:  # noqa: ARG001
+        _, _, _, region, account, resource = target.arn.split(":", 5)
+        if services.faults.region_down(region):
+            raise DeliveryError("SDK_CLIENT_ERROR", f"EventBridge in {region} did not answer")
+        entry = {
+            "Source": payload["source"],
+            "DetailType": payload["detail-type"],
+            "Detail": codec.dumps(payload["detail"]).decode(),
+            "EventBusName": resource.split("/", 1)[1],
+        }
+        answer = events_backends[account][region].put_events([entry])
+        failed = [item for item in answer if isinstance(item, dict) and item.get("ErrorCode")]
+        if failed:
+            raise DeliveryError("SDK_CLIENT_ERROR", f"PutEvents to {target.arn} failed: {failed[0]}")
+
+    return send
+
+
 def kinesis_sender(services: Services) -> Sender:
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 

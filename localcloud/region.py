@@ -23,6 +23,7 @@ from localcloud.eventbridge import (
     Inbox,
     RuleTarget,
     Tap,
+    bus_sender,
     kinesis_sender,
     moto_rule_hook,
 )
@@ -147,6 +148,7 @@ class Region:
                 "lambda": self.async_invoker.rule_sender,
                 "kinesis": kinesis_sender(services),
                 "api-destination": self._rule_http_sender,
+                "bus": bus_sender(services),
             },
             self.taps,
         )

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.eventbridge import _detached
+from localcloud.eventbridge import _detached, rule_dimensions
 from localcloud.faults import Concurrency, Duplicate, TargetFault
 from signal_platform import aws_clients
 from tests.localcloud.conftest import Recorder, arn, attributes, function, queue, queue_messages, ref, running
@@ -213,6 +213,68 @@ def test_kinesis_target_puts_the_event_under_the_partition_key_path(tmp_path: Pa
         (record,) = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
     assert record["PartitionKey"] == "user-42"
     assert json.loads(record["Data"])["detail"] == {"user": "user-42", "n": 7}
+
+
+def _forwarding(retry_attempts: int = 2) -> dict[str, Any]:
+    """A rule that forwards to another bus, whose own rule puts what arrives in a queue."""
+    return {
+        "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "test-bus"}},
+        "Other": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "other-bus"}},
+        "Arrived": queue(),
+        "Forward": {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "EventBusName": ref("Bus"),
+                "EventPattern": PATTERN,
+                "Targets": [
+                    {
+                        "Id": "other",
+                        "Arn": arn("Other"),
+                        "RetryPolicy": {
+                            "MaximumRetryAttempts": retry_attempts,
+                            "MaximumEventAgeInSeconds": 3600,
+                        },
+                    }
+                ],
+            },
+        },
+        "Collect": {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "EventBusName": ref("Other"),
+                "EventPattern": PATTERN,
+                "Targets": [{"Id": "arrived", "Arn": arn("Arrived")}],
+            },
+        },
+    }
+
+
+def test_bus_target_gets_the_event_as_a_new_event_on_that_bus(tmp_path: Path) -> None:
+    with running(tmp_path, _forwarding(), handlers={}) as cloud:
+        _put(cloud, {"user": "u1"})
+        assert cloud.settle()
+        (message,) = queue_messages(cloud, "Arrived")
+    body = json.loads(message["Body"])
+    assert (body["source"], body["detail-type"], body["detail"]) == ("test.app", "order", {"user": "u1"})
+
+
+def test_bus_target_that_fails_is_retried_then_counted_in_failed_invocations(tmp_path: Path) -> None:
+    # GIVEN the other bus refuses the event (as when its Region is down)
+    fault = TargetFault("Forward/other", window=(0, 10_000))
+    with running(tmp_path, _forwarding(retry_attempts=2), handlers={}, faults=(fault,)) as cloud:
+        _put(cloud, {"user": "u1"})
+        assert cloud.settle()
+        fired = cloud.faults.fired["Forward/other:error"]
+        arrived = queue_messages(cloud, "Arrived")
+        dropped = [d.where for d in cloud.services.dropped]
+        dimensions = rule_dimensions(cloud.stack.get("Forward").arn)
+        failed = cloud.primary.cloudwatch.values("AWS/Events", "FailedInvocations", dimensions)
+    # THEN 1 + 2 attempts, nothing arrives, and the rule counts the failure (it has no DLQ)
+    assert fired == 3
+    assert arrived == []
+    assert dropped == ["Forward/other"]
+    assert sum(failed) == 1
+    assert dimensions["EventBusName"] == "test-bus"
 
 
 @pytest.mark.parametrize("fails", [1, 2])

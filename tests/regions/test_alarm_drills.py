@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 
-from localcloud.faults import RegionOutage
+from localcloud.faults import RegionOutage, TargetFault
 from localcloud.region import Region, empty_bucket
 from localcloud.template import decode
 from tests.buffer.test_buffer_failures import BUFFER_DRILLS
 from tests.e2e.test_alarms import DRILLS
 from tests.e2e.test_load_balancer import LOAD_BALANCER_DRILLS
 from tests.regions.conftest import ROOT, TwoRegions
+from tools.region_recovery import replay_archive
 
 MINUTE = 60.0
 
@@ -61,13 +62,13 @@ def _remove_bucket(region: Region, logical_id: str) -> Callable[[], None]:
     return recreate
 
 
-def _states_since(world: TwoRegions, alarm: str, since: float) -> list[str]:
-    return [change.new for change in world.primary.cloudwatch.changes(alarm) if change.at > since]
+def _states_since(region: Region, alarm: str, since: float) -> list[str]:
+    return [change.new for change in region.cloudwatch.changes(alarm) if change.at > since]
 
 
-def _until_ok(world: TwoRegions, alarms: tuple[str, ...], seconds: float) -> dict[str, str]:
-    """Let up to ``seconds`` pass until every alarm is OK; their states."""
-    watch = world.primary.cloudwatch
+def _until_ok(world: TwoRegions, region: Region, alarms: tuple[str, ...], seconds: float) -> dict[str, str]:
+    """Let up to ``seconds`` pass until every alarm of ``region`` is OK; their states."""
+    watch = region.cloudwatch
     world.step(seconds, until=lambda: all(watch.state(alarm) == "OK" for alarm in alarms))
     return {alarm: watch.state(alarm) for alarm in alarms}
 
@@ -101,6 +102,20 @@ def secondary_down_while_objects_wait(world: TwoRegions) -> None:
     world.step(70 * MINUTE)
 
 
+def replay_not_forwarded(world: TwoRegions) -> None:
+    """A replay of the secondary's archive while its forward to the primary's ingress bus fails (as
+    when the primary is down), for longer than the rule retries (185 attempts, backing off to five
+    minutes: about 15 hours); the forward works again afterwards."""
+    hours = 17 * 3600.0
+    world.cloud.faults.add(
+        TargetFault(
+            "ArchiveReplayForwardRule/primary-ingress-bus", window=(_elapsed(world), _elapsed(world) + hours)
+        )
+    )
+    replay_archive(world.cloud, world.secondary, 0.0, world.cloud.clock.now())
+    world.cloud.advance(hours, step=MINUTE)
+
+
 def replica_buckets_gone(world: TwoRegions) -> None:
     """Both replica buckets deleted in the secondary while objects are written: S3 fails those
     objects; the buckets are created again afterwards."""
@@ -120,6 +135,11 @@ def replica_buckets_gone(world: TwoRegions) -> None:
 class RegionDrill:
     produce: Callable[[TwoRegions], None]  # the failure, and its end
     alarms: tuple[str, ...]
+    watched: str = "primary"  # the Region whose alarms they are
+
+
+def _watch(world: TwoRegions, drill: RegionDrill) -> Region:
+    return world.primary if drill.watched == "primary" else world.secondary
 
 
 REGION_DRILLS = {
@@ -131,6 +151,9 @@ REGION_DRILLS = {
     "replica buckets gone": RegionDrill(
         replica_buckets_gone, ("LakeReplicationFailedAlarm", "DlqStoreReplicationFailedAlarm")
     ),
+    "replay not forwarded": RegionDrill(
+        replay_not_forwarded, ("ArchiveReplayForwardFailedAlarm",), watched="secondary"
+    ),
 }
 
 
@@ -139,8 +162,9 @@ def test_each_two_region_failure_sends_its_alarms_to_alarm_and_back_to_ok(
     regions: TwoRegions, name: str
 ) -> None:
     drill = REGION_DRILLS[name]
+    region = _watch(regions, drill)
     # GIVEN two Regions with the drill's alarms OK (a drill before it may have left them in ALARM)
-    assert _until_ok(regions, drill.alarms, 3600.0) == dict.fromkeys(drill.alarms, "OK")
+    assert _until_ok(regions, region, drill.alarms, 3600.0) == dict.fromkeys(drill.alarms, "OK")
     started = regions.cloud.clock.now()
 
     # WHEN its failure happens, and then ends
@@ -148,10 +172,10 @@ def test_each_two_region_failure_sends_its_alarms_to_alarm_and_back_to_ok(
 
     # THEN each of its alarms went to ALARM meanwhile
     for alarm in drill.alarms:
-        assert "ALARM" in _states_since(regions, alarm, started), regions.primary.cloudwatch.changes(alarm)
+        assert "ALARM" in _states_since(region, alarm, started), region.cloudwatch.changes(alarm)
 
     # AND each is OK again once the cause is gone and the alarm's range has passed
-    assert _until_ok(regions, drill.alarms, 30 * MINUTE) == dict.fromkeys(drill.alarms, "OK")
+    assert _until_ok(regions, region, drill.alarms, 30 * MINUTE) == dict.fromkeys(drill.alarms, "OK")
 
 
 def test_objects_written_while_the_secondary_was_down_reach_its_replica_buckets(regions: TwoRegions) -> None:
