@@ -160,7 +160,11 @@ LATENCY_ROUTING = {"ApiDomain", "ApiDomainMapping", "ApiHealthCheck", "ApiLatenc
 # Parts other work adds to the same roles, pinned here once the template has them: the secondary's
 # forwarding of archive replays to the primary (docs/archive-replay.md, pinned in detail by
 # tests/infra/test_archive_replay_forward.py) and the lake's ledger table and dedup view (pipeline).
-REPLAY_FORWARD = {"ArchiveReplayForwardRule", "ArchiveReplayForwardRole"} & set(template()["Resources"])
+REPLAY_FORWARD = {
+    "ArchiveReplayForwardRule",
+    "ArchiveReplayForwardRole",
+    "ArchiveReplayForwardFailedAlarm",
+} & set(template()["Resources"])
 PIPELINE |= {"LakeLedgerTable", "LakeEventsDedupView"} & set(template()["Resources"])
 
 

@@ -127,7 +127,11 @@ SIGNING_KEY_READERS = {"ValidatorFunction", "EnrichmentFunction", "BatcherFuncti
 # Created by the primary Region's stack only (the secondary gets a replica from Secrets Manager).
 PRIMARY_ONLY_RESOURCES = {"SigningKeySecret"}
 # Only in the secondary's edge-only stack; pinned by tests/infra/test_archive_replay_forward.py.
-REPLAY_FORWARD_RESOURCES = {"ArchiveReplayForwardRule", "ArchiveReplayForwardRole"}
+REPLAY_FORWARD_RESOURCES = {
+    "ArchiveReplayForwardRule",
+    "ArchiveReplayForwardRole",
+    "ArchiveReplayForwardFailedAlarm",
+}
 # The front-door buffer (docs/adr/0009): part of the edge, in every Region whose stack enables it.
 FRONT_DOOR_BUFFER_RESOURCES = {
     "BufferStream",
