@@ -104,16 +104,19 @@ def front_door_usages(results: Mapping[str, Any]) -> dict[int, Usage]:
     return {k: template_usage(buffered_shape(shapes, name)) for k, name in FRONT_DOOR_SHAPES.items()}
 
 
+def load_balancer_change(usage: Usage, prices: PriceTable) -> float:
+    """USD per million signals (``HEADLINE``) the load-balancer front door (FrontDoor=Alb) adds to
+    ``usage``: its LCU-hours less the HTTP API and its access logs (negative: it saves)."""
+    return per_million(math.fsum(load_balancer_costs(usage, prices, HEADLINE).values()), prices, HEADLINE)
+
+
 def front_door_usd(results: Mapping[str, Any], prices: PriceTable) -> dict[int, tuple[float, float]]:
     """Per million signals, two Regions, by events per request: behind the front-door buffer, and
     behind the load balancer (FrontDoor=Alb) and the buffer."""
     costs = {}
     for k, usage in front_door_usages(results).items():
         buffered = per_million_signals(usage, prices, HEADLINE)
-        balancer = per_million(
-            math.fsum(load_balancer_costs(usage, prices, HEADLINE).values()), prices, HEADLINE
-        )
-        costs[k] = (buffered, buffered + balancer)
+        costs[k] = (buffered, buffered + load_balancer_change(usage, prices))
     return costs
 
 
@@ -361,18 +364,16 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
                 "batcher segment (ADR 0009); adds the batching window to the latency",
             )
         )
-        delta = math.fsum(load_balancer_costs(usage, prices, HEADLINE).values())
         rows.append(
             row(
                 f"load balancer front door and front-door buffer, {k} events/request",
-                per_million_signals(usage, prices, HEADLINE) + per_million(delta, prices, HEADLINE),
+                per_million_signals(usage, prices, HEADLINE) + load_balancer_change(usage, prices),
                 base[k],
                 "both front doors' trade-offs (ADR 0007 and 0009)",
             )
         )
     for k in (1, 100):
-        delta = math.fsum(load_balancer_costs(usages[k], prices, HEADLINE).values())
-        usd = base[k] + per_million(delta, prices, HEADLINE)
+        usd = base[k] + load_balancer_change(usages[k], prices)
         rows.append(
             row(
                 f"load balancer front door instead of the HTTP API, {k} events/request",
@@ -423,12 +424,15 @@ def alternative_rows(results: Mapping[str, Any], prices: PriceTable) -> list[tup
 GROUPING_SHAPE: Final = "realistic-100-type"
 
 
-def grouping_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str]:
+def grouping_usd(results: Mapping[str, Any], prices: PriceTable) -> float | None:
+    """USD per million signals of ``GROUPING_SHAPE``, when the measurement has it."""
     shape = results["shapes"].get(GROUPING_SHAPE)
-    if shape is None:
-        return []
-    usd = per_million_signals(usage_of(shape), prices, HEADLINE)
-    return [cost_line(100, usd) + " (signal batches per event type)"]
+    return None if shape is None else per_million_signals(usage_of(shape), prices, HEADLINE)
+
+
+def grouping_lines(results: Mapping[str, Any], prices: PriceTable) -> list[str]:
+    usd = grouping_usd(results, prices)
+    return [] if usd is None else [cost_line(100, usd) + " (signal batches per event type)"]
 
 
 ALTERNATIVE_HEADERS: Final = (

@@ -10,23 +10,23 @@ kept by hand.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any, Final
 
 from bench.cost import (
     CALL_LATENCIES,
-    GROUPING_SHAPE,
     HEADLINE,
     ROOT,
     active_active_usd,
     default_usages,
     front_door_usd,
+    grouping_usd,
+    load_balancer_change,
     template_usage,
     with_latency,
 )
-from bench.cost_model import PriceTable, load_balancer_costs, per_million, per_million_signals, usage_of
+from bench.cost_model import PriceTable, per_million_signals
 
 DOCUMENTS: Final = (
     ROOT / "README.md",
@@ -71,14 +71,11 @@ def figures(results: Mapping[str, Any], prices: PriceTable) -> dict[str, str]:
         both = active_active_usd(usages[k], prices)
         found[f"active_active_{k}"] = _usd(both)
         found[f"active_active_{k}_change"] = f"+{_usd(both - base[k])}"
-    balancer = per_million(
-        math.fsum(load_balancer_costs(usages[1], prices, HEADLINE).values()), prices, HEADLINE
-    )
-    found["alb_saving_1"] = _usd(-balancer)
+    found["alb_saving_1"] = _usd(-load_balancer_change(usages[1], prices))
     found["one_type_100"] = _usd(per_million_signals(template_usage(shapes["one-100"]), prices, HEADLINE))
     found["n1_100"] = _usd(per_million_signals(template_usage(shapes["realistic-100-n1"]), prices, HEADLINE))
-    if GROUPING_SHAPE in shapes:
-        found["per_type_100"] = _usd(per_million_signals(usage_of(shapes[GROUPING_SHAPE]), prices, HEADLINE))
+    if (per_type := grouping_usd(results, prices)) is not None:
+        found["per_type_100"] = _usd(per_type)
     return found
 
 
